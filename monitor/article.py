@@ -1,0 +1,191 @@
+"""Plain data types that travel between the pipeline stages.
+
+Every stage takes and returns these frozen dataclasses; ORM rows never leave
+``monitor.store`` and aiohttp/apprise objects never leave their modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: The text fields an article offers to the matcher (``title:`` ... ``tag:``).
+FIELDS = ("title", "summary", "content", "author", "category", "url", "feed", "tag")
+#: The fields searched when a query term names none.
+DEFAULT_FIELDS = ("title", "summary", "content")
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A feed as the configuration declares it."""
+
+    #: The URL the user configured (the feed's identity in the config).
+    url: str
+    #: Display name; defaults to the URL when the config gives none.
+    name: str
+    #: Free-form tags, used to scope rules (``tags:``) and searchable as ``tag:``.
+    tags: tuple[str, ...] = ()
+    #: Poll interval in seconds for this feed (None: the global interval).
+    interval_s: int | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the store knows it: identity plus fetch state."""
+
+    id: int
+    url: str
+    name: str
+    tags: tuple[str, ...]
+    interval_s: int
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    last_polled_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    #: Where a permanent redirect (301/308) now points; fetch this when set.
+    fetch_url: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of one HTTP fetch of a feed. Errors are data, not exceptions."""
+
+    #: The URL requested.
+    url: str
+    #: The URL after redirects (== url when there were none).
+    final_url: str
+    #: HTTP status, or None when no response arrived (DNS, refused, timeout).
+    status: int | None
+    #: The decompressed body, or None (304, error).
+    body: bytes | None = None
+    #: Response headers, lower-cased names.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    #: A human-readable error ("timeout after 20s", "HTTP 500", "body larger than 10 MB").
+    error: str | None = None
+    #: Set when a 301/308 pointed the feed at a new URL.
+    permanent_redirect: str | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Article:
+    """One feed entry, normalised. Text fields hold plain text (HTML stripped)."""
+
+    #: The configured URL of the feed it came from.
+    feed_url: str
+    feed_name: str
+    feed_tags: tuple[str, ...]
+    #: Identity within the feed: guid, else link, else a hash of title+date.
+    key: str
+    guid: str | None
+    link: str | None
+    #: Identity across feeds: link without tracking parameters and fragment.
+    canonical_url: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    #: Aware datetimes in UTC, or None when the feed gave none.
+    published: datetime | None = None
+    updated: datetime | None = None
+
+    def field_text(self, name: str) -> str:
+        """The text of one searchable field (see FIELDS); lists joined by newlines."""
+        if name == "author":
+            return "\n".join(self.authors)
+        if name == "category":
+            return "\n".join(self.categories)
+        if name == "url":
+            return self.link or ""
+        if name == "feed":
+            return self.feed_name
+        if name == "tag":
+            return "\n".join(self.feed_tags)
+        if name in ("title", "summary", "content"):
+            return str(getattr(self, name))
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as the configuration declares it (before compiling)."""
+
+    name: str
+    query: str
+    #: Only articles from feeds with one of these names or URLs (empty: all feeds).
+    feeds: tuple[str, ...] = ()
+    #: Only articles from feeds carrying one of these tags (empty: all feeds).
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One piece of evidence: a query literal found in an article."""
+
+    #: The literal as written in the query: 'ban*', '"partner-only"', '@China', '/re/'.
+    term: str
+    #: The article field it was found in (one of FIELDS).
+    field: str
+    #: Character offsets into ``article.field_text(field)``.
+    start: int
+    end: int
+    #: The original text at [start:end].
+    text: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that matched an article, with the evidence."""
+
+    rule: str
+    hits: tuple[Hit, ...]
+    #: About 200 characters around the first hit, hits marked «like this».
+    snippet: str
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The distinct literals that fired, in order of first appearance."""
+        return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a rule's alerts go: one notification target of one recipient."""
+
+    recipient: str
+    #: A stable, secret-free key of the target URL (see alerts.deliver.target_key).
+    target_key: str
+
+
+@dataclass(frozen=True)
+class AlertToSend:
+    """A claimed outbox row, with everything needed to render and send it."""
+
+    id: int
+    rule: str
+    recipient: str
+    target_key: str
+    attempts: int
+    article: Article
+    hits: tuple[Hit, ...]
+    snippet: str
+    matched_at: datetime
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(h.term for h in self.hits))

@@ -1,0 +1,137 @@
+"""Checks that span sections: names unique, references resolve, rule queries compile.
+
+Pure: takes the validated parts and the Document (for positions), returns Problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from monitor.config.models import FeedSettings, RuleSettings
+from monitor.config.source import Document, KeyPath, Problem
+from monitor.errors import ConfigError, QueryError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The sections to cross-check, each item with its index in the file."""
+
+    feeds: list[tuple[int, FeedSettings]]
+    rules: list[tuple[int, RuleSettings]]
+    recipients: set[str]
+    entities: dict[str, list[str]]
+    #: Names and URLs of every feed, even one that failed validation (no cascades).
+    feed_refs: set[str]
+    #: Tags of every feed, likewise.
+    tags: set[str]
+
+
+def check_references(parts: Parts, doc: Document) -> list[Problem]:
+    """Every cross-section problem, in file order within each kind."""
+    return [*_check_feeds(parts, doc), *_check_rules(parts, doc), *_check_queries(parts, doc)]
+
+
+def _at(doc: Document, path: KeyPath, message: str, extra: str = "") -> Problem:
+    if isinstance(path[-1], int) and path not in doc.values and path[:-1] in doc.values:
+        path = path[:-1]  # written as a single string, normalised to a list of one
+    return Problem(path, message, doc.position(path), extra)
+
+
+def _did_you_mean(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _same_url_key(url: str) -> str:
+    """Scheme and host are case-insensitive: HTTPS://BBC.co.uk/x is https://bbc.co.uk/x."""
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+
+
+def _duplicates(items: list[tuple[int, Any]], key: Callable[[Any], str | None],
+                ) -> list[tuple[int, str, int]]:
+    """(index, value, index of the first occurrence) for each repeated key."""
+    first: dict[str, int] = {}
+    out = []
+    for i, item in items:
+        value = key(item)
+        if value is None:
+            continue
+        if value in first:
+            out.append((i, value, first[value]))
+        else:
+            first[value] = i
+    return out
+
+
+def _check_feeds(parts: Parts, doc: Document) -> list[Problem]:
+    problems = [
+        _at(doc, ("feeds", i, "url"), f"duplicate feed URL (also feeds[{j}])")
+        for i, _, j in _duplicates(parts.feeds, lambda f: _same_url_key(f.url))
+    ]
+    # Rules name feeds by name, so two feeds with one name would be ambiguous.
+    problems += [
+        _at(doc, ("feeds", i, "name"), f"duplicate feed name '{name}' (also feeds[{j}])")
+        for i, name, j in _duplicates(parts.feeds, lambda f: f.name)
+    ]
+    return problems
+
+
+def _check_rules(parts: Parts, doc: Document) -> list[Problem]:
+    problems = [
+        _at(doc, ("rules", i, "name"), f"duplicate rule name '{name}' (also rules[{j}])")
+        for i, name, j in _duplicates(parts.rules, lambda r: r.name)
+    ]
+    feed_ids = parts.feed_refs | {_same_url_key(ref) for ref in parts.feed_refs}
+    tags = parts.tags
+    for i, rule in parts.rules:
+        for k, name in enumerate(rule.notify):
+            if name not in parts.recipients:
+                problems.append(_at(doc, ("rules", i, "notify", k), f"unknown recipient '{name}'",
+                                    _did_you_mean(name, parts.recipients)))
+        for k, feed in enumerate(rule.feeds):
+            if feed not in feed_ids and _same_url_key(feed) not in feed_ids:
+                problems.append(_at(doc, ("rules", i, "feeds", k),
+                                    f"unknown feed '{feed}' (no feed has this name or URL)",
+                                    _did_you_mean(feed, feed_ids)))
+        for k, tag in enumerate(rule.tags):
+            if tag not in tags:
+                problems.append(_at(doc, ("rules", i, "tags", k), f"no feed has the tag '{tag}'",
+                                    _did_you_mean(tag, tags)))
+    return problems
+
+
+def _check_queries(parts: Parts, doc: Document) -> list[Problem]:
+    """Compile each query alone, so each bad one is reported with a caret."""
+    try:
+        from monitor.rules.compile import compile_query
+    except ImportError as e:  # the rule compiler is optional for loading alone
+        log.debug("config.queries_unchecked reason=%s", e)
+        return []
+    problems = []
+    for i, rule in parts.rules:
+        try:
+            compile_query(rule.query, parts.entities)
+        except QueryError as e:
+            problems.append(_query_problem(i, rule, e.reason, e.column, doc))
+        except ConfigError as e:
+            problems.append(_query_problem(i, rule, str(e), None, doc))
+    return problems
+
+
+def _query_problem(i: int, rule: RuleSettings, reason: str, column: int | None,
+                   doc: Document) -> Problem:
+    where = f"query column {column}: " if column is not None else "query: "
+    # Newlines become spaces so the caret lines up with the column.
+    shown = rule.query.replace("\r", " ").replace("\n", " ")
+    extra = f"\n    {shown}"
+    if column is not None:
+        extra += "\n    " + " " * (column - 1) + "^"
+    return Problem(("rules", i), where + reason, doc.position(("rules", i, "query")), extra,
+                   label=f"rules[{i}] '{rule.name}'")

@@ -1,0 +1,226 @@
+"""Load a YAML file into Settings, reporting every problem with its path and position.
+
+Three passes, all of whose problems are reported together: the YAML itself (syntax,
+duplicate keys, ``${VAR}``), the pydantic models (shape and types), then the references
+between sections (recipients, feeds, tags, names, rule queries), which run on whatever
+parts validated so that a typo in one feed does not hide an unknown recipient elsewhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Mapping, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from monitor.config.checks import Parts, check_references
+from monitor.config.models import EntitySettings, FeedSettings, RuleSettings, Settings
+from monitor.config.source import Document, KeyPath, Problem, read_yaml
+from monitor.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Overrides the ``database`` key (handy for containers and for replicas).
+DATABASE_ENV = "MONITOR_DATABASE_URL"
+
+_MESSAGES = {
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key",
+    "string_type": "expected a string, got {input}",
+    "int_type": "expected a whole number, got {input}",
+    "int_parsing": "expected a whole number, got {input}",
+    "int_from_float": "expected a whole number, got {input}",
+    "list_type": "expected a list, got {input}",
+    "dict_type": "expected a mapping (key: value), got {input}",
+    "model_type": "expected a mapping (key: value), got {input}",
+    "string_too_short": "must not be empty",
+    "too_short": "needs at least one entry",
+}
+
+
+def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, interpolate and validate the YAML config at ``path``.
+
+    ``env`` (default ``os.environ``) feeds ``${VAR}`` interpolation and the
+    MONITOR_DATABASE_URL override. Raises ConfigError whose ``problems`` lists every
+    problem found, each naming the key path and the line and column in the file.
+    """
+    env = os.environ if env is None else env
+    doc = read_yaml(_read_text(Path(path)), env)
+    if not isinstance(doc.data, dict):
+        what = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
+        raise ConfigError(problems=[f"the configuration must be a mapping of sections "
+                                    f"(database, poll, feeds, recipients, rules, entities), "
+                                    f"but the file is {what}"])
+    override = env.get(DATABASE_ENV, "").strip()
+    if override:
+        doc.data["database"] = override
+        doc.values.pop(("database",), None)
+    settings: Settings | None = None
+    found: list[Problem] = []
+    try:
+        settings = Settings.model_validate(doc.data, by_alias=True, by_name=False)
+    except ValidationError as e:
+        found += [_problem(err, doc) for err in e.errors()]
+    found += check_references(_parts(settings, doc.data), doc)
+    # A value whose ${VAR} failed is already reported; its other errors only repeat that.
+    problems = doc.problems + [p for p in found if p.path not in doc.tainted]
+    if problems:
+        problems.sort(key=_file_order)
+        raise ConfigError(problems=[str(p) for p in problems])
+    assert settings is not None
+    settings._secrets = frozenset(doc.secrets | _database_secret(settings.database))
+    log.info("config.loaded path=%s feeds=%d rules=%d recipients=%d entities=%d", path,
+             len(settings.feeds), len(settings.rules), len(settings.recipients),
+             len(settings.entities))
+    return settings
+
+
+def _file_order(p: Problem) -> tuple[int, int]:
+    return (p.position.line, p.position.column) if p.position else (1 << 30, 0)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(problems=[f"{path}: file not found"]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(problems=[f"{path}: not UTF-8 text (byte {e.start})"]) from None
+    except OSError as e:
+        raise ConfigError(problems=[f"{path}: cannot read: {e.strerror or e}"]) from None
+
+
+def _database_secret(url: str) -> set[str]:
+    """A password inside the database URL is a secret too."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return set()
+    return {password} if password else set()
+
+
+def _problem(err: ErrorDetails, doc: Document) -> Problem:
+    """A pydantic error as a Problem at the position of the value (or key) it names."""
+    loc: KeyPath = tuple(p for p in err["loc"] if p != "[key]")
+    kind = err["type"]
+    template = _MESSAGES.get(kind)
+    message = template.format(input=_show(err["input"])) if template else _pydantic_msg(err)
+    extra = ""
+    if kind == "extra_forbidden":
+        extra = _suggest(str(loc[-1]), _allowed_keys(loc[:-1]))
+    if loc[:1] == ("database",) and ("database",) not in doc.values:
+        # The value came from MONITOR_DATABASE_URL, not from the file.
+        return Problem(loc, f"{message} (from {DATABASE_ENV})")
+    key = kind == "extra_forbidden" or "[key]" in err["loc"]
+    return Problem(loc, message, doc.position(loc, key=key), extra)
+
+
+def _pydantic_msg(err: ErrorDetails) -> str:
+    msg = err["msg"]
+    # Our own validators raise plain messages; pydantic prefixes ValueErrors.
+    msg = msg.removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:] if msg[:2] != msg[:2].upper() else msg
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value)
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; expected one of: {', '.join(choices)}" if choices else ""
+
+
+def _allowed_keys(loc: KeyPath) -> list[str]:
+    """The YAML keys the model at ``loc`` accepts (for "did you mean")."""
+    kind: Any = Settings
+    for part in loc:
+        kind = _unwrap(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            fields = {(f.alias or n): f.annotation for n, f in kind.model_fields.items()}
+            kind = fields.get(str(part))
+        elif get_origin(kind) in (list, dict):
+            kind = get_args(kind)[-1]
+        else:
+            return []
+    return _allowed_keys_of(_unwrap(kind))
+
+
+def _allowed_keys_of(kind: Any) -> list[str]:
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return [f.alias or n for n, f in kind.model_fields.items()]
+    return []
+
+
+def _unwrap(kind: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] down to the type that holds the keys."""
+    while True:
+        origin = get_origin(kind)
+        if origin is Annotated:
+            kind = get_args(kind)[0]
+        elif origin in (Union, UnionType):
+            kind = next(a for a in get_args(kind) if a is not type(None))
+        else:
+            return kind
+
+
+def _parts(settings: Settings | None, data: dict[str, Any]) -> Parts:
+    """The sections to cross-check: all of them, or the items that validated alone."""
+    if settings is not None:
+        feeds = settings.feeds
+        return Parts(list(enumerate(feeds)), list(enumerate(settings.rules)),
+                     set(settings.recipients), settings.entity_aliases(),
+                     {f.url for f in feeds} | {f.name for f in feeds if f.name},
+                     {t for f in feeds for t in f.tags})
+    raw_feeds = [f for f in _as_list(data.get("feeds")) if isinstance(f, dict)]
+    recipients = data.get("recipients")
+    aliases: dict[str, list[str]] = {}
+    for name, raw in _as_dict(data.get("entities")).items():
+        valid = _valid(EntitySettings, raw)
+        # A broken entity still exists: queries naming it are not "unknown entity".
+        aliases[name] = list(valid.aliases) if valid else [name]
+    return Parts(
+        _valid_items(FeedSettings, data.get("feeds")),
+        _valid_items(RuleSettings, data.get("rules")),
+        set(recipients) if isinstance(recipients, dict) else set(),
+        aliases,
+        {str(f[k]).strip() for f in raw_feeds for k in ("url", "name") if f.get(k)},
+        {str(t) for f in raw_feeds for t in _as_list(f.get("tags"))},
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if isinstance(value, str) else []
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _valid(model: type[BaseModel], raw: Any) -> Any:
+    """The item validated, ignoring unknown keys (already reported), or None."""
+    if isinstance(raw, dict):
+        keys = set(_allowed_keys_of(model))
+        raw = {k: v for k, v in raw.items() if k in keys}
+    try:
+        return model.model_validate(raw, by_alias=True, by_name=False)
+    except ValidationError:
+        return None
+
+
+def _valid_items(model: type[BaseModel], raw: Any) -> list[tuple[int, Any]]:
+    items = [(i, _valid(model, item)) for i, item in enumerate(_as_list(raw))]
+    return [(i, item) for i, item in items if item is not None]

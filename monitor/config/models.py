@@ -1,0 +1,200 @@
+"""The validated shape of the configuration: pydantic models, durations and sizes.
+
+Every model forbids unknown keys: a typo must never be silently ignored. YAML keys
+are the short names (``interval``, ``timeout``, ``max_size``); Python code uses the
+unit-suffixed field names (``interval_s``, ``max_bytes``). Later features (per-rule
+``mode``/``digest``/``max_per_hour``/``quiet_hours``, ``default_notify``, OPML feeds,
+``min_interval``/``max_interval``) are new optional fields on these models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import StringConstraints
+from pydantic_core import PydanticCustomError
+
+from monitor.article import FeedSpec, RuleSpec
+
+#: The database when neither the config nor MONITOR_DATABASE_URL names one. A relative
+#: SQLite path is relative to the working directory of the process.
+DEFAULT_DATABASE = "sqlite:///data/news-monitor.db"
+
+_DURATION_PART = re.compile(r"\s*(\d+)\s*([smhd])", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*\Z", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_duration(value: str | int) -> int:
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` or a number -> seconds (> 0).
+
+    Raises ValueError with a message fit for the user.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"invalid duration {value!r}: use seconds or 90s, 15m, 2h, 1d")
+    if isinstance(value, int) or value.strip().isdigit():
+        seconds = int(value)
+    else:
+        parts = _DURATION_PART.findall(value)
+        if not parts or "".join(_DURATION_PART.sub("", value).split()):
+            raise ValueError(f"invalid duration {value!r}: use seconds or 90s, 15m, 2h, 1d")
+        seconds = sum(int(n) * _DURATION_UNITS[unit.lower()] for n, unit in parts)
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {value!r}: must be more than 0 seconds")
+    return seconds
+
+
+def parse_size(value: str | int) -> int:
+    """``"10MB"``, ``"512KB"``, ``"1MiB"`` or a number of bytes -> bytes (> 0). KB = 1000 bytes."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"invalid size {value!r}: use bytes or 512KB, 10MB, 1GB")
+    if isinstance(value, int):
+        size = value
+    else:
+        m = _SIZE.match(value)
+        if not m:
+            raise ValueError(f"invalid size {value!r}: use bytes or 512KB, 10MB, 1GB")
+        size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    if size <= 0:
+        raise ValueError(f"invalid size {value!r}: must be more than 0 bytes")
+    return size
+
+
+def _as_duration(value: Any) -> Any:
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise PydanticCustomError("duration", str(e)) from None
+
+
+def _as_size(value: Any) -> Any:
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise PydanticCustomError("size", str(e)) from None
+
+
+def _one_or_many(value: Any) -> Any:
+    """A single string where a list is expected means a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+Duration = Annotated[int, BeforeValidator(_as_duration)]
+Size = Annotated[int, BeforeValidator(_as_size)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Names = Annotated[list[Name], BeforeValidator(_one_or_many)]
+
+
+class _Settings(BaseModel):
+    # Python code may use field names; load_settings validates YAML by alias only.
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              validate_by_name=True, validate_by_alias=True)
+
+
+class PollSettings(_Settings):
+    """How feeds are polled: ``{interval: 15m, timeout: 20s, concurrency: 20, max_size: 10MB}``."""
+
+    interval_s: Duration = Field(900, alias="interval")
+    timeout_s: Duration = Field(20, alias="timeout")
+    concurrency: int = Field(20, ge=1)
+    max_bytes: Size = Field(10_000_000, alias="max_size")
+
+
+class FeedSettings(_Settings):
+    """One feed: ``{url: ..., name: ..., interval: 5m, tags: [...]}``."""
+
+    url: str
+    name: Name | None = None
+    interval_s: Duration | None = Field(None, alias="interval")
+    tags: Names = []
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        url = url.strip()
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise PydanticCustomError(
+                "feed_url", "must be an http:// or https:// URL, got '{url}'", {"url": url})
+        return url
+
+
+class RuleSettings(_Settings):
+    """One rule: ``{name, query, notify: [recipient...], feeds: [...], tags: [...]}``."""
+
+    name: Name
+    query: Name
+    notify: Names
+    #: Only articles from these feeds (names or URLs); empty: all feeds.
+    feeds: Names = []
+    #: Only articles from feeds carrying one of these tags; empty: all feeds.
+    tags: Names = []
+
+
+class EntitySettings(_Settings):
+    """An entity referenced as ``@Name`` in queries: ``{aliases: [...]}``."""
+
+    aliases: Annotated[list[Name], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+AppriseUrls = Annotated[list[Name], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+class Settings(_Settings):
+    """The whole configuration file, validated."""
+
+    database: Name = DEFAULT_DATABASE
+    poll: PollSettings = Field(default_factory=PollSettings)
+    feeds: list[FeedSettings] = []
+    #: Recipient name -> apprise URLs (validated by the alerts module, not here).
+    recipients: dict[Name, AppriseUrls] = {}
+    rules: list[RuleSettings] = []
+    entities: dict[Name, EntitySettings] = {}
+    # Private: never in model_dump() or repr().
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @field_validator("poll", "feeds", "recipients", "rules", "entities", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any, info: Any) -> Any:
+        """``feeds:`` with nothing under it is an empty section, not an error."""
+        if value is not None:
+            return value
+        return {} if info.field_name in ("poll", "recipients", "entities") else []
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        from sqlalchemy.engine import make_url  # parsing only: no driver is loaded
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(url)
+        except (ArgumentError, ValueError):
+            raise PydanticCustomError(
+                "database_url", "not a database URL: use sqlite:///path/to/file.db or "
+                "postgresql+psycopg://user@host/dbname") from None
+        return url
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every value an ``${VAR}`` took from the environment (for log redaction)."""
+        return self._secrets
+
+    def feed_specs(self) -> list[FeedSpec]:
+        """The feeds as FeedSpecs; a feed without a name is named by its URL."""
+        return [FeedSpec(url=f.url, name=f.name or f.url, tags=tuple(f.tags),
+                         interval_s=f.interval_s) for f in self.feeds]
+
+    def rule_specs(self) -> list[RuleSpec]:
+        """The rules as RuleSpecs (not yet compiled)."""
+        return [RuleSpec(name=r.name, query=r.query, feeds=tuple(r.feeds),
+                         tags=tuple(r.tags)) for r in self.rules]
+
+    def entity_aliases(self) -> dict[str, list[str]]:
+        """Entity name -> aliases, for the rule compiler."""
+        return {name: list(e.aliases) for name, e in self.entities.items()}

@@ -1,0 +1,254 @@
+"""YAML text -> plain data that remembers where every value came from.
+
+PyYAML's ``safe_load`` forgets positions, so we compose the node tree ourselves and
+build plain dicts/lists/scalars while recording the start of every value (and of
+every mapping key) under its path, the same tuple pydantic uses as an error ``loc``:
+``("rules", 2, "notify", 0)``. String scalars get ``${VAR}`` interpolation here, so a
+missing variable is reported at the scalar that names it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from monitor.errors import ConfigError
+
+#: A path into the document, as a pydantic error ``loc``: str keys and int indices.
+KeyPath = tuple[str | int, ...]
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+#: ``$${`` (escape), ``${body}``, or an unclosed ``${``.
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+#: Aliases can expand a small file into a huge tree ("billion laughs"): at most this
+#: many values may be built a second time through an alias. Files without aliases
+#: never count against it, however big.
+MAX_ALIAS_VALUES = 50_000
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based line and column in the YAML file."""
+
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration, with where it is."""
+
+    path: KeyPath
+    message: str
+    position: Position | None = None
+    #: Text shown after the position (a hint or a query with a caret line).
+    extra: str = ""
+    #: Shown instead of the path when set (``rules[4] 'app-bans'``).
+    label: str = ""
+
+    def __str__(self) -> str:
+        where = f" ({self.position})" if self.position else ""
+        return f"{self.label or format_path(self.path)}: {self.message}{where}{self.extra}"
+
+
+@dataclass
+class Document:
+    """The parsed YAML plus everything learned while building it."""
+
+    data: Any
+    #: Where each value starts, by path.
+    values: dict[KeyPath, Position] = field(default_factory=dict)
+    #: Where each mapping key starts, by the path of its value.
+    keys: dict[KeyPath, Position] = field(default_factory=dict)
+    #: Every non-empty value taken from the environment by an interpolation.
+    secrets: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+    #: Paths whose interpolation failed (their validation errors would only repeat it).
+    tainted: set[KeyPath] = field(default_factory=set)
+
+    def position(self, path: KeyPath, *, key: bool = False) -> Position | None:
+        """Where ``path`` is (its key when ``key``), else where its nearest parent is."""
+        if key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.values:
+                return self.values[path[:end]]
+        return None
+
+
+def format_path(path: KeyPath) -> str:
+    """``("rules", 2, "notify", 0)`` -> ``rules[2].notify[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _SIMPLE_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out or "(top level)"
+
+
+def _position(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def read_yaml(text: str, env: Mapping[str, str]) -> Document:
+    """Parse one YAML document; a syntax error raises ConfigError with its position."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" ({_position(mark)})" if mark else ""
+        reason = e.problem or e.context or "syntax error"
+        if e.context and reason.startswith("but "):  # "but found another document"
+            reason = f"{e.context}, {reason}"
+        raise ConfigError(problems=[f"invalid YAML: {reason}{where}"]) from e
+    except yaml.YAMLError as e:
+        raise ConfigError(problems=[f"invalid YAML: {e}"]) from e
+    finally:
+        loader.dispose()
+    doc = Document(data=None)
+    if node is not None:
+        doc.data = _Builder(loader, env, doc).build(node, ())
+    return doc
+
+
+class _Builder:
+    """Walks a composed node tree into plain Python values, filling a Document."""
+
+    def __init__(self, loader: yaml.SafeLoader, env: Mapping[str, str], doc: Document) -> None:
+        self.loader = loader
+        self.env = env
+        self.doc = doc
+        self.budget = MAX_ALIAS_VALUES
+        self.built: set[int] = set()
+        self.open: set[int] = set()  # nodes being built: an alias back to one is a cycle
+
+    def build(self, node: Node, path: KeyPath) -> Any:
+        if id(node) in self.built:
+            self.budget -= 1
+        self.built.add(id(node))
+        if self.budget < 0:
+            raise ConfigError(problems=["invalid YAML: too many values (alias expansion?)"])
+        self.doc.values.setdefault(path, _position(node.start_mark))
+        if id(node) in self.open:
+            self._problem(path, "an alias refers to a value that contains it")
+            return None
+        self.open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self._scalar(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def _mapping(self, node: MappingNode, path: KeyPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merged: list[tuple[Node, Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged += self._merge_pairs(value_node, path)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self._problem(path, "a key must be a plain string", key_node)
+                continue
+            # The key as written: `no:` or `1:` name things, they are not booleans or ints.
+            key = str(key_node.value)
+            if key in out:
+                first = self.doc.keys[(*path, key)]
+                self._problem((*path, key), f"duplicate key (first at {first})", key_node)
+                continue
+            self.doc.keys[(*path, key)] = _position(key_node.start_mark)
+            out[key] = self.build(value_node, (*path, key))
+        # `<<: *anchor` supplies defaults: keys written here win, then earlier merges.
+        for key_node, value_node in merged:
+            key = str(key_node.value)
+            if isinstance(key_node, ScalarNode) and key not in out:
+                self.doc.keys[(*path, key)] = _position(key_node.start_mark)
+                out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def _merge_pairs(self, node: Node, path: KeyPath) -> list[tuple[Node, Node]]:
+        """The (key, value) nodes a merge brings, own keys before nested merges."""
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        pairs: list[tuple[Node, Node]] = []
+        for source in sources:
+            if not isinstance(source, MappingNode) or id(source) in self.open:
+                self._problem(path, "'<<' must name a mapping or a list of mappings", source)
+                continue
+            own = [(k, v) for k, v in source.value if k.tag != _MERGE_TAG]
+            self.open.add(id(source))
+            nested = [p for k, v in source.value if k.tag == _MERGE_TAG
+                      for p in self._merge_pairs(v, path)]
+            self.open.discard(id(source))
+            pairs += own + nested
+        return pairs
+
+    def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
+        if node.tag != _STR_TAG:
+            try:
+                return self.loader.construct_object(node)
+            except yaml.YAMLError as e:  # an unknown !tag, a bad !!binary ...
+                self._problem(path, f"cannot read this value: {getattr(e, 'problem', e)}")
+                self.doc.tainted.add(path)
+                return None
+        text, secrets, errors = interpolate(str(node.value), self.env)
+        self.doc.secrets.update(secrets)
+        for error in errors:
+            self._problem(path, error)
+        if errors:
+            self.doc.tainted.add(path)
+        return text
+
+    def _problem(self, path: KeyPath, message: str, node: Node | None = None) -> None:
+        where = _position(node.start_mark) if node is not None else self.doc.position(path)
+        self.doc.problems.append(Problem(path, message, where))
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]]:
+    """Expand ``${VAR}``, ``${VAR:-default}`` and ``$${`` in ``text``.
+
+    Returns the text, the non-empty values taken from ``env`` (secrets to redact) and
+    the errors found. As in a shell, ``:-`` also applies when the variable is empty;
+    the default is literal text up to the first ``}``.
+    """
+    secrets: list[str] = []
+    errors: list[str] = []
+
+    def expand(m: re.Match[str]) -> str:
+        if m.group(0) == "$${":
+            return "${"
+        body = m.group(1)
+        if body is None:
+            errors.append("unclosed '${' (write '$${' for a literal '${')")
+            return m.group(0)
+        name, has_default, default = body.partition(":-")
+        if not _VAR_NAME.match(name):
+            errors.append(f"invalid variable reference '${{{body}}}' "
+                          "(write '$${' for a literal '${')")
+            return m.group(0)
+        value = env.get(name)
+        if value is None or (value == "" and has_default):
+            if has_default:
+                return default
+            errors.append(f"environment variable {name} is not set")
+            return m.group(0)
+        if value:
+            secrets.append(value)
+        return value
+
+    return _REFERENCE.sub(expand, text), secrets, errors

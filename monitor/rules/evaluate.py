@@ -1,0 +1,212 @@
+"""Evaluating one compiled query against one article (pure).
+
+``ScanContext`` holds what is known about the article being matched (folded
+fields, literals found by the automaton, lazily computed word positions);
+the node classes below are what ``compile`` turns a syntax tree into. Each
+node answers ``test`` (the verdict) and ``evidence`` (the hits behind it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from monitor.article import Article, Hit
+from monitor.rules.normalize import Folded, fold, word_index, word_starts
+
+#: (field, start, end) in folded coordinates of that field.
+Span = tuple[str, int, int]
+#: Regex hits kept per field, so a pattern cannot flood the evidence.
+MAX_REGEX_HITS = 50
+
+
+class ScanContext:
+    """Everything known about one article while rules are evaluated."""
+
+    def __init__(self, article: Article) -> None:
+        self.article = article
+        self.texts: dict[str, str] = {}
+        self.folded: dict[str, Folded] = {}
+        #: literal id -> spans where it was found.
+        self.found: dict[int, list[Span]] = {}
+        self._starts: dict[str, list[int]] = {}
+        self._regex: dict[int, list[Span]] = {}
+        self.snippets: dict[tuple[str, tuple[tuple[int, int], ...]], str] = {}
+        #: Hits shared by the rules that fire on the same words.
+        self.hits: dict[tuple[int, int, int, str, str], Hit] = {}
+
+    def text(self, name: str) -> str:
+        t = self.texts.get(name)
+        if t is None:
+            t = self.texts[name] = self.article.field_text(name)
+        return t
+
+    def fold(self, name: str) -> Folded:
+        f = self.folded.get(name)
+        if f is None:
+            f = self.folded[name] = fold(self.text(name))
+        return f
+
+    def word_starts(self, name: str) -> list[int]:
+        s = self._starts.get(name)
+        if s is None:
+            s = self._starts[name] = word_starts(self.fold(name).text)
+        return s
+
+    def regex_spans(self, key: int, pattern: re.Pattern[str], fields: Sequence[str]) -> list[Span]:
+        spans = self._regex.get(key)
+        if spans is None:
+            spans = []
+            for f in fields:
+                for i, m in enumerate(pattern.finditer(self.fold(f).text)):
+                    if i >= MAX_REGEX_HITS:
+                        break
+                    if m.end() > m.start():
+                        spans.append((f, m.start(), m.end()))
+            self._regex[key] = spans
+        return spans
+
+
+class Evaluator(Protocol):
+    """A compiled query node: a verdict, and the evidence behind a true verdict."""
+
+    def test(self, ctx: ScanContext) -> bool: ...
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None: ...
+
+
+
+@dataclass(frozen=True, eq=False)
+class LiteralLeaf:
+    """A term, phrase, wildcard or entity: any of its literal ids in its fields."""
+
+    label: str
+    lit_ids: tuple[int, ...]
+    fields: frozenset[str]
+
+    def spans(self, ctx: ScanContext) -> list[Span]:
+        out: list[Span] = []
+        for lid in self.lit_ids:
+            occ = ctx.found.get(lid)
+            if occ:
+                out.extend(s for s in occ if s[0] in self.fields)
+        return out
+
+    def test(self, ctx: ScanContext) -> bool:
+        found, fields = ctx.found, self.fields
+        for lid in self.lit_ids:
+            occ = found.get(lid)
+            if occ:
+                for s in occ:
+                    if s[0] in fields:
+                        return True
+        return False
+
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+        out.extend((self.label, s) for s in self.spans(ctx))
+
+
+@dataclass(frozen=True, eq=False)
+class RegexLeaf:
+    """A ``/regex/`` run over the folded text of its fields."""
+
+    label: str
+    pattern: re.Pattern[str]
+    fields: tuple[str, ...]
+
+    def spans(self, ctx: ScanContext) -> list[Span]:
+        return ctx.regex_spans(id(self), self.pattern, self.fields)
+
+    def test(self, ctx: ScanContext) -> bool:
+        return bool(self.spans(ctx))
+
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+        out.extend((self.label, s) for s in self.spans(ctx))
+
+
+@dataclass(frozen=True, eq=False)
+class AnyOf:
+    """OR (also a NEAR side, when every child is a leaf)."""
+
+    children: tuple[Evaluator, ...]
+
+    def test(self, ctx: ScanContext) -> bool:
+        for c in self.children:
+            if c.test(ctx):
+                return True
+        return False
+
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+        for c in self.children:
+            c.evidence(ctx, out)
+
+
+@dataclass(frozen=True, eq=False)
+class AllOf:
+    """AND."""
+
+    children: tuple[Evaluator, ...]
+
+    def test(self, ctx: ScanContext) -> bool:
+        for c in self.children:
+            if not c.test(ctx):
+                return False
+        return True
+
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+        for c in self.children:
+            c.evidence(ctx, out)
+
+
+@dataclass(frozen=True, eq=False)
+class NoneOf:
+    """NOT: contributes no evidence."""
+
+    child: Evaluator
+
+    def test(self, ctx: ScanContext) -> bool:
+        return not self.child.test(ctx)
+
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+        return None
+
+
+def _labelled(side: Evaluator, ctx: ScanContext) -> list[tuple[str, Span]]:
+    out: list[tuple[str, Span]] = []
+    side.evidence(ctx, out)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Nearby:
+    """NEAR/n: a left and a right hit in the same field, not overlapping, with at
+    most ``distance`` words between them, in either order."""
+
+    left: Evaluator
+    right: Evaluator
+    distance: int
+
+    def pairs(self, ctx: ScanContext, first_only: bool) -> list[tuple[str, Span]]:
+        lefts, rights = _labelled(self.left, ctx), _labelled(self.right, ctx)
+        if not lefts or not rights:
+            return []
+        out: list[tuple[str, Span]] = []
+        for l_label, (lf, ls, le) in lefts:
+            starts = ctx.word_starts(lf)
+            a0, a1 = word_index(starts, ls), word_index(starts, le - 1)
+            for r_label, (rf, rs, re_) in rights:
+                if rf != lf:
+                    continue
+                b0, b1 = word_index(starts, rs), word_index(starts, re_ - 1)
+                gap = b0 - a1 - 1 if a1 < b0 else a0 - b1 - 1 if b1 < a0 else -1
+                if 0 <= gap <= self.distance:
+                    if first_only:
+                        return [(l_label, (lf, ls, le))]
+                    out.extend(((l_label, (lf, ls, le)), (r_label, (rf, rs, re_))))
+        return out
+
+    def test(self, ctx: ScanContext) -> bool:
+        return bool(self.pairs(ctx, first_only=True))
+
+    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+        out.extend(self.pairs(ctx, first_only=False))

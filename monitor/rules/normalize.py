@@ -1,0 +1,173 @@
+"""Text folding shared by query literals and article text, with offsets back.
+
+Matching runs over a *folded* copy of each field: NFKC, casefolded, combining
+marks removed ("Zürich" -> "zurich"), typographic apostrophes made ASCII, and
+every run of whitespace, hyphens and dashes collapsed to one space (so the
+phrase "partner-only" is the key ``partner only`` and matches "Partner–Only").
+Query literals go through the very same function, so both sides always agree.
+
+``Folded.span`` maps a [start, end) range of the folded text back to the
+original text, which is what evidence (``Hit.start``/``Hit.end``) reports.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+
+#: Scripts written without spaces between words: matched by substring.
+CJK_RANGES = (
+    "\u0e00-\u0e7f"  # Thai
+    "\u3040-\u30ff\u31f0-\u31ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\U00020000-\U0002ffff"
+)
+_CJK_RE = re.compile(f"[{CJK_RANGES}]")
+#: A word: one CJK character, or a run of other Unicode letters/digits.
+WORD_RE = re.compile(f"[{CJK_RANGES}]|(?:(?![{CJK_RANGES}])[^\\W_])+")
+_WORD_TAIL_RE = re.compile(f"(?:(?![{CJK_RANGES}])[^\\W_])*")
+
+_DASHES = "-\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_APOSTROPHES = "\u2019\u2018\u02bc\u02b9\u2032\uff07\u00b4"
+#: Invisible characters that must not split or join words.
+_DROP = "\u200c\u200d\u2060\ufeff"
+_ASCII_SEP = str.maketrans({c: " " for c in "\t\n\r\f\v\x1c\x1d\x1e\x1f-"})
+_SPACE_RUN = re.compile(" {2,}")
+_FOLD_CACHE: dict[str, str] = {}
+_CASE_CACHE: dict[str, str] = {}
+
+
+def _strip_marks(s: str) -> str:
+    """Remove combining marks, then recompose (keeps Hangul syllables whole)."""
+    decomposed = unicodedata.normalize("NFD", s)
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", kept)
+
+
+def _fold_char(c: str, casefold: bool) -> str:
+    if c in _DROP or c == "\u00ad":
+        return ""
+    if c.isspace() or c in _DASHES or c == "\u200b":
+        return " "
+    if c in _APOSTROPHES:
+        return "'"
+    n = unicodedata.normalize("NFKC", c)
+    if casefold:
+        n = n.casefold()
+    n = _strip_marks(n)
+    # NFKC can itself produce a dash or space (e.g. fullwidth forms).
+    return "".join(" " if (x.isspace() or x in _DASHES) else x for x in n)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A folded field text plus the map back to the original text."""
+
+    #: The folded text that the automaton and regexes scan.
+    text: str
+    #: offsets[i] is the original index of folded char i; None means identity.
+    offsets: list[int] | None
+    #: Length of the original text.
+    original_length: int
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a folded [start, end) range to the original text."""
+        if self.offsets is None:
+            return start, end
+        offs = self.offsets
+        o_start = offs[start]
+        # Take the start of the next folded char so dropped combining marks
+        # after the hit stay inside it ("cafe" + U+0301).
+        o_end = offs[end] if end < len(offs) else self.original_length
+        return o_start, max(o_end, offs[end - 1] + 1 if end > start else o_start)
+
+
+def _collapse(text: str, offsets: list[int] | None, n_orig: int) -> Folded:
+    if "  " not in text:
+        return Folded(text, offsets, n_orig)
+    base = offsets if offsets is not None else range(len(text))
+    out: list[str] = []
+    new_offs: list[int] = []
+    prev = 0
+    for m in _SPACE_RUN.finditer(text):
+        out.append(text[prev : m.start() + 1])
+        new_offs.extend(base[prev : m.start() + 1])
+        prev = m.end()
+    out.append(text[prev:])
+    new_offs.extend(base[prev:])
+    return Folded("".join(out), new_offs, n_orig)
+
+
+def fold(text: str) -> Folded:
+    """Fold a field text for matching, keeping the offset map to the original."""
+    if text.isascii():
+        # Fast path: ASCII lowercasing and separator mapping keep the length.
+        return _collapse(text.lower().translate(_ASCII_SEP), None, len(text))
+    out: list[str] = []
+    offsets: list[int] = []
+    cache = _FOLD_CACHE
+    for i, c in enumerate(text):
+        m = cache.get(c)
+        if m is None:
+            m = cache[c] = _fold_char(c, True)
+        if m:
+            out.append(m)
+            offsets.extend([i] * len(m))
+    return _collapse("".join(out), offsets, len(text))
+
+
+def fold_term(text: str) -> str:
+    """Fold a query literal exactly as article text is folded (edges trimmed)."""
+    return fold(text).text.strip(" ")
+
+
+def case_key(text: str) -> str:
+    """Fold everything except letter case: used to check capitalised aliases."""
+    parts = []
+    for c in text:
+        m = _CASE_CACHE.get(c)
+        if m is None:
+            m = _CASE_CACHE[c] = _fold_char(c, False)
+        parts.append(m)
+    return _SPACE_RUN.sub(" ", "".join(parts)).strip(" ")
+
+
+def is_word_char(c: str) -> bool:
+    """Unicode letters and digits are word characters; all else separates words."""
+    return c.isalnum()
+
+
+def is_cjk(c: str) -> bool:
+    """True for characters of scripts written without spaces (matched by substring)."""
+    return _CJK_RE.match(c) is not None
+
+
+def boundary_ok(text: str, before: int, after: int) -> bool:
+    """True when text[before] and text[after] are not two halves of one word.
+
+    Out-of-range indices count as a boundary. CJK characters never need one.
+    """
+    if before < 0 or after >= len(text):
+        return True
+    a, b = text[before], text[after]
+    if not (a.isalnum() and b.isalnum()):
+        return True
+    return is_cjk(a) or is_cjk(b)
+
+
+def word_end(text: str, pos: int) -> int:
+    """End of the word that continues at ``pos`` (used to extend ``ban*`` hits)."""
+    m = _WORD_TAIL_RE.match(text, pos)
+    return m.end() if m else pos
+
+
+def word_starts(text: str) -> list[int]:
+    """Start offsets of every word in a folded text (for NEAR distances)."""
+    return [m.start() for m in WORD_RE.finditer(text)]
+
+
+def word_index(starts: list[int], pos: int) -> int:
+    """Index of the word containing (or last starting before) ``pos``."""
+    return bisect_right(starts, pos) - 1

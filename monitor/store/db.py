@@ -1,0 +1,166 @@
+"""Engines, transactions and migrations: the SQLite and PostgreSQL specifics.
+
+* SQLite (``sqlite:///path``): parent folder created, WAL, busy timeout, foreign
+  keys on. The sqlite3 driver's own transaction handling is switched off and
+  SQLAlchemy emits ``BEGIN IMMEDIATE`` itself, so a read-then-write transaction
+  (a claim) holds the write lock from its first statement and savepoints work.
+* PostgreSQL (``postgresql+psycopg://...``, ``?options=-csearch_path%3Dschema``
+  honoured, also for ``alembic_version``): deadlocks and serialization failures
+  are retried a few times, since every store method is one idempotent transaction.
+
+Every database failure leaves this package as ``StoreError`` with the URL's
+password redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from monitor.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory lock held while migrating: replicas starting together take turns.
+MIGRATION_LOCK_ID = 0x6E6D_6462  # "nmdb"
+#: PostgreSQL SQLSTATEs after which re-running the whole transaction is safe.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+_ATTEMPTS = 5
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Alembic's ``context`` is a module global: one migration at a time per process.
+_ALEMBIC_LOCK = threading.Lock()
+_PASSWORD_RE = re.compile(r"(?P<head>://[^:/@?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (also for unparsable URLs)."""
+    return _PASSWORD_RE.sub(lambda m: f"{m['head']}***{m['tail']}", url)
+
+
+def _password(url: str) -> str | None:
+    found = _PASSWORD_RE.search(url)
+    return found["pw"] if found and found["pw"] else None
+
+
+def describe_error(url: str, exc: BaseException) -> str:
+    """A one-paragraph reason for a database failure, free of SQL parameters and secrets."""
+    orig = getattr(exc, "orig", None)
+    reason = str(orig if orig is not None else exc).strip() or type(exc).__name__
+    password = _password(url)
+    if password:
+        reason = reason.replace(password, "***")
+    return f"{redact_url(url)}: {reason}"
+
+
+@contextmanager
+def store_errors(url: str, action: str) -> Iterator[None]:
+    """Turn a foreign database error into StoreError (message never holds a password)."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (SQLAlchemyError, OSError, ValueError) as e:
+        raise StoreError(f"{action} failed: {describe_error(url, e)}") from e
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+def make_engine(url: str) -> Engine:
+    """An engine configured for the backend named by ``url``."""
+    with store_errors(url, "opening the database"):
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            return _sqlite_engine(url, parsed.database)
+        if backend == "postgresql":
+            return create_engine(url, pool_pre_ping=True, future=True)
+        raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN, see _on_begin
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Readers take no lock so `status` never waits behind the daemon's writes.
+        mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def run_in_transaction(
+    engine: Engine,
+    url: str,
+    action: str,
+    work: Callable[[Connection], T],
+    *,
+    readonly: bool = False,
+) -> T:
+    """Run ``work`` in one transaction; retry it on a PostgreSQL deadlock."""
+    with store_errors(url, action):
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with engine.connect() as conn:
+                    if readonly:
+                        conn = conn.execution_options(readonly=True)
+                    with conn.begin():
+                        return work(conn)
+            except DBAPIError as e:
+                if attempt == _ATTEMPTS or not _is_retryable(e):
+                    raise
+                log.warning("store.retry action=%s attempt=%d sqlstate=%s", action, attempt,
+                            getattr(e.orig, "sqlstate", None))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic config for the packaged migrations, bound to ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_engine(engine: Engine, url: str) -> None:
+    """Apply every pending migration, in one transaction."""
+    with store_errors(url, "migrating the database"), _ALEMBIC_LOCK:
+        with engine.connect() as conn, conn.begin():
+            command.upgrade(alembic_config(conn), "head")
+    log.info("store.migrated url=%s", redact_url(url))
+
+
+def upgrade(url: str) -> None:
+    """Bring the database at ``url`` to the latest schema (``news-monitor db upgrade``)."""
+    engine = make_engine(url)
+    try:
+        upgrade_engine(engine, url)
+    finally:
+        engine.dispose()

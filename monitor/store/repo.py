@@ -1,0 +1,538 @@
+"""The storage port: intent-named queries, one transaction each.
+
+``Store`` is the only thing the rest of news-monitor knows about the database. Its
+methods take and return the plain dataclasses of ``monitor.article`` (plus the
+records below); ORM rows never leave ``monitor.store``. The clock is always an
+argument (``now``: an aware UTC datetime), never read here.
+
+Concurrency: feeds and alerts are claimed with a lease (``lease_owner``,
+``lease_until``); on PostgreSQL the claim query uses ``FOR UPDATE SKIP LOCKED`` so
+replicas never claim the same row. Articles, matches and alerts are inserted with
+``ON CONFLICT DO NOTHING`` against unique keys, so a racing replica or a re-poll
+adds nothing twice and never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
+from monitor.errors import StoreError
+from monitor.store import db
+from monitor.store.tables import alert, article, article_source, feed, match
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Poll interval stored for a FeedSpec without one (the config's global default).
+DEFAULT_INTERVAL_S = 900
+#: Stored errors are capped: a 10 MB HTML error page must not land in the row.
+MAX_ERROR_CHARS = 2000
+#: Rows per IN (...) list, below every backend's bound-parameter limit.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What ``save_articles`` stored."""
+
+    #: Articles inserted for the first time (matched and alerted).
+    new_articles: int
+    #: Articles already stored (same key in this feed, or same canonical URL elsewhere).
+    duplicate_articles: int
+    new_matches: int
+    new_alerts: int
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """A feed's health, for ``news-monitor status``."""
+
+    url: str
+    name: str
+    active: bool
+    last_status: int | None
+    last_error: str | None
+    error_count: int
+    #: Articles stored from this feed (including ones first seen in another feed).
+    articles: int
+    last_polled_at: datetime | None
+    next_poll_at: datetime | None
+    #: Where the feed is fetched from after a permanent redirect (None: ``url``).
+    fetch_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    """A stored match with its evidence, for ``news-monitor matches``."""
+
+    rule: str
+    title: str
+    url: str | None
+    #: Name of the feed the article was first seen in.
+    feed: str
+    published: datetime | None
+    matched_at: datetime
+    terms: tuple[str, ...]
+    snippet: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An outbox row, for ``news-monitor alerts list``."""
+
+    id: int
+    rule: str
+    recipient: str
+    target_key: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class Store:
+    """The database behind news-monitor (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self._url = url
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to ``url``; bring the schema up to date unless ``migrate`` is False."""
+        engine = db.make_engine(url)
+        try:
+            if migrate:
+                db.upgrade_engine(engine, url)
+            else:
+                db.run_in_transaction(engine, url, "connecting",
+                                      lambda c: c.exec_driver_sql("SELECT 1"))
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, url)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self, action: str, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
+        return db.run_in_transaction(self._engine, self._url, action, work, readonly=readonly)
+
+    # -- feeds ---------------------------------------------------------------------------
+
+    def sync_feeds(
+        self, specs: Sequence[FeedSpec], now: datetime, *,
+        default_interval_s: int = DEFAULT_INTERVAL_S,
+    ) -> None:
+        """Make the feed table follow the config: upsert by URL, deactivate the rest.
+
+        New feeds are due at once; feeds that left the config keep their data but are
+        never polled (and come back with it if re-added).
+        """
+        by_url = {s.url: s for s in specs}  # the last spec of a URL wins, as in a dict
+
+        def work(conn: Connection) -> None:
+            rows = [_feed_values(by_url[u], now, default_interval_s) for u in sorted(by_url)]
+            if rows:
+                stmt = _insert(conn, feed)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[feed.c.url],
+                    set_={"name": stmt.excluded.name, "tags": stmt.excluded.tags,
+                          "interval_s": stmt.excluded.interval_s, "active": True},
+                )
+                conn.execute(stmt, rows)
+            active = conn.execute(select(feed.c.id, feed.c.url).where(feed.c.active == true()))
+            stale = [fid for fid, url in active if url not in by_url]
+            for chunk in _chunks(stale):
+                conn.execute(update(feed).where(feed.c.id.in_(chunk))
+                             .values(active=False, lease_owner=None, lease_until=None))
+            log.info("store.feeds_synced feeds=%d deactivated=%d", len(rows), len(stale))
+
+        self._tx("syncing feeds", work)
+
+    def claim_due_feeds(
+        self, now: datetime, *, owner: str, lease_s: int = 300, limit: int | None = None,
+        include_not_due: bool = False,
+    ) -> list[FeedState]:
+        """Lease the active feeds due at ``now`` (all active ones if include_not_due)."""
+        conds = [feed.c.active == true(), _lease_free(feed, now)]
+        if not include_not_due:
+            conds.append(feed.c.next_poll_at <= now)
+        due = select(feed.c.id).where(*conds).order_by(feed.c.next_poll_at, feed.c.id)
+        if limit is not None:
+            due = due.limit(limit)
+
+        def work(conn: Connection) -> list[FeedState]:
+            claimed = conn.execute(
+                update(feed).where(feed.c.id.in_(due.with_for_update(skip_locked=True)))
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+                .returning(*feed.c)
+            ).all()
+            return [_feed_state(r) for r in sorted(claimed, key=lambda r: (r.next_poll_at, r.id))]
+
+        return self._tx("claiming feeds", work)
+
+    def record_fetch(
+        self, feed_id: int, *, now: datetime, next_poll_at: datetime, status: int | None,
+        error: str | None, etag: str | None = None, last_modified: str | None = None,
+        new_url: str | None = None,
+    ) -> None:
+        """Store the outcome of one poll and release the feed's lease."""
+        values: dict[str, Any] = {
+            "last_status": status, "last_error": _cap(error), "last_polled_at": now,
+            "next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None,
+            "error_count": 0 if error is None else feed.c.error_count + 1,
+        }
+        if error is None and status != 304:
+            values.update(etag=etag, last_modified=last_modified)
+        else:  # 304 or failure: keep the validators we have unless new ones came
+            values.update({k: v for k, v in (("etag", etag), ("last_modified", last_modified))
+                           if v is not None})
+        if new_url is not None:
+            values["fetch_url"] = new_url
+
+        def work(conn: Connection) -> None:
+            if conn.execute(update(feed).where(feed.c.id == feed_id).values(values)).rowcount != 1:
+                raise StoreError(f"record_fetch: no feed with id {feed_id}")
+            if new_url is not None:  # redirected back home: forget the detour
+                conn.execute(update(feed).where(feed.c.id == feed_id, feed.c.url == new_url)
+                             .values(fetch_url=None))
+
+        self._tx("recording a fetch", work)
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        """Every feed (active first, then by name) with its health and article count."""
+        count = (select(func.count()).select_from(article_source)
+                 .where(article_source.c.feed_id == feed.c.id).scalar_subquery())
+        query = select(feed, count.label("articles")).order_by(
+            feed.c.active.desc(), feed.c.name, feed.c.id)
+
+        def work(conn: Connection) -> list[FeedStatus]:
+            return [
+                FeedStatus(url=r.url, name=r.name, active=bool(r.active), last_status=r.last_status,
+                           last_error=r.last_error, error_count=r.error_count, articles=r.articles,
+                           last_polled_at=r.last_polled_at, next_poll_at=r.next_poll_at,
+                           fetch_url=r.fetch_url)
+                for r in conn.execute(query)
+            ]
+
+        return self._tx("reading feed status", work, readonly=True)
+
+    # -- articles, matches, alerts -------------------------------------------------------
+
+    def unseen_articles(self, feed_id: int, articles: Sequence[Article]) -> list[Article]:
+        """The articles whose per-feed key this feed has not stored yet (first of each key)."""
+
+        def work(conn: Connection) -> list[Article]:
+            keys = list(dict.fromkeys(a.key for a in articles))
+            seen: set[str] = set()
+            for chunk in _chunks(keys):
+                seen.update(conn.scalars(select(article_source.c.key).where(
+                    article_source.c.feed_id == feed_id, article_source.c.key.in_(chunk))))
+            unseen = []
+            for a in articles:
+                if a.key not in seen:
+                    seen.add(a.key)
+                    unseen.append(a)
+            return unseen
+
+        return self._tx("reading seen articles", work, readonly=True)
+
+    def save_articles(
+        self, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
+        routes: Mapping[str, Sequence[Route]], now: datetime,
+    ) -> SaveResult:
+        """Store new articles, their matches and the alert rows (outbox), atomically.
+
+        An article whose canonical URL is already stored only gains this feed as a
+        source: it was matched and alerted when first seen.
+        """
+        # A fixed order makes concurrent writers take row locks in the same order.
+        ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
+
+        def work(conn: Connection) -> SaveResult:
+            totals = [0, 0, 0, 0]
+            for art, matches in ordered:
+                counts = _save_one(conn, feed_id, art, matches, routes, now)
+                totals = [t + c for t, c in zip(totals, counts)]
+            return SaveResult(*totals)
+
+        result = self._tx("saving articles", work)
+        log.info("store.articles_saved feed_id=%d new=%d duplicate=%d matches=%d alerts=%d",
+                 feed_id, result.new_articles, result.duplicate_articles, result.new_matches,
+                 result.new_alerts)
+        return result
+
+    def stored_articles(self, *, since: datetime | None = None) -> Iterator[Article]:
+        """Every stored article (fetched at or after ``since``), oldest first, in batches."""
+        last_id = 0
+        while True:
+            query = (select(article, feed.c.url.label("feed_url"), feed.c.name.label("feed_name"),
+                            feed.c.tags.label("feed_tags"))
+                     .join(feed, feed.c.id == article.c.first_feed_id)
+                     .where(article.c.id > last_id).order_by(article.c.id).limit(_CHUNK))
+            if since is not None:
+                query = query.where(article.c.fetched_at >= since)
+            rows = self._tx("reading articles", lambda c: c.execute(query).all(), readonly=True)
+            if not rows:
+                return
+            yield from (_article(r) for r in rows)
+            last_id = rows[-1].id
+
+    def list_matches(
+        self, *, rule: str | None = None, since: datetime | None = None
+    ) -> list[MatchRecord]:
+        """Stored matches, newest first, optionally of one rule and since a time."""
+        query = (select(match, article.c.title, article.c.link, article.c.published,
+                        feed.c.name.label("feed_name"))
+                 .join(article, article.c.id == match.c.article_id)
+                 .join(feed, feed.c.id == article.c.first_feed_id)
+                 .order_by(match.c.matched_at.desc(), match.c.id.desc()))
+        if rule is not None:
+            query = query.where(match.c.rule == rule)
+        if since is not None:
+            query = query.where(match.c.matched_at >= since)
+
+        def work(conn: Connection) -> list[MatchRecord]:
+            return [
+                MatchRecord(rule=r.rule, title=r.title, url=r.link, feed=r.feed_name,
+                            published=r.published, matched_at=r.matched_at,
+                            terms=tuple(r.terms), snippet=r.snippet, hits=_hits(r.hits))
+                for r in conn.execute(query)
+            ]
+
+        return self._tx("listing matches", work, readonly=True)
+
+    def claim_due_alerts(
+        self, now: datetime, *, owner: str, lease_s: int = 120, limit: int = 100
+    ) -> list[AlertToSend]:
+        """Lease up to ``limit`` pending/failed alerts due at ``now``, oldest due first."""
+        due = (select(alert.c.id)
+               .where(alert.c.status.in_(("pending", "failed")), alert.c.next_attempt_at <= now,
+                      _lease_free(alert, now))
+               .order_by(alert.c.next_attempt_at, alert.c.id).limit(limit)
+               .with_for_update(skip_locked=True))
+
+        def work(conn: Connection) -> list[AlertToSend]:
+            ids = conn.scalars(
+                update(alert).where(alert.c.id.in_(due))
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+                .returning(alert.c.id)
+            ).all()
+            if not ids:
+                return []
+            rows = conn.execute(_alert_query().where(alert.c.id.in_(ids))
+                                .order_by(alert.c.next_attempt_at, alert.c.id))
+            return [_alert_to_send(r) for r in rows]
+
+        return self._tx("claiming alerts", work)
+
+    def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
+        """The alert was delivered: final, lease released (the attempt is counted)."""
+        self._finish_alert(alert_id, {"status": "sent", "sent_at": now})
+
+    def mark_alert_failed(
+        self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
+    ) -> None:
+        """Delivery failed: retry at ``next_attempt_at``, or give up (``dead``) when None."""
+        status = "dead" if next_attempt_at is None else "failed"
+        self._finish_alert(alert_id, {"status": status, "last_error": _cap(error),
+                                      "next_attempt_at": next_attempt_at})
+        log.info("store.alert_failed id=%d status=%s", alert_id, status)
+
+    def _finish_alert(self, alert_id: int, values: dict[str, Any]) -> None:
+        values = {**values, "attempts": alert.c.attempts + 1, "lease_owner": None,
+                  "lease_until": None}
+
+        def work(conn: Connection) -> None:
+            stmt = update(alert).where(alert.c.id == alert_id).values(values)
+            if conn.execute(stmt).rowcount != 1:
+                raise StoreError(f"no alert with id {alert_id}")
+
+        self._tx("updating an alert", work)
+
+    def revive_alerts(
+        self, now: datetime, *, alert_ids: Sequence[int] | None = None
+    ) -> int:
+        """Make dead alerts (or the given failed/dead ones) due again at ``now``; how many."""
+        query = update(alert).values(status="pending", next_attempt_at=now, lease_owner=None,
+                                     lease_until=None)
+        if alert_ids is None:
+            query = query.where(alert.c.status == "dead")
+        else:
+            query = query.where(alert.c.id.in_(list(alert_ids)),
+                                alert.c.status.in_(("dead", "failed")))
+        return self._tx("reviving alerts", lambda conn: int(conn.execute(query).rowcount))
+
+    def list_alerts(self, *, status: str | None = None) -> list[AlertRecord]:
+        """Outbox rows, newest first, optionally of one status."""
+        query = (select(alert, match.c.rule).join(match, match.c.id == alert.c.match_id)
+                 .order_by(alert.c.created_at.desc(), alert.c.id.desc()))
+        if status is not None:
+            query = query.where(alert.c.status == status)
+
+        def work(conn: Connection) -> list[AlertRecord]:
+            return [
+                AlertRecord(id=r.id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
+                            status=r.status, attempts=r.attempts, last_error=r.last_error,
+                            created_at=r.created_at, sent_at=r.sent_at)
+                for r in conn.execute(query)
+            ]
+
+        return self._tx("listing alerts", work, readonly=True)
+
+
+# -- helpers (pure, or one statement each) ------------------------------------------------
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    """INSERT with the dialect's ON CONFLICT support (both backends have it)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _lease_free(table: Any, now: datetime) -> Any:
+    return or_(table.c.lease_until.is_(None), table.c.lease_until <= now)
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def _cap(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _feed_values(spec: FeedSpec, now: datetime, default_interval_s: int) -> dict[str, Any]:
+    interval = spec.interval_s if spec.interval_s is not None else default_interval_s
+    return {"url": spec.url, "name": spec.name, "tags": list(spec.tags), "interval_s": interval,
+            "active": True, "error_count": 0, "next_poll_at": now, "created_at": now}
+
+
+def _save_one(
+    conn: Connection, feed_id: int, art: Article, matches: Sequence[Match],
+    routes: Mapping[str, Sequence[Route]], now: datetime,
+) -> tuple[int, int, int, int]:
+    """Store one article; (new_articles, duplicate_articles, new_matches, new_alerts)."""
+    seen = select(article_source.c.id).where(article_source.c.feed_id == feed_id,
+                                            article_source.c.key == art.key)
+    if conn.execute(seen).first() is not None:
+        return (0, 1, 0, 0)
+    ins = _insert(conn, article).values(_article_values(feed_id, art, now))
+    if art.canonical_url is not None:
+        ins = ins.on_conflict_do_nothing(index_elements=[article.c.canonical_url])
+    article_id = conn.scalar(ins.returning(article.c.id))
+    is_new = article_id is not None
+    if article_id is None:  # the same story is stored already, via another link or feed
+        article_id = conn.scalar(select(article.c.id)
+                                 .where(article.c.canonical_url == art.canonical_url))
+    source = (_insert(conn, article_source)
+              .values(feed_id=feed_id, key=art.key, article_id=article_id)
+              .on_conflict_do_nothing(index_elements=[article_source.c.feed_id,
+                                                      article_source.c.key])
+              .returning(article_source.c.id))
+    if conn.scalar(source) is None:  # a racing writer stored this (feed, key) first
+        if is_new:
+            conn.execute(article.delete().where(article.c.id == article_id))
+        return (0, 1, 0, 0)
+    if not is_new:
+        return (0, 1, 0, 0)
+    new_matches = new_alerts = 0
+    for m in matches:
+        match_id = _insert_match(conn, article_id, m, now)
+        if match_id is not None:
+            new_matches += 1
+            new_alerts += _insert_alerts(conn, match_id, routes.get(m.rule, ()), now)
+    return (1, 0, new_matches, new_alerts)
+
+
+def _article_values(feed_id: int, art: Article, now: datetime) -> dict[str, Any]:
+    return {
+        "canonical_url": art.canonical_url, "key": art.key, "guid": art.guid, "link": art.link,
+        "title": art.title, "summary": art.summary, "content": art.content,
+        "authors": list(art.authors), "categories": list(art.categories),
+        "published": art.published, "updated": art.updated, "first_feed_id": feed_id,
+        "fetched_at": now,
+    }
+
+
+def _insert_match(conn: Connection, article_id: int, m: Match, now: datetime) -> int | None:
+    stmt = (_insert(conn, match)
+            .values(rule=m.rule, article_id=article_id, terms=list(m.terms),
+                    hits=[asdict(h) for h in m.hits], snippet=m.snippet, matched_at=now)
+            .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])
+            .returning(match.c.id))
+    return conn.scalar(stmt)
+
+
+def _insert_alerts(conn: Connection, match_id: int, routes: Sequence[Route], now: datetime) -> int:
+    created = 0
+    for route in dict.fromkeys(routes):  # a route listed twice is still one message
+        stmt = (_insert(conn, alert)
+                .values(match_id=match_id, recipient=route.recipient, target_key=route.target_key,
+                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
+                .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
+                                                        alert.c.target_key])
+                .returning(alert.c.id))
+        created += conn.scalar(stmt) is not None
+    return created
+
+
+def _feed_state(r: Row[Any]) -> FeedState:
+    return FeedState(
+        id=r.id, url=r.url, name=r.name, tags=tuple(r.tags), interval_s=r.interval_s,
+        etag=r.etag, last_modified=r.last_modified, last_status=r.last_status,
+        last_error=r.last_error, error_count=r.error_count, last_polled_at=r.last_polled_at,
+        next_poll_at=r.next_poll_at, fetch_url=r.fetch_url,
+    )
+
+
+def _hits(raw: Sequence[Mapping[str, Any]]) -> tuple[Hit, ...]:
+    return tuple(Hit(**h) for h in raw)
+
+
+def _article(r: Row[Any]) -> Article:
+    return Article(
+        feed_url=r.feed_url, feed_name=r.feed_name, feed_tags=tuple(r.feed_tags), key=r.key,
+        guid=r.guid, link=r.link, canonical_url=r.canonical_url, title=r.title,
+        summary=r.summary, content=r.content, authors=tuple(r.authors),
+        categories=tuple(r.categories), published=r.published, updated=r.updated,
+    )
+
+
+def _alert_query() -> Any:
+    return (select(alert.c.id.label("alert_id"), alert.c.recipient, alert.c.target_key,
+                   alert.c.attempts, match.c.rule, match.c.hits, match.c.snippet,
+                   match.c.matched_at, article, feed.c.url.label("feed_url"),
+                   feed.c.name.label("feed_name"), feed.c.tags.label("feed_tags"))
+            .join(match, match.c.id == alert.c.match_id)
+            .join(article, article.c.id == match.c.article_id)
+            .join(feed, feed.c.id == article.c.first_feed_id))
+
+
+def _alert_to_send(r: Row[Any]) -> AlertToSend:
+    return AlertToSend(
+        id=r.alert_id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
+        attempts=r.attempts, article=_article(r), hits=_hits(r.hits), snippet=r.snippet,
+        matched_at=r.matched_at,
+    )

@@ -1,0 +1,207 @@
+"""SQLModel tables: the database schema of news-monitor.
+
+These classes never leave ``monitor.store``; ``repo.Store`` turns rows into the
+plain dataclasses of ``monitor.article``. Every constraint and index carries an
+explicit name so Alembic migrations can address it on both SQLite and PostgreSQL.
+
+    feed ──< article_source >── article ──< match ──< alert
+
+* ``feed``: one row per configured URL, with its fetch state and a poll lease.
+* ``article``: one row per distinct article (``canonical_url`` dedupes across feeds).
+* ``article_source``: which feed saw which article under which per-feed key.
+* ``match``: a rule that matched an article, with its evidence (unique per rule+article).
+* ``alert``: the outbox, one row per match and notification target, with a send lease.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+#: Alert statuses. ``pending``/``failed`` are due for (re)delivery; ``sent``/``dead`` are final.
+ALERT_STATUSES = ("pending", "failed", "sent", "dead")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so values are stored
+    as naive UTC (fixed-width ISO text, which also sorts correctly) and made aware
+    again on the way out. Naive input is refused: it would be silently misread.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime given to the store: {value!r}")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)  # type: ignore[no-any-return]
+        return value.astimezone(timezone.utc)  # type: ignore[no-any-return]
+
+
+class FeedRow(SQLModel, table=True):
+    """A configured feed, its fetch state and its poll lease."""
+
+    __tablename__ = "feed"
+    __table_args__ = (
+        UniqueConstraint("url", name="uq_feed_url"),
+        # claim_due_feeds: active feeds ordered by due time
+        Index("ix_feed_due", "active", "next_poll_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The URL as configured: the feed's identity across config reloads.
+    url: str = Field(sa_type=Text, nullable=False)
+    #: Where to fetch now, when a permanent redirect moved the feed (else NULL).
+    fetch_url: str | None = Field(default=None, sa_type=Text, nullable=True)
+    name: str = Field(sa_type=Text, nullable=False)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    interval_s: int = Field(nullable=False)
+    #: False once the feed left the config: kept with its data, never polled.
+    active: bool = Field(default=True, nullable=False)
+    etag: str | None = Field(default=None, sa_type=Text, nullable=True)
+    last_modified: str | None = Field(default=None, sa_type=Text, nullable=True)
+    last_status: int | None = Field(default=None, nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
+    #: Consecutive failed polls (0 after a success).
+    error_count: int = Field(default=0, nullable=False)
+    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    lease_owner: str | None = Field(default=None, sa_type=Text, nullable=True)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class ArticleRow(SQLModel, table=True):
+    """A distinct article, stored once however many feeds carry it."""
+
+    __tablename__ = "article"
+    __table_args__ = (
+        # NULLs are distinct on both backends: articles without a URL never collide.
+        UniqueConstraint("canonical_url", name="uq_article_canonical_url"),
+        ForeignKeyConstraint(["first_feed_id"], ["feed.id"], name="fk_article_first_feed_id"),
+        Index("ix_article_fetched_at", "fetched_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    canonical_url: str | None = Field(default=None, sa_type=Text, nullable=True)
+    #: The per-feed key under which ``first_feed_id`` saw it (rebuilds the Article).
+    key: str = Field(sa_type=Text, nullable=False)
+    guid: str | None = Field(default=None, sa_type=Text, nullable=True)
+    link: str | None = Field(default=None, sa_type=Text, nullable=True)
+    title: str = Field(sa_type=Text, nullable=False)
+    summary: str = Field(default="", sa_type=Text, nullable=False)
+    content: str = Field(default="", sa_type=Text, nullable=False)
+    authors: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    categories: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    published: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    updated: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    first_feed_id: int = Field(nullable=False)
+    fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class ArticleSourceRow(SQLModel, table=True):
+    """A feed that carried an article, under its per-feed key (guid/link/hash)."""
+
+    __tablename__ = "article_source"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "key", name="uq_article_source_feed_key"),
+        ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_article_source_feed_id"),
+        ForeignKeyConstraint(
+            ["article_id"], ["article.id"], name="fk_article_source_article_id"
+        ),
+        Index("ix_article_source_article_id", "article_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(nullable=False)
+    key: str = Field(sa_type=Text, nullable=False)
+    article_id: int = Field(nullable=False)
+
+
+class MatchRow(SQLModel, table=True):
+    """A rule that matched an article, with its evidence."""
+
+    __tablename__ = "match"
+    __table_args__ = (
+        UniqueConstraint("rule", "article_id", name="uq_match_rule_article_id"),
+        ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_match_article_id"),
+        Index("ix_match_article_id", "article_id"),
+        Index("ix_match_matched_at", "matched_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(sa_type=Text, nullable=False)
+    article_id: int = Field(nullable=False)
+    #: Distinct literals that fired, in order of first appearance.
+    terms: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    #: ``Hit`` objects as dicts: term, field, start, end, text.
+    hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    snippet: str = Field(default="", sa_type=Text, nullable=False)
+    matched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class AlertRow(SQLModel, table=True):
+    """The outbox: one message to deliver for a match to one notification target."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint(
+            "match_id", "recipient", "target_key", name="uq_alert_match_recipient_target"
+        ),
+        ForeignKeyConstraint(["match_id"], ["match.id"], name="fk_alert_match_id"),
+        # claim_due_alerts: due rows by status and time
+        Index("ix_alert_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(nullable=False)
+    recipient: str = Field(sa_type=Text, nullable=False)
+    #: A stable, secret-free key of the target URL.
+    target_key: str = Field(sa_type=Text, nullable=False)
+    #: One of ALERT_STATUSES.
+    status: str = Field(default="pending", sa_type=Text, nullable=False)
+    attempts: int = Field(default=0, nullable=False)
+    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    lease_owner: str | None = Field(default=None, sa_type=Text, nullable=True)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+#: Core tables, used by the queries in ``repo`` (no ORM sessions needed there).
+feed = _table(FeedRow)
+article = _table(ArticleRow)
+article_source = _table(ArticleSourceRow)
+match = _table(MatchRow)
+alert = _table(AlertRow)
+#: The metadata Alembic compares the migrations against.
+metadata = SQLModel.metadata
