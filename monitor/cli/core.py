@@ -1,119 +1,38 @@
-"""The `news-monitor` command line (Typer)."""
+"""The core commands: run, once, check, status, matches, notify-test, demo, db upgrade."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import logging
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from monitor import __version__
-from monitor.errors import ConfigError, MonitorError
-from monitor.redact import RedactingFilter, redact
-
-app = typer.Typer(
-    help="news-monitor: watch RSS/Atom feeds, match rules, send explained alerts.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from monitor.cli.app import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    MatchFormat,
+    StatusFormat,
+    _state,
+    app,
+    db_app,
+    err,
+    fail,
+    iso,
+    load,
+    open_monitor,
+    open_store,
+    out,
+    print_table,
+    write_rows,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-
-ConfigOpt = Annotated[
-    Path,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="MONITOR_CONFIG",
-        help="The YAML config file (env MONITOR_CONFIG).",
-    ),
-]
-DEFAULT_CONFIG = Path("config/monitor.yaml")
-
-
-class StatusFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
-class MatchFormat(str, Enum):
-    table = "table"
-    jsonl = "jsonl"
-    csv = "csv"
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-@app.callback()
-def _setup(
-    log_level: Annotated[
-        str | None,
-        typer.Option(
-            "--log-level",
-            envvar="MONITOR_LOG_LEVEL",
-            help="DEBUG, INFO, WARNING... (default: INFO for run, WARNING otherwise)",
-        ),
-    ] = None,
-) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel((log_level or "WARNING").upper())
-    _state["log_level_set"] = log_level is not None
-
-
-_state: dict[str, Any] = {}
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {redact(message)}", markup=True)
-    return typer.Exit(code)
-
-
-def load(config: Path) -> Any:
-    """Load and validate settings, or print every problem and exit 1."""
-    from monitor.config import load_settings
-
-    try:
-        return load_settings(config)
-    except ConfigError as e:
-        err.print(f"[red]{config}: invalid configuration[/red]", markup=True)
-        for problem in e.problems:
-            err.print(redact(problem), markup=False)
-        raise typer.Exit(1) from None
-
-
-def open_monitor(config: Path) -> Any:
-    from monitor.service import Monitor
-
-    settings = load(config)
-    try:
-        return Monitor.from_settings(settings)
-    except ConfigError as e:
-        for problem in e.problems:
-            err.print(redact(problem), markup=False)
-        raise typer.Exit(1) from None
-    except MonitorError as e:
-        raise fail(str(e)) from None
+from monitor.errors import ConfigError, MonitorError
+from monitor.redact import redact
 
 
 @app.command()
@@ -200,7 +119,7 @@ def status(
     finally:
         store.close()
     if format is StatusFormat.json:
-        out.print_json(data=rows) if sys.stdout.isatty() else print(json.dumps(rows, indent=2))
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     print_table(
         rows,
@@ -306,63 +225,3 @@ def db_upgrade(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 
 # -- helpers -----------------------------------------------------------------
-
-
-def open_store(config: Path) -> Any:
-    from monitor.store.repo import Store
-
-    settings = load(config)
-    try:
-        return Store.open(settings.database)
-    except MonitorError as e:
-        raise fail(str(e)) from None
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
-
-
-def write_rows(rows: list[dict[str, Any]], fmt: str, table_columns: list[str]) -> None:
-    if fmt == "jsonl":
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        columns = (
-            list(rows[0])
-            if rows
-            else ["rule", "title", "url", "feed", "published", "matched_at", "terms", "snippet"]
-        )
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
-    else:
-        print_table(rows, table_columns)
-        for row in rows:
-            if row.get("snippet"):
-                out.print(f"[bold]{row['rule']}[/bold] · {row['title']}", markup=True)
-                out.print(f"  {row['snippet']}", markup=False)
-
-
-def print_table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(*columns, show_lines=False)
-    count = 0
-    for row in rows:
-        count += 1
-        table.add_row(*(cell(row.get(c)) for c in columns))
-    if count:
-        out.print(table)
-    else:
-        out.print("(nothing)")
-
-
-def cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
