@@ -10,30 +10,44 @@ loses nothing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import random
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.alerts.deliver import DeliveryReport, Notifier, deliver_due
+from monitor.alerts.deliver import (
+    DeliveryReport,
+    Notifier,
+    RuleDelivery,
+    claim_digests,
+    deliver_due,
+    retry_policy,
+)
 from monitor.article import FeedSpec, FeedState, FetchResult, Route
 from monitor.config import Settings
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import parse_feed
-from monitor.feeds.schedule import next_poll_at
+from monitor.feeds.schedule import (
+    interval_for,
+    next_poll_at,
+    retry_after_seconds,
+    server_hint_s,
+    update_rate,
+)
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.store.repo import Store
+from monitor.store.repo import PollMemory, Store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-#: How often the daemon asks the database for due feeds and due alerts.
-POLL_TICK_S = 10
+#: How often the daemon asks the database for due alerts (due feeds: ``poll.tick``).
 DELIVER_TICK_S = 5
 
 
@@ -53,6 +67,33 @@ class PollReport:
     new_alerts: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
+    def add(self, url: str, outcome: _Outcome) -> None:
+        """Count one polled feed's outcome."""
+        self.not_modified += outcome.unchanged
+        self.new_articles += outcome.new_articles
+        self.new_matches += outcome.new_matches
+        self.new_alerts += outcome.new_alerts
+        if outcome.error:
+            self.failed += 1
+            self.errors[url] = outcome.error
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What ingesting one fetched feed did."""
+
+    error: str | None = None
+    #: 304, or a body byte-identical to the last one parsed.
+    unchanged: bool = False
+    #: Entries this feed had not seen before (stored now, or already via another feed).
+    new_items: int = 0
+    new_articles: int = 0
+    new_matches: int = 0
+    new_alerts: int = 0
+    #: The hash of the body parsed (None: nothing parsed).
+    body_hash: str | None = None
+    ttl_s: int | None = None
+
 
 class Monitor:
     """One running news-monitor: settings, store, compiled rules and notifier."""
@@ -66,6 +107,7 @@ class Monitor:
         *,
         clock: Clock = utcnow,
         owner: str | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -73,7 +115,15 @@ class Monitor:
         self.notifier = notifier
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._routes = {r.name: notifier.routes_for(r.notify) for r in settings.rules}
+        self._routes = {
+            r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules
+        }
+        self._delivery = RuleDelivery.from_settings(settings)
+        self._retry = retry_policy(settings)
+        #: Jitter source (inject a seeded one in tests).
+        self.rng = rng or random.Random()
+        #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
+        self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -94,82 +144,178 @@ class Monitor:
     # -- polling -------------------------------------------------------------
 
     async def poll(self, *, all_feeds: bool = False) -> PollReport:
-        """Fetch the due feeds (or all of them), store new articles and matches."""
+        """Fetch the due feeds (or all of them), store new articles and matches.
+
+        Due feeds are claimed in small batches, topped up as fetches finish, so
+        each lease starts close to its fetch and other replicas can claim the rest.
+        ``all_feeds`` claims every active feed at once (``news-monitor once``).
+        """
         poll = self.settings.poll
-        feeds = self.store.claim_due_feeds(
+        report = PollReport()
+        batch = max(20, 2 * poll.concurrency)
+        async with Fetcher(
+            timeout_s=poll.timeout_s,
+            concurrency=poll.concurrency,
+            max_bytes=poll.max_bytes,
+            per_host=poll.per_host,
+        ) as fetcher:
+            running: set[asyncio.Task[None]] = set()
+            more = True
+            while more or running:
+                if more and len(running) <= batch // 2:
+                    feeds = await self._claim(None if all_feeds else batch - len(running),
+                                              all_feeds)
+                    more = not all_feeds and len(feeds) == batch - len(running)
+                    report.feeds += len(feeds)
+                    memory = await asyncio.to_thread(self.store.poll_memory, [f.id for f in feeds])
+                    for f in feeds:
+                        coro = self._poll_feed(fetcher, f, memory.get(f.id, PollMemory()), report)
+                        running.add(asyncio.ensure_future(coro))
+                if running:
+                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        if report.feeds:
+            log.info(
+                "poll.done feeds=%d new_articles=%d new_matches=%d failed=%d",
+                report.feeds,
+                report.new_articles,
+                report.new_matches,
+                report.failed,
+            )
+        return report
+
+    async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
+        return await asyncio.to_thread(
+            self.store.claim_due_feeds,
             self.clock(),
             owner=self.owner,
             include_not_due=all_feeds,
-            lease_s=max(300, 3 * poll.timeout_s),
+            lease_s=self.lease_s,
+            limit=limit,
         )
-        report = PollReport(feeds=len(feeds))
-        if not feeds:
-            return report
-        async with Fetcher(
-            timeout_s=poll.timeout_s, concurrency=poll.concurrency, max_bytes=poll.max_bytes
-        ) as fetcher:
-            await asyncio.gather(*(self._poll_feed(fetcher, f, report) for f in feeds))
-        log.info(
-            "poll.done feeds=%d new_articles=%d new_matches=%d failed=%d",
-            report.feeds,
-            report.new_articles,
-            report.new_matches,
-            report.failed,
-        )
-        return report
 
-    async def _poll_feed(self, fetcher: Fetcher, feed: FeedState, report: PollReport) -> None:
+    @property
+    def lease_s(self) -> int:
+        """How long a claimed feed stays leased: the config's ``poll.lease``, or a
+        safe default well above the total fetch timeout."""
+        poll = self.settings.poll
+        return poll.lease_s or max(300, 3 * poll.timeout_s)
+
+    async def _poll_feed(
+        self, fetcher: Fetcher, feed: FeedState, memory: PollMemory, report: PollReport
+    ) -> None:
+        result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
+        # Parsing, matching and the database work run in a worker thread so they
+        # never stall the event loop that drives the other fetches.
+        outcome = await asyncio.to_thread(self._ingest_and_record, feed, memory, result)
+        report.add(feed.url, outcome)
+
+    def _ingest_and_record(
+        self, feed: FeedState, memory: PollMemory, result: FetchResult
+    ) -> _Outcome:
         try:
-            result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
-            error = self._ingest(feed, result, report)
-        except asyncio.CancelledError:
-            raise
+            outcome = self._ingest(feed, memory, result)
         except Exception as e:  # a bug on one feed must not stop the others
             log.exception("feed.crashed url=%s", feed.url)
-            error, result = f"internal error: {type(e).__name__}: {e}", None
-        status = result.status if result else None
-        if error:
-            report.failed += 1
-            report.errors[feed.url] = error
+            outcome = _Outcome(error=f"internal error: {type(e).__name__}: {e}")
         now = self.clock()
-        self.store.record_fetch(
-            feed.id,
-            now=now,
-            next_poll_at=next_poll_at(
-                now, feed.interval_s, error_count=feed.error_count + 1 if error else 0
-            ),
-            status=status,
-            error=error,
-            etag=result.etag if result and not error else None,
-            last_modified=result.last_modified if result and not error else None,
-            new_url=result.permanent_redirect if result else None,
+        when, rate = self._schedule(feed, memory, result, outcome, now)
+        gone = result.status == 410
+        try:
+            self.store.record_fetch(
+                feed.id,
+                now=now,
+                next_poll_at=when,
+                status=result.status,
+                error=outcome.error,
+                etag=result.etag if not outcome.error else None,
+                last_modified=result.last_modified if not outcome.error else None,
+                new_url=result.permanent_redirect,
+                body_hash=outcome.body_hash,
+                items_per_day=rate,
+                disabled_reason="HTTP 410 Gone: the server says the feed was removed"
+                if gone
+                else None,
+            )
+        except Exception as e:  # the lease expires and another poll retries the feed
+            log.exception("feed.record_failed url=%s", feed.url)
+            outcome = _Outcome(error=f"could not record the poll: {e}")
+        log.info(
+            "feed.polled url=%s status=%s new=%d error=%s next=%s",
+            feed.url,
+            result.status,
+            outcome.new_articles,
+            outcome.error,
+            when.isoformat(),
         )
-        log.info("feed.polled url=%s status=%s error=%s", feed.url, status, error)
+        return outcome
 
-    def _ingest(self, feed: FeedState, result: FetchResult, report: PollReport) -> str | None:
-        """Parse, match and store one fetched feed; returns the error to record, if any."""
+    def _ingest(self, feed: FeedState, memory: PollMemory, result: FetchResult) -> _Outcome:
+        """Parse, match and store one fetched feed (no scheduling, no fetch state)."""
         if result.not_modified:
-            report.not_modified += 1
-            return None
+            return _Outcome(unchanged=True)
         if result.error or result.body is None:
-            return result.error or f"HTTP {result.status}: empty response"
+            return _Outcome(error=result.error or f"HTTP {result.status}: empty response")
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        if body_hash == memory.body_hash:  # servers without validators: skip the parse
+            return _Outcome(unchanged=True)
         spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
-        parsed = parse_feed(result.body, result.headers, spec)
+        parsed = parse_feed(result.body, result.headers, spec, max_items=self.settings.poll.max_items)
         if parsed.error:
-            return parsed.error
+            return _Outcome(error=parsed.error)
+        if parsed.warning:
+            log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
         items = [(article, self.rules.match(article)) for article in unseen]
         saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
-        report.new_articles += saved.new_articles
-        report.new_matches += saved.new_matches
-        report.new_alerts += saved.new_alerts
-        return None
+        return _Outcome(
+            new_articles=saved.new_articles,
+            new_items=len(unseen),
+            new_matches=saved.new_matches,
+            new_alerts=saved.new_alerts,
+            body_hash=body_hash,
+            ttl_s=parsed.ttl_s,
+        )
+
+    def _schedule(
+        self, feed: FeedState, memory: PollMemory, result: FetchResult, outcome: _Outcome,
+        now: datetime,
+    ) -> tuple[datetime, float | None]:
+        """When to poll the feed next, and its updated rate of new items per day."""
+        poll = self.settings.poll
+        rate = memory.items_per_day
+        if outcome.error is None and feed.last_polled_at is not None:
+            elapsed = (now - feed.last_polled_at).total_seconds()
+            rate = update_rate(rate, outcome.new_items, elapsed)
+        interval = interval_for(
+            feed.interval_s,
+            items_per_day=rate,
+            adaptive=poll.adaptive and feed.url not in self._fixed_interval,
+            min_interval_s=poll.min_interval_s,
+            max_interval_s=poll.max_interval_s,
+        )
+        retry_after = None
+        if result.status in (429, 503):
+            retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
+        when = next_poll_at(
+            now,
+            interval,
+            error_count=feed.error_count + 1 if outcome.error else 0,
+            retry_after_s=retry_after,
+            max_backoff_s=poll.max_backoff_s,
+            hint_s=server_hint_s(result.headers, now, ttl_s=outcome.ttl_s),
+            jitter=poll.jitter,
+            rng=self.rng,
+        )
+        return when, rate
 
     # -- delivery ------------------------------------------------------------
 
     def deliver(self) -> DeliveryReport:
-        """Send every due alert (pending, or failed and due for a retry)."""
-        return deliver_due(self.store, self.notifier, self.clock(), owner=self.owner)
+        """Claim closed digest windows, then send every due alert and digest message."""
+        now = self.clock()
+        claim_digests(self.store, self._delivery, now)
+        return deliver_due(self.store, self.notifier, now, owner=self.owner,
+                           policy=self._retry, rules=self._delivery)
 
     async def run_once(self) -> tuple[PollReport, DeliveryReport]:
         """One full cycle over all feeds, due or not, then deliver."""
@@ -188,13 +334,18 @@ class Monitor:
             loop.add_signal_handler(sig, stop.set)
         running: set[asyncio.Task[object]] = set()
 
-        def tick(coro_fn: Callable[[], object]) -> Callable[[], None]:
-            def start() -> None:
-                if stop.is_set():
+        def tick(coro_fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+            # A coroutine function: APScheduler's asyncio executor runs it as a task on
+            # this loop. Tracked so that shutdown can let in-flight work finish.
+            async def start() -> None:
+                task = asyncio.current_task()
+                if stop.is_set() or task is None:
                     return
-                task = asyncio.ensure_future(coro_fn())  # type: ignore[arg-type]
                 running.add(task)
-                task.add_done_callback(running.discard)
+                try:
+                    await coro_fn()
+                finally:
+                    running.discard(task)
 
             return start
 
@@ -203,7 +354,7 @@ class Monitor:
         scheduler.add_job(
             tick(self._poll_tick),
             "interval",
-            seconds=POLL_TICK_S,
+            seconds=self.settings.poll.tick_s,
             next_run_time=now,
             max_instances=1,
             coalesce=True,

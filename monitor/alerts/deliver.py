@@ -15,18 +15,38 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 
 from monitor.alerts import console as _console  # noqa: F401  (registers console://)
-from monitor.alerts.render import RenderedAlert, render_alert
+from monitor.alerts.digest import (
+    DEFAULT_EVERY_S,
+    IMMEDIATE,
+    DigestToSend,
+    QuietHours,
+    RulePolicy,
+    Schedule,
+    due_window,
+    hold_reason,
+)
+from monitor.alerts.render import (
+    RenderedAlert,
+    alert_context,
+    digest_context,
+    render_alert,
+    render_digest,
+)
+from monitor.alerts.templates import RuleTemplate
 from monitor.article import AlertToSend, Route
 from monitor.errors import ConfigError, DeliveryError
 from monitor.redact import ADDRESS_SCHEMES, SECRET_KEY_WORDS, redact, register_secrets
+
+if TYPE_CHECKING:
+    from monitor.config.models import RuleSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +67,19 @@ class RetryPolicy:
     base_s: float = 30.0
     cap_s: float = 3600.0
     max_attempts: int = 10
+    #: An alert still failing this long after it was created is dead (None: no age limit).
+    max_age_s: float | None = None
+
+    def retry_at(
+        self, attempts: int, created_at: datetime, now: datetime, rng: random.Random | None
+    ) -> datetime | None:
+        """When to retry after ``attempts`` failures, or None (dead: too many or too old)."""
+        retry = next_retry_at(attempts, now, base_s=self.base_s, cap_s=self.cap_s,
+                              max_attempts=self.max_attempts, rng=rng)
+        if retry is not None and self.max_age_s is not None:
+            if retry - created_at > timedelta(seconds=self.max_age_s):
+                return None
+        return retry
 
 
 def next_retry_at(
@@ -240,6 +273,79 @@ class DeliveryReport:
     failed: int = 0
     #: Alerts that failed for the last time (status dead, last error kept).
     dead: int = 0
+    #: Alerts kept for a digest (digest mode, quiet hours, over max_per_hour).
+    held: int = 0
+
+
+def rule_policy(rule: RuleSettings) -> RulePolicy:
+    """A rule's delivery policy from its settings (default digest schedule: every hour)."""
+    d = rule.digest
+    if d is None:
+        schedule = Schedule.every(DEFAULT_EVERY_S)
+    elif d.cron is not None:
+        schedule = Schedule.cron(d.cron, d.timezone)
+    else:
+        schedule = Schedule.every(d.every_s or DEFAULT_EVERY_S, d.timezone)
+    q = rule.quiet_hours
+    quiet = QuietHours.parse(q.start, q.end, q.timezone) if q is not None else None
+    return RulePolicy(mode=rule.mode, schedule=schedule, max_per_hour=rule.max_per_hour,
+                      quiet=quiet)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The retry schedule of the ``delivery:`` section."""
+    d = settings.delivery
+    return RetryPolicy(base_s=d.retry_base_s, cap_s=d.retry_cap_s, max_attempts=d.max_attempts,
+                       max_age_s=d.max_age_s)
+
+
+def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
+    """Claim every digest window that has closed (one outbox row each); how many."""
+    made = 0
+    for group in store.held_groups():
+        end = due_window(rules.policy(group.rule), group.oldest, now, store.taken_windows(group))
+        if end is None:
+            continue
+        alert_id = store.claim_digest(group, end, now)
+        if alert_id is not None:
+            made += 1
+            log.info("digest.claimed rule=%s recipient=%s target=%s window_end=%s matches=%d "
+                     "alert_id=%s", group.rule, group.recipient, group.target_key,
+                     end.isoformat(), group.count, alert_id)
+    return made
+
+
+@dataclass(frozen=True)
+class RuleDelivery:
+    """Per-rule delivery settings: policies (digest, quiet hours, rate) and templates."""
+
+    policies: Mapping[str, RulePolicy] = field(default_factory=dict)
+    templates: Mapping[str, RuleTemplate] = field(default_factory=dict)
+    #: Matches listed in one digest message (the rest are counted).
+    digest_max_items: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RuleDelivery:
+        """The rules' policies and compiled templates (settings are already validated)."""
+        policies = {r.name: rule_policy(r) for r in settings.rules}
+        templates = {
+            r.name: RuleTemplate.compile(r.name, r.template.model_dump())
+            for r in settings.rules if r.template is not None
+        }
+        return cls(policies, templates, settings.delivery.digest_max_items)
+
+    def policy(self, rule: str) -> RulePolicy:
+        return self.policies.get(rule, IMMEDIATE)
+
+    def render_alert(self, alert: AlertToSend) -> RenderedAlert:
+        default = render_alert(alert)
+        template = self.templates.get(alert.rule)
+        return template.render(alert_context(alert), default) if template else default
+
+    def render_digest(self, digest: DigestToSend) -> RenderedAlert:
+        default = render_digest(digest)
+        template = self.templates.get(digest.rule)
+        return template.render(digest_context(digest), default) if template else default
 
 
 class AlertStore(Protocol):
@@ -263,39 +369,98 @@ def deliver_due(
     limit: int = 100,
     policy: RetryPolicy = RetryPolicy(),
     rng: random.Random | None = None,
+    rules: RuleDelivery | None = None,
 ) -> DeliveryReport:
-    """Claim due alerts, render and send each to its one target, record the outcome."""
+    """Claim due alerts, hold or render and send each to its one target, record the outcome.
+
+    With ``rules`` (the daemon always passes them) alerts may be held for a digest,
+    rules' templates are used, and due digest messages are sent too.
+    """
     report = DeliveryReport()
-    for alert in store.claim_due_alerts(now, owner=owner, limit=limit):
-        error = _deliver_one(notifier, alert)
-        if error is None:
-            store.mark_alert_sent(alert.id, now)
-            report.sent += 1
-            log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
-                     alert.id, alert.rule, alert.recipient, alert.target_key)
+    rules = rules or RuleDelivery()
+    alerts = store.claim_due_alerts(now, owner=owner, limit=limit)
+    sent_recently = _sent_last_hour(store, rules, alerts, now)
+    for alert in alerts:
+        key = (alert.rule, alert.recipient, alert.target_key)
+        reason = hold_reason(rules.policy(alert.rule), now, sent_recently.get(key, 0))
+        if reason is not None:
+            store.hold_alert(alert.id)  # type: ignore[attr-defined]
+            report.held += 1
+            log.info("alert.held id=%s rule=%s recipient=%s reason=%s",
+                     alert.id, alert.rule, alert.recipient, reason)
             continue
-        attempts = alert.attempts + 1
-        retry_at = next_retry_at(attempts, now, base_s=policy.base_s, cap_s=policy.cap_s,
-                                 max_attempts=policy.max_attempts, rng=rng)
-        store.mark_alert_failed(alert.id, error, now, retry_at)
-        if retry_at is None:
-            report.dead += 1
-        else:
-            report.failed += 1
-        log.warning("alert.failed id=%s rule=%s recipient=%s target=%s attempts=%s "
-                    "next_attempt_at=%s error=%s", alert.id, alert.rule, alert.recipient,
-                    alert.target_key, attempts, retry_at.isoformat() if retry_at else "dead", error)
+        route = Route(recipient=alert.recipient, target_key=alert.target_key)
+        error = _send(notifier, route, lambda a=alert: rules.render_alert(a), alert.id, alert.rule)
+        _record(store, report, policy, rng, now, error, alert.id, alert.rule, route,
+                alert.attempts, alert.matched_at)
+        if error is None:
+            sent_recently[key] = sent_recently.get(key, 0) + 1
+    if isinstance(store, DigestStore):
+        for digest in store.claim_due_digests(now, owner=owner, limit=limit,
+                                              max_items=rules.digest_max_items):
+            route = Route(recipient=digest.recipient, target_key=digest.target_key)
+            error = _send(notifier, route, lambda d=digest: rules.render_digest(d), digest.id,
+                          digest.rule)
+            _record(store, report, policy, rng, now, error, digest.id, digest.rule, route,
+                    digest.attempts, digest.created_at)
     return report
 
 
-def _deliver_one(notifier: Notifier, alert: AlertToSend) -> str | None:
-    """Send one alert; the redacted error text, or None when it was delivered."""
-    route = Route(recipient=alert.recipient, target_key=alert.target_key)
+@runtime_checkable
+class DigestStore(Protocol):
+    """The store parts for policies and digests (the real Store has them)."""
+
+    def hold_alert(self, alert_id: int) -> None: ...
+
+    def sent_counts_since(self, since: datetime) -> dict[tuple[str, str, str], int]: ...
+
+    def claim_due_digests(
+        self, now: datetime, *, owner: str, limit: int, max_items: int
+    ) -> list[DigestToSend]: ...
+
+
+def _sent_last_hour(
+    store: AlertStore, rules: RuleDelivery, alerts: Sequence[AlertToSend], now: datetime
+) -> dict[tuple[str, str, str], int]:
+    """Immediate sends per (rule, recipient, target) in the last hour, if any rule caps them."""
+    if not any(rules.policy(a.rule).max_per_hour for a in alerts):
+        return {}
+    return store.sent_counts_since(now - timedelta(hours=1))  # type: ignore[attr-defined, no-any-return]
+
+
+def _record(
+    store: AlertStore, report: DeliveryReport, policy: RetryPolicy, rng: random.Random | None,
+    now: datetime, error: str | None, row_id: int, rule: str, route: Route, attempts: int,
+    created_at: datetime,
+) -> None:
+    """Mark one outbox row sent, or failed with its retry time, or dead."""
+    if error is None:
+        store.mark_alert_sent(row_id, now)
+        report.sent += 1
+        log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
+                 row_id, rule, route.recipient, route.target_key)
+        return
+    attempts += 1
+    retry_at = policy.retry_at(attempts, created_at, now, rng)
+    store.mark_alert_failed(row_id, error, now, retry_at)
+    if retry_at is None:
+        report.dead += 1
+    else:
+        report.failed += 1
+    log.warning("alert.failed id=%s rule=%s recipient=%s target=%s attempts=%s "
+                "next_attempt_at=%s error=%s", row_id, rule, route.recipient,
+                route.target_key, attempts, retry_at.isoformat() if retry_at else "dead", error)
+
+
+def _send(
+    notifier: Notifier, route: Route, render: Callable[[], RenderedAlert], row_id: int, rule: str
+) -> str | None:
+    """Render and send one message; the redacted error text, or None when it was delivered."""
     try:
-        notifier.send_rendered(route, render_alert(alert))
+        notifier.send_rendered(route, render())
     except DeliveryError as e:
         return redact(str(e))[:MAX_ERROR_LEN]
     except Exception as e:  # a bug in rendering must not lose the alert: retry it, keep the reason
-        log.exception("alert.error id=%s rule=%s", alert.id, alert.rule)
+        log.exception("alert.error id=%s rule=%s", row_id, rule)
         return redact(f"internal error: {type(e).__name__}: {e}")[:MAX_ERROR_LEN]
     return None

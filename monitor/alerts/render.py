@@ -16,8 +16,10 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote
 
+from monitor.alerts.digest import DigestItem, DigestToSend
 from monitor.article import AlertToSend
 
 #: Formats a body can be rendered in (apprise's NotifyFormat values).
@@ -201,3 +203,56 @@ def _html(view: AlertView) -> str:
     if snippet:
         rows.append(f"<blockquote>{snippet}</blockquote>")
     return "\n".join(rows)
+
+
+# -- digests and template contexts (issue 4) -----------------------------------------------
+
+
+def render_digest(digest: DigestToSend) -> RenderedAlert:
+    """One message listing a digest's matches, newest first, then "and N more"."""
+    views = [_item_view(i) for i in digest.items]
+    more = digest.more_count
+    title = one_line(f"[{digest.rule}] {digest.total} new match{'es' if digest.total != 1 else ''}")
+    tail = f"… and {more} more" if more else ""
+    text = "\n\n".join([*(_text(v) for v in views), *([tail] if tail else [])])
+    markdown = "\n\n---\n\n".join(_markdown(v) for v in views) + (f"\n\n{tail}" if tail else "")
+    html_body = "\n<hr>\n".join(_html(v) for v in views)
+    if tail:
+        html_body += f"\n<p>{html.escape(tail)}</p>"
+    return RenderedAlert(title=title, text=text, markdown=markdown, html=html_body)
+
+
+def _item_view(item: DigestItem) -> AlertView:
+    return AlertView(
+        rule=item.rule,
+        title=one_line(item.title) or "(untitled)",
+        link=item.link,
+        feed=one_line(item.feed),
+        published=format_time(item.published or item.matched_at),
+        terms=item.terms,
+        snippet=split_snippet(_WS_RE.sub(" ", item.snippet or "").strip()),
+    )
+
+
+def alert_context(alert: AlertToSend) -> dict[str, Any]:
+    """The template variables of one alert (see monitor.alerts.templates)."""
+    a = alert.article
+    article_vars = {"title": a.title, "url": a.link or a.canonical_url or "",
+                    "feed": a.feed_name, "published": format_time(a.published or a.updated),
+                    "summary": a.summary}
+    evidence = {"terms": list(alert.terms), "snippet": alert.snippet}
+    return {"kind": "alert", "rule": alert.rule, "article": article_vars, "evidence": evidence,
+            "matches": [{**article_vars, **evidence}], "more_count": 0}
+
+
+def digest_context(digest: DigestToSend) -> dict[str, Any]:
+    """The template variables of a digest: ``matches`` newest first, ``more_count``."""
+    matches = [{"title": i.title, "url": i.link or "", "feed": i.feed,
+                "published": format_time(i.published or i.matched_at), "summary": i.summary,
+                "terms": list(i.terms), "snippet": i.snippet} for i in digest.items]
+    first = matches[0] if matches else {}
+    return {"kind": "digest", "rule": digest.rule, "matches": matches,
+            "more_count": digest.more_count, "total": digest.total,
+            "article": {k: first.get(k, "") for k in ("title", "url", "feed", "published",
+                                                     "summary")},
+            "evidence": {"terms": first.get("terms", []), "snippet": first.get("snippet", "")}}

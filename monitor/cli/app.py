@@ -82,6 +82,9 @@ def _setup(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((log_level or "WARNING").upper())
+    # Library chatter (every scheduler tick, every migration plugin) drowns our events.
+    for name in ("apscheduler", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     _state["log_level_set"] = log_level is not None
 
 

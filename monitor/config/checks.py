@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -30,11 +30,14 @@ class Parts:
     feed_refs: set[str]
     #: Tags of every feed, likewise.
     tags: set[str]
+    #: The top-level ``default_notify`` (recipients of rules that name none).
+    default_notify: list[str] = field(default_factory=list)
 
 
 def check_references(parts: Parts, doc: Document) -> list[Problem]:
     """Every cross-section problem, in file order within each kind."""
-    return [*_check_feeds(parts, doc), *_check_rules(parts, doc), *_check_queries(parts, doc)]
+    return [*_check_feeds(parts, doc), *_check_rules(parts, doc), *_check_queries(parts, doc),
+            *_check_delivery(parts, doc)]
 
 
 def _at(doc: Document, path: KeyPath, message: str, extra: str = "") -> Problem:
@@ -135,3 +138,36 @@ def _query_problem(i: int, rule: RuleSettings, reason: str, column: int | None,
         extra += "\n    " + " " * (column - 1) + "^"
     return Problem(("rules", i), where + reason, doc.position(("rules", i, "query")), extra,
                    label=f"rules[{i}] '{rule.name}'")
+
+
+# -- delivery (issue 4) -------------------------------------------------------------------
+
+
+def _check_delivery(parts: Parts, doc: Document) -> list[Problem]:
+    """default_notify names known recipients; rule templates compile."""
+    problems = [
+        _at(doc, ("default_notify", k), f"unknown recipient '{name}'",
+            _did_you_mean(name, parts.recipients))
+        for k, name in enumerate(parts.default_notify) if name not in parts.recipients
+    ]
+    for i, rule in parts.rules:
+        # A rule with no recipients at all only records its matches (as notify: [] did).
+        if rule.template is not None:
+            problems += _template_problems(i, rule, doc)
+    return problems
+
+
+def _template_problems(i: int, rule: RuleSettings, doc: Document) -> list[Problem]:
+    from monitor.alerts.templates import template_error
+
+    problems = []
+    for part in ("title", "text", "markdown", "html"):
+        source = getattr(rule.template, part)
+        error = template_error(source) if source is not None else None
+        if error is None:
+            continue
+        path: KeyPath = ("rules", i, "template", part)
+        if path not in doc.values:  # written as one string for every format
+            path = ("rules", i, "template")
+        problems.append(_at(doc, path, f"template ({part}): {error}"))
+    return problems

@@ -184,7 +184,7 @@ def _parts(settings: Settings | None, data: dict[str, Any]) -> Parts:
         return Parts(list(enumerate(feeds)), list(enumerate(settings.rules)),
                      set(settings.recipients), settings.entity_aliases(),
                      {f.url for f in feeds} | {f.name for f in feeds if f.name},
-                     {t for f in feeds for t in f.tags})
+                     {t for f in feeds for t in f.tags}, list(settings.default_notify))
     raw_feeds = [f for f in _as_list(data.get("feeds")) if isinstance(f, dict)]
     recipients = data.get("recipients")
     aliases: dict[str, list[str]] = {}
@@ -199,6 +199,7 @@ def _parts(settings: Settings | None, data: dict[str, Any]) -> Parts:
         aliases,
         {str(f[k]).strip() for f in raw_feeds for k in ("url", "name") if f.get(k)},
         {str(t) for f in raw_feeds for t in _as_list(f.get("tags"))},
+        [str(n).strip() for n in _as_list(data.get("default_notify"))],
     )
 
 

@@ -10,10 +10,11 @@ unit-suffixed field names (``interval_s``, ``max_bytes``). Later features (per-r
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, model_validator
 from pydantic import StringConstraints
 from pydantic_core import PydanticCustomError
 
@@ -103,6 +104,23 @@ class PollSettings(_Settings):
     timeout_s: Duration = Field(20, alias="timeout")
     concurrency: int = Field(20, ge=1)
     max_bytes: Size = Field(10_000_000, alias="max_size")
+    # -- polling (issue 5): see docs/polling.md --
+    #: Adapt each feed's interval to its observed rate of new items, within the bounds.
+    adaptive: bool = False
+    min_interval_s: Duration = Field(300, alias="min_interval")
+    max_interval_s: Duration = Field(86400, alias="max_interval")
+    #: Cap on the exponential backoff of a failing feed.
+    max_backoff_s: Duration = Field(86400, alias="max_backoff")
+    #: Fetches at once to one host (on top of ``concurrency``, the global bound).
+    per_host: int = Field(2, ge=1)
+    #: Entries read from one feed document per poll (a 100,000-item feed costs bounded work).
+    max_items: int = Field(1000, ge=1)
+    #: How often the daemon looks for due feeds, and how long a claimed feed stays leased
+    #: (a replica that dies mid-poll loses its feeds to the others after this).
+    tick_s: Duration = Field(10, alias="tick")
+    lease_s: Duration | None = Field(None, alias="lease")
+    #: Random extra delay, as a share of the interval, so feeds do not poll in lock-step.
+    jitter: float = Field(0.1, ge=0, le=1)
 
 
 class FeedSettings(_Settings):
@@ -124,16 +142,111 @@ class FeedSettings(_Settings):
         return url
 
 
+# -- delivery (issue 4): see docs/delivery.md --
+
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\Z")
+
+
+def _check_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "unknown time zone '{tz}' (use an IANA name like Europe/Berlin)",
+            {"tz": name}) from None
+    return name
+
+
+TimeZone = Annotated[Name, AfterValidator(_check_timezone)]
+
+
+def _check_clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise PydanticCustomError("clock", "expected a time of day like 22:00, got '{v}'",
+                                  {"v": value})
+    return value
+
+
+Clock = Annotated[Name, AfterValidator(_check_clock)]
+
+
+class DigestSettings(_Settings):
+    """When a rule's digest goes out: ``{every: 1h}`` or ``{cron: "0 8 * * mon-fri"}``."""
+
+    every_s: Duration | None = Field(None, alias="every")
+    cron: Name | None = None
+    #: The zone of cron fields and of ``every`` boundaries (``every: 1d`` is local midnight).
+    timezone: TimeZone = "UTC"
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> DigestSettings:
+        if (self.every_s is None) == (self.cron is None):
+            raise PydanticCustomError("digest", "give either 'every' or 'cron', not both or neither")
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron, timezone=self.timezone)
+            except ValueError as e:
+                raise PydanticCustomError("cron", "invalid cron expression '{c}': {why}",
+                                          {"c": self.cron, "why": str(e)}) from None
+        return self
+
+
+class QuietHours(_Settings):
+    """Hold alerts between two times of day: ``{from: "22:00", to: "07:00", timezone: ...}``."""
+
+    start: Clock = Field(alias="from")
+    end: Clock = Field(alias="to")
+    timezone: TimeZone = "UTC"
+
+
+class TemplateSettings(_Settings):
+    """Jinja2 sources per body format; a plain string in YAML sets all three bodies."""
+
+    title: str | None = None
+    text: str | None = None
+    markdown: str | None = None
+    html: str | None = None
+
+
+def _template_shorthand(value: Any) -> Any:
+    return {"text": value, "markdown": value, "html": value} if isinstance(value, str) else value
+
+
+class DeliverySettings(_Settings):
+    """Retries and digests: ``{retry_base: 30s, retry_cap: 1h, max_attempts: 10, max_age: 2d}``."""
+
+    retry_base_s: Duration = Field(30, alias="retry_base")
+    retry_cap_s: Duration = Field(3600, alias="retry_cap")
+    max_attempts: int = Field(10, ge=1)
+    #: An alert still failing this long after it was created is given up (dead).
+    max_age_s: Duration = Field(2 * 86400, alias="max_age")
+    #: Matches listed in one digest message; the rest are counted ("and 37 more").
+    digest_max_items: int = Field(20, ge=1)
+
+
 class RuleSettings(_Settings):
     """One rule: ``{name, query, notify: [recipient...], feeds: [...], tags: [...]}``."""
 
     name: Name
     query: Name
-    notify: Names
+    #: Recipients; empty: the top-level ``default_notify``.
+    notify: Names = []
     #: Only articles from these feeds (names or URLs); empty: all feeds.
     feeds: Names = []
     #: Only articles from feeds carrying one of these tags; empty: all feeds.
     tags: Names = []
+    #: ``immediate``: one message per match; ``digest``: one message per ``digest`` window.
+    mode: Literal["immediate", "digest"] = "immediate"
+    #: The digest schedule (also where max_per_hour/quiet_hours roll-overs go); default 1h.
+    digest: DigestSettings | None = None
+    #: Immediate messages per hour and target; the rest roll into the next digest.
+    max_per_hour: int | None = Field(None, ge=1)
+    quiet_hours: QuietHours | None = None
+    template: Annotated[TemplateSettings | None, BeforeValidator(_template_shorthand)] = None
 
 
 class EntitySettings(_Settings):
@@ -155,16 +268,20 @@ class Settings(_Settings):
     recipients: dict[Name, AppriseUrls] = {}
     rules: list[RuleSettings] = []
     entities: dict[Name, EntitySettings] = {}
+    #: Recipients of the rules that name none.
+    default_notify: Names = []
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     # Private: never in model_dump() or repr().
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
 
-    @field_validator("poll", "feeds", "recipients", "rules", "entities", mode="before")
+    @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
+                     mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         """``feeds:`` with nothing under it is an empty section, not an error."""
         if value is not None:
             return value
-        return {} if info.field_name in ("poll", "recipients", "entities") else []
+        return {} if info.field_name in ("poll", "recipients", "entities", "delivery") else []
 
     @field_validator("database")
     @classmethod
@@ -189,6 +306,10 @@ class Settings(_Settings):
         """The feeds as FeedSpecs; a feed without a name is named by its URL."""
         return [FeedSpec(url=f.url, name=f.name or f.url, tags=tuple(f.tags),
                          interval_s=f.interval_s) for f in self.feeds]
+
+    def rule_notify(self, rule: RuleSettings) -> list[str]:
+        """The recipients of one rule: its own ``notify``, else ``default_notify``."""
+        return list(rule.notify or self.default_notify)
 
     def rule_specs(self) -> list[RuleSpec]:
         """The rules as RuleSpecs (not yet compiled)."""

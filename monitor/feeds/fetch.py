@@ -8,7 +8,9 @@ limits protect the daemon from hostile or broken servers:
   dribbles one byte a second cannot hold a worker;
 * a cap on the DECOMPRESSED body: we decompress ourselves, chunk by chunk with
   a bounded output size, so a gzip bomb never inflates in memory;
-* at most ``MAX_REDIRECTS`` redirects, only to http(s) URLs.
+* at most ``MAX_REDIRECTS`` redirects, only to http(s) URLs;
+* at most ``concurrency`` fetches at once in all, and at most ``per_host`` to one
+  host, so one site carrying 300 of the feeds is never hammered.
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ class Fetcher:
     """An HTTP client for feeds: one keep-alive session, bounded concurrency.
 
     Use as ``async with Fetcher() as f: result = await f.fetch(url)``.
+    A fetch first waits for its host's slot, then for a global one: a fetch
+    queued behind a busy host never holds a global slot other hosts could use.
     """
 
     def __init__(
@@ -184,6 +188,7 @@ class Fetcher:
         connect_timeout_s: float = 10,
         max_bytes: int = 10_000_000,
         concurrency: int = 20,
+        per_host: int = 2,
         user_agent: str = monitor.USER_AGENT,
     ) -> None:
         self.timeout_s = timeout_s
@@ -191,7 +196,9 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.concurrency = concurrency
         self.user_agent = user_agent
+        self.per_host = per_host
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -226,7 +233,7 @@ class Fetcher:
         for network or HTTP problems: they come back as ``FetchResult.error``."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
-        async with self._semaphore:
+        async with self._host_slot(url), self._semaphore:
             started = time.monotonic()
             result = await self._fetch_bounded(url, etag, last_modified, started)
         level = logging.INFO if result.error else logging.DEBUG
@@ -241,6 +248,16 @@ class Fetcher:
             result.elapsed_ms,
         )
         return result
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        try:
+            host = (URL(url).host or "").lower()
+        except ValueError:
+            host = ""  # the fetch itself reports the bad URL
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return slot
 
     async def _fetch_bounded(
         self, url: str, etag: str | None, last_modified: str | None, started: float

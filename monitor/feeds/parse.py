@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import itertools
 import logging
 import re
 import time
@@ -46,6 +47,8 @@ class ParseResult:
     warning: str | None = None
     #: The feed's own title, if any.
     title: str | None = None
+    #: RSS ``<ttl>``: how long the feed says it may be cached, in seconds (None: no hint).
+    ttl_s: int | None = None
 
 
 # -- canonical URLs ------------------------------------------------------------------
@@ -366,21 +369,70 @@ def _feedparser_headers(headers: Mapping[str, str]) -> dict[str, str]:
 _HARMLESS_BOZO = (feedparser.NonXMLContentType,)
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str], feed: FeedSpec) -> ParseResult:
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], feed: FeedSpec, *, max_items: int | None = None
+) -> ParseResult:
     """Parse one fetched document into Articles. Never raises.
 
     ``headers`` are the HTTP response headers (any case): their charset is
     honoured. Entries whose key repeats an earlier one are dropped (the feed
-    listed the same item twice).
+    listed the same item twice). At most ``max_items`` entries are turned into
+    articles (the first ones: feeds list the newest first), with a warning, so a
+    feed of 100,000 items costs bounded work per poll.
     """
     try:
-        return _parse(body, headers, feed)
+        return _parse(body, headers, feed, max_items)
     except Exception as e:  # a parser bug must not stop the other feeds
         log.exception("feed.parse_crashed url=%s", feed.url)
         return ParseResult(error=f"parse failed: {type(e).__name__}: {e}"[:300])
 
 
-def _parse(body: bytes, headers: Mapping[str, str], feed: FeedSpec) -> ParseResult:
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+_TAG = re.compile(rb"<(/?)([\w:.-]+)[^>]*?(/?)>")
+
+
+def _truncate_entries(body: bytes, max_items: int) -> tuple[bytes, int] | None:
+    """The document cut after its ``max_items``-th entry, closed again; and the count.
+
+    feedparser builds every entry of a document (about 10 s for 100,000 small
+    items), so a huge feed is cut before parsing: after the closing tag of the
+    last entry kept, then the elements still open there (the envelope: rss and
+    channel, feed, rdf:RDF) are closed, found by scanning the part before the
+    first entry. None when the document has no more entries than that, or when
+    the entries cannot be found as bytes (e.g. UTF-16): it is then parsed whole,
+    still bounded by the size cap.
+    """
+    ends = [m.end() for m in itertools.islice(_ENTRY_END.finditer(body), max_items + 1)]
+    if len(ends) <= max_items:
+        return None
+    total = max_items + 1 + sum(1 for _ in _ENTRY_END.finditer(body, ends[-1]))
+    first = re.search(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>]", body)
+    head = body[: first.start()] if first else b""
+    stack: list[bytes] = []
+    for closing, name, empty in _TAG.findall(head):
+        if empty:
+            continue
+        if not closing:
+            stack.append(name)
+        elif name in stack:
+            del stack[len(stack) - 1 - stack[::-1].index(name) :]
+    closers = b"".join(b"</" + name + b">" for name in reversed(stack))
+    return body[: ends[max_items - 1]] + closers, total
+
+
+def _ttl_s(channel: Mapping[str, Any]) -> int | None:
+    """RSS <ttl> (minutes) in seconds; None when absent, unreadable or not positive."""
+    raw = str(channel.get("ttl") or "").strip()
+    return int(raw) * 60 if raw.isdigit() and 0 < int(raw) < 10**6 else None
+
+
+def _parse(
+    body: bytes, headers: Mapping[str, str], feed: FeedSpec, max_items: int | None
+) -> ParseResult:
+    total = None
+    cut = _truncate_entries(body, max_items) if max_items is not None else None
+    if cut is not None:
+        body, total = cut
     # A BytesIO, never the bytes themselves: feedparser would try to open a
     # body such as b"/etc/passwd" as a local file.
     parsed = feedparser.parse(
@@ -389,11 +441,15 @@ def _parse(body: bytes, headers: Mapping[str, str], feed: FeedSpec) -> ParseResu
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    title = _detail_text(parsed.get("feed") or {}, "title") or None
+    channel = parsed.get("feed") or {}
+    title = _detail_text(channel, "title") or None
     entries = parsed.get("entries") or []
     if not entries and not parsed.get("version"):
         return ParseResult(error=_not_a_feed(body, headers, parsed), title=title)
     articles: dict[str, Article] = {}
+    if max_items is not None and len(entries) > max_items:
+        total = len(entries)
+        entries = entries[:max_items]
     for entry in entries:
         article = entry_to_article(entry, feed)
         if article is not None and article.key not in articles:
@@ -401,6 +457,9 @@ def _parse(body: bytes, headers: Mapping[str, str], feed: FeedSpec) -> ParseResu
     exc = parsed.get("bozo_exception")
     harmless = isinstance(exc, _HARMLESS_BOZO)
     warning = _bozo_message(exc) if parsed.get("bozo") and not harmless else None
+    if total is not None:
+        note = f"feed has {total} entries; only the first {max_items} were read"
+        warning = f"{warning}; {note}" if warning else note
     if warning and not articles:
         # Broken and nothing recovered: as useless as a page that is not a feed.
         return ParseResult(error=f"no readable entries: {warning}", title=title)
@@ -411,4 +470,9 @@ def _parse(body: bytes, headers: Mapping[str, str], feed: FeedSpec) -> ParseResu
         len(articles),
         warning,
     )
-    return ParseResult(articles=tuple(articles.values()), warning=warning, title=title)
+    return ParseResult(
+        articles=tuple(articles.values()),
+        warning=warning,
+        title=title,
+        ttl_s=_ttl_s(channel),
+    )

@@ -56,7 +56,7 @@ class LiteralRegistry:
 
     ids: dict[LiteralSpec, int] = field(default_factory=dict)
     specs: list[LiteralSpec] = field(default_factory=list)
-    _aliases: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    _aliases: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
 
     def intern(self, spec: LiteralSpec) -> int:
         lid = self.ids.get(spec)
@@ -67,10 +67,11 @@ class LiteralRegistry:
 
     def alias_ids(self, name: str, aliases: Sequence[str]) -> tuple[int, ...]:
         """Literal ids of an entity's aliases (cached per entity)."""
-        ids = self._aliases.get(name)
+        key = (name, tuple(aliases))
+        ids = self._aliases.get(key)
         if ids is None:
             found = {self.intern(_alias_spec(a)) for a in aliases if fold_term(a)}
-            ids = self._aliases[name] = tuple(sorted(found))
+            ids = self._aliases[key] = tuple(sorted(found))
         return ids
 
 

@@ -75,7 +75,6 @@ class Evaluator(Protocol):
     def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None: ...
 
 
-
 @dataclass(frozen=True, eq=False)
 class LiteralLeaf:
     """A term, phrase, wildcard or entity: any of its literal ids in its fields."""

@@ -7,28 +7,24 @@ from typing import Sequence
 OPEN, CLOSE, ELLIPSIS = "«", "»", "…"
 
 
-def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    return merged
-
-
 def _window(text: str, first: tuple[int, int], width: int) -> tuple[int, int]:
     """About ``width`` characters with the first hit in the first third."""
-    hit_len = first[1] - first[0]
-    start = max(0, first[0] - max(0, width - hit_len) // 3)
-    end = min(len(text), max(start + width, first[1]))
-    start = max(0, min(start, end - width))
+    f_start, f_end = first
+    n = len(text)
+    slack = width - (f_end - f_start)
+    start = f_start - slack // 3 if slack > 0 else f_start
+    end = start + width if start + width > f_end else f_end
+    if end > n:
+        end = n
+    if end - width < start:
+        start = end - width
+    if start < 0:
+        start = 0
     # Do not cut words in half at either edge (unless that would drop the hit).
     if start > 0:
-        space = text.find(" ", start, first[0])
-        start = space + 1 if space != -1 else start
-    if end < len(text):
-        space = text.rfind(" ", first[1], end)
+        start = text.find(" ", start, f_start) + 1 or start
+    if end < n:
+        space = text.rfind(" ", f_end, end)
         end = space if space != -1 else end
     return start, end
 
@@ -41,19 +37,26 @@ def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) 
     """
     if not text:
         return ""
-    merged = _merge([(max(0, s), min(len(text), e)) for s, e in spans if e > s])
-    if not merged:
-        end = min(len(text), width)
-        return " ".join(text[:end].split()) + (ELLIPSIS if end < len(text) else "")
-    start, end = _window(text, merged[0], width)
-    parts: list[str] = []
+    ordered = sorted((s, e) for s, e in spans if e > s and s < len(text) and e > 0)
+    if not ordered:
+        return " ".join(text[:width].split()) + (ELLIPSIS if width < len(text) else "")
+    start, end = _window(text, ordered[0], width)
+    parts: list[str] = [ELLIPSIS] if start > 0 else []
     pos = start
-    for s, e in merged:
-        if e <= start or s >= end:
+    for s, e in ordered:
+        if e <= pos or s >= end:  # outside the window, or inside a merged hit
             continue
-        s, e = max(s, start), min(e, end)
-        parts.extend((text[pos:s], OPEN, text[s:e], CLOSE))
+        s = max(s, pos)
+        e = min(e, end)
+        if s == pos and parts and parts[-1] == CLOSE:
+            parts.pop()  # overlapping or touching hits become one mark
+        else:
+            parts.append(text[pos:s])
+            parts.append(OPEN)
+        parts.append(text[s:e])
+        parts.append(CLOSE)
         pos = e
     parts.append(text[pos:end])
-    body = " ".join("".join(parts).split())
-    return (ELLIPSIS if start > 0 else "") + body + (ELLIPSIS if end < len(text) else "")
+    if end < len(text):
+        parts.append(ELLIPSIS)
+    return " ".join("".join(parts).split())

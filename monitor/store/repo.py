@@ -25,7 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
 from monitor.errors import StoreError
 from monitor.store import db
-from monitor.store.tables import alert, article, article_source, feed, match
+from monitor.store.outbox import OutboxQueries
+from monitor.store.tables import alert, article, article_source, digest, feed, match
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,20 @@ class FeedStatus:
     next_poll_at: datetime | None
     #: Where the feed is fetched from after a permanent redirect (None: ``url``).
     fetch_url: str | None = None
+    #: Why a configured feed is no longer polled (e.g. "HTTP 410 Gone"); None: polled.
+    disabled_reason: str | None = None
+    #: Observed new items per day (adaptive polling), None until known.
+    items_per_day: float | None = None
+
+
+@dataclass(frozen=True)
+class PollMemory:
+    """What the poller remembers of a feed beyond FeedState (issue 5)."""
+
+    #: SHA-256 (hex) of the last body parsed.
+    body_hash: str | None = None
+    #: Observed new items per day, None until two polls have been seen.
+    items_per_day: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,9 +112,11 @@ class AlertRecord:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    #: "match" (one message per match) or "digest" (one message listing held matches).
+    kind: str = "match"
 
 
-class Store:
+class Store(OutboxQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -171,7 +188,8 @@ class Store:
         include_not_due: bool = False,
     ) -> list[FeedState]:
         """Lease the active feeds due at ``now`` (all active ones if include_not_due)."""
-        conds = [feed.c.active == true(), _lease_free(feed, now)]
+        conds = [feed.c.active == true(), feed.c.disabled_reason.is_(None),
+                 _lease_free(feed, now)]
         if not include_not_due:
             conds.append(feed.c.next_poll_at <= now)
         due = select(feed.c.id).where(*conds).order_by(feed.c.next_poll_at, feed.c.id)
@@ -191,9 +209,15 @@ class Store:
     def record_fetch(
         self, feed_id: int, *, now: datetime, next_poll_at: datetime, status: int | None,
         error: str | None, etag: str | None = None, last_modified: str | None = None,
-        new_url: str | None = None,
+        new_url: str | None = None, body_hash: str | None = None,
+        items_per_day: float | None = None, disabled_reason: str | None = None,
     ) -> None:
-        """Store the outcome of one poll and release the feed's lease."""
+        """Store the outcome of one poll and release the feed's lease.
+
+        ``body_hash``/``items_per_day`` are stored when given (None keeps the old
+        value); ``disabled_reason`` stops polling the feed (410 Gone) until
+        ``enable_feed``.
+        """
         values: dict[str, Any] = {
             "last_status": status, "last_error": _cap(error), "last_polled_at": now,
             "next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None,
@@ -206,6 +230,10 @@ class Store:
                            if v is not None})
         if new_url is not None:
             values["fetch_url"] = new_url
+        values.update({k: v for k, v in (("body_hash", body_hash),
+                                         ("items_per_day", items_per_day),
+                                         ("disabled_reason", _cap(disabled_reason)))
+                       if v is not None})
 
         def work(conn: Connection) -> None:
             if conn.execute(update(feed).where(feed.c.id == feed_id).values(values)).rowcount != 1:
@@ -228,11 +256,31 @@ class Store:
                 FeedStatus(url=r.url, name=r.name, active=bool(r.active), last_status=r.last_status,
                            last_error=r.last_error, error_count=r.error_count, articles=r.articles,
                            last_polled_at=r.last_polled_at, next_poll_at=r.next_poll_at,
-                           fetch_url=r.fetch_url)
+                           fetch_url=r.fetch_url, disabled_reason=r.disabled_reason,
+                           items_per_day=r.items_per_day)
                 for r in conn.execute(query)
             ]
 
         return self._tx("reading feed status", work, readonly=True)
+
+    def poll_memory(self, feed_ids: Sequence[int]) -> dict[int, PollMemory]:
+        """Body hash and observed item rate of the given feeds (claimed for a poll)."""
+
+        def work(conn: Connection) -> dict[int, PollMemory]:
+            found: dict[int, PollMemory] = {}
+            for chunk in _chunks(list(feed_ids)):
+                rows = conn.execute(select(feed.c.id, feed.c.body_hash, feed.c.items_per_day)
+                                    .where(feed.c.id.in_(chunk)))
+                found.update({r.id: PollMemory(r.body_hash, r.items_per_day) for r in rows})
+            return found
+
+        return self._tx("reading poll memory", work, readonly=True)
+
+    def enable_feed(self, url: str, now: datetime) -> bool:
+        """Poll a disabled feed again (due at ``now``); False when no feed has that URL."""
+        stmt = (update(feed).where(feed.c.url == url)
+                .values(disabled_reason=None, error_count=0, next_poll_at=now))
+        return self._tx("enabling a feed", lambda conn: conn.execute(stmt).rowcount == 1)
 
     # -- articles, matches, alerts -------------------------------------------------------
 
@@ -281,6 +329,12 @@ class Store:
 
     def stored_articles(self, *, since: datetime | None = None) -> Iterator[Article]:
         """Every stored article (fetched at or after ``since``), oldest first, in batches."""
+        return (art for _, art in self.stored_articles_with_ids(since=since))
+
+    def stored_articles_with_ids(
+        self, *, since: datetime | None = None
+    ) -> Iterator[tuple[int, Article]]:
+        """Like stored_articles, with each article's id (for add_matches)."""
         last_id = 0
         while True:
             query = (select(article, feed.c.url.label("feed_url"), feed.c.name.label("feed_name"),
@@ -292,8 +346,31 @@ class Store:
             rows = self._tx("reading articles", lambda c: c.execute(query).all(), readonly=True)
             if not rows:
                 return
-            yield from (_article(r) for r in rows)
+            yield from ((r.id, _article(r)) for r in rows)
             last_id = rows[-1].id
+
+    def add_matches(
+        self, items: Sequence[tuple[int, Sequence[Match]]],
+        routes: Mapping[str, Sequence[Route]], now: datetime,
+    ) -> tuple[int, int]:
+        """Record matches of already stored articles (a rule applied after the fact).
+
+        Existing (rule, article) matches are left alone; alert rows are written only
+        for the routes given (none: store the matches without alerting).
+        Returns (new_matches, new_alerts).
+        """
+
+        def work(conn: Connection) -> tuple[int, int]:
+            new_matches = new_alerts = 0
+            for article_id, matches in items:
+                for m in matches:
+                    match_id = _insert_match(conn, article_id, m, now)
+                    if match_id is not None:
+                        new_matches += 1
+                        new_alerts += _insert_alerts(conn, match_id, routes.get(m.rule, ()), now)
+            return new_matches, new_alerts
+
+        return self._tx("recording matches", work)
 
     def list_matches(
         self, *, rule: str | None = None, since: datetime | None = None
@@ -324,7 +401,8 @@ class Store:
     ) -> list[AlertToSend]:
         """Lease up to ``limit`` pending/failed alerts due at ``now``, oldest due first."""
         due = (select(alert.c.id)
-               .where(alert.c.status.in_(("pending", "failed")), alert.c.next_attempt_at <= now,
+               .where(alert.c.kind == "match",  # digest messages: claim_due_digests
+                      alert.c.status.in_(("pending", "failed")), alert.c.next_attempt_at <= now,
                       _lease_free(alert, now))
                .order_by(alert.c.next_attempt_at, alert.c.id).limit(limit)
                .with_for_update(skip_locked=True))
@@ -382,7 +460,9 @@ class Store:
 
     def list_alerts(self, *, status: str | None = None) -> list[AlertRecord]:
         """Outbox rows, newest first, optionally of one status."""
-        query = (select(alert, match.c.rule).join(match, match.c.id == alert.c.match_id)
+        rule = func.coalesce(match.c.rule, digest.c.rule).label("rule")
+        query = (select(alert, rule).outerjoin(match, match.c.id == alert.c.match_id)
+                 .outerjoin(digest, (digest.c.id == alert.c.digest_id) & (alert.c.kind == "digest"))
                  .order_by(alert.c.created_at.desc(), alert.c.id.desc()))
         if status is not None:
             query = query.where(alert.c.status == status)
@@ -391,7 +471,7 @@ class Store:
             return [
                 AlertRecord(id=r.id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
                             status=r.status, attempts=r.attempts, last_error=r.last_error,
-                            created_at=r.created_at, sent_at=r.sent_at)
+                            created_at=r.created_at, sent_at=r.sent_at, kind=r.kind)
                 for r in conn.execute(query)
             ]
 

@@ -11,6 +11,7 @@ explicit name so Alembic migrations can address it on both SQLite and PostgreSQL
 * ``article_source``: which feed saw which article under which per-feed key.
 * ``match``: a rule that matched an article, with its evidence (unique per rule+article).
 * ``alert``: the outbox, one row per match and notification target, with a send lease.
+* ``digest``: a claimed digest window (rule, target, window end); its message is an alert row.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 #: Alert statuses. ``pending``/``failed`` are due for (re)delivery; ``sent``/``dead`` are final.
-ALERT_STATUSES = ("pending", "failed", "sent", "dead")
+#: ``held`` waits for its rule's next digest; ``digested`` went out inside a digest row.
+ALERT_STATUSES = ("pending", "failed", "sent", "dead", "held", "digested")
+#: Alert kinds: one message per match, or one digest message listing held matches.
+ALERT_KINDS = ("match", "digest")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -93,6 +97,12 @@ class FeedRow(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, sa_type=Text, nullable=True)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    #: SHA-256 of the last body parsed: an identical body is not parsed again.
+    body_hash: str | None = Field(default=None, sa_type=Text, nullable=True)
+    #: Observed new items per day (a time-weighted average), for adaptive intervals.
+    items_per_day: float | None = Field(default=None, nullable=True)
+    #: Why the feed is no longer polled although configured (e.g. "HTTP 410 Gone").
+    disabled_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
 class ArticleRow(SQLModel, table=True):
@@ -164,8 +174,33 @@ class MatchRow(SQLModel, table=True):
     matched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class DigestRow(SQLModel, table=True):
+    """A claimed digest window of one rule and notification target.
+
+    Inserting the row claims the window (unique key), so one replica builds the
+    digest; its held alerts and its outbox row are written in the same transaction.
+    """
+
+    __tablename__ = "digest"
+    __table_args__ = (
+        UniqueConstraint(
+            "rule", "recipient", "target_key", "window_end", name="uq_digest_window"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(sa_type=Text, nullable=False)
+    recipient: str = Field(sa_type=Text, nullable=False)
+    target_key: str = Field(sa_type=Text, nullable=False)
+    #: The schedule boundary that closed the window.
+    window_end: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    #: Matches the digest covers (it lists the newest, then "and N more").
+    match_count: int = Field(default=0, nullable=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class AlertRow(SQLModel, table=True):
-    """The outbox: one message to deliver for a match to one notification target."""
+    """The outbox: one message to deliver for a match (or a digest) to one target."""
 
     __tablename__ = "alert"
     __table_args__ = (
@@ -173,12 +208,19 @@ class AlertRow(SQLModel, table=True):
             "match_id", "recipient", "target_key", name="uq_alert_match_recipient_target"
         ),
         ForeignKeyConstraint(["match_id"], ["match.id"], name="fk_alert_match_id"),
+        ForeignKeyConstraint(["digest_id"], ["digest.id"], name="fk_alert_digest_id"),
         # claim_due_alerts: due rows by status and time
         Index("ix_alert_due", "status", "next_attempt_at"),
+        Index("ix_alert_digest_id", "digest_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int = Field(nullable=False)
+    #: The match (kind "match"); NULL for a digest message.
+    match_id: int | None = Field(default=None, nullable=True)
+    #: One of ALERT_KINDS.
+    kind: str = Field(default="match", sa_type=Text, nullable=False)
+    #: kind "digest": the digest it sends; kind "match": the digest that carried it.
+    digest_id: int | None = Field(default=None, nullable=True)
     recipient: str = Field(sa_type=Text, nullable=False)
     #: A stable, secret-free key of the target URL.
     target_key: str = Field(sa_type=Text, nullable=False)
@@ -203,5 +245,6 @@ article = _table(ArticleRow)
 article_source = _table(ArticleSourceRow)
 match = _table(MatchRow)
 alert = _table(AlertRow)
+digest = _table(DigestRow)
 #: The metadata Alembic compares the migrations against.
 metadata = SQLModel.metadata

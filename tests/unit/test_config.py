@@ -63,9 +63,9 @@ INVALID = [
     (HEADER + "rules:\n  - name: r\n    query: x\n    notify: [policy-chat]\n    tag: [a]\n",
      "rules[0].tag: unknown key (line 9, column 5); did you mean 'tags'?"),
     # a key nothing resembles lists the allowed ones
-    (HEADER + "rules:\n  - {name: r, query: x, notify: [policy-chat], mode: digest}\n",
-     "rules[0].mode: unknown key (line 6, column 48); expected one of: "
-     "name, query, notify, feeds, tags"),
+    (HEADER + "rules:\n  - {name: r, query: x, notify: [policy-chat], colour: red}\n",
+     "rules[0].colour: unknown key (line 6, column 48); expected one of: "
+     "name, query, notify, feeds, tags, mode, digest, max_per_hour, quiet_hours, template"),
     # unknown recipient, with a suggestion
     (HEADER + "rules:\n  - name: r\n    query: x\n    notify: [policy-chat, polcy-chat]\n",
      "rules[0].notify[1]: unknown recipient 'polcy-chat' (line 8, column 27); "

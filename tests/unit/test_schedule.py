@@ -62,3 +62,93 @@ RETRY_AFTER = [
 @pytest.mark.parametrize(("value", "seconds"), RETRY_AFTER)
 def test_retry_after_seconds(value: str | None, seconds: int | None) -> None:
     assert retry_after_seconds(value, NOW) == seconds
+
+
+# -- issue 5: adaptive intervals, server hints, jitter ------------------------------------
+
+from random import Random  # noqa: E402
+
+from monitor.feeds.schedule import interval_for, server_hint_s, update_rate  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("configured", "rate", "adaptive", "expected"),
+    [
+        (900, 100.0, False, 900),  # not adaptive: the configured interval, whatever the rate
+        (900, None, True, 900),  # rate unknown: the configured interval
+        (60, None, True, 300),  # ... clamped to min_interval
+        (900, 48.0, True, 1800),  # 48 items a day: one poll per expected item
+        (900, 1000.0, True, 300),  # very busy: min_interval
+        (900, 0.5, True, DAY),  # one item every two days: max_interval
+        (900, 0.0, True, DAY),  # silent: max_interval
+    ],
+)
+def test_interval_for(configured: int, rate: float | None, adaptive: bool, expected: int) -> None:
+    got = interval_for(
+        configured, items_per_day=rate, adaptive=adaptive, min_interval_s=300, max_interval_s=DAY
+    )
+    assert got == expected
+
+
+def test_update_rate_first_poll_keeps_the_rate_unknown() -> None:
+    assert update_rate(None, 50, 0) is None  # a backlog says nothing about the rate
+    assert update_rate(3.0, 50, 0) == 3.0
+
+
+def test_update_rate_converges_on_the_observed_rate() -> None:
+    assert update_rate(None, 2, HOUR) == pytest.approx(48.0)
+    rate: float | None = 0.0
+    for _ in range(400):  # a feed that now publishes 4 items an hour, polled hourly
+        rate = update_rate(rate, 4, HOUR)
+    assert rate == pytest.approx(96.0, rel=1e-3)
+
+
+def test_update_rate_weighs_by_elapsed_time_not_poll_count() -> None:
+    # One day-long gap moves the estimate as far as 24 hourly polls.
+    one = update_rate(0.0, 24, DAY)
+    many: float | None = 0.0
+    for _ in range(24):
+        many = update_rate(many, 1, HOUR)
+    assert one == pytest.approx(many) == pytest.approx(12.0)  # half-life of a day
+
+
+@pytest.mark.parametrize(
+    ("headers", "ttl_s", "expected"),
+    [
+        ({}, None, None),
+        ({"cache-control": "public, max-age=1800"}, None, 1800),
+        ({"cache-control": 'max-age="600", must-revalidate'}, None, 600),
+        ({"cache-control": "s-maxage=99, max-age=0"}, None, None),  # s-maxage is for proxies
+        ({"expires": "Thu, 26 Nov 2026 13:00:00 GMT"}, None, HOUR),
+        ({"expires": "0"}, None, None),  # "already expired"
+        ({"expires": "not a date"}, None, None),
+        # max-age overrides Expires (RFC 9111)
+        ({"cache-control": "max-age=60", "expires": "Thu, 26 Nov 2026 13:00:00 GMT"}, None, 60),
+        ({"cache-control": "no-cache", "expires": "Thu, 26 Nov 2026 13:00:00 GMT"}, None, None),
+        ({}, 3600, 3600),  # RSS <ttl>
+        ({"cache-control": "max-age=60"}, 7200, 7200),  # the longest hint wins
+    ],
+)
+def test_server_hint(headers: dict[str, str], ttl_s: int | None, expected: int | None) -> None:
+    assert server_hint_s(headers, NOW, ttl_s=ttl_s) == expected
+
+
+def test_hint_lengthens_a_healthy_poll_but_is_capped() -> None:
+    assert next_poll_at(NOW, 900, hint_s=3600) == NOW + timedelta(seconds=3600)
+    assert next_poll_at(NOW, 900, hint_s=60) == NOW + timedelta(seconds=900)
+    assert next_poll_at(NOW, 900, hint_s=365 * DAY) == NOW + timedelta(seconds=DAY)
+    # After a failure the backoff decides; a cache hint describes a good response.
+    assert next_poll_at(NOW, 900, error_count=1, hint_s=7200) == NOW + timedelta(seconds=1800)
+
+
+def test_jitter_only_adds_and_is_deterministic_given_the_rng() -> None:
+    first = [next_poll_at(NOW, 1000, jitter=0.1, rng=Random(7)) for _ in range(3)]
+    again = [next_poll_at(NOW, 1000, jitter=0.1, rng=Random(7)) for _ in range(3)]
+    assert first == again
+    rng = Random(1)
+    delays = {(next_poll_at(NOW, 1000, jitter=0.1, rng=rng) - NOW).total_seconds()
+              for _ in range(200)}
+    assert min(delays) >= 1000 and max(delays) <= 1100 and len(delays) > 50
+    # Jitter never undercuts a Retry-After.
+    when = next_poll_at(NOW, 900, retry_after_s=7200, jitter=0.5, rng=Random(3))
+    assert when >= NOW + timedelta(seconds=7200)

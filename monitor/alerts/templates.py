@@ -1,0 +1,83 @@
+"""Per-rule message templates in a sandboxed Jinja2 environment.
+
+Templates come from the config file, and the values they show come from feeds:
+both are untrusted. The sandbox stops a template from reaching Python internals;
+the HTML environment autoescapes every value, so a feed's ``<script>`` or tracking
+pixel arrives as text. A template that fails at render time never loses the
+alert: the default rendering is used and the failure is logged.
+
+Variables: ``rule``, ``article`` (title, url, feed, published, summary),
+``evidence`` (terms, snippet), ``matches`` (digests: the listed matches, newest
+first, each like ``article`` plus terms and snippet), ``more_count``, ``kind``
+("alert" or "digest"). Filter ``md`` escapes text for Markdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from monitor.alerts.render import RenderedAlert, md_escape, one_line
+from monitor.redact import redact
+
+log = logging.getLogger(__name__)
+
+PARTS = ("title", "text", "markdown", "html")
+
+
+def _env(autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True)
+    env.filters["md"] = md_escape
+    return env
+
+
+_TEXT_ENV = _env(autoescape=False)
+_HTML_ENV = _env(autoescape=True)
+
+
+def template_error(source: str) -> str | None:
+    """The syntax error in a template source (with its line), or None when it compiles."""
+    try:
+        _TEXT_ENV.parse(source)
+    except TemplateError as e:
+        line = getattr(e, "lineno", None)
+        return f"line {line}: {e.message}" if line else str(e)
+    return None
+
+
+@dataclass(frozen=True)
+class RuleTemplate:
+    """A rule's compiled templates; a part left None uses the default rendering."""
+
+    rule: str
+    parts: Mapping[str, Template]
+
+    @classmethod
+    def compile(cls, rule: str, sources: Mapping[str, str | None]) -> RuleTemplate:
+        """Compile the given parts (config checks already caught syntax errors)."""
+        parts = {}
+        for part, source in sources.items():
+            if source is not None:
+                env = _HTML_ENV if part == "html" else _TEXT_ENV
+                parts[part] = env.from_string(source)
+        return cls(rule, parts)
+
+    def render(self, context: Mapping[str, Any], default: RenderedAlert) -> RenderedAlert:
+        """Render every templated part; on any error, the whole default message."""
+        try:
+            out = {part: self.parts[part].render(context) for part in self.parts}
+        except Exception as e:  # a template bug must not lose the alert
+            log.warning("template.failed rule=%s error=%s", self.rule,
+                        redact(f"{type(e).__name__}: {e}")[:500])
+            return default
+        return RenderedAlert(
+            title=one_line(out["title"]) if "title" in out else default.title,
+            text=out.get("text", default.text),
+            markdown=out.get("markdown", default.markdown),
+            html=out.get("html", default.html),
+        )

@@ -1,0 +1,85 @@
+"""`news-monitor alerts list|retry`: see and act on the outbox.
+
+Nothing is dropped silently: an alert that failed for the last time is ``dead``
+with its (redacted) last error, and an operator can list and retry it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, fail, iso, open_store, out, print_table
+from monitor.redact import redact
+from monitor.store.tables import ALERT_STATUSES
+
+alerts_app = typer.Typer(help="The alert outbox: list and retry.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+#: The keys of ``alerts list --format jsonl`` (a stable interface for scripts).
+JSONL_KEYS = ("id", "rule", "recipient", "status", "attempts", "last_error", "created_at",
+              "sent_at")
+
+
+class AlertFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@alerts_app.command("list")
+def list_alerts(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    status: Annotated[Optional[str], typer.Option(
+        "--status", help=f"Only alerts with this status: {', '.join(ALERT_STATUSES)}.")] = None,
+    fmt: Annotated[AlertFormat, typer.Option("--format", help="table or jsonl.")] = (
+        AlertFormat.table),
+) -> None:
+    """Outbox rows, newest first: who, what, how often tried, the last error."""
+    if status is not None and status not in ALERT_STATUSES:
+        raise fail(f"unknown status '{status}': use one of {', '.join(ALERT_STATUSES)}", 2)
+    store = open_store(config)
+    try:
+        records = store.list_alerts(status=status)
+    finally:
+        store.close()
+    rows = [_row(r) for r in records]
+    if fmt is AlertFormat.jsonl:
+        for row in rows:
+            sys.stdout.write(json.dumps({k: row[k] for k in JSONL_KEYS}, ensure_ascii=False) + "\n")
+        return
+    print_table(rows, ["id", "kind", "rule", "recipient", "status", "attempts", "created_at",
+                       "sent_at", "last_error"])
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "rule": r.rule, "recipient": r.recipient,
+            "status": r.status, "attempts": r.attempts,
+            "last_error": redact(r.last_error) if r.last_error else None,
+            "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)}
+
+
+@alerts_app.command("retry")
+def retry_alerts(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    alert_id: Annotated[Optional[list[int]], typer.Option(
+        "--id", help="Retry this alert (failed or dead); repeatable.")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Retry every dead alert.")] = False,
+) -> None:
+    """Make alerts due again now; the running daemon sends them on its next tick."""
+    from monitor.service import utcnow
+
+    if bool(alert_id) == dead:
+        raise fail("give either --id N (repeatable) or --dead", 2)
+    store = open_store(config)
+    try:
+        count = store.revive_alerts(utcnow(), alert_ids=alert_id if alert_id else None)
+    finally:
+        store.close()
+    out.print(f"{count} alert{'s' if count != 1 else ''} queued for retry", markup=False)
+    if alert_id and count < len(set(alert_id)):
+        raise fail("some ids are not failed or dead alerts (sent, held or unknown)", 1)

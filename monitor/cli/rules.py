@@ -1,0 +1,197 @@
+"""Tools for rule writers: `test-rule` (what would this query match, and why) and
+`rules apply` (record matches of new rules against articles already stored)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from monitor.article import Article, FeedSpec, Match, RuleSpec
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, iso, load, out, write_rows
+from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.redact import redact
+
+rules_app = typer.Typer(help="Apply rules to stored articles.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+class TestFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+def since_cutoff(since: str) -> datetime:
+    from monitor.config import parse_duration
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(since))
+    except ValueError as e:
+        raise fail(f"--since: {e}") from None
+
+
+@app.command("test-rule")
+def test_rule(
+    query: Annotated[str, typer.Argument(help="The query to try, e.g. 'ban* NEAR/5 @TikTok'.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    file: Annotated[Path | None, typer.Option("--file", help="A feed file on disk.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="A feed URL to fetch now.")] = None,
+    stored: Annotated[
+        bool, typer.Option("--stored", help="Back-test against the stored articles.")
+    ] = False,
+    since: Annotated[str, typer.Option(help="With --stored: articles fetched since.")] = "30d",
+    format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.table,
+) -> None:
+    """Which articles QUERY would match, and why (entities come from the config)."""
+    if sum((file is not None, url is not None, stored)) != 1:
+        raise fail("give exactly one of --file, --url or --stored")
+    settings = load(config) if stored or config.exists() else None
+    entities = settings.entity_aliases() if settings else {}
+    ruleset = compile_one(query, entities)
+    if file is not None:
+        articles: Iterable[Article] = articles_from_file(file)
+    elif url is not None:
+        articles = articles_from_url(url, settings)
+    else:
+        articles = articles_from_store(settings.database, since_cutoff(since))
+    rows = [hit_row(a, m) for a in articles for m in ruleset.match(a)]
+    if format is TestFormat.jsonl:
+        write_rows(rows, "jsonl", [])
+        return
+    write_rows(rows, "table", ["title", "feed", "published", "terms", "url"])
+    err.print(f"{len(rows)} matching articles")
+
+
+def compile_one(query: str, entities: dict[str, list[str]]) -> Any:
+    """Compile QUERY alone, or print where it is wrong (with a caret) and exit 1."""
+    from monitor.rules.compile import compile_query, compile_rules
+
+    try:
+        compile_query(query, entities)
+    except QueryError as e:
+        err.print(f"query column {e.column}: {e.reason}", markup=False)
+        err.print(f"  {query}", markup=False)
+        if e.column:
+            err.print("  " + " " * (e.column - 1) + "^", markup=False)
+        raise typer.Exit(1) from None
+    try:
+        return compile_rules([RuleSpec(name="test-rule", query=query)], entities)
+    except ConfigError as e:
+        raise fail("; ".join(e.problems)) from None
+
+
+def hit_row(article: Article, m: Match) -> dict[str, Any]:
+    return {
+        "rule": m.rule,
+        "title": article.title,
+        "url": article.link,
+        "feed": article.feed_name,
+        "published": iso(article.published),
+        "terms": list(m.terms),
+        "snippet": m.snippet,
+    }
+
+
+def articles_from_file(path: Path) -> tuple[Article, ...]:
+    from monitor.feeds.parse import parse_feed
+
+    try:
+        body = path.read_bytes()
+    except OSError as e:
+        raise fail(f"cannot read {path}: {e.strerror}") from None
+    parsed = parse_feed(body, {}, FeedSpec(url=path.resolve().as_uri(), name=path.name))
+    if parsed.error:
+        raise fail(f"{path}: {parsed.error}")
+    return parsed.articles
+
+
+def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
+    from monitor.feeds.fetch import Fetcher
+    from monitor.feeds.parse import parse_feed
+
+    async def fetch() -> Any:
+        timeout = settings.poll.timeout_s if settings else 20
+        async with Fetcher(timeout_s=timeout) as fetcher:
+            return await fetcher.fetch(url)
+
+    result = asyncio.run(fetch())
+    if result.error or result.body is None:
+        raise fail(f"{url}: {result.error or 'empty response'}")
+    parsed = parse_feed(result.body, result.headers, FeedSpec(url=url, name=url))
+    if parsed.error:
+        raise fail(f"{url}: {parsed.error}")
+    return parsed.articles
+
+
+def articles_from_store(database: str, since: datetime) -> Iterator[Article]:
+    from monitor.store.repo import Store
+
+    try:
+        store = Store.open(database)
+    except MonitorError as e:
+        raise fail(str(e)) from None
+    try:
+        yield from store.stored_articles(since=since)
+    finally:
+        store.close()
+
+
+@rules_app.command("apply")
+def rules_apply(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this rule.")] = None,
+    since: Annotated[str, typer.Option(help="Articles fetched since (90s, 15m, 2h, 7d).")] = "7d",
+    alert: Annotated[
+        bool, typer.Option("--alert", help="Also queue alerts for the new matches.")
+    ] = False,
+) -> None:
+    """Apply the config's rules to stored articles and record new matches (after adding a rule).
+
+    Without --alert the matches are stored silently; with it, each new match is
+    queued for its rule's recipients and sent by the next delivery tick or `once`.
+    """
+    from monitor.alerts.deliver import Notifier
+    from monitor.rules.compile import compile_rules
+    from monitor.store.repo import Store
+
+    settings = load(config)
+    specs = [s for s in settings.rule_specs() if not rule or s.name in rule]
+    unknown = set(rule or ()) - {s.name for s in specs}
+    if unknown:
+        raise fail(f"unknown rule(s): {', '.join(sorted(unknown))}")
+    ruleset = compile_rules(specs, settings.entity_aliases())
+    routes: dict[str, Any] = {}
+    if alert:
+        notifier = Notifier(settings.recipients)
+        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
+    cutoff = since_cutoff(since)
+    try:
+        store = Store.open(settings.database)
+    except MonitorError as e:
+        raise fail(str(e)) from None
+    scanned = new_matches = new_alerts = 0
+    try:
+        batch: list[tuple[int, list[Match]]] = []
+        for article_id, article in store.stored_articles_with_ids(since=cutoff):
+            scanned += 1
+            matches = ruleset.match(article)
+            if matches:
+                batch.append((article_id, matches))
+            if len(batch) >= 200:
+                m, a = store.add_matches(batch, routes, datetime.now(UTC))
+                new_matches, new_alerts, batch = new_matches + m, new_alerts + a, []
+        if batch:
+            m, a = store.add_matches(batch, routes, datetime.now(UTC))
+            new_matches, new_alerts = new_matches + m, new_alerts + a
+    except MonitorError as e:
+        raise fail(redact(str(e))) from None
+    finally:
+        store.close()
+    out.print(f"{scanned} articles scanned, {new_matches} new matches, {new_alerts} alerts queued")
+    sys.stdout.flush()
