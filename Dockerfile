@@ -14,7 +14,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 COPY config/example.yaml /config/monitor.yaml
-RUN pip install ".[postgres]" \
+RUN pip install ".[postgres,mqtt]" \
     && useradd --system --uid 10001 --home-dir /data monitor \
     && mkdir -p /data \
     && chown monitor /data

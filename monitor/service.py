@@ -12,27 +12,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing as mp
 import os
 import random
 import signal
 import socket
+import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.alerts.deliver import (
-    DeliveryReport,
-    Notifier,
-    RuleDelivery,
-    claim_digests,
-    deliver_due,
-    retry_policy,
-)
+from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deliver_due
+from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, Route
 from monitor.config import Settings
 from monitor.feeds.fetch import Fetcher
-from monitor.feeds.parse import parse_feed
+from monitor.feeds.parse import ParseResult, parse_feed
 from monitor.feeds.schedule import (
     interval_for,
     next_poll_at,
@@ -42,7 +40,7 @@ from monitor.feeds.schedule import (
 )
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.store.repo import PollMemory, Store
+from monitor.store.repo import FetchRecord, PollMemory, Store
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +74,37 @@ class PollReport:
         if outcome.error:
             self.failed += 1
             self.errors[url] = outcome.error
+
+
+_GONE = "HTTP 410 Gone: the server says the feed was removed"
+
+
+def _parse_job(body: bytes, headers: dict[str, str], spec: FeedSpec,
+               max_items: int) -> ParseResult:
+    """parse_feed in a pool process (module-level: it must pickle)."""
+    return parse_feed(body, headers, spec, max_items=max_items)
+
+
+class _Records:
+    """Poll outcomes waiting to be stored: written in batches, one transaction each
+    (a 304 cycle is then a few transactions, not one per feed), at least every
+    ``max_age_s`` so leases are released and status stays current."""
+
+    def __init__(self, now: float, size: int = 50, max_age_s: float = 1.0) -> None:
+        self.items: list[FetchRecord] = []
+        self.size = size
+        self.max_age_s = max_age_s
+        self.since = now
+
+    def add(self, record: FetchRecord) -> None:
+        self.items.append(record)
+
+    def full(self, now: float) -> bool:
+        return len(self.items) >= self.size or now - self.since >= self.max_age_s
+
+    def take(self, now: float) -> list[FetchRecord]:
+        batch, self.items, self.since = self.items, [], now
+        return batch
 
 
 @dataclass(frozen=True)
@@ -122,6 +151,8 @@ class Monitor:
         self._retry = retry_policy(settings)
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
+        #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
+        self._parse_pool = _parse_pool(settings.poll.parse_workers or 0)
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
 
@@ -137,6 +168,8 @@ class Monitor:
 
     def close(self) -> None:
         self.store.close()
+        if self._parse_pool is not None:
+            self._parse_pool.shutdown(wait=True, cancel_futures=True)
 
     def routes(self, rule: str) -> tuple[Route, ...]:
         return self._routes.get(rule, ())
@@ -160,19 +193,27 @@ class Monitor:
             per_host=poll.per_host,
         ) as fetcher:
             running: set[asyncio.Task[None]] = set()
+            # Claimed, not started: at most `batch` run at once, so a wait over the
+            # running set stays cheap even when `once` claims 10,000 feeds.
+            pending: deque[tuple[FeedState, PollMemory]] = deque()
+            records = _Records(time.monotonic())
             more = True
-            while more or running:
-                if more and len(running) <= batch // 2:
-                    feeds = await self._claim(None if all_feeds else batch - len(running),
-                                              all_feeds)
-                    more = not all_feeds and len(feeds) == batch - len(running)
+            while more or running or pending:
+                more = more and not self._stopping()
+                if more and len(running) + len(pending) <= batch // 2:
+                    want = batch - len(running) - len(pending)
+                    feeds = await self._claim(None if all_feeds else want, all_feeds)
+                    more = not all_feeds and len(feeds) == want
                     report.feeds += len(feeds)
                     memory = await asyncio.to_thread(self.store.poll_memory, [f.id for f in feeds])
-                    for f in feeds:
-                        coro = self._poll_feed(fetcher, f, memory.get(f.id, PollMemory()), report)
-                        running.add(asyncio.ensure_future(coro))
+                    pending.extend((f, memory.get(f.id, PollMemory())) for f in feeds)
+                while pending and len(running) < batch:
+                    f, mem = pending.popleft()
+                    coro = self._poll_feed(fetcher, f, mem, report, records)
+                    running.add(asyncio.ensure_future(coro))
                 if running:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            await self._flush(records)
         if report.feeds:
             log.info(
                 "poll.done feeds=%d new_articles=%d new_matches=%d failed=%d",
@@ -182,6 +223,11 @@ class Monitor:
                 report.failed,
             )
         return report
+
+    def _stopping(self) -> bool:
+        """True once the daemon is stopping: a pass then claims nothing more."""
+        stop: asyncio.Event | None = getattr(self, "_stop_event", None)
+        return stop is not None and stop.is_set()
 
     async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
         return await asyncio.to_thread(
@@ -201,27 +247,34 @@ class Monitor:
         return poll.lease_s or max(300, 3 * poll.timeout_s)
 
     async def _poll_feed(
-        self, fetcher: Fetcher, feed: FeedState, memory: PollMemory, report: PollReport
+        self,
+        fetcher: Fetcher,
+        feed: FeedState,
+        memory: PollMemory,
+        report: PollReport,
+        records: _Records,
     ) -> None:
         result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
-        # Parsing, matching and the database work run in a worker thread so they
-        # never stall the event loop that drives the other fetches.
-        outcome = await asyncio.to_thread(self._ingest_and_record, feed, memory, result)
-        report.add(feed.url, outcome)
-
-    def _ingest_and_record(
-        self, feed: FeedState, memory: PollMemory, result: FetchResult
-    ) -> _Outcome:
-        try:
-            outcome = self._ingest(feed, memory, result)
-        except Exception as e:  # a bug on one feed must not stop the others
-            log.exception("feed.crashed url=%s", feed.url)
-            outcome = _Outcome(error=f"internal error: {type(e).__name__}: {e}")
+        if result.body is not None:
+            parsed = await self._parse_elsewhere(feed, memory, result)
+            # Parsing, matching and the database work run in a worker thread so
+            # they never stall the event loop that drives the other fetches.
+            outcome = await asyncio.to_thread(self._ingest_safely, feed, memory, result, parsed)
+        else:  # 304 or an error: nothing to parse or store
+            outcome = self._ingest_safely(feed, memory, result)
         now = self.clock()
         when, rate = self._schedule(feed, memory, result, outcome, now)
-        gone = result.status == 410
-        try:
-            self.store.record_fetch(
+        report.add(feed.url, outcome)
+        log.info(
+            "feed.polled url=%s status=%s new=%d error=%s next=%s",
+            feed.url,
+            result.status,
+            outcome.new_articles,
+            outcome.error,
+            when.isoformat(),
+        )
+        records.add(
+            FetchRecord(
                 feed.id,
                 now=now,
                 next_poll_at=when,
@@ -232,25 +285,57 @@ class Monitor:
                 new_url=result.permanent_redirect,
                 body_hash=outcome.body_hash,
                 items_per_day=rate,
-                disabled_reason="HTTP 410 Gone: the server says the feed was removed"
-                if gone
-                else None,
+                disabled_reason=_GONE if result.status == 410 else None,
             )
-        except Exception as e:  # the lease expires and another poll retries the feed
-            log.exception("feed.record_failed url=%s", feed.url)
-            outcome = _Outcome(error=f"could not record the poll: {e}")
-        log.info(
-            "feed.polled url=%s status=%s new=%d error=%s next=%s",
-            feed.url,
-            result.status,
-            outcome.new_articles,
-            outcome.error,
-            when.isoformat(),
         )
-        return outcome
+        if records.full(time.monotonic()):
+            await self._flush(records)
 
-    def _ingest(self, feed: FeedState, memory: PollMemory, result: FetchResult) -> _Outcome:
-        """Parse, match and store one fetched feed (no scheduling, no fetch state)."""
+    async def _flush(self, records: _Records) -> None:
+        """Store the buffered poll outcomes in one transaction, releasing their leases."""
+        batch = records.take(time.monotonic())
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(self.store.record_fetches, batch)
+        except Exception:  # the leases expire and a later poll retries these feeds
+            log.exception("poll.record_failed feeds=%d", len(batch))
+
+    async def _parse_elsewhere(
+        self, feed: FeedState, memory: PollMemory, result: FetchResult
+    ) -> ParseResult | None:
+        """Parse in the process pool (``poll.parse_workers``), so parsing uses another
+        core; None when there is no pool, nothing to parse, or the pool failed."""
+        if self._parse_pool is None or not result.ok or result.body is None:
+            return None
+        if hashlib.sha256(result.body).hexdigest() == memory.body_hash:
+            return None  # unchanged: _ingest skips it
+        spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._parse_pool, _parse_job, result.body, dict(result.headers), spec,
+                self.settings.poll.max_items)
+        except Exception as e:  # a broken pool: parse in the thread instead
+            log.warning("feed.parse_pool_failed url=%s error=%s", feed.url, e)
+            return None
+
+    def _ingest_safely(
+        self, feed: FeedState, memory: PollMemory, result: FetchResult,
+        parsed: ParseResult | None = None,
+    ) -> _Outcome:
+        try:
+            return self._ingest(feed, memory, result, parsed)
+        except Exception as e:  # a bug on one feed must not stop the others
+            log.exception("feed.crashed url=%s", feed.url)
+            return _Outcome(error=f"internal error: {type(e).__name__}: {e}")
+
+    def _ingest(
+        self, feed: FeedState, memory: PollMemory, result: FetchResult,
+        parsed: ParseResult | None = None,
+    ) -> _Outcome:
+        """Parse (unless ``parsed``), match and store one fetched feed (no scheduling,
+        no fetch state)."""
         if result.not_modified:
             return _Outcome(unchanged=True)
         if result.error or result.body is None:
@@ -258,8 +343,10 @@ class Monitor:
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == memory.body_hash:  # servers without validators: skip the parse
             return _Outcome(unchanged=True)
-        spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
-        parsed = parse_feed(result.body, result.headers, spec, max_items=self.settings.poll.max_items)
+        if parsed is None:
+            spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
+            parsed = parse_feed(result.body, result.headers, spec,
+                                max_items=self.settings.poll.max_items)
         if parsed.error:
             return _Outcome(error=parsed.error)
         if parsed.warning:
@@ -314,7 +401,9 @@ class Monitor:
         """Claim closed digest windows, then send every due alert and digest message."""
         now = self.clock()
         claim_digests(self.store, self._delivery, now)
+        delivery = self.settings.delivery
         return deliver_due(self.store, self.notifier, now, owner=self.owner,
+                           limit=delivery.batch, lease_s=delivery.lease_s,
                            policy=self._retry, rules=self._delivery)
 
     async def run_once(self) -> tuple[PollReport, DeliveryReport]:
@@ -329,6 +418,9 @@ class Monitor:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         stop = stop or asyncio.Event()
+        self._stop_event = stop  # a poll pass stops claiming feeds once this is set
+        if self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2:
+            self._parse_pool = self._parse_pool or _parse_pool(1)  # measured: bench/RESULTS.md
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -350,20 +442,22 @@ class Monitor:
             return start
 
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        # New alerts go out right after the poll that stored them, not a tick later.
+        self._kick_delivery = lambda: scheduler.modify_job("deliver", next_run_time=utcnow())
         now = self.clock()
         scheduler.add_job(
-            tick(self._poll_tick),
+            tick(self._poll_tick_then_deliver),
             "interval",
             seconds=self.settings.poll.tick_s,
             next_run_time=now,
-            max_instances=1,
+            max_instances=2,  # the second returns at once: see _poll_tick
             coalesce=True,
             id="poll",
         )
         scheduler.add_job(
             tick(self._deliver_tick),
             "interval",
-            seconds=DELIVER_TICK_S,
+            seconds=self.settings.delivery.tick_s,
             next_run_time=now,
             max_instances=1,
             coalesce=True,
@@ -378,31 +472,62 @@ class Monitor:
         )
         await stop.wait()
         log.info("service.stopping in_flight=%d", len(running))
-        scheduler.shutdown(wait=False)
+        # Pause, not shutdown, first: shutdown cancels the running jobs' tasks.
+        scheduler.pause()
         if running:  # let in-flight work finish; each feed and alert is its own transaction
             await asyncio.wait(running, timeout=max(30, self.settings.poll.timeout_s + 10))
+        scheduler.shutdown(wait=False)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
 
     async def _poll_tick(self) -> None:
+        # A pass keeps claiming while feeds are due, so it may outlast a tick: the
+        # job allows a second instance, which returns at once (APScheduler would
+        # otherwise log a warning on every tick of a long pass).
+        if getattr(self, "_polling", False):
+            return
+        self._polling = True
         try:
             await self.poll()
         except Exception:
             log.exception("poll.failed")
+        finally:
+            self._polling = False
+
+    async def _poll_tick_then_deliver(self) -> None:
+        await self._poll_tick()
+        kick = getattr(self, "_kick_delivery", None)
+        # A pass under way would make the scheduler skip the kick with a warning.
+        if kick is not None and not getattr(self, "_delivering", False):
+            try:
+                kick()
+            except Exception:  # the scheduler is shutting down: the next tick delivers
+                log.debug("deliver.kick_skipped")
 
     async def _deliver_tick(self) -> None:
+        self._delivering = True
         try:
             report = await asyncio.to_thread(self.deliver)
-            if report.sent or report.failed or report.dead:
+            if report.sent or report.failed or report.dead or report.held:
                 log.info(
-                    "deliver.done sent=%d failed=%d dead=%d",
+                    "deliver.done sent=%d failed=%d dead=%d held=%d",
                     report.sent,
                     report.failed,
                     report.dead,
+                    report.held,
                 )
         except Exception:
             log.exception("deliver.failed")
+        finally:
+            self._delivering = False
+
+
+def _parse_pool(workers: int) -> ProcessPoolExecutor | None:
+    # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
+    if workers <= 0:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
 
 def feed_specs(settings: Settings) -> list[FeedSpec]:

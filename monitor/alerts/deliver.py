@@ -5,9 +5,11 @@ so a partial failure would resend to the targets that already succeeded. The
 :class:`Notifier` therefore keeps one ``Apprise`` object per target URL, and
 every outbox row names one target (a :class:`~monitor.article.Route`).
 
-Deciding and doing are split: :func:`next_retry_at` is a pure schedule,
-:func:`~monitor.alerts.render.render_alert` is pure rendering, and
-:func:`deliver_due` is the thin loop that claims rows, sends and records.
+Deciding and doing are split: retries and rule policies are pure
+(:mod:`monitor.alerts.policy`, :mod:`monitor.alerts.digest`), rendering is pure
+(:mod:`monitor.alerts.render`, :mod:`monitor.alerts.templates`), and
+:func:`deliver_due` / :func:`claim_digests` are the thin loops that claim rows,
+hold or send them and record the outcome.
 """
 
 from __future__ import annotations
@@ -15,38 +17,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from functools import partial
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 
 from monitor.alerts import console as _console  # noqa: F401  (registers console://)
-from monitor.alerts.digest import (
-    DEFAULT_EVERY_S,
-    IMMEDIATE,
-    DigestToSend,
-    QuietHours,
-    RulePolicy,
-    Schedule,
-    due_window,
-    hold_reason,
+from monitor.alerts.digest import DigestToSend, due_window, hold_reason
+from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: re-exported)
+    RetryPolicy,
+    RuleDelivery,
+    next_retry_at,
+    retry_policy,
+    rule_policy,
 )
-from monitor.alerts.render import (
-    RenderedAlert,
-    alert_context,
-    digest_context,
-    render_alert,
-    render_digest,
-)
-from monitor.alerts.templates import RuleTemplate
+from monitor.alerts.render import RenderedAlert
 from monitor.article import AlertToSend, Route
 from monitor.errors import ConfigError, DeliveryError
 from monitor.redact import ADDRESS_SCHEMES, SECRET_KEY_WORDS, redact, register_secrets
-
-if TYPE_CHECKING:
-    from monitor.config.models import RuleSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,51 +50,6 @@ _PROBLEM_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 def target_key(url: str) -> str:
     """A stable, short, secret-free key for a target URL (16 hex digits of SHA-256)."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How failed alerts are retried: exponential backoff with jitter, then dead."""
-
-    base_s: float = 30.0
-    cap_s: float = 3600.0
-    max_attempts: int = 10
-    #: An alert still failing this long after it was created is dead (None: no age limit).
-    max_age_s: float | None = None
-
-    def retry_at(
-        self, attempts: int, created_at: datetime, now: datetime, rng: random.Random | None
-    ) -> datetime | None:
-        """When to retry after ``attempts`` failures, or None (dead: too many or too old)."""
-        retry = next_retry_at(attempts, now, base_s=self.base_s, cap_s=self.cap_s,
-                              max_attempts=self.max_attempts, rng=rng)
-        if retry is not None and self.max_age_s is not None:
-            if retry - created_at > timedelta(seconds=self.max_age_s):
-                return None
-        return retry
-
-
-def next_retry_at(
-    attempts: int,
-    now: datetime,
-    *,
-    base_s: float = 30,
-    cap_s: float = 3600,
-    max_attempts: int = 10,
-    rng: random.Random | None = None,
-) -> datetime | None:
-    """When to retry after ``attempts`` failed attempts, or None to give up (dead).
-
-    The delay doubles from ``base_s`` (first retry after ~base_s) up to
-    ``cap_s``, times a jitter factor in [0.8, 1.2] so that alerts failing
-    together do not retry in lockstep; it never exceeds ``cap_s``.
-    """
-    if attempts >= max_attempts:
-        return None
-    exponent = max(attempts - 1, 0)
-    delay = base_s * 2.0 ** min(exponent, 64)
-    jitter = (rng or random).uniform(0.8, 1.2)
-    return now + timedelta(seconds=min(cap_s, delay * jitter))
 
 
 @dataclass
@@ -277,33 +224,11 @@ class DeliveryReport:
     held: int = 0
 
 
-def rule_policy(rule: RuleSettings) -> RulePolicy:
-    """A rule's delivery policy from its settings (default digest schedule: every hour)."""
-    d = rule.digest
-    if d is None:
-        schedule = Schedule.every(DEFAULT_EVERY_S)
-    elif d.cron is not None:
-        schedule = Schedule.cron(d.cron, d.timezone)
-    else:
-        schedule = Schedule.every(d.every_s or DEFAULT_EVERY_S, d.timezone)
-    q = rule.quiet_hours
-    quiet = QuietHours.parse(q.start, q.end, q.timezone) if q is not None else None
-    return RulePolicy(mode=rule.mode, schedule=schedule, max_per_hour=rule.max_per_hour,
-                      quiet=quiet)
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    """The retry schedule of the ``delivery:`` section."""
-    d = settings.delivery
-    return RetryPolicy(base_s=d.retry_base_s, cap_s=d.retry_cap_s, max_attempts=d.max_attempts,
-                       max_age_s=d.max_age_s)
-
-
 def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
     """Claim every digest window that has closed (one outbox row each); how many."""
     made = 0
     for group in store.held_groups():
-        end = due_window(rules.policy(group.rule), group.oldest, now, store.taken_windows(group))
+        end = due_window(rules.policy(group.rule), group.release, now, store.taken_windows(group))
         if end is None:
             continue
         alert_id = store.claim_digest(group, end, now)
@@ -313,39 +238,6 @@ def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
                      "alert_id=%s", group.rule, group.recipient, group.target_key,
                      end.isoformat(), group.count, alert_id)
     return made
-
-
-@dataclass(frozen=True)
-class RuleDelivery:
-    """Per-rule delivery settings: policies (digest, quiet hours, rate) and templates."""
-
-    policies: Mapping[str, RulePolicy] = field(default_factory=dict)
-    templates: Mapping[str, RuleTemplate] = field(default_factory=dict)
-    #: Matches listed in one digest message (the rest are counted).
-    digest_max_items: int = 20
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RuleDelivery:
-        """The rules' policies and compiled templates (settings are already validated)."""
-        policies = {r.name: rule_policy(r) for r in settings.rules}
-        templates = {
-            r.name: RuleTemplate.compile(r.name, r.template.model_dump())
-            for r in settings.rules if r.template is not None
-        }
-        return cls(policies, templates, settings.delivery.digest_max_items)
-
-    def policy(self, rule: str) -> RulePolicy:
-        return self.policies.get(rule, IMMEDIATE)
-
-    def render_alert(self, alert: AlertToSend) -> RenderedAlert:
-        default = render_alert(alert)
-        template = self.templates.get(alert.rule)
-        return template.render(alert_context(alert), default) if template else default
-
-    def render_digest(self, digest: DigestToSend) -> RenderedAlert:
-        default = render_digest(digest)
-        template = self.templates.get(digest.rule)
-        return template.render(digest_context(digest), default) if template else default
 
 
 class AlertStore(Protocol):
@@ -370,6 +262,7 @@ def deliver_due(
     policy: RetryPolicy = RetryPolicy(),
     rng: random.Random | None = None,
     rules: RuleDelivery | None = None,
+    lease_s: int | None = None,
 ) -> DeliveryReport:
     """Claim due alerts, hold or render and send each to its one target, record the outcome.
 
@@ -378,39 +271,52 @@ def deliver_due(
     """
     report = DeliveryReport()
     rules = rules or RuleDelivery()
-    alerts = store.claim_due_alerts(now, owner=owner, limit=limit)
+    lease = {} if lease_s is None else {"lease_s": lease_s}  # None: the store's default
+    alerts = store.claim_due_alerts(now, owner=owner, limit=limit, **lease)
     sent_recently = _sent_last_hour(store, rules, alerts, now)
     for alert in alerts:
         key = (alert.rule, alert.recipient, alert.target_key)
-        reason = hold_reason(rules.policy(alert.rule), now, sent_recently.get(key, 0))
+        how = rules.policy(alert.rule)
+        reason = hold_reason(how, now, sent_recently.get(key, 0))
         if reason is not None:
-            store.hold_alert(alert.id)  # type: ignore[attr-defined]
+            release = how.release_at(now)
+            store.hold_alert(alert.id, release)  # type: ignore[attr-defined]
             report.held += 1
-            log.info("alert.held id=%s rule=%s recipient=%s reason=%s",
-                     alert.id, alert.rule, alert.recipient, reason)
+            log.info("alert.held id=%s rule=%s recipient=%s reason=%s release_at=%s",
+                     alert.id, alert.rule, alert.recipient, reason, release.isoformat())
             continue
         route = Route(recipient=alert.recipient, target_key=alert.target_key)
-        error = _send(notifier, route, lambda a=alert: rules.render_alert(a), alert.id, alert.rule)
+        error = _send(notifier, route, partial(rules.render_alert, alert), alert.id, alert.rule)
         _record(store, report, policy, rng, now, error, alert.id, alert.rule, route,
                 alert.attempts, alert.matched_at)
         if error is None:
             sent_recently[key] = sent_recently.get(key, 0) + 1
     if isinstance(store, DigestStore):
-        for digest in store.claim_due_digests(now, owner=owner, limit=limit,
-                                              max_items=rules.digest_max_items):
-            route = Route(recipient=digest.recipient, target_key=digest.target_key)
-            error = _send(notifier, route, lambda d=digest: rules.render_digest(d), digest.id,
-                          digest.rule)
-            _record(store, report, policy, rng, now, error, digest.id, digest.rule, route,
-                    digest.attempts, digest.created_at)
+        digests = store.claim_due_digests(now, owner=owner, limit=limit,
+                                          max_items=rules.digest_max_items, **lease)
+        _deliver_digests(store, notifier, digests, report, policy, rng, now, rules)
     return report
+
+
+def _deliver_digests(
+    store: AlertStore, notifier: Notifier, digests: Sequence[DigestToSend],
+    report: DeliveryReport, policy: RetryPolicy, rng: random.Random | None, now: datetime,
+    rules: RuleDelivery,
+) -> None:
+    """Send claimed digest messages; they retry and die like any alert."""
+    for digest in digests:
+        route = Route(recipient=digest.recipient, target_key=digest.target_key)
+        error = _send(notifier, route, partial(rules.render_digest, digest), digest.id,
+                      digest.rule)
+        _record(store, report, policy, rng, now, error, digest.id, digest.rule, route,
+                digest.attempts, digest.created_at)
 
 
 @runtime_checkable
 class DigestStore(Protocol):
     """The store parts for policies and digests (the real Store has them)."""
 
-    def hold_alert(self, alert_id: int) -> None: ...
+    def hold_alert(self, alert_id: int, release_at: datetime) -> None: ...
 
     def sent_counts_since(self, since: datetime) -> dict[tuple[str, str, str], int]: ...
 

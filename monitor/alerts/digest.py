@@ -8,8 +8,9 @@ rule's zone, not the server's.
     hold_reason(policy, now, sent_last_hour)  -> None (send now) | "digest" | "quiet" | "rate"
     policy.release_at(t)                      -> when rows held at t go out as a digest
 
-A held alert waits in the outbox (status ``held``); the digest tick claims the
-window ending at ``release_at(oldest held)`` once that time has passed.
+A held alert waits in the outbox (status ``held``) with its release time
+(``release_at`` of the moment it was held); the digest tick claims the window
+ending at the group's earliest release time once that has passed.
 """
 
 from __future__ import annotations
@@ -136,14 +137,15 @@ def hold_reason(policy: RulePolicy, now: datetime, sent_last_hour: int) -> str |
 
 
 def due_window(
-    policy: RulePolicy, oldest_held: datetime, now: datetime, taken: set[datetime]
+    policy: RulePolicy, release: datetime, now: datetime, taken: set[datetime]
 ) -> datetime | None:
     """The end of the digest window to claim at ``now``, or None when none is due yet.
 
-    Starts from the boundary after the oldest held alert; a window already in
-    ``taken`` (claimed earlier, the held rows arrived late) moves to the next one.
+    ``release`` is the earliest release time of the group's held alerts (set when
+    each was held). A window already in ``taken`` (claimed before these rows were
+    held: they arrived late) moves to the next one.
     """
-    end = policy.release_at(oldest_held)
+    end = release
     for _ in range(10_000):  # a bound, not a limit reached in practice
         if end > now:
             return None

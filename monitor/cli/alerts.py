@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -34,7 +33,7 @@ class AlertFormat(str, Enum):
 @alerts_app.command("list")
 def list_alerts(
     config: ConfigOpt = DEFAULT_CONFIG,
-    status: Annotated[Optional[str], typer.Option(
+    status: Annotated[str | None, typer.Option(
         "--status", help=f"Only alerts with this status: {', '.join(ALERT_STATUSES)}.")] = None,
     fmt: Annotated[AlertFormat, typer.Option("--format", help="table or jsonl.")] = (
         AlertFormat.table),
@@ -66,7 +65,7 @@ def _row(r: Any) -> dict[str, Any]:
 @alerts_app.command("retry")
 def retry_alerts(
     config: ConfigOpt = DEFAULT_CONFIG,
-    alert_id: Annotated[Optional[list[int]], typer.Option(
+    alert_id: Annotated[list[int] | None, typer.Option(
         "--id", help="Retry this alert (failed or dead); repeatable.")] = None,
     dead: Annotated[bool, typer.Option("--dead", help="Retry every dead alert.")] = False,
 ) -> None:

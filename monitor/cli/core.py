@@ -99,13 +99,18 @@ def status(
     config: ConfigOpt = DEFAULT_CONFIG,
     format: Annotated[StatusFormat, typer.Option("--format", "-f")] = StatusFormat.table,
 ) -> None:
-    """Per feed: last status, last error, error count, stored articles, last poll."""
+    """Per feed: health and last error in plain words, next poll, stored articles."""
+    from monitor.feeds.health import health, next_poll
+
+    now = datetime.now(UTC)
     store = open_store(config)
     try:
         rows = [
             {
                 "url": redact(s.url),
                 "name": s.name,
+                "health": redact(health(s)),
+                "next_poll": next_poll(s, now),
                 "last_status": s.last_status,
                 "last_error": redact(s.last_error) if s.last_error else None,
                 "error_count": s.error_count,
@@ -113,6 +118,10 @@ def status(
                 "last_polled_at": iso(s.last_polled_at),
                 "next_poll_at": iso(s.next_poll_at),
                 "active": s.active,
+                "fetch_url": redact(s.fetch_url) if s.fetch_url else None,
+                "disabled_reason": s.disabled_reason,
+                "items_per_day": round(s.items_per_day, 2) if s.items_per_day is not None
+                else None,
             }
             for s in store.feed_statuses()
         ]
@@ -121,10 +130,7 @@ def status(
     if format is StatusFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    print_table(
-        rows,
-        ["name", "url", "last_status", "error_count", "articles", "last_polled_at", "last_error"],
-    )
+    print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at"])
 
 
 @app.command()

@@ -167,7 +167,7 @@ def _template_problems(i: int, rule: RuleSettings, doc: Document) -> list[Proble
         if error is None:
             continue
         path: KeyPath = ("rules", i, "template", part)
-        if path not in doc.values:  # written as one string for every format
-            path = ("rules", i, "template")
+        if path not in doc.values:  # written as one string for every format: report it once
+            return [_at(doc, ("rules", i, "template"), f"template: {error}")]
         problems.append(_at(doc, path, f"template ({part}): {error}"))
     return problems

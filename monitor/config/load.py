@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from monitor.config.checks import Parts, check_references
+from monitor.config.opml_feeds import expand_opml
 from monitor.config.models import EntitySettings, FeedSettings, RuleSettings, Settings
 from monitor.config.source import Document, KeyPath, Problem, read_yaml
 from monitor.errors import ConfigError
@@ -64,11 +65,15 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
         doc.values.pop(("database",), None)
     settings: Settings | None = None
     found: list[Problem] = []
+    feed_origins = None
     try:
         settings = Settings.model_validate(doc.data, by_alias=True, by_name=False)
     except ValidationError as e:
         found += [_problem(err, doc) for err in e.errors()]
-    found += check_references(_parts(settings, doc.data), doc)
+    if settings is not None:  # feeds: [{opml: file}] -> one entry per feed in the file
+        settings, feed_origins, opml_problems = expand_opml(settings, Path(path).parent, doc)
+        found += opml_problems
+    found += check_references(_parts(settings, doc.data, feed_origins), doc)
     # A value whose ${VAR} failed is already reported; its other errors only repeat that.
     problems = doc.problems + [p for p in found if p.path not in doc.tainted]
     if problems:
@@ -177,11 +182,12 @@ def _unwrap(kind: Any) -> Any:
             return kind
 
 
-def _parts(settings: Settings | None, data: dict[str, Any]) -> Parts:
+def _parts(settings: Settings | None, data: dict[str, Any],
+           feed_origins: list[tuple[int, FeedSettings]] | None = None) -> Parts:
     """The sections to cross-check: all of them, or the items that validated alone."""
     if settings is not None:
         feeds = settings.feeds
-        return Parts(list(enumerate(feeds)), list(enumerate(settings.rules)),
+        return Parts(feed_origins if feed_origins is not None else list(enumerate(feeds)), list(enumerate(settings.rules)),
                      set(settings.recipients), settings.entity_aliases(),
                      {f.url for f in feeds} | {f.name for f in feeds if f.name},
                      {t for f in feeds for t in f.tags}, list(settings.default_notify))
@@ -193,7 +199,7 @@ def _parts(settings: Settings | None, data: dict[str, Any]) -> Parts:
         # A broken entity still exists: queries naming it are not "unknown entity".
         aliases[name] = list(valid.aliases) if valid else [name]
     return Parts(
-        _valid_items(FeedSettings, data.get("feeds")),
+        [(i, f) for i, f in _valid_items(FeedSettings, data.get("feeds")) if f.url],
         _valid_items(RuleSettings, data.get("rules")),
         set(recipients) if isinstance(recipients, dict) else set(),
         aliases,

@@ -10,9 +10,10 @@ the held rows for the next tick: nothing lost, nothing repeated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,12 +26,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class HeldGroup:
-    """The held alerts of one rule and target: their oldest creation time."""
+    """The held alerts of one rule and target: their earliest release time."""
 
     rule: str
     recipient: str
     target_key: str
-    oldest: datetime
+    release: datetime
     count: int
 
 
@@ -39,10 +40,11 @@ class OutboxQueries:
 
     _tx: Callable[..., Any]
 
-    def hold_alert(self, alert_id: int) -> None:
-        """Keep an alert for its rule's next digest (lease released, attempts unchanged)."""
+    def hold_alert(self, alert_id: int, release_at: datetime) -> None:
+        """Keep an alert for the digest released at ``release_at`` (attempts unchanged)."""
         stmt = (update(alert).where(alert.c.id == alert_id)
-                .values(status="held", next_attempt_at=None, lease_owner=None, lease_until=None))
+                .values(status="held", next_attempt_at=release_at, lease_owner=None,
+                        lease_until=None))
         self._tx("holding an alert", lambda conn: conn.execute(stmt))
 
     def sent_counts_since(self, since: datetime) -> dict[tuple[str, str, str], int]:
@@ -59,9 +61,9 @@ class OutboxQueries:
         return self._tx("counting sent alerts", work, readonly=True)  # type: ignore[no-any-return]
 
     def held_groups(self) -> list[HeldGroup]:
-        """Every (rule, target) with held alerts, with the oldest one's time."""
+        """Every (rule, target) with held alerts, with their earliest release time."""
         query = (select(match.c.rule, alert.c.recipient, alert.c.target_key,
-                        func.min(alert.c.created_at), func.count())
+                        func.min(alert.c.next_attempt_at), func.count())
                  .join(match, match.c.id == alert.c.match_id)
                  .where(alert.c.status == "held")
                  .group_by(match.c.rule, alert.c.recipient, alert.c.target_key))
@@ -73,10 +75,10 @@ class OutboxQueries:
         return self._tx("listing held alerts", work, readonly=True)  # type: ignore[no-any-return]
 
     def taken_windows(self, group: HeldGroup) -> set[datetime]:
-        """Window ends already claimed for this group at or after its oldest held alert."""
+        """Window ends already claimed for this group at or after its release time."""
         query = select(digest.c.window_end).where(
             digest.c.rule == group.rule, digest.c.recipient == group.recipient,
-            digest.c.target_key == group.target_key, digest.c.window_end >= group.oldest)
+            digest.c.target_key == group.target_key, digest.c.window_end >= group.release)
         return self._tx(  # type: ignore[no-any-return]
             "reading digest windows", lambda conn: set(conn.scalars(query)), readonly=True)
 
@@ -107,7 +109,7 @@ class OutboxQueries:
                          .values(match_count=count))
             if not count:
                 return None
-            return conn.scalar(
+            return conn.scalar(  # type: ignore[no-any-return]
                 _insert(conn, alert)
                 .values(kind="digest", digest_id=digest_id, match_id=None,
                         recipient=group.recipient, target_key=group.target_key,

@@ -401,7 +401,7 @@ def test_render_bug_does_not_lose_the_alert(monkeypatch: pytest.MonkeyPatch) -> 
     def broken(alert: Any) -> Any:
         raise ValueError("template exploded")
 
-    monkeypatch.setattr("monitor.alerts.deliver.render_alert", broken)
+    monkeypatch.setattr("monitor.alerts.policy.render_alert", broken)
     notifier = Notifier({"me": ["console://"]})
     (route,) = notifier.routes_for(["me"])
     store = FakeStore([make_alert(1, route)])

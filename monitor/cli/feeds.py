@@ -1,0 +1,99 @@
+"""`news-monitor feeds import|export|enable`: OPML in and out, re-enable a gone feed.
+
+`feeds import FILE` PRINTS the YAML `feeds:` entries for the OPML file (to paste
+into the config, or redirect into a file); it never edits the config, whose
+comments and layout are the user's. To follow an OPML file as it changes, put
+`{opml: FILE}` in `feeds:` instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
+from monitor.feeds.opml import ExportFeed, read_opml, write_opml
+
+feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
+                        no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+def import_entries(data: bytes, extra_tags: list[str]) -> list[dict[str, Any]]:
+    """The config entries for an OPML document: one per distinct URL, names unique."""
+    entries: list[dict[str, Any]] = []
+    urls: set[str] = set()
+    names: set[str] = set()
+    for feed in read_opml(data).feeds:
+        key = feed.url.strip().rstrip("/").lower()
+        if key in urls:
+            continue
+        urls.add(key)
+        entry: dict[str, Any] = {"url": feed.url}
+        if feed.title and feed.title not in names:
+            names.add(feed.title)
+            entry["name"] = feed.title
+        tags = list(dict.fromkeys([*feed.tags, *extra_tags]))
+        if tags:
+            entry["tags"] = tags
+        entries.append(entry)
+    return entries
+
+
+@feeds_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="An OPML file.")],
+    tag: Annotated[list[str], typer.Option("--tag", "-t", help="Add this tag to every feed.")]
+    = [],  # noqa: B006 (typer reads the default, never mutates it)
+) -> None:
+    """Print the YAML `feeds:` entries for an OPML file (to paste into the config)."""
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise fail(f"{file}: cannot read: {e.strerror or e}") from None
+    entries = import_entries(data, tag)
+    if not entries:
+        raise fail(f"{file}: no feeds (outlines with xmlUrl) found")
+    sys.stdout.write(f"# {len(entries)} feeds from {file.name}; or keep the file and write\n"
+                     f"#   feeds: [{{opml: {file}}}]\n")
+    sys.stdout.write(yaml.safe_dump({"feeds": entries}, allow_unicode=True, sort_keys=False,
+                                    width=1000, default_flow_style=None))
+    err.print(f"{len(entries)} feeds", markup=False)
+
+
+@feeds_app.command("export")
+def export(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, "
+                                                "not to stdout.")] = None,
+) -> None:
+    """Write the configured feeds (OPML entries expanded) as an OPML 2.0 document."""
+    settings = load(config)
+    document = write_opml(ExportFeed(url=f.url, name=f.name, tags=tuple(f.tags))
+                          for f in settings.feeds)
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        output.write_text(document, encoding="utf-8")
+        err.print(f"{len(settings.feeds)} feeds written to {output}", markup=False)
+
+
+@feeds_app.command("enable")
+def enable(
+    url: Annotated[str, typer.Argument(help="The feed's URL as configured.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Poll a feed again that was disabled (e.g. after HTTP 410 Gone); due at once."""
+    store = open_store(config)
+    try:
+        found = store.enable_feed(url, datetime.now(UTC))
+    finally:
+        store.close()
+    if not found:
+        raise fail(f"no feed with URL {url} (see `news-monitor status`)")
+    out.print(f"enabled: {url}", markup=False)

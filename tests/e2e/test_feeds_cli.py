@@ -1,0 +1,49 @@
+"""`news-monitor feeds import|export|enable` through the real CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from clirun import cli
+
+from monitor.feeds.opml import read_opml
+
+
+def test_import_prints_entries_that_load_and_export_round_trips(
+    tmp_path: Path, shared_data: Path, sqlite_url: str
+) -> None:
+    src = shared_data / "opml/misc/NetNewsWire_Subs.opml"
+    imported = cli("feeds", "import", str(src), "--tag", "mine", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    entries = yaml.safe_load(imported.stdout)["feeds"]
+    urls = {f.url for f in read_opml(src.read_bytes()).feeds}
+    distinct = {u.rstrip("/").lower() for u in urls}
+    # Every distinct URL once ("http://x" and "http://x/" are one feed).
+    assert {e["url"] for e in entries} <= urls and len(entries) == len(distinct)
+    assert all("mine" in e["tags"] for e in entries)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(imported.stdout + "rules: []\n", encoding="utf-8")
+    checked = cli("check", "-c", str(config), cwd=tmp_path, db_url=sqlite_url)
+    assert checked.returncode == 0, checked.stderr
+    exported = cli("feeds", "export", "-c", str(config), cwd=tmp_path, db_url=sqlite_url)
+    assert exported.returncode == 0, exported.stderr
+    back = read_opml(exported.stdout.encode())
+    assert {f.url for f in back.feeds} == {e["url"] for e in entries}
+    assert {(f.url, f.title) for f in back.feeds} == {(e["url"], e.get("name", e["url"]))
+                                                      for e in entries}
+
+
+def test_export_expands_opml_entries_and_enable_needs_a_known_url(
+    tmp_path: Path, shared_data: Path, sqlite_url: str
+) -> None:
+    src = shared_data / "opml/plenaryapp_awesome-rss-feeds/countries/Brazil.opml"
+    config = tmp_path / "monitor.yaml"
+    config.write_text(f"feeds:\n  - {{opml: '{src}'}}\n", encoding="utf-8")
+    exported = cli("feeds", "export", "-c", str(config), cwd=tmp_path, db_url=sqlite_url)
+    assert exported.returncode == 0, exported.stderr
+    back = read_opml(exported.stdout.encode())
+    assert len(back.feeds) == 7 and all(f.tags == ("Brazil",) for f in back.feeds)
+    missing = cli("feeds", "enable", "https://nowhere.test/", "-c", str(config), cwd=tmp_path,
+                  db_url=sqlite_url)
+    assert missing.returncode == 1 and "no feed with URL" in missing.stderr

@@ -1,0 +1,166 @@
+"""Scale-out: three `news-monitor run` processes share one PostgreSQL schema over a
+local farm of 200 feeds with new items arriving; one replica is SIGKILLed while it
+holds leases. Every article is stored once, every match alerted once, and the dead
+replica's feeds are taken over when its leases expire."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from feedserver import FeedServer
+from receivers import WebhookReceiver
+from sqlalchemy import create_engine, text
+
+from monitor.store import db
+
+FEEDS = 200
+KEEP = 20  # items per feed document (newest first)
+
+CONFIG = """
+poll: {{interval: 1s, tick: 1s, lease: 3s, timeout: 2s, jitter: 0, concurrency: 20,
+        per_host: 50}}
+delivery: {{tick: 1s, lease: 3s}}
+feeds:
+{feeds}
+recipients:
+  hook: ["{hook}"]
+rules:
+  - {{name: alpha, query: alpha, notify: [hook]}}
+"""
+
+
+class Farm:
+    """200 feeds; add() publishes a new item on some of them (every third says 'alpha')."""
+
+    def __init__(self, server: FeedServer) -> None:
+        self.server = server
+        self.items: dict[int, list[str]] = {i: [] for i in range(FEEDS)}
+        self.published: list[str] = []
+        self.rng = random.Random(5)
+        for i in range(FEEDS):
+            self._serve(i)
+
+    def url(self, i: int) -> str:
+        return self.server.url(f"/feed/{i}.xml")
+
+    def add(self, count: int) -> None:
+        for i in self.rng.sample(range(FEEDS), count):
+            n = len(self.published)
+            title = f"Story {n} from feed {i}" + (" alpha" if n % 3 == 0 else "")
+            self.published.append(title)
+            self.items[i].insert(0, f"<item><title>{title}</title><guid>s{n}</guid>"
+                                    f"<link>https://farm.test/{n}</link></item>")
+            self._serve(i)
+
+    def _serve(self, i: int) -> None:
+        body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Farm</title>'
+                + "".join(self.items[i][:KEEP]) + "</channel></rss>")
+        self.server.add(f"/feed/{i}.xml", body, content_type="application/rss+xml",
+                        etag=f'"{len(self.items[i])}"')
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def start(config: Path, pg_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["MONITOR_DATABASE_URL"] = pg_url
+    with open(log, "wb") as out:  # files, not pipes: a full pipe would stall a replica
+        return subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
+                                cwd=config.parent, env=env, stdout=out, stderr=out)
+
+
+def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
+    db.upgrade(pg_url)  # as `news-monitor db upgrade` would before a rollout
+    engine = create_engine(pg_url)
+
+    def scalar(sql: str, **params: object) -> Any:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    with FeedServer() as server, WebhookReceiver() as hook:
+        farm = Farm(server)
+        farm.add(40)  # a backlog before anyone starts
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(
+            feeds="\n".join(f'  - {{url: "{farm.url(i)}"}}' for i in range(FEEDS)),
+            hook=hook.json_url("/hook")), encoding="utf-8")
+        replicas = [start(config, pg_url, tmp_path / f"replica{i}.log") for i in range(3)]
+        stop = threading.Event()
+
+        def publish() -> None:
+            while not stop.wait(0.2):
+                farm.add(5)
+
+        publisher = threading.Thread(target=publish, daemon=True)
+        publisher.start()
+        try:
+            victim = replicas[0]
+            owned = f"lease_owner LIKE '%:{victim.pid}:%'"
+            wait_until(lambda: scalar(f"SELECT count(*) FROM feed WHERE {owned}") > 0,
+                       60, "the victim to hold leases")
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            killed_at = datetime.now(UTC)
+            orphans = scalar(f"SELECT array_agg(id) FROM feed WHERE {owned}") or []
+            # Alerts it had claimed: it may have sent one and died before recording
+            # it, so that one may go out twice (delivery is at-least-once).
+            in_flight = set(scalar(
+                "SELECT array_agg(a.title) FROM alert JOIN match m ON m.id = alert.match_id"
+                f" JOIN article a ON a.id = m.article_id WHERE alert.{owned}") or [])
+            time.sleep(3)  # more items arrive while the orphaned leases run out
+            stop.set()
+            publisher.join()
+            expected = len(farm.published)
+            wait_until(lambda: scalar("SELECT count(*) FROM article") >= expected, 60,
+                       "every published item to be stored")
+            alpha = [t for t in farm.published if t.endswith(" alpha")]
+            wait_until(lambda: len(hook.delivered) >= len(alpha), 60, "every alert")
+            time.sleep(1.5)  # a late duplicate, if any, would arrive now
+        finally:
+            stop.set()
+            for r in replicas[1:]:
+                r.send_signal(signal.SIGTERM)
+            for r in replicas[1:]:
+                r.wait(timeout=60)
+        titles = [r.json["title"] for r in hook.delivered]
+        stored = scalar("SELECT count(*) FROM article")
+        distinct = scalar("SELECT count(DISTINCT key) FROM article")
+        matches = scalar("SELECT count(*) FROM match")
+        taken_over = scalar(
+            "SELECT count(*) FROM feed WHERE id = ANY(:ids) AND last_polled_at > :t",
+            ids=list(orphans), t=killed_at)
+        leftover = scalar(f"SELECT count(*) FROM feed WHERE {owned}")
+    engine.dispose()
+    assert stored == distinct == expected  # each article once
+    assert matches == len(alpha)
+    sent = Counter(titles)
+    assert set(sent) == {f"[alpha] {t}" for t in alpha}  # every match alerted
+    twice = {t for t, n in sent.items() if n > 1}
+    assert twice <= {f"[alpha] {t}" for t in in_flight}  # once, but for the victim's claims
+    assert orphans and taken_over == len(orphans)
+    assert leftover == 0
+    for r in replicas[1:]:
+        assert r.returncode == 0, (tmp_path / "replica1.log").read_text()[-2000:]
+
+
+@pytest.fixture(autouse=True)
+def _pg_only(pg_url: str) -> None:
+    """Runs on PostgreSQL only (pg_url skips when it is unreachable, outside CI)."""
