@@ -10,6 +10,7 @@ loses nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import multiprocessing as mp
@@ -77,12 +78,6 @@ class PollReport:
 
 
 _GONE = "HTTP 410 Gone: the server says the feed was removed"
-
-
-def _parse_job(body: bytes, headers: dict[str, str], spec: FeedSpec,
-               max_items: int) -> ParseResult:
-    """parse_feed in a pool process (module-level: it must pickle)."""
-    return parse_feed(body, headers, spec, max_items=max_items)
 
 
 class _Records:
@@ -313,9 +308,10 @@ class Monitor:
         spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
         loop = asyncio.get_running_loop()
         try:
+            # parse_feed itself, so a worker imports monitor.feeds.parse, not the service.
+            job = functools.partial(parse_feed, max_items=self.settings.poll.max_items)
             return await loop.run_in_executor(
-                self._parse_pool, _parse_job, result.body, dict(result.headers), spec,
-                self.settings.poll.max_items)
+                self._parse_pool, job, result.body, dict(result.headers), spec)
         except Exception as e:  # a broken pool: parse in the thread instead
             log.warning("feed.parse_pool_failed url=%s error=%s", feed.url, e)
             return None
