@@ -30,6 +30,7 @@ from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deli
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, Route
 from monitor.config import Settings
+from monitor.errors import ConfigError
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import ParseResult, parse_feed
 from monitor.feeds.schedule import (
@@ -148,6 +149,8 @@ class Monitor:
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
         self._parse_pool = _parse_pool(settings.poll.parse_workers or 0)
+        #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
+        self.reloader: Callable[[], Settings] | None = None
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
 
@@ -160,6 +163,40 @@ class Monitor:
         store = Store.open(settings.database)
         store.sync_feeds(feed_specs(settings), clock(), default_interval_s=settings.poll.interval_s)
         return cls(settings, store, rules, notifier, clock=clock)
+
+    def reload(self, settings: Settings) -> None:
+        """Swap in a new configuration without a restart (SIGHUP).
+
+        Everything is built first, then swapped in one step: a bad config raises
+        before anything changes, and each article is matched by one whole RuleSet,
+        old or new, never a mix. The database and the parse pool stay as they are.
+        """
+        register_secrets(settings.secrets)
+        rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
+        notifier = Notifier(settings.recipients)
+        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
+        delivery, retry = RuleDelivery.from_settings(settings), retry_policy(settings)
+        if settings.database != self.settings.database:
+            log.warning("config.reload_database_ignored: restart to change the database")
+        self.store.sync_feeds(
+            feed_specs(settings), self.clock(), default_interval_s=settings.poll.interval_s
+        )
+        self.settings, self.rules, self.notifier = settings, rules, notifier
+        self._routes, self._delivery, self._retry = routes, delivery, retry
+        self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
+
+    def _reload_from_source(self) -> None:
+        """SIGHUP: re-read the config file; on any problem keep the running config."""
+        if self.reloader is None:
+            log.warning("config.reload_unavailable: no config file to re-read")
+            return
+        try:
+            self.reload(self.reloader())
+        except ConfigError as e:
+            log.error("config.reload_refused problems=%s", " | ".join(e.problems))
+        except Exception:
+            log.exception("config.reload_failed")
 
     def close(self) -> None:
         self.store.close()
@@ -420,6 +457,7 @@ class Monitor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_from_source)
         running: set[asyncio.Task[object]] = set()
 
         def tick(coro_fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -473,7 +511,7 @@ class Monitor:
         if running:  # let in-flight work finish; each feed and alert is its own transaction
             await asyncio.wait(running, timeout=max(30, self.settings.poll.timeout_s + 10))
         scheduler.shutdown(wait=False)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
 

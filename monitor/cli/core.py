@@ -37,10 +37,17 @@ from monitor.redact import redact
 
 @app.command()
 def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Run the daemon: poll due feeds, match, deliver; stop cleanly on SIGINT/SIGTERM."""
+    """Run the daemon: poll due feeds, match, deliver; stop cleanly on SIGINT/SIGTERM.
+
+    SIGHUP re-reads the config and swaps in the new feeds, rules and recipients; an
+    invalid file is logged and the running configuration kept.
+    """
+    from monitor.config import load_settings
+
     if not _state.get("log_level_set"):
         logging.getLogger().setLevel(logging.INFO)
     monitor = open_monitor(config)
+    monitor.reloader = lambda: load_settings(config)
     err.print(
         f"news-monitor {__version__}: watching {len(monitor.settings.feeds)} feeds "
         f"with {len(monitor.settings.rules)} rules (Ctrl-C to stop)"

@@ -15,6 +15,8 @@ adds nothing twice and never raises.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
@@ -139,6 +141,11 @@ class Store(OutboxQueries):
     def __init__(self, engine: Engine, url: str) -> None:
         self._engine = engine
         self._url = url
+        # SQLite has one writer at a time: threads of this process queue here for it
+        # instead of in SQLite's busy handler, which sleeps up to 100 ms per retry
+        # (measured: most of a first ingest's time went there). Other processes
+        # still wait through the busy timeout.
+        self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -166,7 +173,10 @@ class Store(OutboxQueries):
         self.close()
 
     def _tx(self, action: str, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
-        return db.run_in_transaction(self._engine, self._url, action, work, readonly=readonly)
+        lock = self._write_lock if not readonly and self._write_lock else nullcontext()
+        with lock:
+            return db.run_in_transaction(self._engine, self._url, action, work,
+                                         readonly=readonly)
 
     # -- feeds ---------------------------------------------------------------------------
 

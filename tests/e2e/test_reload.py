@@ -1,0 +1,82 @@
+"""SIGHUP reloads the config of a running daemon: new rules apply to the next
+articles; a broken file is refused and the running configuration kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from feedserver import FeedServer
+from receivers import WebhookReceiver
+
+CONFIG = """
+database: sqlite:///state/monitor.db
+poll: {{interval: 1s, tick: 1s, jitter: 0}}
+delivery: {{tick: 1s}}
+feeds:
+  - {{url: "{feed}", name: Wire}}
+recipients:
+  hook: ["{hook}"]
+rules:
+  - {{name: zoom, query: Zoom, notify: [hook]}}
+{extra}
+"""
+
+ITEM = "<item><title>{title}</title><link>https://w.test/{n}</link><guid>{n}</guid></item>"
+
+
+def feed(*titles: str) -> str:
+    items = "".join(ITEM.format(title=t, n=i) for i, t in enumerate(titles))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>{items}</channel></rss>'
+
+
+def wait_until(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+    """Wait for a state of another process (not for time to pass)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sighup_applies_new_rules_and_refuses_a_broken_file(tmp_path: Path) -> None:
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        url = feeds.add("/wire.xml", feed("Zoom earnings beat", "TikTok ban advances"))
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feed=url, hook=hook.json_url(), extra=""))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        log = tmp_path / "daemon.log"
+        with log.open("w") as log_file:
+            proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
+                                    cwd=tmp_path, env=env, stdout=log_file, stderr=log_file)
+        try:
+            first = hook.wait_for(1, timeout=60)
+            assert [r.json["title"] for r in first] == ["[zoom] Zoom earnings beat"]
+
+            # A broken file: refused, logged, the daemon goes on with what it has.
+            config.write_text(CONFIG.format(feed=url, hook=hook.json_url(),
+                                            extra="  - {name: bad, query: 'ban NEAR/2'}"))
+            proc.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: "config.reload_refused" in log.read_text())
+            assert proc.poll() is None
+
+            # A good file with a new rule: the next new article is matched by it.
+            config.write_text(CONFIG.format(
+                feed=url, hook=hook.json_url(),
+                extra="  - {name: bans, query: 'ban* NEAR/3 TikTok', notify: [hook]}"))
+            proc.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: "config.reloaded" in log.read_text())
+            feeds.add("/wire.xml", feed("Zoom earnings beat", "TikTok ban advances",
+                                        "Senate bans TikTok on devices"))
+            delivered = hook.wait_for(2, timeout=60)
+            assert [r.json["title"] for r in delivered] == [
+                "[zoom] Zoom earnings beat", "[bans] Senate bans TikTok on devices"]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        assert proc.returncode == 0, log.read_text()
