@@ -150,13 +150,23 @@ def write_rows(rows: list[dict[str, Any]], fmt: str, table_columns: list[str]) -
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     else:
         print_table(rows, table_columns)
         for row in rows:
             if row.get("snippet"):
                 out.print(f"[bold]{row['rule']}[/bold] · {row['title']}", markup=True)
                 out.print(f"  {row['snippet']}", markup=False)
+
+
+def csv_cell(value: Any) -> Any:
+    """Lists as `a; b`; evidence items as `term field:start-end`."""
+    if not isinstance(value, list):
+        return value
+    return "; ".join(
+        f"{v['term']} {v['field']}:{v['start']}-{v['end']}" if isinstance(v, dict) else str(v)
+        for v in value
+    )
 
 
 def print_table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:

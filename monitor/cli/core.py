@@ -174,6 +174,12 @@ def match_row(m: Any) -> dict[str, Any]:
         "matched_at": iso(m.matched_at),
         "terms": list(m.terms),
         "snippet": m.snippet,
+        # Why it matched, exactly: each literal that fired, in which field, at which
+        # character offsets of the original field text.
+        "evidence": [
+            {"term": h.term, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
+            for h in m.hits
+        ],
     }
 
 

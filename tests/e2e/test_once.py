@@ -115,6 +115,10 @@ def test_once_alerts_exactly_the_matches_then_nothing_more(world, db_url: str) -
     zoom = next(r for r in rows if r["url"] == "https://tech.test/zoom-plan")
     assert "@Zoom" in zoom["terms"] and '"partner-only"' in zoom["terms"]
     assert "«" in zoom["snippet"]
+    # The evidence points into the original title: "ZOOM's partner-only plan explained".
+    evidence = {(e["term"], e["field"], e["start"], e["end"], e["text"]) for e in zoom["evidence"]}
+    assert ("@Zoom", "title", 0, 4, "ZOOM") in evidence
+    assert ('"partner-only"', "title", 7, 19, "partner-only") in evidence
 
     second = cli("once", "-c", str(config), cwd=cwd, db_url=db_url)
     assert second.returncode == 0, second.stderr
