@@ -339,8 +339,9 @@ class Store(OutboxQueries):
     ) -> SaveResult:
         """Store new articles, their matches and the alert rows (outbox), atomically.
 
-        An article whose canonical URL is already stored only gains this feed as a
-        source: it was matched and alerted when first seen.
+        An article whose canonical URL is already stored gains this feed as a source;
+        only rules that had not matched the story yet (e.g. scoped to this feed) add a
+        match, so each rule alerts a story once.
         """
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
@@ -583,43 +584,6 @@ def _feed_values(spec: FeedSpec, now: datetime, default_interval_s: int) -> dict
             "active": True, "error_count": 0, "next_poll_at": now, "created_at": now}
 
 
-def _save_one(
-    conn: Connection, feed_id: int, art: Article, matches: Sequence[Match],
-    routes: Mapping[str, Sequence[Route]], now: datetime,
-) -> tuple[int, int, int, int]:
-    """Store one article; (new_articles, duplicate_articles, new_matches, new_alerts)."""
-    seen = select(article_source.c.id).where(article_source.c.feed_id == feed_id,
-                                            article_source.c.key == art.key)
-    if conn.execute(seen).first() is not None:
-        return (0, 1, 0, 0)
-    ins = _insert(conn, article).values(_article_values(feed_id, art, now))
-    if art.canonical_url is not None:
-        ins = ins.on_conflict_do_nothing(index_elements=[article.c.canonical_url])
-    article_id = conn.scalar(ins.returning(article.c.id))
-    is_new = article_id is not None
-    if article_id is None:  # the same story is stored already, via another link or feed
-        article_id = conn.scalar(select(article.c.id)
-                                 .where(article.c.canonical_url == art.canonical_url))
-    source = (_insert(conn, article_source)
-              .values(feed_id=feed_id, key=art.key, article_id=article_id)
-              .on_conflict_do_nothing(index_elements=[article_source.c.feed_id,
-                                                      article_source.c.key])
-              .returning(article_source.c.id))
-    if conn.scalar(source) is None:  # a racing writer stored this (feed, key) first
-        if is_new:
-            conn.execute(article.delete().where(article.c.id == article_id))
-        return (0, 1, 0, 0)
-    if not is_new:
-        return (0, 1, 0, 0)
-    new_matches = new_alerts = 0
-    for m in matches:
-        match_id = _insert_match(conn, article_id, m, now)
-        if match_id is not None:
-            new_matches += 1
-            new_alerts += _insert_alerts(conn, match_id, routes.get(m.rule, ()), now)
-    return (1, 0, new_matches, new_alerts)
-
-
 def _fetch_values(r: FetchRecord) -> dict[str, Any]:
     values: dict[str, Any] = {
         "last_status": r.status, "last_error": _cap(r.error), "last_polled_at": r.now,
@@ -651,7 +615,7 @@ def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
 ) -> tuple[int, int, int, int]:
-    """``_save_one`` for many articles at once, same outcome; the same four counts."""
+    """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
                             {"feed_id": feed_id, "keys": [a.key for a, _ in items]}))
     todo: list[tuple[Article, Sequence[Match]]] = []
@@ -675,7 +639,10 @@ def _save_batch(
     if lost:
         conn.execute(article.delete().where(article.c.id.in_(lost)))
     fresh = [(new_ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key in new_ids]
-    new_matches, new_alerts = _insert_matches_bulk(conn, fresh, routes, now)
+    # A syndicated copy adds the matches of rules that missed the first copy (a rule
+    # scoped to this feed, say); a rule that already matched the story stays one match.
+    copies = [(ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key not in new_ids]
+    new_matches, new_alerts = _insert_matches_bulk(conn, fresh + copies, routes, now)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
 
 

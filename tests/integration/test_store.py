@@ -243,6 +243,23 @@ def test_same_canonical_url_across_feeds_is_stored_and_alerted_once(store: Store
     assert [m.feed for m in store.list_matches()] == ["Feed A"]
 
 
+def test_a_syndicated_copy_adds_only_the_matches_the_story_lacked(store: Store) -> None:
+    """A rule scoped to feed B must not miss a story that feed A carried first."""
+    ids = feed_ids(store)
+    shared = "https://news.example/story"
+    store.save_articles(ids[FEED_A.url], [(art("a-1", canonical=shared), [hit_match("zoom")])],
+                        {"zoom": [MAIL], "only-b": [MAIL]}, T0)
+    copy = art("b-7", canonical=shared, feed=FEED_B)
+    second = store.save_articles(ids[FEED_B.url],
+                                 [(copy, [hit_match("zoom"), hit_match("only-b")])],
+                                 {"zoom": [MAIL], "only-b": [MAIL]}, T0 + timedelta(minutes=1))
+    # the story stays one article; "zoom" stays one match; "only-b" is new, alerted once
+    assert (second.new_articles, second.duplicate_articles, second.new_matches,
+            second.new_alerts) == (0, 1, 1, 1)
+    assert sorted(m.rule for m in store.list_matches()) == ["only-b", "zoom"]
+    assert len(list(store.stored_articles())) == 1
+
+
 def test_articles_without_canonical_url_never_collide(store: Store) -> None:
     fid = feed_ids(store)[FEED_A.url]
     items = [(art("x1", canonical=None), []), (art("x2", canonical=None), [])]
