@@ -48,6 +48,10 @@ class FeedState:
     next_poll_at: datetime | None = None
     #: Where a permanent redirect (301/308) now points; fetch this when set.
     fetch_url: str | None = None
+    #: SHA-256 (hex) of the last body parsed: an identical body is not parsed again.
+    body_hash: str | None = None
+    #: Observed new items per day (adaptive polling); None until known.
+    items_per_day: float | None = None
 
 
 @dataclass(frozen=True)

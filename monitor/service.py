@@ -42,7 +42,7 @@ from monitor.feeds.schedule import (
 )
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.store.repo import FetchRecord, PollMemory, Store
+from monitor.store.repo import FetchRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,11 @@ class Monitor:
         self._parse_pool = _parse_pool(settings.poll.parse_workers or 0)
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
         self.reloader: Callable[[], Settings] | None = None
+        # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
+        # is set; _kick_delivery starts a delivery pass right after a poll.
+        self._stop_event: asyncio.Event | None = None
+        self._kick_delivery: Callable[[], object] | None = None
+        self._polling = self._delivering = False
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
 
@@ -227,7 +232,7 @@ class Monitor:
             running: set[asyncio.Task[None]] = set()
             # Claimed, not started: at most `batch` run at once, so a wait over the
             # running set stays cheap even when `once` claims 10,000 feeds.
-            pending: deque[tuple[FeedState, PollMemory]] = deque()
+            pending: deque[FeedState] = deque()
             records = _Records(time.monotonic())
             more = True
             while more or running or pending:
@@ -237,11 +242,9 @@ class Monitor:
                     feeds = await self._claim(None if all_feeds else want, all_feeds)
                     more = not all_feeds and len(feeds) == want
                     report.feeds += len(feeds)
-                    memory = await asyncio.to_thread(self.store.poll_memory, [f.id for f in feeds])
-                    pending.extend((f, memory.get(f.id, PollMemory())) for f in feeds)
+                    pending.extend(feeds)
                 while pending and len(running) < batch:
-                    f, mem = pending.popleft()
-                    coro = self._poll_feed(fetcher, f, mem, report, records)
+                    coro = self._poll_feed(fetcher, pending.popleft(), report, records)
                     running.add(asyncio.ensure_future(coro))
                 if running:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -258,8 +261,7 @@ class Monitor:
 
     def _stopping(self) -> bool:
         """True once the daemon is stopping: a pass then claims nothing more."""
-        stop: asyncio.Event | None = getattr(self, "_stop_event", None)
-        return stop is not None and stop.is_set()
+        return self._stop_event is not None and self._stop_event.is_set()
 
     async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
         return await asyncio.to_thread(
@@ -282,20 +284,19 @@ class Monitor:
         self,
         fetcher: Fetcher,
         feed: FeedState,
-        memory: PollMemory,
         report: PollReport,
         records: _Records,
     ) -> None:
         result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
         if result.body is not None:
-            parsed = await self._parse_elsewhere(feed, memory, result)
+            parsed = await self._parse_elsewhere(feed, result)
             # Parsing, matching and the database work run in a worker thread so
             # they never stall the event loop that drives the other fetches.
-            outcome = await asyncio.to_thread(self._ingest_safely, feed, memory, result, parsed)
+            outcome = await asyncio.to_thread(self._ingest_safely, feed, result, parsed)
         else:  # 304 or an error: nothing to parse or store
-            outcome = self._ingest_safely(feed, memory, result)
+            outcome = self._ingest_safely(feed, result)
         now = self.clock()
-        when, rate = self._schedule(feed, memory, result, outcome, now)
+        when, rate = self._schedule(feed, result, outcome, now)
         report.add(feed.url, outcome)
         log.info(
             "feed.polled url=%s status=%s new=%d error=%s next=%s",
@@ -334,13 +335,13 @@ class Monitor:
             log.exception("poll.record_failed feeds=%d", len(batch))
 
     async def _parse_elsewhere(
-        self, feed: FeedState, memory: PollMemory, result: FetchResult
+        self, feed: FeedState, result: FetchResult
     ) -> ParseResult | None:
         """Parse in the process pool (``poll.parse_workers``), so parsing uses another
         core; None when there is no pool, nothing to parse, or the pool failed."""
         if self._parse_pool is None or not result.ok or result.body is None:
             return None
-        if hashlib.sha256(result.body).hexdigest() == memory.body_hash:
+        if hashlib.sha256(result.body).hexdigest() == feed.body_hash:
             return None  # unchanged: _ingest skips it
         spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
         loop = asyncio.get_running_loop()
@@ -354,17 +355,17 @@ class Monitor:
             return None
 
     def _ingest_safely(
-        self, feed: FeedState, memory: PollMemory, result: FetchResult,
+        self, feed: FeedState, result: FetchResult,
         parsed: ParseResult | None = None,
     ) -> _Outcome:
         try:
-            return self._ingest(feed, memory, result, parsed)
+            return self._ingest(feed, result, parsed)
         except Exception as e:  # a bug on one feed must not stop the others
             log.exception("feed.crashed url=%s", feed.url)
             return _Outcome(error=f"internal error: {type(e).__name__}: {e}")
 
     def _ingest(
-        self, feed: FeedState, memory: PollMemory, result: FetchResult,
+        self, feed: FeedState, result: FetchResult,
         parsed: ParseResult | None = None,
     ) -> _Outcome:
         """Parse (unless ``parsed``), match and store one fetched feed (no scheduling,
@@ -374,7 +375,7 @@ class Monitor:
         if result.error or result.body is None:
             return _Outcome(error=result.error or f"HTTP {result.status}: empty response")
         body_hash = hashlib.sha256(result.body).hexdigest()
-        if body_hash == memory.body_hash:  # servers without validators: skip the parse
+        if body_hash == feed.body_hash:  # servers without validators: skip the parse
             return _Outcome(unchanged=True)
         if parsed is None:
             spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
@@ -397,12 +398,12 @@ class Monitor:
         )
 
     def _schedule(
-        self, feed: FeedState, memory: PollMemory, result: FetchResult, outcome: _Outcome,
+        self, feed: FeedState, result: FetchResult, outcome: _Outcome,
         now: datetime,
     ) -> tuple[datetime, float | None]:
         """When to poll the feed next, and its updated rate of new items per day."""
         poll = self.settings.poll
-        rate = memory.items_per_day
+        rate = feed.items_per_day
         if outcome.error is None and feed.last_polled_at is not None:
             elapsed = (now - feed.last_polled_at).total_seconds()
             rate = update_rate(rate, outcome.new_items, elapsed)
@@ -519,7 +520,7 @@ class Monitor:
         # A pass keeps claiming while feeds are due, so it may outlast a tick: the
         # job allows a second instance, which returns at once (APScheduler would
         # otherwise log a warning on every tick of a long pass).
-        if getattr(self, "_polling", False):
+        if self._polling:
             return
         self._polling = True
         try:
@@ -531,9 +532,9 @@ class Monitor:
 
     async def _poll_tick_then_deliver(self) -> None:
         await self._poll_tick()
-        kick = getattr(self, "_kick_delivery", None)
+        kick = self._kick_delivery
         # A pass under way would make the scheduler skip the kick with a warning.
-        if kick is not None and not getattr(self, "_delivering", False):
+        if kick is not None and not self._delivering:
             try:
                 kick()
             except Exception:  # the scheduler is shutting down: the next tick delivers

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -124,13 +124,27 @@ def open_monitor(config: Path) -> Any:
 
 
 def open_store(config: Path) -> Any:
+    """The store of the config's database (migrated), or print why not and exit 1."""
+    return open_database(load(config).database)
+
+
+def open_database(url: str) -> Any:
     from monitor.store.repo import Store
 
-    settings = load(config)
     try:
-        return Store.open(settings.database)
+        return Store.open(url)
     except MonitorError as e:
         raise fail(str(e)) from None
+
+
+def since_cutoff(since: str) -> datetime:
+    """`--since 7d` as an aware UTC datetime, or print why not and exit 1."""
+    from monitor.config import parse_duration
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(since))
+    except ValueError as e:
+        raise fail(f"--since: {e}") from None
 
 
 def iso(value: datetime | None) -> str | None:

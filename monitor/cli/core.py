@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +29,7 @@ from monitor.cli.app import (
     open_store,
     out,
     print_table,
+    since_cutoff,
     write_rows,
 )
 from monitor.errors import ConfigError, MonitorError
@@ -150,12 +151,7 @@ def matches(
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
 ) -> None:
     """Stored matches with their evidence, newest first."""
-    from monitor.config import parse_duration
-
-    try:
-        cutoff = datetime.now(UTC) - timedelta(seconds=parse_duration(since))
-    except ValueError as e:
-        raise fail(f"--since: {e}") from None
+    cutoff = since_cutoff(since)
     store = open_store(config)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +14,19 @@ from typing import Annotated, Any
 import typer
 
 from monitor.article import Article, FeedSpec, Match, RuleSpec
-from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, iso, load, out, write_rows
+from monitor.cli.app import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    app,
+    err,
+    fail,
+    iso,
+    load,
+    open_database,
+    out,
+    since_cutoff,
+    write_rows,
+)
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.redact import redact
 
@@ -25,15 +37,6 @@ app.add_typer(rules_app, name="rules")
 class TestFormat(str, Enum):
     table = "table"
     jsonl = "jsonl"
-
-
-def since_cutoff(since: str) -> datetime:
-    from monitor.config import parse_duration
-
-    try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(since))
-    except ValueError as e:
-        raise fail(f"--since: {e}") from None
 
 
 @app.command("test-rule")
@@ -130,12 +133,7 @@ def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
 
 
 def articles_from_store(database: str, since: datetime) -> Iterator[Article]:
-    from monitor.store.repo import Store
-
-    try:
-        store = Store.open(database)
-    except MonitorError as e:
-        raise fail(str(e)) from None
+    store = open_database(database)
     try:
         yield from store.stored_articles(since=since)
     finally:
@@ -158,7 +156,6 @@ def rules_apply(
     """
     from monitor.alerts.deliver import Notifier
     from monitor.rules.compile import compile_rules
-    from monitor.store.repo import Store
 
     settings = load(config)
     specs = [s for s in settings.rule_specs() if not rule or s.name in rule]
@@ -171,10 +168,7 @@ def rules_apply(
         notifier = Notifier(settings.recipients)
         routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
     cutoff = since_cutoff(since)
-    try:
-        store = Store.open(settings.database)
-    except MonitorError as e:
-        raise fail(str(e)) from None
+    store = open_database(settings.database)
     scanned = new_matches = new_alerts = 0
     try:
         batch: list[tuple[int, list[Match]]] = []

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.alerts.digest import DigestItem, DigestToSend
-from monitor.store.tables import alert, article, digest, feed, match
+from monitor.store.tables import alert, article, digest, feed, lease_free, match
 
 T = TypeVar("T")
 
@@ -126,7 +126,7 @@ class OutboxQueries:
         due = (select(alert.c.id)
                .where(alert.c.kind == "digest", alert.c.status.in_(("pending", "failed")),
                       alert.c.next_attempt_at <= now,
-                      (alert.c.lease_until.is_(None)) | (alert.c.lease_until <= now))
+                      lease_free(alert, now))
                .order_by(alert.c.next_attempt_at, alert.c.id).limit(limit)
                .with_for_update(skip_locked=True))
 

@@ -19,14 +19,22 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, or_, select, true, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
-from monitor.store.tables import alert, article, article_source, digest, feed, match
+from monitor.store.tables import (
+    alert,
+    article,
+    article_source,
+    digest,
+    feed,
+    lease_free,
+    match,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +96,6 @@ class FetchRecord:
     body_hash: str | None = None
     items_per_day: float | None = None
     disabled_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class PollMemory:
-    """What the poller remembers of a feed beyond FeedState (issue 5)."""
-
-    #: SHA-256 (hex) of the last body parsed.
-    body_hash: str | None = None
-    #: Observed new items per day, None until two polls have been seen.
-    items_per_day: float | None = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +204,7 @@ class Store(OutboxQueries):
     ) -> list[FeedState]:
         """Lease the active feeds due at ``now`` (all active ones if include_not_due)."""
         conds = [feed.c.active == true(), feed.c.disabled_reason.is_(None),
-                 _lease_free(feed, now)]
+                 lease_free(feed, now)]
         if not include_not_due:
             conds.append(feed.c.next_poll_at <= now)
         due = select(feed.c.id).where(*conds).order_by(feed.c.next_poll_at, feed.c.id)
@@ -293,19 +291,6 @@ class Store(OutboxQueries):
             ]
 
         return self._tx("reading feed status", work, readonly=True)
-
-    def poll_memory(self, feed_ids: Sequence[int]) -> dict[int, PollMemory]:
-        """Body hash and observed item rate of the given feeds (claimed for a poll)."""
-
-        def work(conn: Connection) -> dict[int, PollMemory]:
-            found: dict[int, PollMemory] = {}
-            for chunk in _chunks(list(feed_ids)):
-                rows = conn.execute(select(feed.c.id, feed.c.body_hash, feed.c.items_per_day)
-                                    .where(feed.c.id.in_(chunk)))
-                found.update({r.id: PollMemory(r.body_hash, r.items_per_day) for r in rows})
-            return found
-
-        return self._tx("reading poll memory", work, readonly=True)
 
     def enable_feed(self, url: str, now: datetime) -> bool:
         """Poll a disabled feed again (due at ``now``); False when no feed has that URL."""
@@ -437,7 +422,7 @@ class Store(OutboxQueries):
         due = (select(alert.c.id)
                .where(alert.c.kind == "match",  # digest messages: claim_due_digests
                       alert.c.status.in_(("pending", "failed")), alert.c.next_attempt_at <= now,
-                      _lease_free(alert, now))
+                      lease_free(alert, now))
                .order_by(alert.c.next_attempt_at, alert.c.id).limit(limit)
                .with_for_update(skip_locked=True))
 
@@ -561,10 +546,6 @@ def _build_stmt(conn: Connection, name: str) -> Any:
             .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
                                                     alert.c.target_key])
             .returning(alert.c.id))
-
-
-def _lease_free(table: Any, now: datetime) -> Any:
-    return or_(table.c.lease_until.is_(None), table.c.lease_until <= now)
 
 
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -709,7 +690,8 @@ def _feed_state(r: Row[Any]) -> FeedState:
         id=r.id, url=r.url, name=r.name, tags=tuple(r.tags), interval_s=r.interval_s,
         etag=r.etag, last_modified=r.last_modified, last_status=r.last_status,
         last_error=r.last_error, error_count=r.error_count, last_polled_at=r.last_polled_at,
-        next_poll_at=r.next_poll_at, fetch_url=r.fetch_url,
+        next_poll_at=r.next_poll_at, fetch_url=r.fetch_url, body_hash=r.body_hash,
+        items_per_day=r.items_per_day,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Dialect,
     ForeignKeyConstraint,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    or_,
 )
 from sqlmodel import Field, SQLModel
 
@@ -248,3 +250,8 @@ alert = _table(AlertRow)
 digest = _table(DigestRow)
 #: The metadata Alembic compares the migrations against.
 metadata = SQLModel.metadata
+
+
+def lease_free(table: Table, now: datetime) -> ColumnElement[bool]:
+    """Rows of a leased table (feed, alert) that nobody holds at ``now``."""
+    return or_(table.c.lease_until.is_(None), table.c.lease_until <= now)
