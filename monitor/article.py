@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 #: The text fields an article offers to the matcher (``title:`` ... ``tag:``).
-FIELDS = ("title", "summary", "content", "author", "category", "url", "feed", "tag")
+FIELDS = ("title", "summary", "content", "author", "category", "url", "feed", "tag", "lang")
 #: The fields searched when a query term names none.
 DEFAULT_FIELDS = ("title", "summary", "content")
 
@@ -107,6 +107,8 @@ class Article:
     #: Aware datetimes in UTC, or None when the feed gave none.
     published: datetime | None = None
     updated: datetime | None = None
+    #: ISO 639-1 code of the text's language (None: unknown); searchable as ``lang:``.
+    language: str | None = None
 
     def field_text(self, name: str) -> str:
         """The text of one searchable field (see FIELDS); lists joined by newlines."""
@@ -120,6 +122,8 @@ class Article:
             return self.feed_name
         if name == "tag":
             return "\n".join(self.feed_tags)
+        if name == "lang":
+            return self.language or ""
         if name in ("title", "summary", "content"):
             return str(getattr(self, name))
         raise KeyError(name)
@@ -135,6 +139,8 @@ class RuleSpec:
     feeds: tuple[str, ...] = ()
     #: Only articles from feeds carrying one of these tags (empty: all feeds).
     tags: tuple[str, ...] = ()
+    #: Only articles in one of these languages, ISO 639-1 (empty: any language).
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,10 @@ from monitor.feeds.schedule import (
 )
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
+from monitor.stories.assign import StorySettings
+from monitor.stories.ingest import with_languages
 from monitor.store.repo import FetchRecord, Store
+from monitor.store.stories import StoryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,7 @@ class Monitor:
         }
         self._delivery = RuleDelivery.from_settings(settings)
         self._retry = retry_policy(settings)
+        store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
@@ -188,6 +192,7 @@ class Monitor:
         )
         self.settings, self.rules, self.notifier = settings, rules, notifier
         self._routes, self._delivery, self._retry = routes, delivery, retry
+        self.store.use_stories(story_policy(settings, delivery))
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
@@ -385,7 +390,8 @@ class Monitor:
             return _Outcome(error=parsed.error)
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
-        unseen = self.store.unseen_articles(feed.id, parsed.articles)
+        unseen = with_languages(self.store.unseen_articles(feed.id, parsed.articles),
+                                parsed.language)
         items = [(article, self.rules.match(article)) for article in unseen]
         saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
         return _Outcome(
@@ -563,6 +569,15 @@ def _parse_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+
+def story_policy(settings: Settings, delivery: RuleDelivery) -> StoryPolicy:
+    """How rules alert on stories: ``stories.window``, each rule's ``alert_per``."""
+    return StoryPolicy(
+        settings=StorySettings(window_s=settings.stories.window_s),
+        per_story={r.name: r.story_updates for r in settings.rules if r.alert_per == "story"},
+        release_at=lambda rule, now: delivery.policy(rule).release_at(now),
+    )
 
 
 def feed_specs(settings: Settings) -> list[FeedSpec]:

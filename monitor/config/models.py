@@ -280,6 +280,22 @@ class RuleSettings(_Settings):
     max_per_hour: int | None = Field(None, ge=1)
     quiet_hours: QuietHours | None = None
     template: Annotated[TemplateSettings | None, BeforeValidator(_template_shorthand)] = None
+    # -- stories (issue 9): see docs/stories.md --
+    #: ``story``: the first matching article of a story alerts, later ones are stored
+    #: as matches only; ``article``: every matching article alerts.
+    alert_per: Literal["story", "article"] = "story"
+    #: What later matching articles of an alerted story send: nothing, or a digest entry.
+    story_updates: Literal["none", "digest"] = "none"
+    #: Only articles in these languages (ISO 639-1 codes); empty: any language.
+    languages: Names = []
+
+
+class StoriesSettings(_Settings):
+    """``stories: {window: 48h}``: how articles are grouped into stories."""
+
+    #: A story accepts articles this long after its first one; later coverage starts a
+    #: new story (and so a new alert).
+    window_s: Duration = Field(48 * 3600, alias="window")
 
 
 class EntitySettings(_Settings):
@@ -304,17 +320,19 @@ class Settings(_Settings):
     #: Recipients of the rules that name none.
     default_notify: Names = []
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    stories: StoriesSettings = Field(default_factory=StoriesSettings)
     # Private: never in model_dump() or repr().
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
 
     @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
-                     mode="before")
+                     "stories", mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         """``feeds:`` with nothing under it is an empty section, not an error."""
         if value is not None:
             return value
-        return {} if info.field_name in ("poll", "recipients", "entities", "delivery") else []
+        return {} if info.field_name in ("poll", "recipients", "entities", "delivery",
+                                         "stories") else []
 
     @field_validator("database")
     @classmethod
@@ -347,7 +365,8 @@ class Settings(_Settings):
     def rule_specs(self) -> list[RuleSpec]:
         """The rules as RuleSpecs (not yet compiled)."""
         return [RuleSpec(name=r.name, query=r.query, feeds=tuple(r.feeds),
-                         tags=tuple(r.tags)) for r in self.rules]
+                         tags=tuple(r.tags), languages=tuple(x.lower() for x in r.languages))
+                for r in self.rules]
 
     def entity_aliases(self) -> dict[str, list[str]]:
         """Entity name -> aliases, for the rule compiler."""

@@ -26,6 +26,7 @@ from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Matc
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
+from monitor.store.stories import StoryCache, StoryPolicy, story_alert_status
 from monitor.store.tables import (
     alert,
     article,
@@ -137,6 +138,15 @@ class Store(OutboxQueries):
     def __init__(self, engine: Engine, url: str) -> None:
         self._engine = engine
         self._url = url
+        #: Story assignment of new articles (None: stories off, e.g. tools that only read).
+        self._stories: StoryCache | None = None
+
+    def use_stories(self, policy: StoryPolicy) -> None:
+        """Group new articles into stories from now on, alerting per ``policy``."""
+        if self._stories is None or self._stories.policy.settings != policy.settings:
+            self._stories = StoryCache(policy)
+        else:
+            self._stories.policy = policy
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -331,16 +341,29 @@ class Store(OutboxQueries):
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
 
+        stories = self._stories
+
         def work(conn: Connection) -> SaveResult:
+            if stories is not None:  # before any row lock: see monitor.store.stories
+                stories.begin(conn)
+                stories.sync(conn, now)
             # In batches: a few statements per batch instead of four per article
             # (about 5x faster on a first ingest, see bench/ingest.py).
             totals = [0, 0, 0, 0]
             for chunk in _chunks(ordered):
-                counts = _save_batch(conn, feed_id, chunk, routes, now)
+                counts = _save_batch(conn, feed_id, chunk, routes, now, stories)
                 totals = [t + c for t, c in zip(totals, counts)]
             return SaveResult(*totals)
 
-        result = self._tx("saving articles", work)
+        if stories is None:
+            result = self._tx("saving articles", work)
+        else:
+            with stories.lock:
+                try:
+                    result = self._tx("saving articles", work)
+                except BaseException:
+                    stories.invalidate()  # it may hold what the rollback undid
+                    raise
         log.info("store.articles_saved feed_id=%d new=%d duplicate=%d matches=%d alerts=%d",
                  feed_id, result.new_articles, result.duplicate_articles, result.new_matches,
                  result.new_alerts)
@@ -594,7 +617,7 @@ def _fetch_update(failed: bool, keys: tuple[str, ...]) -> Any:
 
 def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
-    routes: Mapping[str, Sequence[Route]], now: datetime,
+    routes: Mapping[str, Sequence[Route]], now: datetime, stories: StoryCache | None = None,
 ) -> tuple[int, int, int, int]:
     """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
@@ -623,25 +646,49 @@ def _save_batch(
     # A syndicated copy adds the matches of rules that missed the first copy (a rule
     # scoped to this feed, say); a rule that already matched the story stays one match.
     copies = [(ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key not in new_ids]
-    new_matches, new_alerts = _insert_matches_bulk(conn, fresh + copies, routes, now)
+    story_of: dict[int, int] = {}
+    if stories is not None:
+        story_of = stories.assign(conn, [(new_ids[a.key], a) for a, _ in todo
+                                         if a.key in sourced and a.key in new_ids], now)
+        if copies:
+            story_of.update(conn.execute(select(article.c.id, article.c.story_id).where(
+                article.c.id.in_([i for i, _ in copies]), article.c.story_id.is_not(None))
+            ).tuples().all())
+    new_matches, new_alerts = _insert_matches_bulk(
+        conn, fresh + copies, routes, now, stories.policy if stories else None, story_of)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
 
 
 def _insert_matches_bulk(
     conn: Connection, items: Sequence[tuple[int, Sequence[Match]]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
+    policy: StoryPolicy | None = None, story_of: Mapping[int, int] | None = None,
 ) -> tuple[int, int]:
-    """``_insert_match`` + ``_insert_alerts`` for many (article_id, matches) at once."""
+    """``_insert_match`` + ``_insert_alerts`` for many (article_id, matches) at once.
+
+    With a story ``policy``, a rule alerting per story alerts on the first match in
+    each story only; later ones are stored as matches (held for the digest with
+    ``story_updates: digest``).
+    """
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
                "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now}
               for article_id, matches in items for m in {m.rule: m for m in matches}.values()]
     if not values:
         return (0, 0)
     created = conn.execute(_stmt(conn, "match"), values).all()
+    story_of = story_of or {}
+    if policy is not None:
+        art_of = dict(conn.execute(select(match.c.id, match.c.article_id).where(
+            match.c.id.in_([m for m, _ in created]))).tuples().all()) if created else {}
+        statuses = story_alert_status(policy, conn, [
+            (m, story_of.get(art_of[m]), r) for m, r in created], now)
+    else:
+        statuses = [("pending", now)] * len(created)
     alerts = [{"match_id": match_id, "recipient": route.recipient,
-               "target_key": route.target_key, "status": "pending", "attempts": 0,
-               "next_attempt_at": now, "created_at": now}
-              for match_id, rule in created for route in dict.fromkeys(routes.get(rule, ()))]
+               "target_key": route.target_key, "status": status[0], "attempts": 0,
+               "next_attempt_at": status[1], "created_at": now}
+              for (match_id, rule), status in zip(created, statuses, strict=True)
+              if status is not None for route in dict.fromkeys(routes.get(rule, ()))]
     if not alerts:
         return (len(created), 0)
     return (len(created), len(conn.execute(_stmt(conn, "alert"), alerts).all()))
@@ -659,7 +706,7 @@ def _article_values(feed_id: int, art: Article, now: datetime) -> dict[str, Any]
         "title": art.title, "summary": art.summary, "content": art.content,
         "authors": list(art.authors), "categories": list(art.categories),
         "published": art.published, "updated": art.updated, "first_feed_id": feed_id,
-        "fetched_at": now,
+        "fetched_at": now, "language": art.language,
     }
 
 
@@ -705,6 +752,7 @@ def _article(r: Row[Any]) -> Article:
         guid=r.guid, link=r.link, canonical_url=r.canonical_url, title=r.title,
         summary=r.summary, content=r.content, authors=tuple(r.authors),
         categories=tuple(r.categories), published=r.published, updated=r.updated,
+        language=getattr(r, "language", None),
     )
 
 

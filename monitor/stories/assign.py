@@ -155,6 +155,11 @@ class StoryIndex:
         self._set_centroid(story, dict(centroid))
         return story
 
+    def close(self, story_id: int) -> None:
+        """Take a story out (to reload it, or because it closed)."""
+        if story_id in self.stories:
+            self._drop(story_id)
+
     def add_signature(self, story_id: int, sig: minhash.Signature) -> None:
         self.stories[story_id].signatures.append(sig)
         for key in minhash.bands(sig):

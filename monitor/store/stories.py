@@ -1,0 +1,144 @@
+"""Stories in the store: each new article joins or starts one in the transaction that
+stores it, and later matches of a story's rule are kept without a new alert.
+
+The decision is the pure ``monitor.stories.StoryIndex``; this module keeps one per
+process in step with the database and writes what it decides. Saving transactions
+that assign stories are serialised: a thread lock in the process and, on PostgreSQL,
+a transaction-scoped advisory lock taken first thing, before any row lock (so it
+cannot deadlock). Each one reads the stories other replicas assigned since its last
+look, then decides: two replicas storing two copies of one story at the same moment
+end with one story, and the outcome is the one a single process would reach.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text, update
+
+from monitor.article import Article
+from monitor.stories.assign import StoryIndex, StorySettings
+from monitor.stories.ingest import story_text
+from monitor.store.tables import article, match, story
+
+#: pg_advisory_xact_lock key of story assignment ("story" in ASCII).
+_LOCK_KEY = 0x73746F7279
+
+
+@dataclass(frozen=True)
+class StoryPolicy:
+    """How rules alert on stories (from the config, built by the service)."""
+
+    settings: StorySettings = field(default_factory=StorySettings)
+    #: Rules with ``alert_per: story`` -> their ``story_updates`` ("none" / "digest").
+    per_story: Mapping[str, str] = field(default_factory=dict)
+    #: When a held alert of a rule goes out in its digest: (rule, now) -> release time.
+    release_at: Callable[[str, datetime], datetime] | None = None
+
+
+class StoryCache:
+    """This process's open stories, synchronised with the database under the lock."""
+
+    def __init__(self, policy: StoryPolicy) -> None:
+        self.policy = policy
+        self.lock = threading.Lock()
+        self.index = StoryIndex(policy.settings)
+        self._last_article = -1  # -1: load everything on the next sync
+
+    def invalidate(self) -> None:
+        """Forget the in-memory state (a transaction that changed it rolled back)."""
+        self.index = StoryIndex(self.policy.settings)
+        self._last_article = -1
+
+    def begin(self, conn: Connection) -> None:
+        """Take the cross-replica lock (first statement of the transaction)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+    def sync(self, conn: Connection, now: datetime) -> None:
+        """Load the stories assigned since the last look (by anyone)."""
+        window = timedelta(seconds=self.policy.settings.window_s)
+        if self._last_article < 0:
+            self.index = StoryIndex(self.policy.settings)
+            touched = set(conn.scalars(select(story.c.id).where(story.c.first_seen > now - window)))
+        else:
+            touched = set(conn.scalars(select(article.c.story_id).where(
+                article.c.id > self._last_article, article.c.story_id.is_not(None))))
+        self._last_article = conn.scalar(
+            select(func.coalesce(func.max(article.c.id), 0))
+            .where(article.c.story_id.is_not(None))) or 0
+        if not touched:
+            return
+        rows = conn.execute(select(story).where(story.c.id.in_(touched),
+                                                story.c.first_seen > now - window)).all()
+        sigs = conn.execute(select(article.c.story_id, article.c.story_sig)
+                            .where(article.c.story_id.in_(touched),
+                                   article.c.story_sig.is_not(None))
+                            .order_by(article.c.id)).all()
+        for r in sorted(rows, key=lambda r: r.id):
+            self.index.close(r.id)
+            self.index.open(r.id, r.first_seen, r.centroid, r.articles)
+        open_ids = {r.id for r in rows}
+        for story_id, sig in sigs:
+            if story_id in open_ids:
+                self.index.add_signature(story_id, bytes(sig))
+
+    def assign(self, conn: Connection, items: Sequence[tuple[int, Article]],
+               now: datetime) -> dict[int, int]:
+        """Put each new (article id, article) in a story, in order; article id -> story id."""
+        out: dict[int, int] = {}
+        for article_id, art in sorted(items, key=lambda it: it[0]):
+            placement = self.index.place(story_text(art), now)
+            story_id = placement.story
+            if story_id is None:
+                story_id = conn.scalar(insert(story).values(
+                    title=art.title[:500], first_seen=now, last_seen=now, articles=0,
+                    centroid={}).returning(story.c.id))
+            s = self.index.add(story_id, placement, now)
+            conn.execute(update(story).where(story.c.id == story_id).values(
+                articles=s.articles, last_seen=now, centroid=s.centroid))
+            conn.execute(update(article).where(article.c.id == article_id).values(
+                story_id=story_id, story_sig=placement.signature))
+            out[article_id] = story_id
+            self._last_article = max(self._last_article, article_id)
+        return out
+
+
+def alerted_pairs(conn: Connection, pairs: Sequence[tuple[int, str]],
+                  new: Sequence[int]) -> set[tuple[int, str]]:
+    """Of (story id, rule) pairs, those with a match stored before the ``new`` ones."""
+    stories = {s for s, _ in pairs}
+    if not stories:
+        return set()
+    rows = conn.execute(select(article.c.story_id, match.c.rule).distinct()
+                        .join(article, article.c.id == match.c.article_id)
+                        .where(article.c.story_id.in_(stories), match.c.id.not_in(new))).all()
+    return {(r.story_id, r.rule) for r in rows} & set(pairs)
+
+
+def story_alert_status(
+    policy: StoryPolicy, conn: Connection, matched: Sequence[tuple[int, int | None, str]],
+    now: datetime,
+) -> list[tuple[str, datetime] | None]:
+    """For each new match (match id, story id, rule), in order: the alert status and
+    due time of its alert rows, or None (stored as a match only, no alert)."""
+    known = alerted_pairs(conn, [(s, r) for _, s, r in matched
+                                 if s is not None and r in policy.per_story],
+                          [m for m, _, _ in matched])
+    out: list[tuple[str, datetime] | None] = []
+    for _, story_id, rule in matched:
+        updates = policy.per_story.get(rule)
+        if updates is None or story_id is None or (story_id, rule) not in known:
+            out.append(("pending", now))
+            if story_id is not None:
+                known.add((story_id, rule))
+        elif updates == "digest" and policy.release_at is not None:
+            out.append(("held", policy.release_at(rule, now)))
+        else:
+            out.append(None)
+    return out
+
