@@ -149,15 +149,25 @@ def matches(
         str, typer.Option(help="Only matches newer than this (90s, 15m, 2h, 7d).")
     ] = "7d",
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="'story': one row per story, with its matches, rules and feeds.")] = None,
 ) -> None:
     """Stored matches with their evidence, newest first."""
+    from monitor.cli.stories import by_story
+
+    if by not in (None, "story"):
+        raise fail(f"--by: unknown grouping '{by}' (use: story)")
     cutoff = since_cutoff(since)
     store = open_store(config)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]
     finally:
         store.close()
-    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"])
+    if by == "story":
+        write_rows(by_story(rows), format.value, ["story", "title", "matches", "rules", "feeds"])
+        return
+    write_rows(rows, format.value,
+               ["rule", "title", "feed", "published", "lang", "story", "terms", "url"])
 
 
 def match_row(m: Any) -> dict[str, Any]:
@@ -168,6 +178,8 @@ def match_row(m: Any) -> dict[str, Any]:
         "feed": m.feed,
         "published": iso(m.published),
         "matched_at": iso(m.matched_at),
+        "story": m.story,
+        "lang": m.language,
         "terms": list(m.terms),
         "snippet": m.snippet,
         # Why it matched, exactly: each literal that fired, in which field, at which

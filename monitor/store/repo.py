@@ -26,7 +26,7 @@ from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Matc
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
-from monitor.store.stories import StoryCache, StoryPolicy, story_alert_status
+from monitor.store.stories import StoryCache, StoryPolicy, StoryQueries, story_alert_status
 from monitor.store.tables import (
     alert,
     article,
@@ -113,6 +113,10 @@ class MatchRecord:
     terms: tuple[str, ...]
     snippet: str
     hits: tuple[Hit, ...]
+    #: The story of the article (None: stored before stories existed).
+    story: int | None = None
+    #: The article's language (ISO 639-1; None: unknown).
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ class AlertRecord:
     kind: str = "match"
 
 
-class Store(OutboxQueries):
+class Store(OutboxQueries, StoryQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -419,7 +423,7 @@ class Store(OutboxQueries):
     ) -> list[MatchRecord]:
         """Stored matches, newest first, optionally of one rule and since a time."""
         query = (select(match, article.c.title, article.c.link, article.c.published,
-                        feed.c.name.label("feed_name"))
+                        article.c.story_id, article.c.language, feed.c.name.label("feed_name"))
                  .join(article, article.c.id == match.c.article_id)
                  .join(feed, feed.c.id == article.c.first_feed_id)
                  .order_by(match.c.matched_at.desc(), match.c.id.desc()))
@@ -432,7 +436,8 @@ class Store(OutboxQueries):
             return [
                 MatchRecord(rule=r.rule, title=r.title, url=r.link, feed=r.feed_name,
                             published=r.published, matched_at=r.matched_at,
-                            terms=tuple(r.terms), snippet=r.snippet, hits=_hits(r.hits))
+                            terms=tuple(r.terms), snippet=r.snippet, hits=_hits(r.hits),
+                            story=r.story_id, language=r.language)
                 for r in conn.execute(query)
             ]
 
