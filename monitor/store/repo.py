@@ -658,7 +658,7 @@ def _save_batch(
         if copies:
             story_of.update(conn.execute(select(article.c.id, article.c.story_id).where(
                 article.c.id.in_([i for i, _ in copies]), article.c.story_id.is_not(None))
-            ).tuples().all())
+            ).all())
     new_matches, new_alerts = _insert_matches_bulk(
         conn, fresh + copies, routes, now, stories.policy if stories else None, story_of)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
@@ -684,7 +684,7 @@ def _insert_matches_bulk(
     story_of = story_of or {}
     if policy is not None:
         art_of = dict(conn.execute(select(match.c.id, match.c.article_id).where(
-            match.c.id.in_([m for m, _ in created]))).tuples().all()) if created else {}
+            match.c.id.in_([m for m, _ in created]))).all()) if created else {}
         statuses = story_alert_status(policy, conn, [
             (m, story_of.get(art_of[m]), r) for m, r in created], now)
     else:
