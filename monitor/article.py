@@ -183,6 +183,19 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StoryRef:
+    """The story an alerted article belongs to (template variable ``story``)."""
+
+    id: int
+    #: The title of the story's first article.
+    title: str
+    #: Articles in the story so far.
+    articles: int
+    #: Names of the feeds that carried it, first seen first.
+    outlets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AlertToSend:
     """A claimed outbox row, with everything needed to render and send it."""
 
@@ -195,6 +208,8 @@ class AlertToSend:
     hits: tuple[Hit, ...]
     snippet: str
     matched_at: datetime
+    #: The article's story (None: stored before stories existed).
+    story: StoryRef | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:

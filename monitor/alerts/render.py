@@ -241,8 +241,11 @@ def alert_context(alert: AlertToSend) -> dict[str, Any]:
                     "feed": a.feed_name, "published": format_time(a.published or a.updated),
                     "summary": a.summary}
     evidence = {"terms": list(alert.terms), "snippet": alert.snippet}
+    s = alert.story
+    story = ({"id": s.id, "title": s.title, "articles": s.articles, "outlets": list(s.outlets)}
+             if s is not None else None)
     return {"kind": "alert", "rule": alert.rule, "article": article_vars, "evidence": evidence,
-            "matches": [{**article_vars, **evidence}], "more_count": 0}
+            "matches": [{**article_vars, **evidence}], "more_count": 0, "story": story}
 
 
 def digest_context(digest: DigestToSend) -> dict[str, Any]:

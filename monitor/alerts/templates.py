@@ -9,7 +9,8 @@ alert: the default rendering is used and the failure is logged.
 Variables: ``rule``, ``article`` (title, url, feed, published, summary),
 ``evidence`` (terms, snippet), ``matches`` (digests: the listed matches, newest
 first, each like ``article`` plus terms and snippet), ``more_count``, ``kind``
-("alert" or "digest"). Filter ``md`` escapes text for Markdown.
+("alert" or "digest"), ``story`` (alerts: id, title, articles, outlets of the
+article's story, or None). Filter ``md`` escapes text for Markdown.
 """
 
 from __future__ import annotations

@@ -22,11 +22,26 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
+from monitor.article import (
+    AlertToSend,
+    Article,
+    FeedSpec,
+    FeedState,
+    Hit,
+    Match,
+    Route,
+    StoryRef,
+)
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
-from monitor.store.stories import StoryCache, StoryPolicy, StoryQueries, story_alert_status
+from monitor.store.stories import (
+    StoryCache,
+    StoryPolicy,
+    StoryQueries,
+    story_alert_status,
+    story_refs,
+)
 from monitor.store.tables import (
     alert,
     article,
@@ -463,8 +478,9 @@ class Store(OutboxQueries, StoryQueries):
             if not ids:
                 return []
             rows = conn.execute(_alert_query().where(alert.c.id.in_(ids))
-                                .order_by(alert.c.next_attempt_at, alert.c.id))
-            return [_alert_to_send(r) for r in rows]
+                                .order_by(alert.c.next_attempt_at, alert.c.id)).all()
+            stories = story_refs(conn, {r.story_id for r in rows if r.story_id is not None})
+            return [_alert_to_send(r, stories.get(r.story_id)) for r in rows]
 
         return self._tx("claiming alerts", work)
 
@@ -771,9 +787,9 @@ def _alert_query() -> Any:
             .join(feed, feed.c.id == article.c.first_feed_id))
 
 
-def _alert_to_send(r: Row[Any]) -> AlertToSend:
+def _alert_to_send(r: Row[Any], story: StoryRef | None = None) -> AlertToSend:
     return AlertToSend(
         id=r.alert_id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
         attempts=r.attempts, article=_article(r), hits=_hits(r.hits), snippet=r.snippet,
-        matched_at=r.matched_at,
+        matched_at=r.matched_at, story=story,
     )

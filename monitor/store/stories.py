@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from monitor.article import Article
+from monitor.article import Article, StoryRef
 from monitor.stories.assign import StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
 from monitor.store.tables import article, match, story
@@ -142,6 +142,24 @@ def story_alert_status(
             out.append(None)
     return out
 
+
+
+def story_refs(conn: Connection, ids: set[int]) -> dict[int, StoryRef]:
+    """The stories of alerted articles, with the feeds that carried them."""
+    from monitor.store.tables import article_source, feed
+
+    if not ids:
+        return {}
+    outlets: dict[int, list[str]] = {}
+    for story_id, name in conn.execute(
+            select(article.c.story_id, feed.c.name)
+            .join(article_source, article_source.c.article_id == article.c.id)
+            .join(feed, feed.c.id == article_source.c.feed_id)
+            .where(article.c.story_id.in_(ids)).order_by(article_source.c.id)):
+        if name not in outlets.setdefault(story_id, []):
+            outlets[story_id].append(name)
+    return {r.id: StoryRef(r.id, r.title, r.articles, tuple(outlets.get(r.id, ())))
+            for r in conn.execute(select(story).where(story.c.id.in_(ids)))}
 
 
 # -- reading stories (the CLI) ----------------------------------------------------------

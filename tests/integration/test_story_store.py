@@ -140,3 +140,24 @@ def test_replicas_storing_two_copies_at_once_end_with_one_story(pg_url: str) -> 
     assert count(pg_url, "SELECT count(*) FROM story") == rounds
     assert count(pg_url, "SELECT count(DISTINCT story_id) FROM article") == rounds
     assert count(pg_url, "SELECT count(*) FROM alert") == rounds  # one per story and target
+
+
+def test_an_alert_carries_its_story_to_the_template(db_url: str) -> None:
+    from monitor.alerts.render import alert_context, render_alert
+    from monitor.alerts.templates import RuleTemplate
+
+    store, ids = open_store(db_url, ["a", "b"], StoryPolicy())  # every rule per article
+    try:
+        store.save_articles(ids["a"], [(art("a", 1, COPY_A), matched("every"))], ROUTES, T0)
+        store.save_articles(ids["b"], [(art("b", 1, COPY_B), matched("every"))], ROUTES, T0)
+        alerts = store.claim_due_alerts(T0, owner="t")
+    finally:
+        store.close()
+    assert [a.story.articles for a in alerts if a.story] == [2, 2]
+    later = alerts[-1]
+    assert later.story is not None and later.story.outlets == ("a", "b")
+    template = RuleTemplate.compile("every", {
+        "title": "{{ story.title }} ({{ story.articles }} articles: "
+                 "{{ story.outlets | join(', ') }})"})
+    rendered = template.render(alert_context(later), render_alert(later))
+    assert rendered.title == f"{COPY_A[0]} (2 articles: a, b)"
