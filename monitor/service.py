@@ -148,7 +148,8 @@ class Monitor:
         }
         self._delivery = RuleDelivery.from_settings(settings)
         self._retry = retry_policy(settings)
-        store.use_stories(story_policy(settings, self._delivery))
+        if settings.stories.enabled:
+            store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
@@ -192,7 +193,8 @@ class Monitor:
         )
         self.settings, self.rules, self.notifier = settings, rules, notifier
         self._routes, self._delivery, self._retry = routes, delivery, retry
-        self.store.use_stories(story_policy(settings, delivery))
+        self.store.use_stories(story_policy(settings, delivery) if settings.stories.enabled
+                               else None)
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
@@ -390,8 +392,9 @@ class Monitor:
             return _Outcome(error=parsed.error)
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
-        unseen = with_languages(self.store.unseen_articles(feed.id, parsed.articles),
-                                parsed.language)
+        unseen = self.store.unseen_articles(feed.id, parsed.articles)
+        if self.settings.stories.enabled:
+            unseen = with_languages(unseen, parsed.language)
         items = [(article, self.rules.match(article)) for article in unseen]
         saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
         return _Outcome(

@@ -160,9 +160,12 @@ class Store(OutboxQueries, StoryQueries):
         #: Story assignment of new articles (None: stories off, e.g. tools that only read).
         self._stories: StoryCache | None = None
 
-    def use_stories(self, policy: StoryPolicy) -> None:
-        """Group new articles into stories from now on, alerting per ``policy``."""
-        if self._stories is None or self._stories.policy.settings != policy.settings:
+    def use_stories(self, policy: StoryPolicy | None) -> None:
+        """Group new articles into stories from now on, alerting per ``policy``
+        (None: stop grouping)."""
+        if policy is None:
+            self._stories = None
+        elif self._stories is None or self._stories.policy.settings != policy.settings:
             self._stories = StoryCache(policy)
         else:
             self._stories.policy = policy
