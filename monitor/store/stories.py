@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from monitor.article import Article, StoryRef
 from monitor.stories.assign import StoryIndex, StorySettings
@@ -89,23 +89,41 @@ class StoryCache:
 
     def assign(self, conn: Connection, items: Sequence[tuple[int, Article]],
                now: datetime) -> dict[int, int]:
-        """Put each new (article id, article) in a story, in order; article id -> story id."""
+        """Put each new (article id, article) in a story, in order; article id -> story id.
+
+        Stories are inserted one by one (a later article of the batch may join one);
+        the stories' new state and the articles' story ids are written at the end,
+        one executemany each.
+        """
         out: dict[int, int] = {}
+        arts: list[dict[str, Any]] = []
         for article_id, art in sorted(items, key=lambda it: it[0]):
             placement = self.index.place(story_text(art), now)
             story_id = placement.story
             if story_id is None:
-                story_id = conn.scalar(insert(story).values(
-                    title=art.title[:500], first_seen=now, last_seen=now, articles=0,
-                    centroid={}).returning(story.c.id))
-            s = self.index.add(story_id, placement, now)
-            conn.execute(update(story).where(story.c.id == story_id).values(
-                articles=s.articles, last_seen=now, centroid=s.centroid))
-            conn.execute(update(article).where(article.c.id == article_id).values(
-                story_id=story_id, story_sig=placement.signature))
+                story_id = conn.execute(_STORY_INSERT, {
+                    "title": art.title[:500], "first_seen": now, "last_seen": now,
+                    "articles": 0, "centroid": {}}).scalar_one()
+            self.index.add(story_id, placement, now)
+            arts.append({"b_id": article_id, "story_id": story_id,
+                         "story_sig": placement.signature})
             out[article_id] = story_id
             self._last_article = max(self._last_article, article_id)
+        if arts:
+            conn.execute(_ARTICLE_UPDATE, arts)
+            conn.execute(_STORY_UPDATE, [
+                {"b_id": sid, "articles": s.articles, "last_seen": now, "centroid": s.centroid}
+                for sid in sorted(set(out.values())) if (s := self.index.stories.get(sid))])
         return out
+
+
+# Built once: building a statement per article was most of the cost of assigning it.
+_STORY_INSERT = insert(story).returning(story.c.id)
+_ARTICLE_UPDATE = (update(article).where(article.c.id == bindparam("b_id"))
+                   .values(story_id=bindparam("story_id"), story_sig=bindparam("story_sig")))
+_STORY_UPDATE = (update(story).where(story.c.id == bindparam("b_id"))
+                 .values(articles=bindparam("articles"), last_seen=bindparam("last_seen"),
+                         centroid=bindparam("centroid")))
 
 
 def alerted_pairs(conn: Connection, pairs: Sequence[tuple[int, str]],

@@ -49,9 +49,9 @@ class StorySettings:
     #: common words with the article cannot reach the threshold anyway, and those
     #: long lists are what would make the cost grow with the number of open stories.
     probe_terms: int = 8
-    probe_stories: int = 200
+    probe_stories: int = 32
     #: Of those, the ``rerank`` with the largest partial cosine get a full one.
-    rerank: int = 16
+    rerank: int = 4
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ class OpenStory:
     articles: int = 0
     #: MinHash signatures of its articles (for the near-duplicate check).
     signatures: list[minhash.Signature] = field(default_factory=list)
+
+
+def _heaviest(term_weight: tuple[str, float]) -> tuple[float, str]:
+    return (-term_weight[1], term_weight[0])
 
 
 class StoryIndex:
@@ -189,25 +193,22 @@ class StoryIndex:
     def _most_similar(self, vector: Vector) -> tuple[int | None, float]:
         cfg = self.settings
         partial: dict[int, float] = {}
-        for term, weight in sorted(vector.items(), key=lambda tw: (-tw[1], tw[0]))[
-            : cfg.probe_terms
-        ]:
+        probes = heapq.nsmallest(cfg.probe_terms, vector.items(), key=_heaviest)
+        for term, weight in probes:
             holders = self._postings.get(term)
             if holders and len(holders) <= cfg.probe_stories:
                 for story_id, c in holders.items():
                     partial[story_id] = partial.get(story_id, 0.0) + weight * c
         stories = self.stories
-        shortlist = sorted(
-            partial, key=lambda sid: (-partial[sid] / stories[sid].norm, sid)
-        )[: cfg.rerank]
+        scored = [(p / stories[sid].norm, -sid) for sid, p in partial.items()]
         best: tuple[float, int] | None = None
-        for story_id in shortlist:
-            story = stories[story_id]
+        for _, neg_id in heapq.nlargest(cfg.rerank, scored):
+            story = stories[-neg_id]
             centroid = story.centroid
             cosine = sum(w * centroid.get(t, 0.0) for t, w in vector.items()) / story.norm
             # Ties go to the older story: the same answer in every process.
-            if best is None or (cosine, -story_id) > (best[0], -best[1]):
-                best = (cosine, story_id)
+            if best is None or (cosine, neg_id) > (best[0], -best[1]):
+                best = (cosine, -neg_id)
         return (best[1], best[0]) if best else (None, 0.0)
 
     def _set_centroid(self, story: OpenStory, centroid: Vector) -> None:
