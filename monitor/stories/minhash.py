@@ -44,7 +44,8 @@ def signature(shingles: Iterable[str]) -> Signature | None:
 
 def similarity(a: Signature, b: Signature) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
-    same = sum(x == y for x, y in zip(_PACK.unpack(a), _PACK.unpack(b), strict=True))
+    pairs = zip(_PACK.unpack(a), _PACK.unpack(b), strict=True)
+    same: int = sum(x == y for x, y in pairs)
     return same / PERMUTATIONS
 
 
