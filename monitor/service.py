@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from monitor.alerts.backlog import backlog_keys
 from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deliver_due
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, Route
@@ -387,7 +388,10 @@ class Monitor:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
         items = [(article, self.rules.match(article)) for article in unseen]
-        saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
+        now = self.clock()
+        quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
+                             backlog_s=self.settings.poll.backlog_s)
+        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
         return _Outcome(
             new_articles=saved.new_articles,
             new_items=len(unseen),

@@ -15,11 +15,11 @@ adds nothing twice and never raises.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
@@ -321,12 +321,14 @@ class Store(OutboxQueries):
     def save_articles(
         self, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
         routes: Mapping[str, Sequence[Route]], now: datetime,
+        *, quiet: Collection[str] = (),
     ) -> SaveResult:
         """Store new articles, their matches and the alert rows (outbox), atomically.
 
         An article whose canonical URL is already stored gains this feed as a source;
         only rules that had not matched the story yet (e.g. scoped to this feed) add a
-        match, so each rule alerts a story once.
+        match, so each rule alerts a story once. Articles whose key is in ``quiet``
+        (a new feed's backlog) are stored and matched without alerts.
         """
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
@@ -336,7 +338,7 @@ class Store(OutboxQueries):
             # (about 5x faster on a first ingest, see bench/ingest.py).
             totals = [0, 0, 0, 0]
             for chunk in _chunks(ordered):
-                counts = _save_batch(conn, feed_id, chunk, routes, now)
+                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet)
                 totals = [t + c for t, c in zip(totals, counts)]
             return SaveResult(*totals)
 
@@ -374,20 +376,20 @@ class Store(OutboxQueries):
     ) -> tuple[int, int]:
         """Record matches of already stored articles (a rule applied after the fact).
 
-        Existing (rule, article) matches are left alone; alert rows are written only
-        for the routes given (none: store the matches without alerting).
+        Existing (rule, article) matches keep their evidence. With ``routes``, alert
+        rows are written for every given match that never had any (new, a backlog
+        item, or recorded by an earlier apply without alerts), once; without, the
+        matches are stored silently.
         Returns (new_matches, new_alerts).
         """
 
         def work(conn: Connection) -> tuple[int, int]:
-            new_matches = new_alerts = 0
-            for article_id, matches in items:
-                for m in matches:
-                    match_id = _insert_match(conn, article_id, m, now)
-                    if match_id is not None:
-                        new_matches += 1
-                        new_alerts += _insert_alerts(conn, match_id, routes.get(m.rule, ()), now)
-            return new_matches, new_alerts
+            new_matches, _ = _insert_matches_bulk(
+                conn, [(aid, ms, False) for aid, ms in items], {}, now)
+            if not routes:
+                return new_matches, 0
+            pairs = [(m.rule, aid) for aid, ms in items for m in ms]
+            return new_matches, _alert_unalerted(conn, pairs, routes, now)
 
         return self._tx("recording matches", work)
 
@@ -540,7 +542,7 @@ def _build_stmt(conn: Connection, name: str) -> Any:
     if name == "match":
         return (_insert(conn, match)
                 .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])
-                .returning(match.c.id, match.c.rule))
+                .returning(match.c.id, match.c.rule, match.c.alerted_at))
     assert name == "alert", name
     return (_insert(conn, alert)
             .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
@@ -594,7 +596,7 @@ def _fetch_update(failed: bool, keys: tuple[str, ...]) -> Any:
 
 def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
-    routes: Mapping[str, Sequence[Route]], now: datetime,
+    routes: Mapping[str, Sequence[Route]], now: datetime, quiet: Collection[str] = (),
 ) -> tuple[int, int, int, int]:
     """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
@@ -619,29 +621,33 @@ def _save_batch(
     lost = [new_ids[k] for k in new_ids if k not in sourced]  # a racing writer was first
     if lost:
         conn.execute(article.delete().where(article.c.id.in_(lost)))
-    fresh = [(new_ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key in new_ids]
+    fresh = [(new_ids[a.key], ms, a.key not in quiet)
+             for a, ms in todo if a.key in sourced and a.key in new_ids]
     # A syndicated copy adds the matches of rules that missed the first copy (a rule
     # scoped to this feed, say); a rule that already matched the story stays one match.
-    copies = [(ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key not in new_ids]
+    copies = [(ids[a.key], ms, a.key not in quiet)
+              for a, ms in todo if a.key in sourced and a.key not in new_ids]
     new_matches, new_alerts = _insert_matches_bulk(conn, fresh + copies, routes, now)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
 
 
 def _insert_matches_bulk(
-    conn: Connection, items: Sequence[tuple[int, Sequence[Match]]],
+    conn: Connection, items: Sequence[tuple[int, Sequence[Match], bool]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
 ) -> tuple[int, int]:
-    """``_insert_match`` + ``_insert_alerts`` for many (article_id, matches) at once."""
+    """Insert the matches of many (article_id, matches, alert?) at once, and the alert
+    rows of the new ones to alert (those get ``alerted_at``)."""
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
-               "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now}
-              for article_id, matches in items for m in {m.rule: m for m in matches}.values()]
+               "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now,
+               "alerted_at": now if alert_it and routes.get(m.rule) else None}
+              for article_id, matches, alert_it in items
+              for m in {m.rule: m for m in matches}.values()]
     if not values:
         return (0, 0)
     created = conn.execute(_stmt(conn, "match"), values).all()
-    alerts = [{"match_id": match_id, "recipient": route.recipient,
-               "target_key": route.target_key, "status": "pending", "attempts": 0,
-               "next_attempt_at": now, "created_at": now}
-              for match_id, rule in created for route in dict.fromkeys(routes.get(rule, ()))]
+    alerts = [_alert_values(match_id, route, now)
+              for match_id, rule, alerted in created if alerted is not None
+              for route in dict.fromkeys(routes.get(rule, ()))]
     if not alerts:
         return (len(created), 0)
     return (len(created), len(conn.execute(_stmt(conn, "alert"), alerts).all()))
@@ -663,26 +669,33 @@ def _article_values(feed_id: int, art: Article, now: datetime) -> dict[str, Any]
     }
 
 
-def _insert_match(conn: Connection, article_id: int, m: Match, now: datetime) -> int | None:
-    stmt = (_insert(conn, match)
-            .values(rule=m.rule, article_id=article_id, terms=list(m.terms),
-                    hits=[asdict(h) for h in m.hits], snippet=m.snippet, matched_at=now)
-            .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])
-            .returning(match.c.id))
-    return conn.scalar(stmt)
+def _alert_values(match_id: int, route: Route, now: datetime) -> dict[str, Any]:
+    return {"match_id": match_id, "recipient": route.recipient, "target_key": route.target_key,
+            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-def _insert_alerts(conn: Connection, match_id: int, routes: Sequence[Route], now: datetime) -> int:
-    created = 0
-    for route in dict.fromkeys(routes):  # a route listed twice is still one message
-        stmt = (_insert(conn, alert)
-                .values(match_id=match_id, recipient=route.recipient, target_key=route.target_key,
-                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
-                .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
-                                                        alert.c.target_key])
-                .returning(alert.c.id))
-        created += conn.scalar(stmt) is not None
-    return created
+def _alert_unalerted(
+    conn: Connection, pairs: Sequence[tuple[str, int]],
+    routes: Mapping[str, Sequence[Route]], now: datetime,
+) -> int:
+    """Queue alerts for the (rule, article_id) matches that never had any; how many rows.
+
+    Each such match gets ``alerted_at``, so asking again queues nothing more."""
+    wanted = [(rule, aid) for rule, aid in dict.fromkeys(pairs) if routes.get(rule)]
+    rows: list[tuple[int, str]] = []
+    for chunk in _chunks(wanted):
+        rows += conn.execute(
+            select(match.c.id, match.c.rule)
+            .where(tuple_(match.c.rule, match.c.article_id).in_(list(chunk)),
+                   match.c.alerted_at.is_(None))
+            .with_for_update()).all()
+    if not rows:
+        return 0
+    for chunk in _chunks([mid for mid, _ in rows]):
+        conn.execute(update(match).where(match.c.id.in_(chunk)).values(alerted_at=now))
+    alerts = [_alert_values(mid, route, now)
+              for mid, rule in rows for route in dict.fromkeys(routes[rule])]
+    return len(conn.execute(_stmt(conn, "alert"), alerts).all())
 
 
 def _feed_state(r: Row[Any]) -> FeedState:
