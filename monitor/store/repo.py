@@ -79,6 +79,18 @@ class FeedStatus:
     disabled_reason: str | None = None
     #: Observed new items per day (adaptive polling), None until known.
     items_per_day: float | None = None
+    #: The poller holding the feed (lease_until may have passed: then nobody does).
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedLease:
+    """A feed leased by a poller: who holds it, until when."""
+
+    url: str
+    owner: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -286,7 +298,8 @@ class Store(OutboxQueries):
                            last_error=r.last_error, error_count=r.error_count, articles=r.articles,
                            last_polled_at=r.last_polled_at, next_poll_at=r.next_poll_at,
                            fetch_url=r.fetch_url, disabled_reason=r.disabled_reason,
-                           items_per_day=r.items_per_day)
+                           items_per_day=r.items_per_day, lease_owner=r.lease_owner,
+                           lease_until=r.lease_until)
                 for r in conn.execute(query)
             ]
 
@@ -443,8 +456,53 @@ class Store(OutboxQueries):
         return self._tx("claiming alerts", work)
 
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
-        """The alert was delivered: final, lease released (the attempt is counted)."""
-        self._finish_alert(alert_id, {"status": "sent", "sent_at": now})
+        """The alert was delivered: final, lease released (the attempt is counted); the
+        error of an earlier attempt is cleared (the log keeps the history)."""
+        self._finish_alert(alert_id, {"status": "sent", "sent_at": now, "last_error": None})
+
+    def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None:
+        """Give back claimed alerts not sent (still ``owner``'s): due again at once."""
+        free = {"lease_owner": None, "lease_until": None}
+        for chunk in _chunks(list(alert_ids)):
+            stmt = (update(alert).where(alert.c.id.in_(chunk), alert.c.lease_owner == owner)
+                    .values(free))
+            self._tx("releasing alerts", lambda conn, stmt=stmt: conn.execute(stmt))
+
+    def count_due_alerts(self, now: datetime) -> int:
+        """Outbox rows (alerts and digest messages) due for delivery at ``now``."""
+        query = (select(func.count()).select_from(alert)
+                 .where(alert.c.status.in_(("pending", "failed")),
+                        alert.c.next_attempt_at <= now))
+        return int(self._tx("counting due alerts", lambda c: c.scalar(query), readonly=True))
+
+    def release_leases(self, owner: str) -> tuple[int, int]:
+        """Give up every feed and alert lease ``owner`` holds (a run that stops or is
+        interrupted), so the next run need not wait for them to expire; how many of each."""
+
+        def work(conn: Connection) -> tuple[int, int]:
+            free = {"lease_owner": None, "lease_until": None}
+            feeds = conn.execute(update(feed).where(feed.c.lease_owner == owner).values(free))
+            alerts = conn.execute(update(alert).where(alert.c.lease_owner == owner).values(free))
+            return int(feeds.rowcount), int(alerts.rowcount)
+
+        released = self._tx("releasing leases", work)
+        if any(released):
+            log.info("store.leases_released owner=%s feeds=%d alerts=%d", owner, *released)
+        return released
+
+    def feeds_leased_elsewhere(self, now: datetime, owner: str) -> list[FeedLease]:
+        """Active feeds another process holds a lease on at ``now`` (it is polling them,
+        or died and the lease has not expired yet)."""
+        query = (select(feed.c.url, feed.c.lease_owner, feed.c.lease_until)
+                 .where(feed.c.active == true(), feed.c.lease_until > now,
+                        feed.c.lease_owner != owner)
+                 .order_by(feed.c.url))
+
+        def work(conn: Connection) -> list[FeedLease]:
+            return [FeedLease(url=r.url, owner=r.lease_owner, until=r.lease_until)
+                    for r in conn.execute(query)]
+
+        return self._tx("reading feed leases", work, readonly=True)
 
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
