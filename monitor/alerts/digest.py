@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.article import Hit
+
 #: The digest schedule of a rule that names none (used by quiet hours and max_per_hour).
 DEFAULT_EVERY_S = 3600
 #: Fixed anchor of interval schedules, so every replica and restart agrees on boundaries.
@@ -163,11 +165,17 @@ class DigestItem:
     title: str
     link: str | None
     feed: str
+    #: The entry's dates as the feed gave them (None when it gave none).
     published: datetime | None
+    #: When the match was recorded (shown only as "seen", never as a publication date).
     matched_at: datetime
     terms: tuple[str, ...]
     snippet: str
     summary: str = ""
+    updated: datetime | None = None
+    content: str = ""
+    #: The evidence; offsets point into ``title``, ``summary`` and ``content``.
+    hits: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)

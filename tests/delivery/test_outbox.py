@@ -48,8 +48,9 @@ def seed(store: Store, notifier: Notifier, n: int, *, rule: str = "zoom", at: da
         art = Article(feed_url=FEED.url, feed_name=FEED.name, feed_tags=(), key=f"k{i}",
                       guid=f"k{i}", link=f"https://news.example/{i}",
                       canonical_url=f"https://news.example/{i}", title=f"Story {i}",
-                      published=at - timedelta(minutes=n - i))
-        match = Match(rule=rule, hits=(Hit("Zoom", "title", 0, 4, "Zoom"),), snippet="«Zoom»")
+                      summary=f"Zoom news number {i}", published=at - timedelta(minutes=n - i))
+        match = Match(rule=rule, hits=(Hit("Zoom", "summary", 0, 4, "Zoom"),),
+                      snippet=f"«Zoom» news number {i}")
         items.append((art, [match]))
     routes = {rule: notifier.routes_for(["team"])}
     assert store.save_articles(feed.id, items, routes, at).new_alerts == n
