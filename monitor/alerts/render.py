@@ -28,12 +28,12 @@ from monitor.alerts.view import (  # noqa: F401  (format_time, one_line, split_s
     date_label,
     describe_when,
     format_time,
-    marked,
     one_line,
     split_snippet,
 )
 from monitor.article import AlertToSend
 from monitor.rules.snippet import Piece
+from monitor.rules.snippet import joined as marked
 
 #: Formats a body can be rendered in (apprise's NotifyFormat values).
 FORMATS = ("text", "markdown", "html")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from monitor.article import Hit
-from monitor.rules.snippet import Piece, hit_windows, joined, lead_end, mark_spans
+from monitor.rules.snippet import Piece, hit_windows, lead_end, mark_spans
 
 _WS_RE = re.compile(r"\s+")
 _HIT_RE = re.compile(r"«([^«»]*)»")
@@ -152,8 +152,8 @@ def format_time(when: datetime | None) -> str:
     if when is None:
         return "unknown"
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def date_label(published: datetime | None, updated: datetime | None) -> tuple[str, datetime | None]:
@@ -166,7 +166,7 @@ def date_label(published: datetime | None, updated: datetime | None) -> tuple[st
 
 
 def describe_when(published: datetime | None, updated: datetime | None, seen: datetime) -> str:
-    """"published …", else "updated …", else "seen …" (never the fetch time as a publication date)."""
+    """"published …", else "updated …", else "seen …": the fetch time is never "published"."""
     label, when = date_label(published, updated)
     return f"{label} {format_time(when or seen)}"
 
@@ -183,8 +183,3 @@ def split_snippet(snippet: str) -> tuple[Piece, ...]:
     if pos < len(snippet or ""):
         pieces.append((snippet[pos:], False))
     return tuple(pieces)
-
-
-def marked(pieces: Sequence[Piece]) -> str:
-    """Pieces as text, hits marked «like this» (the plain-text and template form)."""
-    return joined(pieces)

@@ -9,7 +9,8 @@ so every output format can mark hits its own way.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 OPEN, CLOSE, ELLIPSIS = "«", "»", "…"
 #: One piece of marked text: the text and whether it is a hit.

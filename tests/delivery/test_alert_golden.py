@@ -14,16 +14,15 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
+from receivers import SMTPReceiver, WebhookReceiver
 
 from monitor.alerts.deliver import Notifier
+from monitor.alerts.digest import DigestItem, DigestToSend
 from monitor.alerts.policy import RuleDelivery
 from monitor.alerts.render import render_alert, render_digest
-from monitor.alerts.digest import DigestItem, DigestToSend
 from monitor.alerts.templates import RuleTemplate
 from monitor.article import AlertToSend, Article, Hit, RuleSpec
 from monitor.rules.compile import compile_rules
-from receivers import SMTPReceiver, WebhookReceiver
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "alerts"
 SEEN = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
@@ -93,7 +92,8 @@ def test_email_has_our_text_part_and_the_html_part() -> None:
     golden("email-plain.txt", plain)
     golden("email.html", html)
     # Ours, not apprise's conversion of the HTML: hit markers and the URL survive.
-    assert "«resellers»" in plain and "read: https://thehill.com/policy/technology/5012345-" in plain
+    assert "«resellers»" in plain
+    assert "read: https://thehill.com/policy/technology/5012345-" in plain
 
 
 def test_email_text_part_is_the_rule_template_text() -> None:
@@ -129,7 +129,8 @@ def test_plain_targets_get_text() -> None:
 
 def test_digest_text_lists_items_by_their_own_dates() -> None:
     older = DigestItem(rule="zoom-china", title="Older story on Zoom", link="https://ex.test/1",
-                       feed="Wire", published=None, updated=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+                       feed="Wire", published=None,
+                       updated=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
                        matched_at=SEEN, terms=("@Zoom",), snippet="«Zoom»",
                        summary="Zoom said little.",
                        hits=(Hit("@Zoom", "title", 15, 19, "Zoom"),
@@ -141,3 +142,15 @@ def test_digest_text_lists_items_by_their_own_dates() -> None:
                           target_key="k", attempts=0, created_at=SEEN, window_end=SEEN,
                           items=(older, undated), total=3)
     golden("digest.txt", render_digest(digest).text)
+
+
+def test_templates_see_lead_excerpts_and_the_date_line() -> None:
+    template = RuleTemplate.compile("zoom-china", {
+        "text": "{{ article.when }}|{{ article.published }}|{{ article.lead[:30] }}\n"
+                "{% for x in evidence.excerpts %}{{ x.field }}: {{ x.text }}\n{% endfor %}",
+    })
+    text = RuleDelivery(templates={"zoom-china": template}).render_alert(_alert()).text
+    first, excerpt = text.splitlines()
+    assert first == ("updated 2026-11-26 13:45 UTC|2026-11-26 13:45 UTC|"
+                     "«Zoom Video Communications» wi")
+    assert excerpt.startswith("content: …") and "«PRC»" in excerpt and "«resellers»" in excerpt

@@ -66,8 +66,8 @@ def test_text_body_marks_title_hits_shows_the_summary_and_the_url() -> None:
         "«Zoom» to stop direct sales in «mainland China»",
         "The Hill · published 2026-11-26 13:45 UTC",
         "",
-        "«Zoom Video Communications» will stop selling directly in «mainland China» and move "
-        "to a partner-only model, the company said on Tuesday.",
+        ("«Zoom Video Communications» will stop selling directly in «mainland China» and move "
+         "to a partner-only model, the company said on Tuesday."),
         "",
         'Rule: zoom-china · matched: @Zoom, "mainland China"',
         "read: https://thehill.com/tech/zoom-china-partner-only",
