@@ -123,13 +123,14 @@ def _text(view: AlertView, *, rule_line: bool = True) -> str:
         lines += ["", marked(view.lead)]
     for e in view.excerpts:
         lines += ["", f"{e.label}: {marked(e.pieces)}"]
-    lines += ["", _matched_line(view, rule_line, ", ".join(view.terms) or "-"),
+    lines += ["", _matched_line(view.rule, rule_line, ", ".join(view.terms) or "-"),
               f"read: {view.link or '(no link)'}"]
     return "\n".join(lines)
 
 
-def _matched_line(view: AlertView, rule_line: bool, terms: str) -> str:
-    return f"Rule: {view.rule} · matched: {terms}" if rule_line else f"matched: {terms}"
+def _matched_line(rule: str, rule_line: bool, terms: str) -> str:
+    """``rule`` and ``terms`` already escaped for the format."""
+    return f"Rule: {rule} · matched: {terms}" if rule_line else f"matched: {terms}"
 
 
 # -- Markdown (chats) ----------------------------------------------------------------------
@@ -146,8 +147,8 @@ def _markdown(view: AlertView, *, rule_line: bool = True) -> str:
     if view.lead:
         blocks.append(_md(view.lead))
     blocks += [f"_{e.label}:_ {_md(e.pieces)}" for e in view.excerpts]
-    matched = _matched_line(view, rule_line, terms).replace(view.rule, md_escape(view.rule), 1)
-    blocks += [matched, f"read: <{link}>" if link else md_escape(view.link or "(no link)")]
+    blocks += [_matched_line(md_escape(view.rule), rule_line, terms),
+               "read: " + (f"<{link}>" if link else md_escape(view.link or "(no link)"))]
     return "\n\n".join(blocks)
 
 
@@ -201,7 +202,7 @@ def _html(view: AlertView, *, rule_line: bool = True) -> str:
     rows += [_p("excerpt", f'<span style="{_STYLE["label"]}">{e(ex.label)}:</span> '
                            f"{_h(ex.pieces)}") for ex in view.excerpts]
     terms = e(", ".join(view.terms) or "-")
-    rows += [_p("footer", e(_matched_line(view, rule_line, "")) + terms), _p("url", url)]
+    rows += [_p("footer", _matched_line(e(view.rule), rule_line, terms)), _p("url", url)]
     return "\n".join(rows)
 
 

@@ -94,7 +94,7 @@ def build_view(
     seen |= {h.term for h in by_field.get(lead_field, []) if lead and h.start < cut}
     excerpts: list[Excerpt] = []
     for field in sorted(by_field, key=lambda f: _FIELD_ORDER.get(f, 99)):
-        shown = cut if field == lead_field else 0
+        shown = cut if field == lead_field and lead else 0
         excerpts += _excerpts(field, texts.get(field), by_field[field], shown, seen)
     if not hits and snippet:
         excerpts = [Excerpt("snippet", split_snippet(one_line(snippet)))]

@@ -109,6 +109,17 @@ def test_summary_equal_to_the_title_is_not_repeated() -> None:
     assert render_alert(make_alert(summary=title)).text.count("«mainland China»") == 1
 
 
+def test_hits_of_a_summary_equal_to_the_title_still_show_when_the_title_has_none() -> None:
+    rules = compile_rules([RuleSpec("s", "summary:Zoom")], {})
+    article = make_alert(summary="Zoom to stop direct sales in mainland China").article
+    (match,) = rules.match(article)
+    alert = AlertToSend(id=1, rule="s", recipient="r", target_key="k", attempts=0,
+                        article=article, hits=match.hits, snippet=match.snippet, matched_at=NOW)
+    text = render_alert(alert).text
+    assert text.startswith("Zoom to stop direct sales in mainland China\n")  # no title hit
+    assert "In the summary: «Zoom» to stop direct sales" in text
+
+
 def test_markdown_bolds_hits_and_keeps_the_link() -> None:
     md = render_alert(make_alert()).markdown
     assert md.startswith("**Zoom** to stop direct sales in **mainland China**\n\n")
