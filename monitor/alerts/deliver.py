@@ -29,6 +29,7 @@ import apprise
 
 from monitor.alerts import console as _console  # noqa: F401  (registers console://)
 from monitor.alerts.digest import DigestToSend, due_window, hold_reason
+from monitor.alerts.email_text import text_part
 from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: re-exported)
     RetryPolicy,
     RuleDelivery,
@@ -123,9 +124,17 @@ class Notifier:
         return plugin_format(target.apobj[0])
 
     def send_rendered(self, route: Route, rendered: RenderedAlert) -> None:
-        """Send a rendered alert in the format the route's target wants."""
+        """Send a rendered alert in the format the route's target wants.
+
+        An HTML body goes with our text body as its plain-text alternative
+        (email's text/plain part), not apprise's conversion of the HTML.
+        """
         fmt = self.format_for(route)
-        self.send(route, rendered.title, rendered.body_for(fmt), fmt)
+        if fmt != "html":
+            self.send(route, rendered.title, rendered.body_for(fmt), fmt)
+            return
+        with text_part(rendered.html, rendered.text):
+            self.send(route, rendered.title, rendered.html, fmt)
 
     def send(self, route: Route, title: str, body: str, body_format: str = "text") -> None:
         """Send one message to one target; raise DeliveryError (redacted reason) on failure."""
@@ -162,9 +171,10 @@ def _fresh_apprise(url: str) -> apprise.Apprise:
 def plugin_format(plugin: Any) -> str:
     """The format to render for one apprise plugin instance.
 
-    A ``?format=`` in the URL wins. A plugin that accepts every format is a
-    pass-through (webhook, console): its default, text. One that accepts
-    Markdown is a chat: Markdown. Otherwise its native format (email: HTML).
+    A ``?format=`` in the URL wins. A generic pass-through (webhook, console,
+    apprise API) gets its default, text. A plugin that accepts Markdown is a
+    chat (Slack, Telegram, Matrix, Discord): Markdown. Otherwise its native
+    format (email: HTML).
     """
     override = getattr(plugin, "_format_override", None)
     if override:
@@ -175,9 +185,22 @@ def plugin_format(plugin: Any) -> str:
     names = [_format_name(f) for f in formats]
     if not names:
         return "text"
-    if {"text", "html", "markdown"} <= set(names):
+    if {"text", "html", "markdown"} <= set(names) and _is_pass_through(plugin):
         return names[0]
     return "markdown" if "markdown" in names else names[0]
+
+
+#: Schemas that forward the body as given (webhooks, the API, our console), not chats.
+_PASS_THROUGH = frozenset({"console", "json", "jsons", "xml", "xmls", "form", "forms", "apprise",
+                           "apprises"})
+
+
+def _is_pass_through(plugin: Any) -> bool:
+    schemas: set[str] = set()
+    for attr in ("protocol", "secure_protocol"):
+        value = getattr(plugin, attr, None)
+        schemas.update([value] if isinstance(value, str) else value or ())
+    return not schemas or bool(schemas & _PASS_THROUGH)
 
 
 def _format_name(fmt: Any) -> str:

@@ -6,10 +6,11 @@ the HTML environment autoescapes every value, so a feed's ``<script>`` or tracki
 pixel arrives as text. A template that fails at render time never loses the
 alert: the default rendering is used and the failure is logged.
 
-Variables: ``rule``, ``article`` (title, url, feed, published, summary),
-``evidence`` (terms, snippet), ``matches`` (digests: the listed matches, newest
-first, each like ``article`` plus terms and snippet), ``more_count``, ``kind``
-("alert" or "digest"). Filter ``md`` escapes text for Markdown.
+Variables: ``rule``, ``article`` (title, url, feed, published, when, summary,
+lead), ``evidence`` (terms, snippet, marked_title, excerpts), ``matches``
+(digests: the listed matches, newest first, each with the keys of ``article``
+and ``evidence``), ``more_count``, ``kind`` ("alert" or "digest"); see
+docs/delivery.md. Filter ``md`` escapes text for Markdown.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def hit_row(article: Article, m: Match) -> dict[str, Any]:
         "title": article.title,
         "url": article.link,
         "feed": article.feed_name,
-        "published": iso(article.published),
+        "published": iso(article.date),
         "terms": list(m.terms),
         "snippet": m.snippet,
     }

@@ -119,6 +119,7 @@ class MatchRecord:
     url: str | None
     #: Name of the feed the article was first seen in.
     feed: str
+    #: The entry's published date, else its updated date (None: the feed gave neither).
     published: datetime | None
     matched_at: datetime
     terms: tuple[str, ...]
@@ -410,7 +411,9 @@ class Store(OutboxQueries):
         self, *, rule: str | None = None, since: datetime | None = None
     ) -> list[MatchRecord]:
         """Stored matches, newest first, optionally of one rule and since a time."""
-        query = (select(match, article.c.title, article.c.link, article.c.published,
+        # An entry with only an updated date (Atom <updated>) shows that date.
+        published = func.coalesce(article.c.published, article.c.updated).label("published")
+        query = (select(match, article.c.title, article.c.link, published,
                         feed.c.name.label("feed_name"))
                  .join(article, article.c.id == match.c.article_id)
                  .join(feed, feed.c.id == article.c.first_feed_id)
