@@ -505,6 +505,8 @@ class Monitor:
             len(self.settings.feeds),
             len(self.settings.rules),
         )
+        if warning := self.rules.unindexed_warning():
+            log.warning(warning)
         await stop.wait()
         log.info("service.stopping in_flight=%d", len(running))
         # Pause, not shutdown, first: shutdown cancels the running jobs' tasks.

@@ -41,8 +41,9 @@ class CompiledRule:
 
 
 #: Automaton payload per key: (key length, first char is a word char, last char is a
-#: word char, ((literal id, is prefix, case forms), ...)).
-Payload = tuple[int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...]]
+#: word char, ((literal id, is prefix, case forms), ...), (substring literal id, ...)).
+Payload = tuple[int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...],
+                tuple[int, ...]]
 
 
 def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
@@ -58,8 +59,17 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
     plain = text.isascii()
     last = len(text) - 1
     found = ctx.found
-    for end, (klen, first_w, last_w, entries) in automaton.iter(text):
+    for end, (klen, first_w, last_w, entries, loose) in automaton.iter(text):
         start = end - klen + 1
+        if loose:  # regex keys: any occurrence, inside a word too
+            for lid in loose:
+                occ = found.get(lid)
+                if occ is None:
+                    found[lid] = [(name, start, end + 1)]
+                else:
+                    occ.append((name, start, end + 1))
+            if not entries:
+                continue
         if first_w and start and text[start - 1].isalnum():
             if plain or not boundary_ok(text, start - 1, start):
                 continue
@@ -149,6 +159,15 @@ class RuleSet:
     def unindexed_rules(self) -> tuple[str, ...]:
         """Rules evaluated for every article: their positive side has no literal term."""
         return tuple(self._rules[i].name for i in self._unindexed)
+
+    def unindexed_warning(self) -> str | None:
+        """For the operator, once at start: which rules cost time on every article."""
+        names = self.unindexed_rules
+        if not names:
+            return None
+        return (f"rules.unindexed rules={','.join(names)}: these rules have no plain text to"
+                " look for (e.g. only /[0-9]{4}/), so they are evaluated on every article,"
+                " which slows matching; add a word they need (ban AND /.../) to index them")
 
     def __len__(self) -> int:
         return len(self._rules)
