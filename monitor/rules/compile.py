@@ -216,20 +216,20 @@ def compile_query(
     return CompiledQuery(query, ast, root, builder.triggers(root), builder.registry)
 
 
-def _build_automaton(registry: LiteralRegistry) -> Any:
-    """One automaton over all keys; payloads as described by ``match.Payload``."""
-    by_key: dict[str, tuple[list[tuple[int, bool, frozenset[str] | None]], list[int]]] = {}
+def _build_automaton(registry: LiteralRegistry, substring: bool) -> Any:
+    """The word automaton, or the substring one for regex keys (``match.*Payload``)."""
+    by_key: dict[str, list[tuple[int, bool, frozenset[str] | None]]] = {}
     for lid, spec in enumerate(registry.specs):
-        words, loose = by_key.setdefault(spec.key, ([], []))
-        if spec.substring:
-            loose.append(lid)
-        else:
-            words.append((lid, spec.prefix, spec.forms))
+        if spec.substring == substring:
+            by_key.setdefault(spec.key, []).append((lid, spec.prefix, spec.forms))
     if not by_key:
         return None
     automaton = ahocorasick.Automaton()
-    for key, (words, loose) in by_key.items():
-        payload = (len(key), key[0].isalnum(), key[-1].isalnum(), tuple(words), tuple(loose))
+    for key, entries in by_key.items():
+        if substring:
+            payload: tuple[Any, ...] = (len(key), tuple(lid for lid, _, _ in entries))
+        else:
+            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), tuple(entries))
         automaton.add_word(key, payload)
     automaton.make_automaton()
     return automaton
@@ -282,5 +282,6 @@ def compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str
         # Compiling is not the place to warn: test-rule and `rules apply` compile too,
         # where the cost does not matter. `check` and the daemon's start say it once.
         log.debug("rules.unindexed rules=%s", ",".join(compiled[i].name for i in unindexed))
-    return RuleSet(compiled, _build_automaton(registry),
-                   {k: tuple(v) for k, v in triggers.items()}, unindexed, scan)
+    return RuleSet(compiled, _build_automaton(registry, substring=False),
+                   {k: tuple(v) for k, v in triggers.items()}, unindexed, scan,
+                   _build_automaton(registry, substring=True))

@@ -41,9 +41,10 @@ class CompiledRule:
 
 
 #: Automaton payload per key: (key length, first char is a word char, last char is a
-#: word char, ((literal id, is prefix, case forms), ...), (substring literal id, ...)).
-Payload = tuple[int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...],
-                tuple[int, ...]]
+#: word char, ((literal id, is prefix, case forms), ...)).
+Payload = tuple[int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...]]
+#: Payload in the substring automaton (regex keys): (key length, (literal id, ...)).
+SubstringPayload = tuple[int, tuple[int, ...]]
 
 
 def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
@@ -59,17 +60,8 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
     plain = text.isascii()
     last = len(text) - 1
     found = ctx.found
-    for end, (klen, first_w, last_w, entries, loose) in automaton.iter(text):
+    for end, (klen, first_w, last_w, entries) in automaton.iter(text):
         start = end - klen + 1
-        if loose:  # regex keys: any occurrence, inside a word too
-            for lid in loose:
-                occ = found.get(lid)
-                if occ is None:
-                    found[lid] = [(name, start, end + 1)]
-                else:
-                    occ.append((name, start, end + 1))
-            if not entries:
-                continue
         if first_w and start and text[start - 1].isalnum():
             if plain or not boundary_ok(text, start - 1, start):
                 continue
@@ -90,6 +82,23 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
             if occ is None:
                 found[lid] = [span]
             elif span not in occ:
+                occ.append(span)
+
+
+def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:
+    """Find the regex keys in one field: anywhere, inside words too.
+
+    A separate automaton, so the word scan above stays as fast as without regexes.
+    """
+    text = ctx.fold(name).text
+    found = ctx.found
+    for end, (klen, lids) in automaton.iter(text):
+        span = (name, end - klen + 1, end + 1)
+        for lid in lids:
+            occ = found.get(lid)
+            if occ is None:
+                found[lid] = [span]
+            else:
                 occ.append(span)
 
 
@@ -142,9 +151,12 @@ class RuleSet:
         triggers: dict[int, tuple[int, ...]],
         unindexed: Sequence[int],
         scan_fields: Sequence[str],
+        substrings: Any = None,
     ) -> None:
         self._rules = tuple(rules)
         self._automaton = automaton
+        #: Regex keys (see ``scan_substrings``); None when no regex has one.
+        self._substrings = substrings
         self._triggers = triggers
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
@@ -177,6 +189,9 @@ class RuleSet:
         if self._automaton is not None:
             for name in self._scan_fields:
                 scan_field(ctx, self._automaton, name)
+        if self._substrings is not None:
+            for name in self._scan_fields:
+                scan_substrings(ctx, self._substrings, name)
         triggers = self._triggers
         chosen: set[int] = set(self._unindexed)
         for lid in ctx.found:

@@ -23,7 +23,7 @@ from monitor.rules.normalize import fold
 #: Shortest literal worth indexing: shorter keys fire on nearly every article.
 MIN_LITERAL = 3
 _REPEAT = re.compile(r"\{(\d+)(,\d*)?\}")
-#: (start of the construct in the pattern, RE2's error code) -> why, in plain words.
+#: How a construct RE2 refuses begins -> why, in plain words.
 _UNSUPPORTED = {
     "(?=": "lookahead (?=...) is not supported (RE2 has no lookaround)",
     "(?!": "negative lookahead (?!...) is not supported (RE2 has no lookaround)",

@@ -1,9 +1,16 @@
 """`news-monitor test-rule` through the real process: queries starting with '-', `--`
-anywhere, regexes on RE2 (no warning noise, refusals with a caret)."""
+anywhere, regexes on RE2 (no warning noise, refusals with a caret); and the one
+warning about unindexed rules, from the daemon at start."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +97,41 @@ def test_regex_refused_by_re2_shows_the_column_with_a_caret(
     lines = result.stderr.splitlines()
     assert lines[0].startswith("query column 23: regex: backreferences")
     assert lines[2].index("^") == lines[1].index("\\1")
+
+
+DAEMON_CONFIG = """\
+database: sqlite:///state/monitor.db
+poll: {interval: 1h, timeout: 2s}
+feeds:
+  - url: http://127.0.0.1:9/feed.xml
+    name: Nowhere
+rules:
+  - name: years
+    query: '/[0-9]{4}/'
+  - name: bans
+    query: '/ban(s|ned)?/'
+"""
+
+
+def test_the_daemon_says_once_at_start_which_rules_run_on_every_article(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(DAEMON_CONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any("service.started" in x for x in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    warnings = [x for x in lines if "rules.unindexed" in x]
+    assert len(warnings) == 1, lines
+    assert "WARNING" in warnings[0] and "rules=years:" in warnings[0]
+    assert "evaluated on every article" in warnings[0] and "bans" not in warnings[0]
