@@ -116,13 +116,13 @@ def _explain(pattern: str, raw: bytes | str) -> tuple[str, int]:
         if pattern.startswith(start, at):
             return f"regex: {why}", at
     if code == "invalid escape sequence" and re.fullmatch(r"\\[1-9]", arg):
-        return f"regex: backreferences ({arg}) are not supported (RE2 matches in linear" \
-               " time)", at
+        why = f"backreferences ({arg}) are not supported (RE2 matches in linear time)"
+        return f"regex: {why}", at
     if code == "invalid escape sequence" and arg == "\\Z":
         return "invalid regex: \\Z is not supported; write \\z for the end of the field", at
     if code == "bad repetition operator" and arg[-1:] == "+" and len(arg) == 2:
-        return f"regex: possessive repeats ({arg}) are not supported; RE2 never" \
-               " backtracks, drop the last +", at
+        why = f"possessive repeats ({arg}) are not supported; RE2 never backtracks, drop a +"
+        return f"regex: {why}", at
     return f"invalid regex: {message}", at
 
 

@@ -83,8 +83,8 @@ REFUSED = [
     ("/x{1001}/", 3, "invalid regex: invalid repetition size"),  # RE2's limit is 1000
     ("/a?/", 1, "regex matches the empty string"),  # would match every article
     ("/zürich/", 3, "regex text is matched folded"),  # ü never occurs in folded text
-    ("/stra\u00dfe/", 6, "regex text is matched folded (no accents, dashes as spaces):"
-                         " write 'ss' for 'ß'"),  # ß folds to ss
+    ("/stra\u00dfe/", 6, ("regex text is matched folded (no accents, dashes as spaces):"
+                          " write 'ss' for 'ß'")),  # ß folds to ss
 ]
 
 
