@@ -487,6 +487,8 @@ class Monitor:
         ]
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
                  len(self.settings.feeds), len(self.settings.rules))
+        if warning := self.rules.unindexed_warning():
+            log.warning(warning)
         await stop.wait()
         self._halt.set()  # a delivery drain stops after its current batch
         log.info("service.stopping")
