@@ -2,8 +2,10 @@
 anything useful, next to `python -c pass` measured in the same run.
 
 Each case is a fresh process (`python -m monitor ...`), run RUNS times; the table shows
-the median wall time, the ratio to `python -c pass` and the peak RSS (the largest of
-the runs, from ``getrusage(RUSAGE_CHILDREN)`` of a wrapper process per run).
+the median wall time, the ratio to `python -c pass`, the median CPU time (user + sys,
+less sensitive than wall time to other work on a shared machine) and the peak RSS (the
+largest of the runs, from ``getrusage(RUSAGE_CHILDREN)`` of a wrapper process per run).
+Targets are judged on wall time.
 
     --help, --version   the Typer app only
     check               config/example.yaml of the measured tree (feeds, rules, recipients)
@@ -37,8 +39,9 @@ rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.P
 wall = time.perf_counter() - t0
 if rc:
     sys.exit(f"exit {rc}: {sys.argv[1:]}")
-rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall_s": wall, "rss_mb": rss_kb / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024}))
 """
 
 #: (case, target seconds, target MB or None)
@@ -52,8 +55,10 @@ TARGETS = {
 }
 
 
-def measure(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> tuple[float, float]:
-    walls, rss = [], []
+def measure(argv: list[str], env: dict[str, str], cwd: Path,
+            runs: int) -> tuple[float, float, float]:
+    """Median wall time, median CPU time (user + sys) and the largest peak RSS."""
+    walls, cpus, rss = [], [], []
     for _ in range(runs):
         done = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], env=env, cwd=cwd,
                               capture_output=True, text=True, check=False)
@@ -61,8 +66,9 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> tuple
             raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
         row = json.loads(done.stdout)
         walls.append(row["wall_s"])
+        cpus.append(row["cpu_s"])
         rss.append(row["rss_mb"])
-    return statistics.median(walls), max(rss)
+    return statistics.median(walls), statistics.median(cpus), max(rss)
 
 
 def cases(root: Path, work: Path) -> dict[str, list[str]]:
@@ -98,14 +104,14 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(f"tree: {root}   runs: {args.runs}   python {sys.version.split()[0]}   "
               f"cores: {os.cpu_count()}   load avg (1 min) at start: {load:.1f}")
-        print(f"{'case':<20} {'median s':>9} {'x pass':>7} {'peak MB':>8}   target")
-        print("-" * 66)
+        print(f"{'case':<20} {'median s':>9} {'x pass':>7} {'cpu s':>7} {'peak MB':>8}   target")
+        print("-" * 74)
         base = None
         for name, argv in todo.items():
             if name == "--version" and not supports_version(argv, env, work):
                 print(f"{name:<20} {'n/a':>9}")
                 continue
-            wall, rss = measure(argv, env, work, args.runs)
+            wall, cpu, rss = measure(argv, env, work, args.runs)
             base = base or wall
             seconds, megabytes = TARGETS[name]
             target = " ".join(
@@ -114,7 +120,8 @@ def main() -> None:
             met = "" if not target else (
                 "  met" if (not seconds or wall <= seconds) and (not megabytes or rss <= megabytes)
                 else "  MISSED")
-            print(f"{name:<20} {wall:>9.3f} {wall / base:>7.1f} {rss:>8.1f}   {target}{met}")
+            print(f"{name:<20} {wall:>9.3f} {wall / base:>7.1f} {cpu:>7.3f} {rss:>8.1f}   "
+                  f"{target}{met}")
 
 
 def supports_version(argv: list[str], env: dict[str, str], cwd: Path) -> bool:

@@ -20,9 +20,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
 #: The digest schedule of a rule that names none (used by quiet hours and max_per_hour).
 DEFAULT_EVERY_S = 3600
 #: Fixed anchor of interval schedules, so every replica and restart agrees on boundaries.
@@ -42,12 +39,17 @@ class Schedule:
 
     @classmethod
     def every(cls, seconds: int, tz: str = "UTC") -> Schedule:
+        # APScheduler's triggers are imported here: only rules with a digest need them.
+        from apscheduler.triggers.interval import IntervalTrigger
+
         zone = ZoneInfo(tz)
         return cls(IntervalTrigger(seconds=seconds, start_date=_ANCHOR.replace(tzinfo=zone),
                                    timezone=zone))
 
     @classmethod
     def cron(cls, expr: str, tz: str = "UTC") -> Schedule:
+        from apscheduler.triggers.cron import CronTrigger
+
         return cls(CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz)))
 
     def next_after(self, when: datetime) -> datetime:

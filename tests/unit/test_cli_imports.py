@@ -8,8 +8,10 @@ Alembic; the commands import what they need when they run (bench/startup.py time
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +40,29 @@ def test_help_and_version_load_no_heavy_library(argv: list[str]) -> None:
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "typer" in imported  # the probe works: it sees the CLI's own imports
     assert imported & set(HEAVY) == set()
+
+
+def imported_by(argv: list[str], cwd: Path) -> set[str]:
+    """The top-level packages a real CLI process imported (from -X importtime)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "monitor", *argv],
+                          capture_output=True, text=True, check=False, cwd=cwd,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith("MONITOR_")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {line.split("|")[-1].strip().split(".")[0]
+            for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_commands_load_only_what_they_use(tmp_path: Path) -> None:
+    """On a migrated database with no feeds, no recipients and no templates: no
+    Alembic (one query checks the schema), no aiohttp (nothing to fetch), no apprise,
+    no Jinja2, no parse process pool."""
+    config = tmp_path / "empty.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'm.db'}\nfeeds: []\nrules: []\n")
+    first = imported_by(["db", "upgrade", "-c", str(config)], tmp_path)
+    assert "alembic" in first  # the probe sees a migration when there is one
+    unused = {"alembic", "aiohttp", "apprise", "jinja2", "multiprocessing"}
+    assert imported_by(["once", "-c", str(config)], tmp_path) & unused == set()
+    status = imported_by(["status", "-c", str(config)], tmp_path)
+    assert "sqlalchemy" in status
+    assert status & (unused | {"feedparser"}) == set()
