@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError
@@ -107,7 +108,7 @@ _state: dict[str, Any] = {}
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {redact(message)}", markup=True)
+    err.print(f"[red]error:[/red] {escape(redact(message))}", markup=True)
     return typer.Exit(code)
 
 
@@ -185,7 +186,8 @@ def write_rows(
         print_table(rows, table_columns)
         for row in rows:
             if row.get("snippet"):
-                out.print(f"[bold]{row['rule']}[/bold] · {row['title']}", markup=True)
+                out.print(f"[bold]{escape(row['rule'])}[/bold] · {escape(row['title'])}",
+                          markup=True)
                 out.print(f"  {row['snippet']}", markup=False)
 
 
@@ -212,7 +214,9 @@ _ISO_UTC = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?\+00:00$")
 def print_table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
     """A table whose key columns are never shrunk to `china…`; long text folds. When
     the key columns alone do not fit the terminal, the table is drawn wider than it."""
+    from rich.cells import cell_len
     from rich.table import Table
+    from rich.text import Text
 
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
     if not cells:
@@ -221,13 +225,14 @@ def print_table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
     table = Table(show_lines=False)
     needed = 1
     for i, name in enumerate(columns):
-        longest = max(len(name), *(len(line) for r in cells for line in r[i].splitlines() or [""]))
+        longest = max(cell_len(name), *(cell_len(line) for r in cells
+                                         for line in r[i].splitlines() or [""]))
         key = name in KEY_COLUMNS
         width = longest if key else min(longest, _TEXT_MIN_WIDTH)
         table.add_column(name, no_wrap=key, min_width=width, overflow="fold")
         needed += width + 3  # padding and border
     for r in cells:
-        table.add_row(*r)
+        table.add_row(*(Text(c) for c in r))  # Text: a title like "[update]" is not markup
     # Console.print(width=) can only narrow; a wider table needs a wider console.
     console = out if needed <= out.width else Console(
         file=out.file, width=needed, highlight=False, soft_wrap=True)
