@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import difflib
 import json
 import logging
 import sys
@@ -44,6 +44,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     SIGHUP re-reads the config and swaps in the new feeds, rules and recipients; an
     invalid file is logged and the running configuration kept.
     """
+    import asyncio
+
     from monitor.config import load_settings
 
     if not _state.get("log_level_set"):
@@ -72,6 +74,8 @@ def once(
 
     Ctrl-C (or SIGTERM) stops it and releases its feeds, so the next run polls them all.
     """
+    import asyncio
+
     from monitor.config import parse_duration
     from monitor.errors import Interrupted
 
@@ -193,14 +197,36 @@ def matches(
     ] = "7d",
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
 ) -> None:
-    """Stored matches with their evidence, newest first."""
+    """Stored matches with their evidence, newest first.
+
+    An unknown --rule (not in the config, never matched) exits 2 with the closest names.
+    """
     cutoff = since_cutoff(since)
-    store = open_store(config)
+    settings = load(config)
+    store = open_database(settings.database)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]
+        configured = {r.name for r in settings.rules}
+        if rule is not None and not rows and rule not in configured:
+            known = configured | store.matched_rules()
+            if rule not in known:
+                raise fail(unknown_rule_message(rule, known), 2)
     finally:
         store.close()
-    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"])
+    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"],
+               csv_columns=list(MATCH_KEYS))
+
+
+def unknown_rule_message(rule: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(rule, sorted(known), n=3, cutoff=0.6)
+    hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+            else f" (rules: {', '.join(sorted(known)) or 'none'})")
+    return f"unknown rule '{rule}': not in the config and never matched{hint}"
+
+
+#: The keys of a `matches` row, in order (the csv header, also when there are no rows).
+MATCH_KEYS = ("rule", "title", "url", "feed", "published", "matched_at", "terms", "snippet",
+              "evidence")
 
 
 def match_row(m: Any) -> dict[str, Any]:
@@ -263,10 +289,15 @@ def demo(
         raise fail(str(e)) from None
     out.rule("Stored matches")
     write_rows([match_row(m) for m in rows], "table", ["rule", "title", "feed", "terms"])
-    out.print(
-        f"\n{len(rows)} matches. Next: edit config/example.yaml and run "
-        "`news-monitor once -c config/example.yaml`."
-    )
+    out.print(f"\n{len(rows)} matches.", markup=False)
+    if keep is not None:
+        db = keep.resolve()
+        out.print(f"The demo database is kept at {db}; look inside with\n"
+                  f"  MONITOR_DATABASE_URL=sqlite:///{db} news-monitor matches\n"
+                  f"  MONITOR_DATABASE_URL=sqlite:///{db} news-monitor alerts list",
+                  markup=False, soft_wrap=True)
+    out.print("Next: edit config/example.yaml and run `news-monitor once -c config/example.yaml`.",
+              markup=False)
 
 
 @db_app.command("upgrade")

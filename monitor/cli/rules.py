@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -171,6 +170,8 @@ def articles_from_file(path: Path) -> tuple[Article, ...]:
 
 
 def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
+    import asyncio
+
     from monitor.feeds.fetch import Fetcher
     from monitor.feeds.parse import parse_feed
 
