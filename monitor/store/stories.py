@@ -128,25 +128,26 @@ _STORY_UPDATE = (update(story).where(story.c.id == bindparam("b_id"))
 
 def alerted_pairs(conn: Connection, pairs: Sequence[tuple[int, str]],
                   new: Sequence[int]) -> set[tuple[int, str]]:
-    """Of (story id, rule) pairs, those with a match stored before the ``new`` ones."""
+    """Of (story id, rule) pairs, those with an alerted match stored before the ``new`` ones."""
     stories = {s for s, _ in pairs}
     if not stories:
         return set()
     rows = conn.execute(select(article.c.story_id, match.c.rule).distinct()
                         .join(article, article.c.id == match.c.article_id)
-                        .where(article.c.story_id.in_(stories), match.c.id.not_in(new))).all()
+                        .where(article.c.story_id.in_(stories), match.c.id.not_in(new),
+                               match.c.alerted_at.is_not(None))).all()
     return {(r.story_id, r.rule) for r in rows} & set(pairs)
 
 
 def story_alert_status(
     policy: StoryPolicy, conn: Connection, matched: Sequence[tuple[int, int | None, str]],
-    now: datetime,
+    new: Sequence[int], now: datetime,
 ) -> list[tuple[str, datetime] | None]:
-    """For each new match (match id, story id, rule), in order: the alert status and
-    due time of its alert rows, or None (stored as a match only, no alert)."""
+    """For each match to alert (match id, story id, rule), in order: the alert status
+    and due time of its alert rows, or None (stored as a match only, no alert).
+    ``new``: every match this transaction inserted."""
     known = alerted_pairs(conn, [(s, r) for _, s, r in matched
-                                 if s is not None and r in policy.per_story],
-                          [m for m, _, _ in matched])
+                                 if s is not None and r in policy.per_story], new)
     out: list[tuple[str, datetime] | None] = []
     for _, story_id, rule in matched:
         updates = policy.per_story.get(rule)

@@ -9,7 +9,7 @@ the same accuracy there, less time.
 
 from __future__ import annotations
 
-import py3langid  # type: ignore[import-untyped]
+from typing import Any
 
 #: Characters of title + body read: enough for the same accuracy as the whole text.
 SAMPLE_CHARS = 300
@@ -18,6 +18,14 @@ MIN_LETTERS = 12
 #: A feed's declared language is kept when it is among the detector's top guesses
 #: (it knows better on a short or mixed text); otherwise the text overrules it.
 DECLARED_AGREES_TOP = 3
+
+
+def _detector() -> Any:
+    # Imported on first use: it loads numpy and the model, which `check`, `matches`
+    # and the other commands that never ingest should not pay for at start-up.
+    import py3langid  # type: ignore[import-untyped]
+
+    return py3langid
 
 
 def primary_tag(code: str | None) -> str | None:
@@ -39,7 +47,7 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     declared_tag = primary_tag(declared)
     if sum(c.isalpha() for c in sample) < MIN_LETTERS:
         return declared_tag
-    ranked = py3langid.rank(sample)
+    ranked = _detector().rank(sample)
     if declared_tag and declared_tag in {lang for lang, _ in ranked[:DECLARED_AGREES_TOP]}:
         return declared_tag
     return str(ranked[0][0])
