@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ from rich.table import Table
 
 from monitor.errors import ConfigError, MonitorError
 from monitor.redact import RedactingFilter, redact
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="news-monitor: watch RSS/Atom feeds, match rules, send explained alerts.",
@@ -103,16 +106,22 @@ def load(config: Path) -> Any:
     try:
         return load_settings(config)
     except ConfigError as e:
-        err.print(f"[red]{config}: invalid configuration[/red]", markup=True)
-        for problem in e.problems:
-            err.print(redact(problem), markup=False)
+        report_problems(config, e.problems)
         raise typer.Exit(1) from None
+
+
+def report_problems(config: Path, problems: Iterable[str]) -> None:
+    err.print(f"[red]{config}: invalid configuration[/red]", markup=True)
+    for problem in problems:
+        err.print(redact(problem), markup=False)
 
 
 def open_monitor(config: Path) -> Any:
     from monitor.service import Monitor
 
     settings = load(config)
+    for warning in settings.warnings:
+        log.warning("config.warning %s", warning)
     try:
         return Monitor.from_settings(settings)
     except ConfigError as e:
@@ -125,7 +134,20 @@ def open_monitor(config: Path) -> Any:
 
 def open_store(config: Path) -> Any:
     """The store of the config's database (migrated), or print why not and exit 1."""
-    return open_database(load(config).database)
+    return open_database(database_url(config))
+
+
+def database_url(config: Path) -> str:
+    """The config's database; with no file at the default path, MONITOR_DATABASE_URL's.
+
+    Commands that only need the database then run with that variable alone.
+    """
+    from monitor.config import DATABASE_ENV
+
+    from_env = os.environ.get(DATABASE_ENV, "").strip()
+    if from_env and config == DEFAULT_CONFIG and not config.exists():
+        return from_env
+    return str(load(config).database)
 
 
 def open_database(url: str) -> Any:

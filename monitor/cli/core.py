@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from monitor.cli.app import (
     open_store,
     out,
     print_table,
+    report_problems,
     since_cutoff,
     write_rows,
 )
@@ -78,28 +80,68 @@ def once(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 @app.command()
 def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Validate the config, compile every rule, parse every apprise URL; send nothing."""
-    from monitor.alerts.deliver import Notifier
+    """Validate the config, compile every rule, parse every apprise URL; send nothing.
+
+    Every problem is shown in one pass; warnings are shown too but do not fail.
+    """
+    from monitor.config import DATABASE_ENV
+    from monitor.config.load import inspect_config
     from monitor.rules.compile import compile_rules
 
-    settings = load(config)
-    problems: list[str] = []
-    try:
-        rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
-    except ConfigError as e:
-        problems.extend(e.problems)
-        rules = None
-    problems.extend(Notifier(settings.recipients).problems())
-    for problem in problems:
-        err.print(redact(problem), markup=False)
-    if problems:
+    report = inspect_config(config, url_check=apprise_refusal)
+    if report.settings is None:
+        report_problems(config, report.problems)
+    for warning in report.warnings:
+        err.print(f"warning: {redact(warning)}", markup=False)
+    if report.settings is None:
         raise typer.Exit(1)
-    for name in rules.unindexed_rules if rules else ():
+    settings = report.settings
+    # Queries compiled alone already; together they tell which rules have no literal.
+    rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
+    for name in rules.unindexed_rules:
         err.print(f"note: rule '{name}' has no literal term; it is evaluated for every article")
     out.print(
-        f"{config}: OK ({len(settings.feeds)} feeds, {len(settings.rules)} rules, "
-        f"{len(settings.recipients)} recipients)"
+        f"{config}: OK ({plural(len(settings.feeds), 'feed')}, "
+        f"{plural(len(settings.rules), 'rule')}, "
+        f"{plural(len(settings.recipients), 'recipient')})"
     )
+    where = (f"from {DATABASE_ENV}" if os.environ.get(DATABASE_ENV, "").strip()
+             else f"a relative SQLite path is relative to {config.resolve().parent}")
+    out.print(f"database: {redact(settings.database)} ({where})", markup=False)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def apprise_refusal(url: str) -> str | None:
+    """Why apprise cannot use ``url``, in its own words, or None when it can."""
+    import apprise
+
+    from monitor.alerts import console  # noqa: F401  (registers console://)
+
+    apobj = apprise.Apprise()
+    apprise_log = logging.getLogger("apprise")
+    propagate, apprise_log.propagate = apprise_log.propagate, False  # captured, not printed
+    try:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            if apobj.add(url):
+                return None
+            lines = captured.getvalue().splitlines()
+    finally:
+        apprise_log.propagate = propagate
+    reasons = []
+    for line in lines:
+        line = line.strip().rstrip(":").strip()
+        if not line or line.startswith("Could not load"):  # repeats the URL, says nothing more
+            continue
+        if line.startswith("Unparseable"):  # "Unparseable JSON URL json://...": the URL is shown
+            line = line.split(" URL", 1)[0] + " URL"
+        reasons.append(line)
+    reason = "; ".join(dict.fromkeys(reasons)) or "no apprise service accepts this URL"
+    if "~From~" in reason:
+        reason += "; add from=sender@example.org to the URL"
+    return reason
 
 
 @app.command()
