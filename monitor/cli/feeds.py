@@ -17,7 +17,7 @@ import typer
 import yaml
 
 from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
-from monitor.feeds.opml import ExportFeed, read_opml, write_opml
+from monitor.opml import ExportFeed, read_opml, write_opml
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)

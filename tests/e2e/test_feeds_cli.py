@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from clirun import cli
 
-from monitor.feeds.opml import read_opml
+from monitor.opml import read_opml
 
 
 def test_import_prints_entries_that_load_and_export_round_trips(
