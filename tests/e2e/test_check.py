@@ -79,8 +79,12 @@ def test_relative_sqlite_path_follows_the_config_not_the_working_directory(
     elsewhere.mkdir()
     with FeedServer() as server:
         config = home / "config.yaml"
-        config.write_text(f"database: sqlite:///data/nm.db\nfeeds:\n  - url: {server.add('/f', FEED)}\n")
-        assert cli("once", "-c", str(config), cwd=tmp_path).returncode == 0
+        config.write_text(f"database: sqlite:///data/nm.db\npoll: {{interval: 30}}\n"
+                          f"feeds:\n  - url: {server.add('/f', FEED)}\n")
+        once = cli("once", "-c", str(config), cwd=tmp_path)
+    assert once.returncode == 0, once.stderr
+    # `once` logs the config's warnings (check prints them)
+    assert "config.warning poll.interval: 30 is 30 seconds" in once.stderr
     status = cli("status", "-c", str(config), "--format", "json", cwd=elsewhere)
     assert status.returncode == 0, status.stderr
     assert [row["articles"] for row in json.loads(status.stdout)] == [1]
