@@ -55,7 +55,7 @@ _MESSAGES = {
 
 
 #: A recipient URL -> why it cannot be used, or None when it can.
-UrlCheck = Callable[[str], "str | None"]
+UrlCheck = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -149,26 +149,26 @@ def _validate(doc: Document, base: Path,
 def _secrets(doc: Document) -> set[str]:
     """Values from the environment, the database password, recipients' credentials."""
     found = set(doc.secrets) | _database_secret(str(doc.data.get("database") or ""))
-    for _, url, _ in _recipient_urls(doc):
+    for _, url in _recipient_urls(doc):
         found.update(url_secrets(url))
     return found
 
 
-def _recipient_urls(doc: Document) -> list[tuple[KeyPath, str, str]]:
-    """(path, URL, recipient) for every recipient URL written as a string."""
+def _recipient_urls(doc: Document) -> list[tuple[KeyPath, str]]:
+    """(path, URL) for every recipient URL written as a string."""
     out = []
     for name, urls in _as_dict(doc.data.get("recipients")).items():
         listed = isinstance(urls, list)
         for k, url in enumerate(_as_list(urls)):
             if isinstance(url, str) and url.strip():
                 path: KeyPath = ("recipients", name, k) if listed else ("recipients", name)
-                out.append((path, url.strip(), str(name)))
+                out.append((path, url.strip()))
     return out
 
 
 def _recipient_url_problems(doc: Document, url_check: UrlCheck) -> list[Problem]:
     problems = []
-    for path, url, _ in _recipient_urls(doc):
+    for path, url in _recipient_urls(doc):
         reason = None if path in doc.tainted else url_check(url)
         if reason is not None:
             problems.append(Problem(path, f"apprise cannot use '{redact(url)}': {redact(reason)}",
