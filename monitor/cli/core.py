@@ -34,7 +34,7 @@ from monitor.cli.app import (
     since_cutoff,
     write_rows,
 )
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError
 from monitor.redact import redact
 
 

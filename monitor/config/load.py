@@ -16,11 +16,11 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -28,8 +28,8 @@ from pydantic_core import ErrorDetails
 
 from monitor.config.advice import config_warnings
 from monitor.config.checks import Parts, check_references
-from monitor.config.opml_feeds import expand_opml
 from monitor.config.models import EntitySettings, FeedSettings, RuleSettings, Settings
+from monitor.config.opml_feeds import expand_opml
 from monitor.config.source import Document, KeyPath, Problem, read_yaml
 from monitor.errors import ConfigError
 from monitor.redact import redact, register_secrets, url_secrets
@@ -101,9 +101,9 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
         return ConfigReport(None, list(e.problems), [])
     if not isinstance(doc.data, dict):
         what = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
-        return ConfigReport(None, [f"the configuration must be a mapping of sections "
-                                   f"(database, poll, feeds, recipients, rules, entities), "
-                                   f"but the file is {what}"], [])
+        return ConfigReport(None, [(f"the configuration must be a mapping of sections "
+                                    f"(database, poll, feeds, recipients, rules, entities), "
+                                    f"but the file is {what}")], [])
     override = env.get(DATABASE_ENV, "").strip()
     if override:
         doc.data["database"] = override

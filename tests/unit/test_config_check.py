@@ -4,8 +4,8 @@ URLs refused with their position, warnings, and quoting hints for YAML errors.""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -58,10 +58,10 @@ def test_every_kind_of_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
     assert len(problems) == 5, problems
     assert problems[:3] == [
         "feeds[0].nmae: unknown key (line 3, column 5); did you mean 'name'?",
-        "recipients.mail[0]: apprise cannot use 'mailto://127.0.0.1:18025?to=policy@example.org':"
-        " Invalid ~From~ email specified (line 6, column 10)",
-        "recipients.pager: apprise cannot use 'nosuchservice://***/***': Unparseable URL"
-        " (line 7, column 10)",
+        ("recipients.mail[0]: apprise cannot use 'mailto://127.0.0.1:18025?to=policy@example.org':"
+         " Invalid ~From~ email specified (line 6, column 10)"),
+        ("recipients.pager: apprise cannot use 'nosuchservice://***/***': Unparseable URL"
+         " (line 7, column 10)"),
     ]
     # The rule engine words the query error; the loader places it.
     assert problems[3].startswith("rules[0] 'r1': query column 12: ")
@@ -89,17 +89,17 @@ def test_secrets_are_registered_before_any_message_is_written(tmp_path: Path) ->
 WARNINGS = [
     # YAML double quotes are not a phrase
     ('rules:\n  - {name: r, query: "TikTok ban"}\n',
-     "rules[0].query: YAML removes these double quotes, so \"TikTok ban\" means TikTok AND ban,"
-     " not the phrase (line 2, column 22); for the phrase write query: '\"TikTok ban\"'"
-     " (for AND, write query: TikTok AND ban)"),
+     ("rules[0].query: YAML removes these double quotes, so \"TikTok ban\" means TikTok AND ban,"
+      " not the phrase (line 2, column 22); for the phrase write query: '\"TikTok ban\"'"
+      " (for AND, write query: TikTok AND ban)")),
     # a bare number is seconds: a feed's interval
     ("feeds:\n  - url: https://a.example/rss\n    interval: 15\n",
-     "feeds[0].interval: 15 is 15 seconds (a bare number is seconds) (line 3, column 15);"
-     " write 15s to keep it, or 15m for minutes"),
+     ("feeds[0].interval: 15 is 15 seconds (a bare number is seconds) (line 3, column 15);"
+      " write 15s to keep it, or 15m for minutes")),
     # ... and poll.interval, even quoted
     ("poll:\n  interval: '30'\n",
-     "poll.interval: 30 is 30 seconds (a bare number is seconds) (line 2, column 13);"
-     " write 30s to keep it, or 30m for minutes"),
+     ("poll.interval: 30 is 30 seconds (a bare number is seconds) (line 2, column 13);"
+      " write 30s to keep it, or 30m for minutes")),
 ]
 
 
@@ -130,8 +130,8 @@ def test_no_warning_when_the_meaning_is_plain(tmp_path: Path, text: str) -> None
 @pytest.mark.parametrize(("text", "expected"), [
     # block style: '@' cannot start a YAML value
     ("rules:\n  - name: r\n    query: @Zoom AND China\n",
-     "invalid YAML: found character '@' that cannot start any token (line 3, column 12);"
-     " quote the query: query: '@Zoom AND China'"),
+     ("invalid YAML: found character '@' that cannot start any token (line 3, column 12);"
+      " quote the query: query: '@Zoom AND China'")),
     # flow style, and a quote that ends the YAML string too soon
     ('rules:\n  - {name: r, query: "TikTok" OR ban}\n',
      "quote the query: query: '\"TikTok\" OR ban'"),
