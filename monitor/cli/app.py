@@ -99,12 +99,16 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load(config: Path) -> Any:
-    """Load and validate settings, or print every problem and exit 1."""
+def load(config: Path, *, check_recipients: bool = False) -> Any:
+    """Load and validate settings, or print every problem and exit 1.
+
+    ``check_recipients``: also ask apprise about every recipient URL (the commands
+    that send: a URL apprise cannot use is a config error at its line and column).
+    """
     from monitor.config import load_settings
 
     try:
-        return load_settings(config)
+        return load_settings(config, url_check=apprise_refusal if check_recipients else None)
     except ConfigError as e:
         report_problems(config, e.problems)
         raise typer.Exit(1) from None
@@ -119,7 +123,7 @@ def report_problems(config: Path, problems: Iterable[str]) -> None:
 def open_monitor(config: Path) -> Any:
     from monitor.service import Monitor
 
-    settings = load(config)
+    settings = load(config, check_recipients=True)
     for warning in settings.warnings:
         log.warning("config.warning %s", warning)
     try:
@@ -130,6 +134,36 @@ def open_monitor(config: Path) -> Any:
         raise typer.Exit(1) from None
     except MonitorError as e:
         raise fail(str(e)) from None
+
+
+def apprise_refusal(url: str) -> str | None:
+    """Why apprise cannot use ``url``, in its own words, or None when it can."""
+    import apprise
+
+    from monitor.alerts import console  # noqa: F401  (registers console://)
+
+    apobj = apprise.Apprise()
+    apprise_log = logging.getLogger("apprise")
+    propagate, apprise_log.propagate = apprise_log.propagate, False  # captured, not printed
+    try:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            if apobj.add(url):
+                return None
+            lines = captured.getvalue().splitlines()
+    finally:
+        apprise_log.propagate = propagate
+    reasons = []
+    for line in lines:
+        line = line.strip().rstrip(":").strip()
+        if not line or line.startswith("Could not load"):  # repeats the URL, says nothing more
+            continue
+        if line.startswith("Unparseable"):  # "Unparseable JSON URL json://...": the URL is shown
+            line = line.split(" URL", 1)[0] + " URL"
+        reasons.append(line)
+    reason = "; ".join(dict.fromkeys(reasons)) or "no apprise service accepts this URL"
+    if "~From~" in reason:
+        reason += "; add from=sender@example.org to the URL"
+    return reason
 
 
 def open_store(config: Path) -> Any:

@@ -43,6 +43,9 @@ def test_check_shows_every_problem_at_once_with_positions(tmp_path: Path) -> Non
     assert any(line.startswith('warning: rules[1].query: YAML removes these double quotes')
                for line in lines)
     assert "apprise" not in result.stderr.replace("apprise cannot use", "")  # no raw apprise log
+    # The commands that send refuse the same file, with the same positions.
+    once = cli("once", "-c", str(config), cwd=tmp_path)
+    assert once.returncode == 1 and lines[2] in once.stderr.splitlines()
 
 
 def test_check_passes_with_warnings_and_counts_in_words(tmp_path: Path) -> None:
