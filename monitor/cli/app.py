@@ -315,3 +315,10 @@ def cell(value: Any) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 feed``, ``2 feeds``, ``2 new matches``."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}es" if noun.endswith(("ch", "sh", "s", "x")) else f"{n} {noun}s"

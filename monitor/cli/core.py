@@ -15,6 +15,7 @@ import typer
 
 from monitor import __version__
 from monitor.cli.app import (
+    plural,
     DEFAULT_CONFIG,
     ConfigOpt,
     MatchFormat,
@@ -56,8 +57,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     monitor = open_monitor(config)
     monitor.reloader = lambda: load_settings(config)
     err.print(
-        f"news-monitor {__version__}: watching {len(monitor.settings.feeds)} feeds "
-        f"with {len(monitor.settings.rules)} rules (Ctrl-C to stop)"
+        f"news-monitor {__version__}: watching {plural(len(monitor.settings.feeds), 'feed')} "
+        f"with {plural(len(monitor.settings.rules), 'rule')} (Ctrl-C to stop)"
     )
     try:
         asyncio.run(monitor.run_forever())
@@ -99,12 +100,14 @@ def once(
         err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
                   f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)
     err.print(
-        f"{poll.feeds} feeds polled ({poll.failed} failed, {poll.not_modified} unchanged), "
-        f"{poll.new_articles} new articles, {poll.new_matches} new matches; "
+        f"{plural(poll.feeds, 'feed')} polled ({poll.failed} failed, {poll.not_modified} "
+        f"unchanged), {plural(poll.new_articles, 'new article')}, "
+        f"{plural(poll.new_matches, 'new match')}; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
     if delivery.pending:
-        err.print(f"{delivery.pending} alerts still pending: --max-time {max_time} ran out; "
+        err.print(f"{plural(delivery.pending, 'alert')} still pending: "
+                  f"--max-time {max_time} ran out; "
                   "the next `once` (or the daemon) sends them", markup=False)
 
 
@@ -138,10 +141,6 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     where = (f"from {DATABASE_ENV}" if os.environ.get(DATABASE_ENV, "").strip()
              else f"a relative SQLite path is relative to {config.resolve().parent}")
     out.print(f"database: {redact(settings.database)} ({where})", markup=False)
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @app.command()

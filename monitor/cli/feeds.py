@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
+from monitor.cli.app import plural, DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)
@@ -87,7 +87,7 @@ def export(
             output.write_text(document, encoding="utf-8")
         except OSError as e:
             raise fail(f"{output}: cannot write: {e.strerror or e}") from None
-        err.print(f"{len(settings.feeds)} feeds written to {output}", markup=False)
+        err.print(f"{plural(len(settings.feeds), 'feed')} written to {output}", markup=False)
 
 
 @feeds_app.command("enable")

@@ -15,6 +15,7 @@ from typer.core import TyperCommand
 
 from monitor.article import Article, FeedSpec, Match, RuleSpec
 from monitor.cli.app import (
+    plural,
     DEFAULT_CONFIG,
     ConfigOpt,
     app,
@@ -247,5 +248,6 @@ def rules_apply(
         raise fail(redact(str(e))) from None
     finally:
         store.close()
-    out.print(f"{scanned} articles scanned, {new_matches} new matches, {new_alerts} alerts queued")
+    out.print(f"{plural(scanned, 'article')} scanned, {plural(new_matches, 'new match')}, "
+              f"{plural(new_alerts, 'alert')} queued")
     sys.stdout.flush()
