@@ -15,7 +15,6 @@ import typer
 
 from monitor import __version__
 from monitor.cli.app import (
-    plural,
     DEFAULT_CONFIG,
     ConfigOpt,
     MatchFormat,
@@ -32,6 +31,7 @@ from monitor.cli.app import (
     open_database,
     open_monitor,
     out,
+    plural,
     print_table,
     report_problems,
     since_cutoff,

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.app import plural, DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out, plural
+from monitor.redact import redact
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)
@@ -78,8 +79,15 @@ def export(
     from monitor.opml import ExportFeed, write_opml
 
     settings = load(config)
-    document = write_opml(ExportFeed(url=f.url, name=f.name, tags=tuple(f.tags))
-                          for f in settings.feeds)
+    # A URL that holds a ${VAR} value (a private feed's token) is written masked: an
+    # export is for sharing, and the secret belongs in the environment, not in a file.
+    feeds = [ExportFeed(url=redact(f.url), name=f.name and redact(f.name), tags=tuple(f.tags))
+             for f in settings.feeds]
+    document = write_opml(feeds)
+    masked = sum(e.url != f.url for e, f in zip(feeds, settings.feeds))
+    if masked:
+        err.print(f"{plural(masked, 'feed URL')} with secrets from ${{VAR}} written masked "
+                  "(***): fill them in where you import the file", markup=False)
     if output is None:
         sys.stdout.write(document)
     else:

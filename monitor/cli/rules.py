@@ -15,7 +15,6 @@ from typer.core import TyperCommand
 
 from monitor.article import Article, FeedSpec, Match, RuleSpec
 from monitor.cli.app import (
-    plural,
     DEFAULT_CONFIG,
     ConfigOpt,
     app,
@@ -25,6 +24,7 @@ from monitor.cli.app import (
     load,
     open_database,
     out,
+    plural,
     since_cutoff,
     write_rows,
 )
