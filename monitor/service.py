@@ -54,6 +54,10 @@ if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loa
     from monitor.feeds.fetch import Fetcher
 
 log = logging.getLogger(__name__)
+#: ``once`` parses in a second process (``poll.parse_workers`` unset) from this many feeds.
+ONCE_PARSE_PROCESS_FEEDS = 50
+#: How often ``once`` looks for alerts to send while it is still polling, in seconds.
+ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
 
@@ -475,11 +479,39 @@ class Monitor:
         within ``max_time_s`` of the start. SIGINT/SIGTERM interrupt it (``Interrupted``);
         ``close()`` then releases its leases."""
         deadline = None if max_time_s is None else time.monotonic() + max_time_s
+        # A parse process costs ~0.3 s to start: worth it for a farm, not for 3 feeds.
+        self._default_parse_process(min_feeds=ONCE_PARSE_PROCESS_FEEDS)
         with interruptible(self._halt):
-            report = await self.poll(all_feeds=True)
+            polling = asyncio.ensure_future(self.poll(all_feeds=True))
+            sent = await self._deliver_while(polling, deadline)
+            report = await polling
             report.held = await asyncio.to_thread(
                 self.store.feeds_leased_elsewhere, self.clock(), self.owner)
-            return report, await asyncio.to_thread(self.deliver, deadline=deadline)
+            final = await asyncio.to_thread(self.deliver, deadline=deadline)
+            final.add(sent)
+            return report, final
+
+    async def _deliver_while(
+        self, polling: asyncio.Future[PollReport], deadline: float | None
+    ) -> DeliveryReport:
+        """Send the alerts that feeds polled so far queued, while the poll goes on: a
+        first run over a farm then ends soon after its last fetch, not a drain later."""
+        sent = DeliveryReport()
+        while not polling.done():
+            await asyncio.wait({polling}, timeout=ONCE_DELIVERY_WAIT_S)
+            if polling.done() or self._halt.is_set():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break  # past the budget: the final pass sends one batch and counts the rest
+            sent.add(await asyncio.to_thread(self.deliver, deadline=deadline))
+        return sent
+
+    def _default_parse_process(self, *, min_feeds: int) -> None:
+        """Without ``poll.parse_workers`` in the config, parse in one other process on a
+        machine with 2+ cores (measured: bench/RESULTS.md), started on first use."""
+        if (self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2
+                and len(self.settings.feeds) >= min_feeds):
+            self._parse_workers = self._parse_workers or 1
 
     # -- daemon --------------------------------------------------------------
 
@@ -487,8 +519,7 @@ class Monitor:
         """Poll and deliver, each in its own loop, until SIGINT/SIGTERM (or ``stop``)."""
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
-        if self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2:
-            self._parse_workers = self._parse_workers or 1  # measured: bench/RESULTS.md
+        self._default_parse_process(min_feeds=0)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
