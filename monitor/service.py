@@ -40,9 +40,9 @@ from monitor.feeds.schedule import (
     server_hint_s,
     update_rate,
 )
+from monitor.loop import every, interruptible
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.loop import every, interruptible
 from monitor.store.repo import FeedLease, FetchRecord, Store
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
