@@ -40,9 +40,9 @@ from monitor.feeds.schedule import (
     server_hint_s,
     update_rate,
 )
+from monitor.loop import every, interruptible
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.loop import every, interruptible
 from monitor.stories.assign import StorySettings
 from monitor.stories.ingest import with_languages
 from monitor.store.repo import FeedLease, FetchRecord, Store
