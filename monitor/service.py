@@ -414,7 +414,7 @@ class Monitor:
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
-        if self.settings.stories.enabled:
+        if self.settings.stories.enabled or self.rules.needs_language:
             unseen = with_languages(unseen, parsed.language)
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()

@@ -306,7 +306,7 @@ class StoriesSettings(_Settings):
     """``stories: {window: 48h}``: how articles are grouped into stories."""
 
     #: Off: no story grouping nor language detection (every rule alerts per article).
-    enabled: bool = True
+    enabled: bool = False
     #: A story accepts articles this long after its first one; later coverage starts a
     #: new story (and so a new alert).
     window_s: Duration = Field(48 * 3600, alias="window")

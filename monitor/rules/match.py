@@ -172,6 +172,12 @@ class RuleSet:
         return tuple(r.name for r in self._rules)
 
     @property
+    def needs_language(self) -> bool:
+        """Whether a rule reads an article's language (``languages:`` or ``lang:``), so
+        ingest must detect it even when story grouping is off."""
+        return "lang" in self._scan_fields or any(r.languages for r in self._rules)
+
+    @property
     def unindexed_rules(self) -> tuple[str, ...]:
         """Rules evaluated for every article: their positive side has no literal term."""
         return tuple(self._rules[i].name for i in self._unindexed)

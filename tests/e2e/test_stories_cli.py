@@ -48,6 +48,7 @@ def rss(name: str, items: list[tuple[str, str, str]]) -> str:
 CONFIG = """
 database: sqlite:///ignored.db
 poll: {{interval: 15m, timeout: 5s}}
+stories: {{enabled: true}}
 feeds:
 {feeds}
 recipients:

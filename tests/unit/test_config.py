@@ -478,9 +478,10 @@ def test_story_keys_defaults_and_values(tmp_path: Path) -> None:
     s = load(tmp_path, base)
     assert [(r.alert_per, r.story_updates) for r in s.rules] == [
         ("story", "none"), ("article", "none"), ("story", "digest")]
-    assert s.stories.window_s == 48 * 3600 and s.stories.enabled
+    assert s.stories.window_s == 48 * 3600 and not s.stories.enabled  # opt-in for now
     assert s.rule_specs()[1].languages == ("en", "de")
     assert load(tmp_path, base + "stories: {window: 6h}\n").stories.window_s == 6 * 3600
+    assert load(tmp_path, base + "stories: {enabled: true}\n").stories.enabled
 
 
 def test_story_keys_refuse_bad_values(tmp_path: Path) -> None:

@@ -31,3 +31,14 @@ BASE = Article("https://f.test/rss", "F", (), "k", None, None, None,
 def test_language_in_rules(spec: RuleSpec, language: str | None, matches: bool) -> None:
     rules = compile_rules([spec], {})
     assert bool(rules.match(replace(BASE, language=language))) is matches
+
+
+@pytest.mark.parametrize(("specs", "needs"), [
+    ([RuleSpec("r", "tiktok")], False),  # no rule reads the language: no detection cost
+    ([RuleSpec("r", "tiktok", languages=("en",))], True),
+    ([RuleSpec("a", "tiktok"), RuleSpec("b", "ban AND NOT lang:fr")], True),
+])
+def test_rule_sets_say_whether_ingest_must_detect_the_language(
+    specs: list[RuleSpec], needs: bool
+) -> None:
+    assert compile_rules(specs, {}).needs_language is needs
