@@ -33,6 +33,7 @@ from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import ParseResult, parse_feed
+from monitor.observe import Observer
 from monitor.feeds.schedule import (
     interval_for,
     next_poll_at,
@@ -118,6 +119,8 @@ class _Outcome:
     #: The hash of the body parsed (None: nothing parsed).
     body_hash: str | None = None
     ttl_s: int | None = None
+    #: The rule of each match found in the new articles (for metrics).
+    rules: tuple[str, ...] = ()
 
 
 class Monitor:
@@ -158,6 +161,10 @@ class Monitor:
         self._polling = self._delivering = False
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        #: Told about ticks, polls and deliveries (metrics; set by the web listener).
+        self.observer = Observer()
+        #: When the last poll tick started (readiness), None before the first.
+        self.last_tick_at: datetime | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -287,6 +294,7 @@ class Monitor:
         report: PollReport,
         records: _Records,
     ) -> None:
+        started = time.monotonic()
         result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
         if result.body is not None:
             parsed = await self._parse_elsewhere(feed, result)
@@ -298,6 +306,9 @@ class Monitor:
         now = self.clock()
         when, rate = self._schedule(feed, result, outcome, now)
         report.add(feed.url, outcome)
+        kind = "error" if outcome.error else "not_modified" if outcome.unchanged else "ok"
+        self.observer.feed_polled(kind, time.monotonic() - started, outcome.new_articles,
+                                  outcome.rules)
         log.info(
             "feed.polled url=%s status=%s new=%d error=%s next=%s",
             feed.url,
@@ -395,6 +406,7 @@ class Monitor:
             new_alerts=saved.new_alerts,
             body_hash=body_hash,
             ttl_s=parsed.ttl_s,
+            rules=tuple(m.rule for _, ms in items for m in ms),
         )
 
     def _schedule(
@@ -436,9 +448,11 @@ class Monitor:
         now = self.clock()
         claim_digests(self.store, self._delivery, now)
         delivery = self.settings.delivery
-        return deliver_due(self.store, self.notifier, now, owner=self.owner,
-                           limit=delivery.batch, lease_s=delivery.lease_s,
-                           policy=self._retry, rules=self._delivery)
+        report = deliver_due(self.store, self.notifier, now, owner=self.owner,
+                             limit=delivery.batch, lease_s=delivery.lease_s,
+                             policy=self._retry, rules=self._delivery)
+        self.observer.alerts_done(report.sent, report.failed, report.dead)
+        return report
 
     async def run_once(self) -> tuple[PollReport, DeliveryReport]:
         """One full cycle over all feeds, due or not, then deliver."""
@@ -520,6 +534,8 @@ class Monitor:
         # A pass keeps claiming while feeds are due, so it may outlast a tick: the
         # job allows a second instance, which returns at once (APScheduler would
         # otherwise log a warning on every tick of a long pass).
+        self.last_tick_at = self.clock()
+        self.observer.poll_ticked(self.last_tick_at)
         if self._polling:
             return
         self._polling = True

@@ -14,6 +14,7 @@ password redacted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -141,12 +142,30 @@ def run_in_transaction(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: Search structures the models cannot declare (migration 0007): FTS5 tables, GIN index.
+_UNMODELLED = ("article_fts", "ix_article_search")
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                   compare_to: Any) -> bool:
+    """Alembic filter: leave the full-text search structures out of model comparisons."""
+    return not (name or "").startswith(_UNMODELLED)
+
+
 def alembic_config(connection: Connection) -> Config:
     """An Alembic config for the packaged migrations, bound to ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
     return config
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration this code ships (readiness: is the database at it?)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def upgrade_engine(engine: Engine, url: str) -> None:

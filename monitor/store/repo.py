@@ -26,6 +26,7 @@ from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Matc
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
+from monitor.store.views import ViewQueries
 from monitor.store.tables import (
     alert,
     article,
@@ -131,7 +132,7 @@ class AlertRecord:
     kind: str = "match"
 
 
-class Store(OutboxQueries):
+class Store(OutboxQueries, ViewQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
