@@ -16,6 +16,7 @@ from aiohttp import web
 
 from monitor.errors import QueryError
 from monitor.feeds.health import feed_state, health, next_poll
+from monitor.redact import redact
 from monitor.web import params
 from monitor.web.problems import ProblemError, bad_request
 from monitor.web.state import STATE, WebState
@@ -112,7 +113,10 @@ async def alerts(request: web.Request) -> web.Response:
     cursor, limit = params.paging(q)
     status = params.alert_status(q.get("status"))
     page = await asyncio.to_thread(_state(request).store.alert_page, status, cursor, limit)
-    return _page_json(page)
+    items = jsonable(page.items)
+    for item in items:  # an error from a target may quote its URL: mask its secrets
+        item["last_error"] = redact(item["last_error"]) if item["last_error"] else None
+    return web.json_response({"items": items, "next_cursor": page.next_cursor})
 
 
 async def retry_alert(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from monitor.redact import redact
 from monitor.web.auth import PRINCIPAL, Principal
 from monitor.web.state import STATE
 
@@ -61,7 +62,8 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True)
-    env.filters.update(safe_href=safe_href, highlight=highlight, when=when, bars=bars)
+    env.filters.update(safe_href=safe_href, highlight=highlight, when=when, bars=bars,
+                       redact=redact)
     return env
 
 

@@ -133,6 +133,7 @@ def test_a_read_session_sees_no_admin_buttons_and_cannot_act(site: Site) -> None
 
 
 def test_no_secret_appears_in_any_response(site: Site) -> None:
+    site.make_dead_alert(f"json://user:{HOOK_SECRET}@127.0.0.1:9/hook refused the message")
     cookie, _ = login(site, ADMIN)
     for method, path in _routes(site):
         if method != "GET" or path == "/events":

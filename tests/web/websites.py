@@ -158,11 +158,10 @@ class Site:
         assert status == 200, (path, status, body)
         return json.loads(body)
 
-    def make_dead_alert(self) -> int:
+    def make_dead_alert(self, error: str = "HTTP 500 from hook") -> int:
         """Fail one pending alert for good; its id."""
         alert = self.monitor.store.list_alerts(status="pending")[0]
-        self.monitor.store.mark_alert_failed(alert.id, "HTTP 500 from hook", datetime.now(UTC),
-                                             None)
+        self.monitor.store.mark_alert_failed(alert.id, error, datetime.now(UTC), None)
         return alert.id
 
 
