@@ -88,6 +88,8 @@ def _is_api(request: web.Request) -> bool:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse what the route's access does not allow; turn errors into problems."""
     state = request.app[STATE]
+    if request.match_info.http_exception is not None:  # no such route (or method): 404/405
+        raise request.match_info.http_exception
     access = state.access.get(request.match_info.route, "admin")
     book = state.tokens()
     principal = authenticate(request, book)

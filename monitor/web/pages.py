@@ -44,7 +44,8 @@ def _cookie_options(request: web.Request) -> dict[str, object]:
 
 
 async def login_page(request: web.Request, error: str | None = None) -> web.Response:
-    token = new_login_csrf()
+    # Keep the browser's token: a second tab (or a favicon fetch) must not void the first form.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_csrf()
     response = render(request, "login.html", status=401 if error else 200, error=error,
                       login_csrf=token, configured=bool(_state(request).tokens()))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_options(request))
