@@ -63,7 +63,7 @@ async def match(request: web.Request) -> web.Response:
     match_id = params.path_id(request)
     found = await asyncio.to_thread(_state(request).store.match_view, match_id)
     if found is None:
-        raise ProblemError(404, "Not found", f"no match with id {match_id}")
+        raise ProblemError(404, "Not Found", f"no match with id {match_id}")
     return web.json_response(match_json(found))
 
 
@@ -80,8 +80,9 @@ async def feeds(request: web.Request) -> web.Response:
     statuses = await asyncio.to_thread(state.store.feed_statuses)
     now = state.clock()
     errors_only = request.query.get("errors") in ("1", "true", "yes")
-    items = [{**jsonable(s), "state": feed_state(s), "health": health(s),
-              "next_poll": next_poll(s, now)}
+    # A feed URL may hold a ${VAR} secret (an API key in the query): shown redacted.
+    items = [{**jsonable(s), "url": redact(s.url), "state": feed_state(s),
+              "health": redact(health(s)), "next_poll": next_poll(s, now)}
              for s in statuses if not errors_only or feed_state(s) in ("failing", "disabled")]
     return web.json_response({"items": items, "next_cursor": None})
 
@@ -136,19 +137,32 @@ async def retry_dead(request: web.Request) -> web.Response:
     return web.json_response({"retried": revived})
 
 
+def feed_url(state: WebState, url: object, name: object) -> str:
+    """The configured URL of a feed given by URL or by name (a URL with a secret in it
+    is shown redacted, so pages and scripts may name the feed instead)."""
+    if isinstance(name, str) and name:
+        for f in state.settings.feeds:
+            if (f.name or f.url) == name:
+                return f.url
+        raise ProblemError(404, "Not Found", f"no configured feed named {name!r}")
+    if isinstance(url, str) and url:
+        return url
+    raise bad_request("name the feed: {\"url\": ...} or {\"name\": ...}")
+
+
 async def feed_action(state: WebState, url: str, action: str) -> None:
     """Re-enable a feed (``enable``) or make it due now (``poll``); 404 if unknown."""
     method = state.store.enable_feed if action == "enable" else state.store.poll_feed_soon
-    if not url or not await asyncio.to_thread(method, url, state.clock()):
-        raise ProblemError(404, "Not found", f"no configured feed with URL {url}")
+    if not await asyncio.to_thread(method, url, state.clock()):
+        raise ProblemError(404, "Not Found", f"no configured feed with URL {redact(url)}")
 
 
 async def _feed_action(request: web.Request, action: str) -> web.Response:
-    url = (await params.json_body(request)).get("url")
-    if not isinstance(url, str) or not url:
-        raise bad_request("give the feed's configured URL as {\"url\": ...}")
-    await feed_action(_state(request), url, action)
-    return web.json_response({"url": url, "done": action})
+    body = await params.json_body(request)
+    state = _state(request)
+    url = feed_url(state, body.get("url"), body.get("name"))
+    await feed_action(state, url, action)
+    return web.json_response({"url": redact(url), "done": action})
 
 
 async def enable_feed(request: web.Request) -> web.Response:

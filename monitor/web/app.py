@@ -110,10 +110,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except ProblemError as e:
         return problem_response(e.status, e.title, e.detail, **e.extra)
     except CursorError as e:
-        return problem_response(400, "Bad request", str(e), parameter="cursor")
+        return problem_response(400, "Bad Request", str(e), parameter="cursor")
     except MonitorError as e:  # the store failed: say so, without internals
         log.error("web.request_failed path=%s error=%s", request.path, e)
-        return problem_response(503, "Service unavailable", "the database could not be used")
+        return problem_response(503, "Service Unavailable", "the database could not be used")
 
 
 @web.middleware

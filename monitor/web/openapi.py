@@ -90,7 +90,8 @@ _MATCH_FILTERS = [_param("rule", "rule name"), _param("feed", "feed name"),
                   _param("q", "words that must all appear in the article")]
 _ID = [_param("id", "numeric id", "path", "integer")]
 _URL_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
-    {"url": {"type": "string", "description": "the feed's URL as configured"}})}}}
+    {"url": {"type": "string", "description": "the feed's URL as configured"},
+     "name": {"type": "string", "description": "or the feed's name"}}, [])}}}
 _TEST_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
     {"query": {"type": "string"}, "since": {"type": "string", "default": "30d"}}, ["query"])}}}
 

@@ -19,10 +19,11 @@ from aiohttp import web
 
 from monitor.errors import QueryError
 from monitor.feeds.health import feed_state, health, next_poll
+from monitor.redact import redact
 from monitor.store.tables import ALERT_STATUSES
 from monitor.store.views import MatchFilter
 from monitor.web import params
-from monitor.web.api import feed_action, match_json, rule_items
+from monitor.web.api import feed_action, feed_url, match_json, rule_items
 from monitor.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_S, new_login_csrf
 from monitor.web.render import TEMPLATES, render
 from monitor.web.state import STATE, WebState
@@ -86,7 +87,7 @@ async def overview(request: web.Request) -> web.Response:
         asyncio.to_thread(state.store.rule_stats, now),
         asyncio.to_thread(state.store.feed_statuses),
         asyncio.to_thread(state.store.outbox_summary))
-    broken = [(s, health(s)) for s in statuses if feed_state(s) in ("failing", "disabled")]
+    broken = [(s, redact(health(s))) for s in statuses if feed_state(s) in ("failing", "disabled")]
     last_id = max((m.id for m in page.items), default=0)
     return render(request, "overview.html", matches=page.items, last_id=last_id,
                   rules=rule_items(state, stats), broken=broken, outbox=outbox,
@@ -208,7 +209,7 @@ async def feeds(request: web.Request) -> web.Response:
     statuses = await asyncio.to_thread(state.store.feed_statuses)
     now = state.clock()
     errors_only = request.query.get("errors") in ("1", "true", "yes")
-    rows = [(s, feed_state(s), health(s), next_poll(s, now)) for s in statuses]
+    rows = [(s, feed_state(s), redact(health(s)), next_poll(s, now)) for s in statuses]
     # Errors first: a broken feed is what someone opening this page looks for.
     rows.sort(key=lambda r: (r[1] not in ("failing", "disabled"), r[0].name))
     if errors_only:
@@ -217,8 +218,9 @@ async def feeds(request: web.Request) -> web.Response:
 
 
 async def _feed_form(request: web.Request, action: str) -> web.StreamResponse:
-    url = str((await request.post()).get("url", ""))
-    await feed_action(_state(request), url, action)
+    form = await request.post()
+    state = _state(request)
+    await feed_action(state, feed_url(state, form.get("url"), form.get("name")), action)
     raise web.HTTPSeeOther("/feeds")
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 
 PROBLEM_TYPE = "application/problem+json"
-_BASE = "https://github.com/news-monitor/news-monitor/blob/main/README.md#problems"
 
 
 class ProblemError(Exception):
@@ -22,9 +21,12 @@ class ProblemError(Exception):
 
 def problem_response(status: int, title: str, detail: str | None = None,
                      headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
-    """A problem document: ``type``, ``title``, ``status``, ``detail`` and extra members."""
-    slug = title.lower().replace(" ", "-")
-    body: dict[str, Any] = {"type": f"{_BASE}-{slug}", "title": title, "status": status}
+    """A problem document: ``type``, ``title``, ``status``, ``detail`` and extra members.
+
+    The type is ``about:blank`` (RFC 9457 section 4.2.1): the status says what kind of
+    problem it is, ``title`` is its HTTP reason phrase, ``detail`` and the extension
+    members (``column``, ``parameter``) say what exactly."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -33,4 +35,4 @@ def problem_response(status: int, title: str, detail: str | None = None,
 
 
 def bad_request(detail: str, **extra: Any) -> ProblemError:
-    return ProblemError(400, "Bad request", detail, **extra)
+    return ProblemError(400, "Bad Request", detail, **extra)

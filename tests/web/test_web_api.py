@@ -130,12 +130,13 @@ def test_a_bad_query_is_a_problem_with_its_column(site: Site) -> None:
                                       json_body={"query": 'ban* NEAR/5 "unclosed'})
     problem = json.loads(body)
     assert status == 400 and headers["Content-Type"].startswith("application/problem+json")
-    assert problem["status"] == 400 and problem["title"] == "Bad request"
+    assert problem["status"] == 400 and problem["title"] == "Bad Request"
+    assert problem["type"] == "about:blank"
     assert problem["column"] == 13 and "quote" in problem["detail"]
     for bad in ("not json", "[1]", '{"query": 5}', '{"query": "@Zoom", "since": "soon"}'):
         status, _, body = _raw(site, bad)
         assert status == 400, bad
-        assert json.loads(body)["type"].startswith("https://")
+        assert json.loads(body)["status"] == 400
 
 
 def _raw(site: Site, body: str) -> tuple[int, Any, str]:
@@ -191,6 +192,12 @@ def test_admin_actions_change_the_store(site: Site) -> None:
     status, _, body = site.call("POST", "/api/v1/feeds/enable", token=ADMIN,
                                 json_body={"url": "https://unknown.example/feed"})
     assert status == 404 and "no configured feed" in body
+    status, _, _ = site.call("POST", "/api/v1/feeds/poll", token=ADMIN,
+                             json_body={"name": "World"})
+    assert status == 200
+    assert [f.url for f in store.claim_due_feeds(site.monitor.clock(), owner="u")] == [url]
+    status, _, body = site.call("POST", "/api/v1/feeds/poll", token=ADMIN, json_body={})
+    assert status == 400 and "name the feed" in body
 
 
 def test_feed_text_is_returned_as_data_not_markup(site: Site) -> None:

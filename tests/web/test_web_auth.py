@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from websites import ADMIN, HOOK_SECRET, READ, Site, login
+from websites import ADMIN, FEED_KEY, HOOK_SECRET, READ, Site, login
 
 from monitor.config import load_settings
 from monitor.errors import ConfigError
@@ -140,7 +140,7 @@ def test_no_secret_appears_in_any_response(site: Site) -> None:
             continue
         for kwargs in ({"token": ADMIN}, {"cookie": cookie}):
             _, headers, body = site.call(method, _concrete(path), **kwargs)  # type: ignore[arg-type]
-            for secret in (ADMIN, READ, HOOK_SECRET):
+            for secret in (ADMIN, READ, HOOK_SECRET, FEED_KEY):
                 assert secret not in body and secret not in str(headers), (path, secret)
 
 

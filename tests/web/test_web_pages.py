@@ -142,8 +142,10 @@ def test_admin_sees_buttons_and_they_work_without_javascript(site: Site) -> None
     assert status == 303 and not site.monitor.store.list_alerts(status="dead")
     feeds = _page(site, "/feeds", cookie)
     assert feeds.count(">Poll now</button>") == 2
-    url = site.feeds.url("/broken.xml")
-    status, _, _ = site.call("POST", "/feeds/poll", cookie=cookie, form={"csrf": csrf, "url": url})
+    url = site.broken_url
+    assert '<input type="hidden" name="name" value="Broken">' in feeds
+    status, _, _ = site.call("POST", "/feeds/poll", cookie=cookie,
+                             form={"csrf": csrf, "name": "Broken"})
     assert status == 303
     due = site.monitor.store.claim_due_feeds(site.monitor.clock(), owner="t")
     assert [f.url for f in due] == [url]

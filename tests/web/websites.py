@@ -31,6 +31,7 @@ from monitor.web.app import make_app
 ADMIN = "admin-token-0123456789abcdef"
 READ = "read-token-0123456789abcdef"
 HOOK_SECRET = "hook-secret-9876543210"
+FEED_KEY = "feed-key-5555544444"
 HOSTILE_TITLE = "<script>alert('title')</script> Zoom goes rogue"
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -52,7 +53,7 @@ CONFIG = """
 database: {db}
 feeds:
   - {{url: "{world}", name: World, tags: [world]}}
-  - {{url: "{broken}", name: Broken}}
+  - {{url: "{broken}?key=${{FEED_KEY}}", name: Broken}}
 entities:
   Zoom: {{aliases: ["Zoom", "Zoom Video Communications"]}}
   China: {{aliases: ["China", "mainland China"]}}
@@ -93,7 +94,9 @@ class Site:
                                       public_metrics=str(self.public_metrics).lower()))
         self.config_path = path
         self.settings = load_settings(path, env={"HOOK_PASS": HOOK_SECRET, "ADMIN_TOKEN": ADMIN,
-                                                 "READ_TOKEN": READ})
+                                                 "READ_TOKEN": READ, "FEED_KEY": FEED_KEY})
+        #: The broken feed's configured URL (its query holds a secret).
+        self.broken_url = f"{self.feeds.url(BROKEN_PATH)}?key={FEED_KEY}"
         self.monitor = Monitor.from_settings(self.settings)
         asyncio.run(self.monitor.poll(all_feeds=True))
         self.app = make_app(lambda: self.monitor.settings, self.monitor.store,
