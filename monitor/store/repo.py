@@ -26,7 +26,6 @@ from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Matc
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
-from monitor.store.views import ViewQueries
 from monitor.store.tables import (
     alert,
     article,
@@ -36,6 +35,7 @@ from monitor.store.tables import (
     lease_free,
     match,
 )
+from monitor.store.views import ViewQueries
 
 log = logging.getLogger(__name__)
 

@@ -266,6 +266,11 @@ class ViewQueries:
                         lambda c: c.scalar(select(func.max(feed.c.last_polled_at))),
                         readonly=True)
 
+    def poll_failing_soon(self, now: datetime) -> int:
+        """Make every failing (not disabled) feed due at ``now``; how many."""
+        return self._tx("scheduling failing feeds",  # type: ignore[no-any-return]
+                        lambda conn: _poll_failing(conn, now))
+
     def schema_revision(self) -> str | None:
         """The migration the database is at (None: not migrated); also proves it answers."""
         from alembic.migration import MigrationContext
@@ -280,6 +285,13 @@ class ViewQueries:
                 .values(next_poll_at=now))
         return self._tx("scheduling a poll",  # type: ignore[no-any-return]
                         lambda conn: conn.execute(stmt).rowcount == 1)
+
+
+def _poll_failing(conn: Connection, now: datetime) -> int:
+    stmt = (update(feed).where(feed.c.active.is_(True), feed.c.error_count > 0,
+                               feed.c.disabled_reason.is_(None))
+            .values(next_poll_at=now))
+    return int(conn.execute(stmt).rowcount)
 
 
 def _bounded(limit: int) -> int:

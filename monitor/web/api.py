@@ -173,6 +173,12 @@ async def poll_feed(request: web.Request) -> web.Response:
     return await _feed_action(request, "poll")
 
 
+async def poll_failing(request: web.Request) -> web.Response:
+    state = _state(request)
+    count = await asyncio.to_thread(state.store.poll_failing_soon, state.clock())
+    return web.json_response({"scheduled": count})
+
+
 async def test_rule(request: web.Request) -> web.Response:
     state = _state(request)
     body = await params.json_body(request)

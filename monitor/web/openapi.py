@@ -122,6 +122,8 @@ PATHS: dict[str, Any] = {
                                   admin=True)},
     "/feeds/poll": {"post": _op("Poll a feed at the next tick", "Done", body=_URL_BODY,
                                 admin=True)},
+    "/feeds/poll-failing": {"post": _op("Poll every failing feed at the next tick", "Done",
+                                        admin=True)},
     "/rules": {"get": _op("Rules with recent match counts", "RulePage")},
     "/test-rule": {"post": _op("What a query would match among stored articles",
                                "TestRuleResult", body=_TEST_BODY)},

@@ -232,6 +232,12 @@ async def poll_feed(request: web.Request) -> web.StreamResponse:
     return await _feed_form(request, "poll")
 
 
+async def poll_failing(request: web.Request) -> web.StreamResponse:
+    state = _state(request)
+    await asyncio.to_thread(state.store.poll_failing_soon, state.clock())
+    raise web.HTTPSeeOther("/feeds?errors=1")
+
+
 async def alerts(request: web.Request) -> web.Response:
     state = _state(request)
     status = params.alert_status(request.query.get("status"))

@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,13 @@ def test_admin_sees_buttons_and_they_work_without_javascript(site: Site) -> None
     status, _, _ = site.call("POST", "/feeds/poll", cookie=cookie,
                              form={"csrf": csrf, "name": "Broken"})
     assert status == 303
+    due = site.monitor.store.claim_due_feeds(site.monitor.clock(), owner="t")
+    assert [f.url for f in due] == [url]
+    site.monitor.store.record_fetch(due[0].id, now=site.monitor.clock(), status=500,
+                                    next_poll_at=site.monitor.clock() + timedelta(hours=1),
+                                    error="HTTP 500")
+    status, _, _ = site.call("POST", "/feeds/poll-failing", cookie=cookie, form={"csrf": csrf})
+    assert status == 303  # the failing feed only (World is fine and not due)
     due = site.monitor.store.claim_due_feeds(site.monitor.clock(), owner="t")
     assert [f.url for f in due] == [url]
 

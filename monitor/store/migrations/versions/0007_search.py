@@ -7,6 +7,9 @@ a search finds the words written, in any language). ``monitor.store.search``
 builds the queries that use them; ``db.include_object`` keeps them out of the
 models comparison (SQLModel cannot declare either).
 
+A later migration that rebuilds the ``article`` table on SQLite (batch mode: copy,
+drop, rename) drops these triggers with the old table: it must create them again.
+
 Revision ID: 0007
 Revises: 0003
 Create Date: 2026-12-02
@@ -24,19 +27,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _SQLITE_UP = [
-    "CREATE VIRTUAL TABLE article_fts USING fts5(title, summary, content,"
-    " content='article', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER article_fts_ai AFTER INSERT ON article BEGIN"
-    " INSERT INTO article_fts(rowid, title, summary, content)"
-    " VALUES (new.id, new.title, new.summary, new.content); END",
-    "CREATE TRIGGER article_fts_ad AFTER DELETE ON article BEGIN"
-    " INSERT INTO article_fts(article_fts, rowid, title, summary, content)"
-    " VALUES ('delete', old.id, old.title, old.summary, old.content); END",
-    "CREATE TRIGGER article_fts_au AFTER UPDATE ON article BEGIN"
-    " INSERT INTO article_fts(article_fts, rowid, title, summary, content)"
-    " VALUES ('delete', old.id, old.title, old.summary, old.content);"
-    " INSERT INTO article_fts(rowid, title, summary, content)"
-    " VALUES (new.id, new.title, new.summary, new.content); END",
+    ("CREATE VIRTUAL TABLE article_fts USING fts5(title, summary, content,"
+     " content='article', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"),
+    ("CREATE TRIGGER article_fts_ai AFTER INSERT ON article BEGIN"
+     " INSERT INTO article_fts(rowid, title, summary, content)"
+     " VALUES (new.id, new.title, new.summary, new.content); END"),
+    ("CREATE TRIGGER article_fts_ad AFTER DELETE ON article BEGIN"
+     " INSERT INTO article_fts(article_fts, rowid, title, summary, content)"
+     " VALUES ('delete', old.id, old.title, old.summary, old.content); END"),
+    ("CREATE TRIGGER article_fts_au AFTER UPDATE ON article BEGIN"
+     " INSERT INTO article_fts(article_fts, rowid, title, summary, content)"
+     " VALUES ('delete', old.id, old.title, old.summary, old.content);"
+     " INSERT INTO article_fts(rowid, title, summary, content)"
+     " VALUES (new.id, new.title, new.summary, new.content); END"),
     "INSERT INTO article_fts(article_fts) VALUES ('rebuild')",
 ]
 _SQLITE_DOWN = [
