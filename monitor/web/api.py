@@ -17,6 +17,7 @@ from aiohttp import web
 from monitor.errors import QueryError
 from monitor.feeds.health import feed_state, health, next_poll
 from monitor.redact import redact
+from monitor.store.views import MatchView
 from monitor.web import params
 from monitor.web.problems import ProblemError, bad_request
 from monitor.web.state import STATE, WebState
@@ -36,7 +37,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return _iso(value)
     return value
 
 
@@ -44,10 +45,18 @@ def _page_json(page: Any) -> web.Response:
     return web.json_response({"items": jsonable(page.items), "next_cursor": page.next_cursor})
 
 
-def match_json(m: Any) -> dict[str, Any]:
-    data = jsonable(m)
-    data["evidence"] = data.pop("hits")
-    return data  # type: ignore[no-any-return]
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def match_json(m: MatchView) -> dict[str, Any]:
+    """A match as the API shows it (written out, not via ``jsonable``: the hottest
+    path of the API and the exports, measured at half the time of a request)."""
+    return {"id": m.id, "rule": m.rule, "article_id": m.article_id, "title": m.title,
+            "url": m.url, "feed": m.feed, "published": _iso(m.published),
+            "matched_at": _iso(m.matched_at), "terms": list(m.terms), "snippet": m.snippet,
+            "evidence": [{"term": h.term, "field": h.field, "start": h.start, "end": h.end,
+                          "text": h.text} for h in m.hits]}
 
 
 async def matches(request: web.Request) -> web.Response:

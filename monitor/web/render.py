@@ -61,7 +61,9 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True)
+        lstrip_blocks=True,
+        # The templates ship with the package: no stat() per include per request.
+        auto_reload=False)
     env.filters.update(safe_href=safe_href, highlight=highlight, when=when, bars=bars,
                        redact=redact)
     return env
