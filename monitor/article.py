@@ -193,3 +193,40 @@ class AlertToSend:
     @property
     def terms(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One match listed in a digest."""
+
+    rule: str
+    title: str
+    link: str | None
+    feed: str
+    published: datetime | None
+    matched_at: datetime
+    terms: tuple[str, ...]
+    snippet: str
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class DigestToSend:
+    """A claimed digest outbox row: the newest matches of its window and the total."""
+
+    id: int
+    digest_id: int
+    rule: str
+    recipient: str
+    target_key: str
+    attempts: int
+    created_at: datetime
+    window_end: datetime
+    #: Newest first, at most the configured number.
+    items: tuple[DigestItem, ...]
+    #: Matches in the window (items plus the ones only counted).
+    total: int
+
+    @property
+    def more_count(self) -> int:
+        return max(self.total - len(self.items), 0)

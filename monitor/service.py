@@ -3,8 +3,8 @@
     claim due feeds ─▶ fetch ─▶ parse ─▶ keep unseen ─▶ match ─▶ save (+ outbox rows)
     claim due alerts ─▶ render ─▶ apprise ─▶ mark sent / retry
 
-The scheduler only ticks; the database decides what is due, so a restart
-loses nothing.
+Two loops only tick (monitor.loop); the database decides what is due, so a
+restart loses nothing.
 """
 
 from __future__ import annotations
@@ -18,22 +18,23 @@ import os
 import random
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deliver_due
+from monitor.alerts.backlog import backlog_keys
+from monitor.alerts.deliver import DeliveryReport, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import ParseResult, parse_feed
-from monitor.observe import Observer
 from monitor.feeds.schedule import (
     interval_for,
     next_poll_at,
@@ -43,13 +44,13 @@ from monitor.feeds.schedule import (
 )
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.store.repo import FetchRecord, Store
+from monitor.loop import every, interruptible
+from monitor.observe import Observer
+from monitor.store.repo import FeedLease, FetchRecord, Store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-#: How often the daemon asks the database for due alerts (due feeds: ``poll.tick``).
-DELIVER_TICK_S = 5
 
 
 def utcnow() -> datetime:
@@ -67,6 +68,8 @@ class PollReport:
     new_matches: int = 0
     new_alerts: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    #: Feeds another process held a lease on, so this pass could not poll them.
+    held: list[FeedLease] = field(default_factory=list)
 
     def add(self, url: str, outcome: _Outcome) -> None:
         """Count one polled feed's outcome."""
@@ -157,14 +160,16 @@ class Monitor:
         # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
         # is set; _kick_delivery starts a delivery pass right after a poll.
         self._stop_event: asyncio.Event | None = None
-        self._kick_delivery: Callable[[], object] | None = None
-        self._polling = self._delivering = False
+        #: Set when stopping or interrupted: a delivery drain (a thread) stops after its batch.
+        self._halt = threading.Event()
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         #: Told about ticks, polls and deliveries (metrics; set by the web listener).
         self.observer = Observer()
-        #: When the last poll tick started (readiness), None before the first.
+        #: When the last poll pass started or ended (readiness), None before the first;
+        #: when the pass under way started (None: none running).
         self.last_tick_at: datetime | None = None
+        self.polling_since: datetime | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -211,6 +216,13 @@ class Monitor:
             log.exception("config.reload_failed")
 
     def close(self) -> None:
+        """Release this process's leases (the next run polls every feed at once), then
+        the database and the parse pool."""
+        self._halt.set()
+        try:
+            self.store.release_leases(self.owner)
+        except Exception:  # the database is gone: the leases expire on their own
+            log.warning("service.leases_not_released owner=%s", self.owner, exc_info=True)
         self.store.close()
         if self._parse_pool is not None:
             self._parse_pool.shutdown(wait=True, cancel_futures=True)
@@ -268,7 +280,7 @@ class Monitor:
 
     def _stopping(self) -> bool:
         """True once the daemon is stopping: a pass then claims nothing more."""
-        return self._stop_event is not None and self._stop_event.is_set()
+        return self._halt.is_set() or (self._stop_event is not None and self._stop_event.is_set())
 
     async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
         return await asyncio.to_thread(
@@ -398,7 +410,10 @@ class Monitor:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
         items = [(article, self.rules.match(article)) for article in unseen]
-        saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
+        now = self.clock()
+        quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
+                             backlog_s=self.settings.poll.backlog_s)
+        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
         return _Outcome(
             new_articles=saved.new_articles,
             new_items=len(unseen),
@@ -443,28 +458,33 @@ class Monitor:
 
     # -- delivery ------------------------------------------------------------
 
-    def deliver(self) -> DeliveryReport:
-        """Claim closed digest windows, then send every due alert and digest message."""
-        now = self.clock()
-        claim_digests(self.store, self._delivery, now)
+    def deliver(self, *, deadline: float | None = None) -> DeliveryReport:
+        """Send everything due (closed digest windows included), batch by batch, until
+        nothing is due, the daemon stops, or ``deadline`` (``time.monotonic()``) passes."""
         delivery = self.settings.delivery
-        report = deliver_due(self.store, self.notifier, now, owner=self.owner,
-                             limit=delivery.batch, lease_s=delivery.lease_s,
-                             policy=self._retry, rules=self._delivery)
+        report = drain(self.store, self.notifier, self.clock, owner=self.owner,
+                       batch=delivery.batch, lease_s=delivery.lease_s, policy=self._retry,
+                       rules=self._delivery, deadline=deadline, stop=self._halt.is_set)
         self.observer.alerts_done(report.sent, report.failed, report.dead)
         return report
 
-    async def run_once(self) -> tuple[PollReport, DeliveryReport]:
-        """One full cycle over all feeds, due or not, then deliver."""
-        report = await self.poll(all_feeds=True)
-        return report, await asyncio.to_thread(self.deliver)
+    async def run_once(
+        self, *, max_time_s: float | None = None
+    ) -> tuple[PollReport, DeliveryReport]:
+        """One full cycle over all feeds, due or not, then deliver all that is due
+        within ``max_time_s`` of the start. SIGINT/SIGTERM interrupt it (``Interrupted``);
+        ``close()`` then releases its leases."""
+        deadline = None if max_time_s is None else time.monotonic() + max_time_s
+        with interruptible(self._halt):
+            report = await self.poll(all_feeds=True)
+            report.held = await asyncio.to_thread(
+                self.store.feeds_leased_elsewhere, self.clock(), self.owner)
+            return report, await asyncio.to_thread(self.deliver, deadline=deadline)
 
     # -- daemon --------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
-        """Tick poll and delivery until SIGINT/SIGTERM (or `stop` is set)."""
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
+        """Poll and deliver, each in its own loop, until SIGINT/SIGTERM (or ``stop``)."""
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
         if self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2:
@@ -473,105 +493,40 @@ class Monitor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_from_source)
-        running: set[asyncio.Task[object]] = set()
-
-        def tick(coro_fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-            # A coroutine function: APScheduler's asyncio executor runs it as a task on
-            # this loop. Tracked so that shutdown can let in-flight work finish.
-            async def start() -> None:
-                task = asyncio.current_task()
-                if stop.is_set() or task is None:
-                    return
-                running.add(task)
-                try:
-                    await coro_fn()
-                finally:
-                    running.discard(task)
-
-            return start
-
-        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
-        # New alerts go out right after the poll that stored them, not a tick later.
-        self._kick_delivery = lambda: scheduler.modify_job("deliver", next_run_time=utcnow())
-        now = self.clock()
-        scheduler.add_job(
-            tick(self._poll_tick_then_deliver),
-            "interval",
-            seconds=self.settings.poll.tick_s,
-            next_run_time=now,
-            max_instances=2,  # the second returns at once: see _poll_tick
-            coalesce=True,
-            id="poll",
-        )
-        scheduler.add_job(
-            tick(self._deliver_tick),
-            "interval",
-            seconds=self.settings.delivery.tick_s,
-            next_run_time=now,
-            max_instances=1,
-            coalesce=True,
-            id="deliver",
-        )
-        scheduler.start()
-        log.info(
-            "service.started owner=%s feeds=%d rules=%d",
-            self.owner,
-            len(self.settings.feeds),
-            len(self.settings.rules),
-        )
+        wake = asyncio.Event()  # set by a poll that queued alerts: deliver them now
+        loops = [
+            asyncio.ensure_future(every(lambda: self.settings.poll.tick_s,
+                                        functools.partial(self._poll_pass, wake), stop,
+                                        name="poll")),
+            asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
+                                        self._deliver_pass, stop, wake, name="deliver")),
+        ]
+        log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
+                 len(self.settings.feeds), len(self.settings.rules))
         await stop.wait()
-        log.info("service.stopping in_flight=%d", len(running))
-        # Pause, not shutdown, first: shutdown cancels the running jobs' tasks.
-        scheduler.pause()
-        if running:  # let in-flight work finish; each feed and alert is its own transaction
-            await asyncio.wait(running, timeout=max(30, self.settings.poll.timeout_s + 10))
-        scheduler.shutdown(wait=False)
+        self._halt.set()  # a delivery drain stops after its current batch
+        log.info("service.stopping")
+        # Let in-flight passes finish; each feed and alert is its own transaction.
+        await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10))
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
 
-    async def _poll_tick(self) -> None:
-        # A pass keeps claiming while feeds are due, so it may outlast a tick: the
-        # job allows a second instance, which returns at once (APScheduler would
-        # otherwise log a warning on every tick of a long pass).
-        self.last_tick_at = self.clock()
+    async def _poll_pass(self, wake: asyncio.Event) -> None:
+        # Readiness: the loop is alive while passes start and end, tick after tick.
+        self.last_tick_at = self.polling_since = self.clock()
         self.observer.poll_ticked(self.last_tick_at)
-        if self._polling:
-            return
-        self._polling = True
         try:
-            await self.poll()
-        except Exception:
-            log.exception("poll.failed")
+            if (await self.poll()).new_alerts:
+                wake.set()  # new alerts go out right after the poll that stored them
         finally:
-            self._polling = False
+            self.last_tick_at, self.polling_since = self.clock(), None
 
-    async def _poll_tick_then_deliver(self) -> None:
-        await self._poll_tick()
-        kick = self._kick_delivery
-        # A pass under way would make the scheduler skip the kick with a warning.
-        if kick is not None and not self._delivering:
-            try:
-                kick()
-            except Exception:  # the scheduler is shutting down: the next tick delivers
-                log.debug("deliver.kick_skipped")
-
-    async def _deliver_tick(self) -> None:
-        self._delivering = True
-        try:
-            report = await asyncio.to_thread(self.deliver)
-            if report.sent or report.failed or report.dead or report.held:
-                log.info(
-                    "deliver.done sent=%d failed=%d dead=%d held=%d",
-                    report.sent,
-                    report.failed,
-                    report.dead,
-                    report.held,
-                )
-        except Exception:
-            log.exception("deliver.failed")
-        finally:
-            self._delivering = False
+    async def _deliver_pass(self) -> None:
+        report = await asyncio.to_thread(self.deliver)
+        if report.sent or report.failed or report.dead or report.held:
+            log.info("deliver.done sent=%d failed=%d dead=%d held=%d",
+                     report.sent, report.failed, report.dead, report.held)
 
 
 def _parse_pool(workers: int) -> ProcessPoolExecutor | None:

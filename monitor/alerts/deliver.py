@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -42,6 +43,10 @@ from monitor.redact import ADDRESS_SCHEMES, SECRET_KEY_WORDS, redact, register_s
 
 log = logging.getLogger(__name__)
 
+#: The clock of leases and deadlines (a module attribute, so a test can drive it).
+_monotonic = time.monotonic
+#: The store's alert lease when none is given (``Store.claim_due_alerts``).
+DEFAULT_LEASE_S = 120
 #: Longest error text kept on an alert row.
 MAX_ERROR_LEN = 1000
 _PROBLEM_LEVELS = ("WARNING", "ERROR", "CRITICAL")
@@ -222,6 +227,43 @@ class DeliveryReport:
     dead: int = 0
     #: Alerts kept for a digest (digest mode, quiet hours, over max_per_hour).
     held: int = 0
+    #: A claim came back full: more rows may be due (``drain`` claims again).
+    more: bool = field(default=False, compare=False)
+    #: Alerts still due when ``drain`` stopped early (time budget, or stopping).
+    pending: int = field(default=0, compare=False)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.dead += other.dead
+        self.held += other.held
+
+
+def drain(
+    store: Any, notifier: Notifier, clock: Callable[[], datetime], *, owner: str, batch: int,
+    rules: RuleDelivery, policy: RetryPolicy, lease_s: int | None = None,
+    deadline: float | None = None, stop: Callable[[], bool] = lambda: False,
+) -> DeliveryReport:
+    """Deliver everything due, batch by batch, until nothing is due: closed digest
+    windows are claimed, then up to ``batch`` alerts and digests are sent, each row
+    committed as it goes, and again while a claim comes back full.
+
+    Stops early at ``deadline`` (a ``time.monotonic()`` value; at least one batch
+    is sent) or once ``stop()``; ``pending`` then says how many alerts are still due.
+    """
+    total = DeliveryReport()
+    while True:
+        now = clock()
+        claim_digests(store, rules, now)
+        report = deliver_due(store, notifier, now, owner=owner, limit=batch, policy=policy,
+                             rules=rules, lease_s=lease_s)
+        total.add(report)
+        if not report.more:
+            return total
+        if stop() or (deadline is not None and _monotonic() >= deadline):
+            total.more, total.pending = True, store.count_due_alerts(clock())
+            log.info("deliver.stopped_early pending=%d", total.pending)
+            return total
 
 
 def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
@@ -247,6 +289,8 @@ class AlertStore(Protocol):
 
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None: ...
 
+    def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None: ...
+
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
     ) -> None: ...
@@ -268,13 +312,22 @@ def deliver_due(
 
     With ``rules`` (the daemon always passes them) alerts may be held for a digest,
     rules' templates are used, and due digest messages are sent too.
+
+    A claim is only used during the first half of its lease: rows not sent by then
+    are given back (``more``), so a slow target never lets the lease run out under
+    a send and another replica send the same row again.
     """
     report = DeliveryReport()
     rules = rules or RuleDelivery()
     lease = {} if lease_s is None else {"lease_s": lease_s}  # None: the store's default
+    give_back_at = _monotonic() + (lease_s or DEFAULT_LEASE_S) / 2
     alerts = store.claim_due_alerts(now, owner=owner, limit=limit, **lease)
+    report.more = len(alerts) >= limit
     sent_recently = _sent_last_hour(store, rules, alerts, now)
-    for alert in alerts:
+    for i, alert in enumerate(alerts):
+        if _monotonic() >= give_back_at:
+            _give_back(store, [a.id for a in alerts[i:]], owner, report)
+            return report
         key = (alert.rule, alert.recipient, alert.target_key)
         how = rules.policy(alert.rule)
         reason = hold_reason(how, now, sent_recently.get(key, 0))
@@ -291,11 +344,19 @@ def deliver_due(
                 alert.attempts, alert.matched_at)
         if error is None:
             sent_recently[key] = sent_recently.get(key, 0) + 1
-    if isinstance(store, DigestStore):
+    if isinstance(store, DigestStore) and _monotonic() < give_back_at:
         digests = store.claim_due_digests(now, owner=owner, limit=limit,
                                           max_items=rules.digest_max_items, **lease)
         _deliver_digests(store, notifier, digests, report, policy, rng, now, rules)
+        report.more = report.more or len(digests) >= limit
     return report
+
+
+def _give_back(store: AlertStore, ids: list[int], owner: str, report: DeliveryReport) -> None:
+    """Release claimed rows not sent in time: the next claim (ours or another's) takes them."""
+    store.release_alerts(ids, owner)
+    report.more = True
+    log.info("deliver.gave_back alerts=%d reason=half the lease spent", len(ids))
 
 
 def _deliver_digests(

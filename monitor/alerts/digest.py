@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+# The claimed-digest records live with the other plain records (the store builds them).
+from monitor.article import DigestItem, DigestToSend  # noqa: F401  (re-exported)
+
 #: The digest schedule of a rule that names none (used by quiet hours and max_per_hour).
 DEFAULT_EVERY_S = 3600
 #: Fixed anchor of interval schedules, so every replica and restart agrees on boundaries.
@@ -153,40 +156,3 @@ def due_window(
             return end
         end = policy.release_at(end)
     return None
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    """One match listed in a digest."""
-
-    rule: str
-    title: str
-    link: str | None
-    feed: str
-    published: datetime | None
-    matched_at: datetime
-    terms: tuple[str, ...]
-    snippet: str
-    summary: str = ""
-
-
-@dataclass(frozen=True)
-class DigestToSend:
-    """A claimed digest outbox row: the newest matches of its window and the total."""
-
-    id: int
-    digest_id: int
-    rule: str
-    recipient: str
-    target_key: str
-    attempts: int
-    created_at: datetime
-    window_end: datetime
-    #: Newest first, at most the configured number.
-    items: tuple[DigestItem, ...]
-    #: Matches in the window (items plus the ones only counted).
-    total: int
-
-    @property
-    def more_count(self) -> int:
-        return max(self.total - len(self.items), 0)

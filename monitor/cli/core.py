@@ -25,6 +25,7 @@ from monitor.cli.app import (
     fail,
     iso,
     load,
+    open_database,
     open_monitor,
     open_store,
     out,
@@ -68,20 +69,44 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
-def once(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """One full cycle over ALL feeds (due or not), match, deliver, exit."""
+def once(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    max_time: Annotated[
+        str, typer.Option("--max-time", help="Stop delivering after this long (90s, 10m, 1h); "
+                          "what is left is counted and sent by the next run.")
+    ] = "10m",
+) -> None:
+    """One full cycle over ALL feeds (due or not), match, then deliver every due alert.
+
+    Ctrl-C (or SIGTERM) stops it and releases its feeds, so the next run polls them all.
+    """
+    from monitor.config import parse_duration
+    from monitor.errors import Interrupted
+
+    try:
+        budget = parse_duration(max_time)
+    except ValueError as e:
+        raise fail(f"--max-time: {e}") from None
     monitor = open_monitor(config)
     try:
-        poll, delivery = asyncio.run(monitor.run_once())
+        poll, delivery = asyncio.run(monitor.run_once(max_time_s=budget))
+    except Interrupted as e:
+        raise fail(f"{e}: stopped; feeds and alerts it held are released", code=130) from None
     finally:
         monitor.close()
     for url, error in poll.errors.items():
         err.print(f"feed failed: {redact(url)}: {redact(error)}", markup=False)
+    for lease in poll.held:
+        err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
+                  f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)
     err.print(
         f"{poll.feeds} feeds polled ({poll.failed} failed, {poll.not_modified} unchanged), "
         f"{poll.new_articles} new articles, {poll.new_matches} new matches; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
+    if delivery.pending:
+        err.print(f"{delivery.pending} alerts still pending: --max-time {max_time} ran out; "
+                  "the next `once` (or the daemon) sends them", markup=False)
 
 
 @app.command()
@@ -119,7 +144,8 @@ def status(
     from monitor.feeds.health import health, next_poll
 
     now = datetime.now(UTC)
-    store = open_store(config)
+    settings = load(config)
+    store = open_database(settings.database)
     try:
         rows = [
             {
@@ -133,13 +159,18 @@ def status(
                 "articles": s.articles,
                 "last_polled_at": iso(s.last_polled_at),
                 "next_poll_at": iso(s.next_poll_at),
-                "active": s.active,
+                # Polled or not: a feed gone from the config or disabled (410) is not.
+                "active": s.active and s.disabled_reason is None,
+                "in_config": s.active,
                 "fetch_url": redact(s.fetch_url) if s.fetch_url else None,
                 "disabled_reason": s.disabled_reason,
                 "items_per_day": round(s.items_per_day, 2) if s.items_per_day is not None
                 else None,
+                "lease_owner": s.lease_owner if s.lease_until and s.lease_until > now else None,
+                "lease_until": iso(s.lease_until) if s.lease_until and s.lease_until > now
+                else None,
             }
-            for s in store.feed_statuses()
+            for s in with_configured(store.feed_statuses(), settings)
         ]
     finally:
         store.close()
@@ -147,6 +178,18 @@ def status(
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at"])
+
+
+def with_configured(statuses: list[Any], settings: Any) -> list[Any]:
+    """The stored feeds, plus configured ones no run has stored yet (not polled yet)."""
+    from monitor.store.repo import FeedStatus
+
+    known = {s.url for s in statuses}
+    new = [FeedStatus(url=f.url, name=f.name or f.url, active=True, last_status=None,
+                      last_error=None, error_count=0, articles=0, last_polled_at=None,
+                      next_poll_at=None)
+           for f in settings.feeds if f.url and f.url not in known]
+    return [*statuses, *new]
 
 
 @app.command()

@@ -146,13 +146,16 @@ def rules_apply(
     rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this rule.")] = None,
     since: Annotated[str, typer.Option(help="Articles fetched since (90s, 15m, 2h, 7d).")] = "7d",
     alert: Annotated[
-        bool, typer.Option("--alert", help="Also queue alerts for the new matches.")
+        bool, typer.Option("--alert", help="Queue alerts for these rules' matches that never "
+                           "had one (new, backlog, or recorded without --alert), once.")
     ] = False,
 ) -> None:
     """Apply the config's rules to stored articles and record new matches (after adding a rule).
 
-    Without --alert the matches are stored silently; with it, each new match is
-    queued for its rule's recipients and sent by the next delivery tick or `once`.
+    Without --alert the matches are stored silently; with it, every match of the
+    scanned articles that was never alerted (a new one, a feed's backlog beyond
+    poll.backlog, or one recorded by an earlier apply) is queued for its rule's
+    recipients, once, and sent by the next delivery pass or `once`.
     """
     from monitor.alerts.deliver import Notifier
     from monitor.rules.compile import compile_rules

@@ -93,7 +93,13 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _as_duration_or_zero(value: Any) -> Any:
+    return 0 if value in (0, "0") else _as_duration(value)
+
+
 Duration = Annotated[int, BeforeValidator(_as_duration)]
+#: A duration where 0 means "none" (``poll.backlog: 0``).
+DurationOrZero = Annotated[int, BeforeValidator(_as_duration_or_zero)]
 Size = Annotated[int, BeforeValidator(_as_size)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Names = Annotated[list[Name], BeforeValidator(_one_or_many)]
@@ -132,6 +138,9 @@ class PollSettings(_Settings):
     #: Processes that parse feed documents beside the event loop (0: parse in threads;
     #: unset: the daemon uses 1 on a machine with 2+ CPUs, about 1.7x the articles/s).
     parse_workers: int | None = Field(None, ge=0, le=64)
+    #: A feed's first poll alerts only items dated within this (0: none); older ones are
+    #: stored and matched silently (see docs/polling.md, ``rules apply --alert``).
+    backlog_s: DurationOrZero = Field(86400, alias="backlog")
 
 
 class FeedSettings(_Settings):

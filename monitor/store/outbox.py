@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.alerts.digest import DigestItem, DigestToSend
+from monitor.article import DigestItem, DigestToSend
 from monitor.store.tables import alert, article, digest, feed, lease_free, match
 
 T = TypeVar("T")

@@ -174,6 +174,9 @@ class MatchRow(SQLModel, table=True):
     hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     snippet: str = Field(default="", sa_type=Text, nullable=False)
     matched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    #: When alert rows were queued for it; NULL: never (a backlog item on a feed's first
+    #: poll, or ``rules apply`` without ``--alert``), so ``rules apply --alert`` may.
+    alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class DigestRow(SQLModel, table=True):

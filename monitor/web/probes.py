@@ -59,18 +59,26 @@ async def _database_checks(state: WebState) -> list[Check]:
 
 
 def poll_check(state: WebState, now: datetime) -> Check:
-    """Did the poll tick run recently? (No poller in this process: nothing to check.)"""
+    """Is the poll loop alive? Its passes start and end within three ticks, or one is
+    under way for less than the feed lease (a pass over many feeds may take a while;
+    one older than the lease has lost its feeds to other replicas: not ready)."""
     monitor = state.monitor
     if monitor is None:
         return Check("poll", True, "not polling in this process (serve)")
     tick_s = monitor.settings.poll.tick_s
+    limit = TICKS * tick_s
+    running = monitor.polling_since
+    if running is not None:
+        age = (now - running).total_seconds()
+        return Check("poll", age <= max(limit, monitor.lease_s),
+                     f"a pass running for {age:.0f} s (lease {monitor.lease_s} s)")
     last = monitor.last_tick_at
     if last is None:
         age = (now - state.started_at).total_seconds()
-        return Check("poll", age <= TICKS * tick_s, f"no poll tick yet ({age:.0f} s after start)")
+        return Check("poll", age <= limit, f"no poll tick yet ({age:.0f} s after start)")
     age = (now - last).total_seconds()
-    return Check("poll", age <= TICKS * tick_s,
-                 f"last tick {age:.0f} s ago (tick {tick_s} s, limit {TICKS * tick_s} s)")
+    return Check("poll", age <= limit,
+                 f"last tick {age:.0f} s ago (tick {tick_s} s, limit {limit} s)")
 
 
 def _answer(request: web.Request, checks: list[Check]) -> web.Response:

@@ -50,6 +50,13 @@ def test_readyz_checks_database_schema_and_poll_tick(site: Site) -> None:
     status, _, body = site.call("GET", "/readyz?verbose")
     assert status == 503 and "[-]poll failed: last tick" in body
     assert site.call("GET", "/readyz")[::2] == (503, "not ready\n")
+    # A long pass under way is alive until it outlives the feed lease.
+    site.monitor.polling_since = site.monitor.clock() - timedelta(seconds=60)
+    status, _, body = site.call("GET", "/readyz?verbose")
+    assert status == 200 and "[+]poll ok: a pass running for" in body
+    site.monitor.polling_since = site.monitor.clock() - timedelta(
+        seconds=site.monitor.lease_s + 5)
+    assert site.call("GET", "/readyz")[0] == 503
 
 
 def test_readyz_fails_when_the_schema_is_behind(site: Site) -> None:
