@@ -104,9 +104,18 @@ class Article:
     content: str = ""
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    #: Aware datetimes in UTC, or None when the feed gave none.
+    #: Aware datetimes in UTC, or None when the feed gave none (never invented:
+    #: an Atom entry with only ``<updated>`` has ``published`` None).
     published: datetime | None = None
     updated: datetime | None = None
+
+    @property
+    def date(self) -> datetime | None:
+        """The entry's date as shown and sorted: published, else updated, else None.
+
+        None means undated; the time it was fetched is never a publication date.
+        """
+        return self.published or self.updated
 
     def field_text(self, name: str) -> str:
         """The text of one searchable field (see FIELDS); lists joined by newlines."""
@@ -203,11 +212,17 @@ class DigestItem:
     title: str
     link: str | None
     feed: str
+    #: The entry's dates as the feed gave them (None when it gave none).
     published: datetime | None
+    #: When the match was recorded (shown only as "seen", never as a publication date).
     matched_at: datetime
     terms: tuple[str, ...]
     snippet: str
     summary: str = ""
+    updated: datetime | None = None
+    content: str = ""
+    #: The evidence; offsets point into ``title``, ``summary`` and ``content``.
+    hits: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)

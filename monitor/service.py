@@ -13,7 +13,6 @@ import asyncio
 import functools
 import hashlib
 import logging
-import multiprocessing as mp
 import os
 import random
 import signal
@@ -23,9 +22,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from monitor.alerts.backlog import backlog_keys
 from monitor.alerts.deliver import DeliveryReport, Notifier, drain
@@ -33,7 +32,6 @@ from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import ParseResult, parse_feed
 from monitor.feeds.schedule import (
     interval_for,
@@ -47,6 +45,11 @@ from monitor.rules.compile import RuleSet, compile_rules
 from monitor.loop import every, interruptible
 from monitor.observe import Observer
 from monitor.store.repo import FeedLease, FetchRecord, Store
+
+if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
+    from concurrent.futures import ProcessPoolExecutor
+
+    from monitor.feeds.fetch import Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +157,8 @@ class Monitor:
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
-        self._parse_pool = _parse_pool(settings.poll.parse_workers or 0)
+        self._parse_workers = settings.poll.parse_workers or 0
+        self._parse_pool: ProcessPoolExecutor | None = None
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
         self.reloader: Callable[[], Settings] | None = None
         # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
@@ -242,6 +246,8 @@ class Monitor:
         poll = self.settings.poll
         report = PollReport()
         batch = max(20, 2 * poll.concurrency)
+        from monitor.feeds.fetch import Fetcher
+
         async with Fetcher(
             timeout_s=poll.timeout_s,
             concurrency=poll.concurrency,
@@ -362,13 +368,14 @@ class Monitor:
     ) -> ParseResult | None:
         """Parse in the process pool (``poll.parse_workers``), so parsing uses another
         core; None when there is no pool, nothing to parse, or the pool failed."""
-        if self._parse_pool is None or not result.ok or result.body is None:
+        if not self._parse_workers or not result.ok or result.body is None:
             return None
         if hashlib.sha256(result.body).hexdigest() == feed.body_hash:
             return None  # unchanged: _ingest skips it
         spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
         loop = asyncio.get_running_loop()
         try:
+            self._parse_pool = self._parse_pool or _parse_pool(self._parse_workers)
             # parse_feed itself, so a worker imports monitor.feeds.parse, not the service.
             job = functools.partial(parse_feed, max_items=self.settings.poll.max_items)
             return await loop.run_in_executor(
@@ -488,7 +495,7 @@ class Monitor:
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
         if self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2:
-            self._parse_pool = self._parse_pool or _parse_pool(1)  # measured: bench/RESULTS.md
+            self._parse_workers = self._parse_workers or 1  # measured: bench/RESULTS.md
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -503,6 +510,8 @@ class Monitor:
         ]
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
                  len(self.settings.feeds), len(self.settings.rules))
+        if warning := self.rules.unindexed_warning():
+            log.warning(warning)
         await stop.wait()
         self._halt.set()  # a delivery drain stops after its current batch
         log.info("service.stopping")
@@ -529,10 +538,11 @@ class Monitor:
                      report.sent, report.failed, report.dead, report.held)
 
 
-def _parse_pool(workers: int) -> ProcessPoolExecutor | None:
+def _parse_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
     # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
-    if workers <= 0:
-        return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
 

@@ -27,5 +27,5 @@ def backlog_keys(
 
 
 def _older(article: Article, cutoff: datetime) -> bool:
-    when = article.published or article.updated
+    when = article.date
     return when is not None and when < cutoff

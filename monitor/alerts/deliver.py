@@ -15,20 +15,19 @@ hold or send them and record the outcome.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import apprise
-
-from monitor.alerts import console as _console  # noqa: F401  (registers console://)
 from monitor.alerts.digest import DigestToSend, due_window, hold_reason
+from monitor.alerts.email_text import text_part
 from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: re-exported)
     RetryPolicy,
     RuleDelivery,
@@ -39,7 +38,10 @@ from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: 
 from monitor.alerts.render import RenderedAlert
 from monitor.article import AlertToSend, Route
 from monitor.errors import ConfigError, DeliveryError
-from monitor.redact import ADDRESS_SCHEMES, SECRET_KEY_WORDS, redact, register_secrets
+from monitor.redact import redact, register_secrets, url_secrets
+
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,41 @@ DEFAULT_LEASE_S = 120
 #: Longest error text kept on an alert row.
 MAX_ERROR_LEN = 1000
 _PROBLEM_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+#: The exception a plugin caught, which apprise logs at DEBUG only ("Socket Exception:
+#: SMTP AUTH extension not supported by server.") under a vaguer WARNING.
+_CAUSE_RE = re.compile(r"^(?:[\w/]+ )?(?:Exception|Error)\b[^:]*:\s*(?P<cause>\S.*)", re.S)
+_TIMEOUT_RE = re.compile(r"timed? ?out", re.I)
+
+
+def _apprise() -> Any:
+    """apprise with our console:// plugin registered, imported on first use (it costs
+    about 0.2 s of start-up, which commands without targets need not pay)."""
+    import apprise
+
+    from monitor.alerts import console  # noqa: F401  (registers console://)
+
+    _keep_debug_lines(logging.getLogger("apprise"))
+    return apprise
+
+
+class _ForwardToRoot(logging.Handler):
+    """Passes apprise's records on to the root handlers at the level the user chose."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        root = logging.getLogger()
+        if record.levelno >= root.getEffectiveLevel():
+            root.handle(record)
+
+
+def _keep_debug_lines(logger: logging.Logger) -> None:
+    """Let apprise's per-call capture see its DEBUG lines (where the cause of a failure
+    is) without printing them: the apprise logger records everything, and only what
+    passes the root logger's level reaches the user's handlers."""
+    if any(isinstance(h, _ForwardToRoot) for h in logger.handlers):
+        return
+    logger.addHandler(_ForwardToRoot())
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
 
 
 def target_key(url: str) -> str:
@@ -90,7 +127,7 @@ class Notifier:
             targets = self._by_recipient.setdefault(name, [])
             for index, url in enumerate(urls):
                 register_secrets(url_secrets(url))
-                apobj = apprise.Apprise()
+                apobj = _apprise().Apprise()
                 usable = apobj.add(url)
                 target = _Target(name, index, url, target_key(url), apobj if usable else None)
                 targets.append(target)
@@ -123,9 +160,17 @@ class Notifier:
         return plugin_format(target.apobj[0])
 
     def send_rendered(self, route: Route, rendered: RenderedAlert) -> None:
-        """Send a rendered alert in the format the route's target wants."""
+        """Send a rendered alert in the format the route's target wants.
+
+        An HTML body goes with our text body as its plain-text alternative
+        (email's text/plain part), not apprise's conversion of the HTML.
+        """
         fmt = self.format_for(route)
-        self.send(route, rendered.title, rendered.body_for(fmt), fmt)
+        if fmt != "html":
+            self.send(route, rendered.title, rendered.body_for(fmt), fmt)
+            return
+        with text_part(rendered.html, rendered.text):
+            self.send(route, rendered.title, rendered.html, fmt)
 
     def send(self, route: Route, title: str, body: str, body_format: str = "text") -> None:
         """Send one message to one target; raise DeliveryError (redacted reason) on failure."""
@@ -133,9 +178,11 @@ class Notifier:
         if target.apobj is None:
             raise DeliveryError(f"{target.label}: apprise cannot use '{redact(target.url)}'")
         apobj = target.apobj if self._throttle else _fresh_apprise(target.url)
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        apprise = _apprise()
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s %(message)s") as captured:
             try:
-                result = apobj.notify(body=body, title=title, body_format=body_format)
+                result = apobj.notify(body=body, title=title, body_format=body_format,
+                                      **_debug_logs_kwargs(apprise))
             except Exception as e:  # apprise should not raise; never let one target stop the loop
                 raise DeliveryError(redact(f"{target.label}: {type(e).__name__}: {e}")) from None
             text = captured.getvalue()
@@ -154,7 +201,7 @@ class Notifier:
 
 
 def _fresh_apprise(url: str) -> apprise.Apprise:
-    apobj = apprise.Apprise()
+    apobj = _apprise().Apprise()
     apobj.add(url)  # parsed once already in Notifier.__init__, so it is usable
     return apobj
 
@@ -162,9 +209,10 @@ def _fresh_apprise(url: str) -> apprise.Apprise:
 def plugin_format(plugin: Any) -> str:
     """The format to render for one apprise plugin instance.
 
-    A ``?format=`` in the URL wins. A plugin that accepts every format is a
-    pass-through (webhook, console): its default, text. One that accepts
-    Markdown is a chat: Markdown. Otherwise its native format (email: HTML).
+    A ``?format=`` in the URL wins. A generic pass-through (webhook, console,
+    apprise API) gets its default, text. A plugin that accepts Markdown is a
+    chat (Slack, Telegram, Matrix, Discord): Markdown. Otherwise its native
+    format (email: HTML).
     """
     override = getattr(plugin, "_format_override", None)
     if override:
@@ -175,44 +223,57 @@ def plugin_format(plugin: Any) -> str:
     names = [_format_name(f) for f in formats]
     if not names:
         return "text"
-    if {"text", "html", "markdown"} <= set(names):
+    if {"text", "html", "markdown"} <= set(names) and _is_pass_through(plugin):
         return names[0]
     return "markdown" if "markdown" in names else names[0]
+
+
+#: Schemas that forward the body as given (webhooks, the API, our console), not chats.
+_PASS_THROUGH = frozenset({"console", "json", "jsons", "xml", "xmls", "form", "forms", "apprise",
+                           "apprises"})
+
+
+def _is_pass_through(plugin: Any) -> bool:
+    schemas: set[str] = set()
+    for attr in ("protocol", "secure_protocol"):
+        value = getattr(plugin, attr, None)
+        schemas.update([value] if isinstance(value, str) else value or ())
+    return not schemas or bool(schemas & _PASS_THROUGH)
 
 
 def _format_name(fmt: Any) -> str:
     return str(getattr(fmt, "value", fmt)).lower()
 
 
+def _debug_logs_kwargs(apprise: Any) -> dict[str, Any]:
+    """apprise >= 2.3 keeps each call's DEBUG lines on its result (per call, so sends in
+    other threads cannot mix in); older versions only have the global LogCapture."""
+    takes_level = "log_level" in inspect.signature(apprise.Apprise.notify).parameters
+    return {"log_level": logging.DEBUG} if takes_level else {}
+
+
 def _failure_reason(result: Any, captured: str) -> str:
-    """The warning lines apprise logged for a failed send."""
-    lines: list[str] = []
+    """What apprise logged for a failed send: its warnings and, from its DEBUG lines,
+    the exception behind them; a timeout is called a timeout."""
+    entries: list[tuple[str, str]] = []
     try:  # apprise >= 2 keeps the log lines of each service call on the result
         for service in result:
-            lines += [e.message for e in service.logs() if e.level in _PROBLEM_LEVELS]
+            entries += [(str(e.level), str(e.message)) for e in service.logs()]
     except TypeError:  # apprise 1.x returns a bool
         pass
-    if not lines:
-        lines = [line for line in captured.splitlines() if line.strip()]
+    if not entries:
+        entries = [(line.partition(" ")[0], line.partition(" ")[2])
+                   for line in captured.splitlines() if line.strip()]
+    problems = [m for level, m in entries if level in _PROBLEM_LEVELS]
+    causes = [found["cause"].strip() for _, m in entries if (found := _CAUSE_RE.match(m))]
     status = getattr(getattr(result, "status", None), "name", None)
-    reason = "; ".join(dict.fromkeys(lines)) or "apprise reported a failure without a reason"
+    reason = "; ".join(dict.fromkeys(problems)) or "apprise reported a failure without a reason"
+    cause = "; ".join(dict.fromkeys(causes))
+    if status == "TIMEOUT" or _TIMEOUT_RE.search(cause):
+        return f"timeout: {cause or 'no answer in time'} ({reason})"
+    if cause:
+        reason = f"{reason}: {cause}"
     return f"{reason} ({status})" if status and status != "FAILURE" else reason
-
-
-def url_secrets(url: str) -> list[str]:
-    """The credential parts of a target URL, to register for redaction."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or ""]
-        query = parse_qsl(parts.query)
-        found += [v for k, v in query if any(w in k.lower() for w in SECRET_KEY_WORDS)]
-        if parts.scheme.lower() not in ADDRESS_SCHEMES:
-            # Token URLs (slack://T/B/C): long host/path segments are the credentials.
-            host = parts.netloc.rpartition("@")[2]
-            found += [s for s in [host, *parts.path.split("/")] if len(s) >= 8]
-    except ValueError:
-        return []
-    return [s for s in {*found, *(unquote(s) for s in found)} if s]
 
 
 @dataclass

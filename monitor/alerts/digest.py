@@ -20,9 +20,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
 # The claimed-digest records live with the other plain records (the store builds them).
 from monitor.article import DigestItem, DigestToSend  # noqa: F401  (re-exported)
 
@@ -45,12 +42,17 @@ class Schedule:
 
     @classmethod
     def every(cls, seconds: int, tz: str = "UTC") -> Schedule:
+        # APScheduler's triggers are imported here: only rules with a digest need them.
+        from apscheduler.triggers.interval import IntervalTrigger
+
         zone = ZoneInfo(tz)
         return cls(IntervalTrigger(seconds=seconds, start_date=_ANCHOR.replace(tzinfo=zone),
                                    timezone=zone))
 
     @classmethod
     def cron(cls, expr: str, tz: str = "UTC") -> Schedule:
+        from apscheduler.triggers.cron import CronTrigger
+
         return cls(CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz)))
 
     def next_after(self, when: datetime) -> datetime:

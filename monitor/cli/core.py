@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import difflib
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,20 +21,23 @@ from monitor.cli.app import (
     StatusFormat,
     _state,
     app,
+    apprise_refusal,
     db_app,
     err,
     fail,
     iso,
     load,
+    load_for_database,
     open_database,
     open_monitor,
-    open_store,
     out,
+    plural,
     print_table,
+    report_problems,
     since_cutoff,
     write_rows,
 )
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError
 from monitor.redact import redact
 
 
@@ -44,6 +48,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     SIGHUP re-reads the config and swaps in the new feeds, rules and recipients; an
     invalid file is logged and the running configuration kept.
     """
+    import asyncio
+
     from monitor.config import load_settings
 
     if not _state.get("log_level_set"):
@@ -51,8 +57,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     monitor = open_monitor(config)
     monitor.reloader = lambda: load_settings(config)
     err.print(
-        f"news-monitor {__version__}: watching {len(monitor.settings.feeds)} feeds "
-        f"with {len(monitor.settings.rules)} rules (Ctrl-C to stop)"
+        f"news-monitor {__version__}: watching {plural(len(monitor.settings.feeds), 'feed')} "
+        f"with {plural(len(monitor.settings.rules), 'rule')} (Ctrl-C to stop)"
     )
     try:
         if monitor.settings.http is not None:
@@ -80,6 +86,8 @@ def once(
 
     Ctrl-C (or SIGTERM) stops it and releases its feeds, so the next run polls them all.
     """
+    import asyncio
+
     from monitor.config import parse_duration
     from monitor.errors import Interrupted
 
@@ -100,39 +108,47 @@ def once(
         err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
                   f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)
     err.print(
-        f"{poll.feeds} feeds polled ({poll.failed} failed, {poll.not_modified} unchanged), "
-        f"{poll.new_articles} new articles, {poll.new_matches} new matches; "
+        f"{plural(poll.feeds, 'feed')} polled ({poll.failed} failed, {poll.not_modified} "
+        f"unchanged), {plural(poll.new_articles, 'new article')}, "
+        f"{plural(poll.new_matches, 'new match')}; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
     if delivery.pending:
-        err.print(f"{delivery.pending} alerts still pending: --max-time {max_time} ran out; "
+        err.print(f"{plural(delivery.pending, 'alert')} still pending: "
+                  f"--max-time {max_time} ran out; "
                   "the next `once` (or the daemon) sends them", markup=False)
 
 
 @app.command()
 def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Validate the config, compile every rule, parse every apprise URL; send nothing."""
-    from monitor.alerts.deliver import Notifier
+    """Validate the config, compile every rule, parse every apprise URL; send nothing.
+
+    Every problem is shown in one pass; warnings are shown too but do not fail.
+    """
+    from monitor.config import DATABASE_ENV
+    from monitor.config.load import inspect_config
     from monitor.rules.compile import compile_rules
 
-    settings = load(config)
-    problems: list[str] = []
-    try:
-        rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
-    except ConfigError as e:
-        problems.extend(e.problems)
-        rules = None
-    problems.extend(Notifier(settings.recipients).problems())
-    for problem in problems:
-        err.print(redact(problem), markup=False)
-    if problems:
+    report = inspect_config(config, url_check=apprise_refusal)
+    if report.settings is None:
+        report_problems(config, report.problems)
+    for warning in report.warnings:
+        err.print(f"warning: {redact(warning)}", markup=False)
+    if report.settings is None:
         raise typer.Exit(1)
-    for name in rules.unindexed_rules if rules else ():
+    settings = report.settings
+    # Queries compiled alone already; together they tell which rules have no literal.
+    rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
+    for name in rules.unindexed_rules:
         err.print(f"note: rule '{name}' has no literal term; it is evaluated for every article")
     out.print(
-        f"{config}: OK ({len(settings.feeds)} feeds, {len(settings.rules)} rules, "
-        f"{len(settings.recipients)} recipients)"
+        f"{config}: OK ({plural(len(settings.feeds), 'feed')}, "
+        f"{plural(len(settings.rules), 'rule')}, "
+        f"{plural(len(settings.recipients), 'recipient')})"
     )
+    where = (f"from {DATABASE_ENV}" if os.environ.get(DATABASE_ENV, "").strip()
+             else f"a relative SQLite path is relative to {config.resolve().parent}")
+    out.print(f"database: {redact(settings.database)} ({where})", markup=False)
 
 
 @app.command()
@@ -144,8 +160,8 @@ def status(
     from monitor.feeds.health import health, next_poll
 
     now = datetime.now(UTC)
-    settings = load(config)
-    store = open_database(settings.database)
+    settings, database = load_for_database(config)
+    store = open_database(database)
     try:
         rows = [
             {
@@ -181,14 +197,17 @@ def status(
 
 
 def with_configured(statuses: list[Any], settings: Any) -> list[Any]:
-    """The stored feeds, plus configured ones no run has stored yet (not polled yet)."""
+    """The stored feeds, plus configured ones no run has stored yet (not polled yet).
+
+    ``settings`` is None when MONITOR_DATABASE_URL alone names the database.
+    """
     from monitor.store.repo import FeedStatus
 
     known = {s.url for s in statuses}
     new = [FeedStatus(url=f.url, name=f.name or f.url, active=True, last_status=None,
                       last_error=None, error_count=0, articles=0, last_polled_at=None,
                       next_poll_at=None)
-           for f in settings.feeds if f.url and f.url not in known]
+           for f in (settings.feeds if settings else ()) if f.url and f.url not in known]
     return [*statuses, *new]
 
 
@@ -201,14 +220,36 @@ def matches(
     ] = "7d",
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
 ) -> None:
-    """Stored matches with their evidence, newest first."""
+    """Stored matches with their evidence, newest first.
+
+    An unknown --rule (not in the config, never matched) exits 2 with the closest names.
+    """
     cutoff = since_cutoff(since)
-    store = open_store(config)
+    settings, database = load_for_database(config)
+    store = open_database(database)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]
+        configured = {r.name for r in settings.rules} if settings else set()
+        if rule is not None and not rows and rule not in configured:
+            known = configured | store.matched_rules()
+            if rule not in known:
+                raise fail(unknown_rule_message(rule, known), 2)
     finally:
         store.close()
-    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"])
+    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"],
+               csv_columns=list(MATCH_KEYS))
+
+
+def unknown_rule_message(rule: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(rule, sorted(known), n=3, cutoff=0.6)
+    hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+            else f" (rules: {', '.join(sorted(known)) or 'none'})")
+    return f"unknown rule '{rule}': not in the config and never matched{hint}"
+
+
+#: The keys of a `matches` row, in order (the csv header, also when there are no rows).
+MATCH_KEYS = ("rule", "title", "url", "feed", "published", "matched_at", "terms", "snippet",
+              "evidence")
 
 
 def match_row(m: Any) -> dict[str, Any]:
@@ -271,10 +312,15 @@ def demo(
         raise fail(str(e)) from None
     out.rule("Stored matches")
     write_rows([match_row(m) for m in rows], "table", ["rule", "title", "feed", "terms"])
-    out.print(
-        f"\n{len(rows)} matches. Next: edit config/example.yaml and run "
-        "`news-monitor once -c config/example.yaml`."
-    )
+    out.print(f"\n{len(rows)} matches.", markup=False)
+    if keep is not None:
+        db = keep.resolve()
+        out.print(f"The demo database is kept at {db}; look inside with\n"
+                  f"  MONITOR_DATABASE_URL=sqlite:///{db} news-monitor matches\n"
+                  f"  MONITOR_DATABASE_URL=sqlite:///{db} news-monitor alerts list",
+                  markup=False, soft_wrap=True)
+    out.print("Next: edit config/example.yaml and run `news-monitor once -c config/example.yaml`.",
+              markup=False)
 
 
 @db_app.command("upgrade")

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
-from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
-from monitor.feeds.opml import ExportFeed, read_opml, write_opml
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out, plural
+from monitor.redact import redact
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)
@@ -26,6 +25,8 @@ app.add_typer(feeds_app, name="feeds")
 
 def import_entries(data: bytes, extra_tags: list[str]) -> list[dict[str, Any]]:
     """The config entries for an OPML document: one per distinct URL, names unique."""
+    from monitor.opml import read_opml
+
     entries: list[dict[str, Any]] = []
     urls: set[str] = set()
     names: set[str] = set()
@@ -52,6 +53,8 @@ def import_(
     = [],  # noqa: B006 (typer reads the default, never mutates it)
 ) -> None:
     """Print the YAML `feeds:` entries for an OPML file (to paste into the config)."""
+    import yaml
+
     try:
         data = file.read_bytes()
     except OSError as e:
@@ -73,14 +76,26 @@ def export(
                                                 "not to stdout.")] = None,
 ) -> None:
     """Write the configured feeds (OPML entries expanded) as an OPML 2.0 document."""
+    from monitor.opml import ExportFeed, write_opml
+
     settings = load(config)
-    document = write_opml(ExportFeed(url=f.url, name=f.name, tags=tuple(f.tags))
-                          for f in settings.feeds)
+    # A URL that holds a ${VAR} value (a private feed's token) is written masked: an
+    # export is for sharing, and the secret belongs in the environment, not in a file.
+    feeds = [ExportFeed(url=redact(f.url), name=f.name and redact(f.name), tags=tuple(f.tags))
+             for f in settings.feeds]
+    document = write_opml(feeds)
+    masked = sum(e.url != f.url for e, f in zip(feeds, settings.feeds))
+    if masked:
+        err.print(f"{plural(masked, 'feed URL')} with secrets from ${{VAR}} written masked "
+                  "(***): fill them in where you import the file", markup=False)
     if output is None:
         sys.stdout.write(document)
     else:
-        output.write_text(document, encoding="utf-8")
-        err.print(f"{len(settings.feeds)} feeds written to {output}", markup=False)
+        try:
+            output.write_text(document, encoding="utf-8")
+        except OSError as e:
+            raise fail(f"{output}: cannot write: {e.strerror or e}") from None
+        err.print(f"{plural(len(settings.feeds), 'feed')} written to {output}", markup=False)
 
 
 @feeds_app.command("enable")

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
 from monitor.errors import StoreError
@@ -120,6 +120,7 @@ class MatchRecord:
     url: str | None
     #: Name of the feed the article was first seen in.
     feed: str
+    #: The entry's published date, else its updated date (None: the feed gave neither).
     published: datetime | None
     matched_at: datetime
     terms: tuple[str, ...]
@@ -142,6 +143,9 @@ class AlertRecord:
     sent_at: datetime | None
     #: "match" (one message per match) or "digest" (one message listing held matches).
     kind: str = "match"
+    #: The matched article's title and link (None for a digest).
+    title: str | None = None
+    url: str | None = None
 
 
 class Store(OutboxQueries, ViewQueries):
@@ -407,11 +411,19 @@ class Store(OutboxQueries, ViewQueries):
 
         return self._tx("recording matches", work)
 
+    def matched_rules(self) -> set[str]:
+        """The names of every rule with a stored match (also rules no longer configured)."""
+        query = select(match.c.rule).distinct()
+        return self._tx("listing matched rules", lambda conn: {
+            str(name) for name in conn.execute(query).scalars()}, readonly=True)
+
     def list_matches(
         self, *, rule: str | None = None, since: datetime | None = None
     ) -> list[MatchRecord]:
         """Stored matches, newest first, optionally of one rule and since a time."""
-        query = (select(match, article.c.title, article.c.link, article.c.published,
+        # An entry with only an updated date (Atom <updated>) shows that date.
+        published = func.coalesce(article.c.published, article.c.updated).label("published")
+        query = (select(match, article.c.title, article.c.link, published,
                         feed.c.name.label("feed_name"))
                  .join(article, article.c.id == match.c.article_id)
                  .join(feed, feed.c.id == article.c.first_feed_id)
@@ -542,10 +554,18 @@ class Store(OutboxQueries, ViewQueries):
                                 alert.c.status.in_(("dead", "failed")))
         return self._tx("reviving alerts", lambda conn: int(conn.execute(query).rowcount))
 
+    def alert_statuses(self, alert_ids: Sequence[int]) -> dict[int, str]:
+        """The status of each of these alerts that exists (unknown ids are left out)."""
+        query = select(alert.c.id, alert.c.status).where(alert.c.id.in_(list(alert_ids)))
+        return self._tx("reading alert statuses", lambda conn: {
+            int(r.id): str(r.status) for r in conn.execute(query)}, readonly=True)
+
     def list_alerts(self, *, status: str | None = None) -> list[AlertRecord]:
         """Outbox rows, newest first, optionally of one status."""
         rule = func.coalesce(match.c.rule, digest.c.rule).label("rule")
-        query = (select(alert, rule).outerjoin(match, match.c.id == alert.c.match_id)
+        query = (select(alert, rule, article.c.title.label("title"), article.c.link.label("url"))
+                 .outerjoin(match, match.c.id == alert.c.match_id)
+                 .outerjoin(article, article.c.id == match.c.article_id)
                  .outerjoin(digest, (digest.c.id == alert.c.digest_id) & (alert.c.kind == "digest"))
                  .order_by(alert.c.created_at.desc(), alert.c.id.desc()))
         if status is not None:
@@ -555,7 +575,8 @@ class Store(OutboxQueries, ViewQueries):
             return [
                 AlertRecord(id=r.id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
                             status=r.status, attempts=r.attempts, last_error=r.last_error,
-                            created_at=r.created_at, sent_at=r.sent_at, kind=r.kind)
+                            created_at=r.created_at, sent_at=r.sent_at, kind=r.kind,
+                            title=r.title, url=r.url)
                 for r in conn.execute(query)
             ]
 
@@ -568,6 +589,9 @@ class Store(OutboxQueries, ViewQueries):
 def _insert(conn: Connection, table: Any) -> Any:
     """INSERT with the dialect's ON CONFLICT support (both backends have it)."""
     if conn.dialect.name == "postgresql":
+        # Imported here: loading the PostgreSQL dialect costs SQLite users ~0.1 s.
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     return sqlite.insert(table)
 

@@ -34,11 +34,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-#: Alert statuses. ``pending``/``failed`` are due for (re)delivery; ``sent``/``dead`` are final.
-#: ``held`` waits for its rule's next digest; ``digested`` went out inside a digest row.
-ALERT_STATUSES = ("pending", "failed", "sent", "dead", "held", "digested")
-#: Alert kinds: one message per match, or one digest message listing held matches.
-ALERT_KINDS = ("match", "digest")
+from monitor.store import ALERT_KINDS, ALERT_STATUSES  # noqa: F401  (re-exported)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
