@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, func, select, update
+from sqlalchemy import Connection, Select, func, inspect, select, text, update
 
 from monitor.article import Hit
 from monitor.errors import MonitorError
@@ -273,10 +273,13 @@ class ViewQueries:
 
     def schema_revision(self) -> str | None:
         """The migration the database is at (None: not migrated); also proves it answers."""
-        from alembic.migration import MigrationContext
 
-        return self._tx("reading the schema version",  # type: ignore[no-any-return]
-                        lambda c: MigrationContext.configure(c).get_current_revision(),
+        def work(conn: Connection) -> str | None:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.scalar(select(text("version_num")).select_from(text("alembic_version")))
+
+        return self._tx("reading the schema version", work,  # type: ignore[no-any-return]
                         readonly=True)
 
     def poll_feed_soon(self, url: str, now: datetime) -> bool:

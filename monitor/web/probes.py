@@ -53,9 +53,10 @@ async def _database_checks(state: WebState) -> list[Check]:
         log.warning("web.readyz_database_failed error=%s", e)
         reason = "no answer within 5 s" if isinstance(e, TimeoutError) else "unreachable"
         return [Check("database", False, reason), Check("schema", False, "unknown")]
-    head = db.head_revision()
+    heads = db.script_heads()
+    newest = ", ".join(sorted(heads)) or "unknown"
     return [Check("database", True, "reachable"),
-            Check("schema", current == head, f"at {current}, newest is {head}")]
+            Check("schema", current in heads, f"at {current}, newest is {newest}")]
 
 
 def poll_check(state: WebState, now: datetime) -> Check:
