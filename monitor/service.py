@@ -40,10 +40,10 @@ from monitor.feeds.schedule import (
     server_hint_s,
     update_rate,
 )
-from monitor.redact import register_secrets
-from monitor.rules.compile import RuleSet, compile_rules
 from monitor.loop import every, interruptible
 from monitor.observe import Observer
+from monitor.redact import register_secrets
+from monitor.rules.compile import RuleSet, compile_rules
 from monitor.store.repo import FeedLease, FetchRecord, Store
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
@@ -54,6 +54,8 @@ if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loa
 log = logging.getLogger(__name__)
 #: ``once`` parses in a second process (``poll.parse_workers`` unset) from this many feeds.
 ONCE_PARSE_PROCESS_FEEDS = 50
+#: How often ``once`` looks for alerts to send while it is still polling, in seconds.
+ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
 
@@ -487,10 +489,29 @@ class Monitor:
         # A parse process costs ~0.3 s to start: worth it for a farm, not for 3 feeds.
         self._default_parse_process(min_feeds=ONCE_PARSE_PROCESS_FEEDS)
         with interruptible(self._halt):
-            report = await self.poll(all_feeds=True)
+            polling = asyncio.ensure_future(self.poll(all_feeds=True))
+            sent = await self._deliver_while(polling, deadline)
+            report = await polling
             report.held = await asyncio.to_thread(
                 self.store.feeds_leased_elsewhere, self.clock(), self.owner)
-            return report, await asyncio.to_thread(self.deliver, deadline=deadline)
+            final = await asyncio.to_thread(self.deliver, deadline=deadline)
+            final.add(sent)
+            return report, final
+
+    async def _deliver_while(
+        self, polling: asyncio.Future[PollReport], deadline: float | None
+    ) -> DeliveryReport:
+        """Send the alerts that feeds polled so far queued, while the poll goes on: a
+        first run over a farm then ends soon after its last fetch, not a drain later."""
+        sent = DeliveryReport()
+        while not polling.done():
+            await asyncio.wait({polling}, timeout=ONCE_DELIVERY_WAIT_S)
+            if polling.done() or self._halt.is_set():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break  # past the budget: the final pass sends one batch and counts the rest
+            sent.add(await asyncio.to_thread(self.deliver, deadline=deadline))
+        return sent
 
     def _default_parse_process(self, *, min_feeds: int) -> None:
         """Without ``poll.parse_workers`` in the config, parse in one other process on a
