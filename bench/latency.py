@@ -113,7 +113,7 @@ async def latency(items: int, burst: int, tmp: Path) -> list[float]:
         "feeds": [{"url": f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml",
                    "name": "Bench"}],
         "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
-        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
+        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"], "alert_per": "article"}],
         "delivery": {"tick": 1},
     }, by_alias=True)
     monitor = Monitor.from_settings(settings)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 #: The text fields an article offers to the matcher (``title:`` ... ``tag:``).
-FIELDS = ("title", "summary", "content", "author", "category", "url", "feed", "tag")
+FIELDS = ("title", "summary", "content", "author", "category", "url", "feed", "tag", "lang")
 #: The fields searched when a query term names none.
 DEFAULT_FIELDS = ("title", "summary", "content")
 
@@ -108,6 +108,8 @@ class Article:
     #: an Atom entry with only ``<updated>`` has ``published`` None).
     published: datetime | None = None
     updated: datetime | None = None
+    #: ISO 639-1 code of the text's language (None: unknown); searchable as ``lang:``.
+    language: str | None = None
 
     @property
     def date(self) -> datetime | None:
@@ -129,6 +131,8 @@ class Article:
             return self.feed_name
         if name == "tag":
             return "\n".join(self.feed_tags)
+        if name == "lang":
+            return self.language or ""
         if name in ("title", "summary", "content"):
             return str(getattr(self, name))
         raise KeyError(name)
@@ -144,6 +148,8 @@ class RuleSpec:
     feeds: tuple[str, ...] = ()
     #: Only articles from feeds carrying one of these tags (empty: all feeds).
     tags: tuple[str, ...] = ()
+    #: Only articles in one of these languages, ISO 639-1 (empty: any language).
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,19 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StoryRef:
+    """The story an alerted article belongs to (template variable ``story``)."""
+
+    id: int
+    #: The title of the story's first article.
+    title: str
+    #: Articles in the story so far.
+    articles: int
+    #: Names of the feeds that carried it, first seen first.
+    outlets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AlertToSend:
     """A claimed outbox row, with everything needed to render and send it."""
 
@@ -198,6 +217,8 @@ class AlertToSend:
     hits: tuple[Hit, ...]
     snippet: str
     matched_at: datetime
+    #: The article's story (None: stored before stories existed).
+    story: StoryRef | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:

@@ -44,7 +44,10 @@ from monitor.loop import every, interruptible
 from monitor.observe import Observer
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
+from monitor.stories.assign import StorySettings
+from monitor.stories.ingest import with_languages
 from monitor.store.repo import FeedLease, FetchRecord, Store
+from monitor.store.stories import StoryPolicy
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
     from concurrent.futures import ProcessPoolExecutor
@@ -158,6 +161,8 @@ class Monitor:
         }
         self._delivery = RuleDelivery.from_settings(settings)
         self._retry = retry_policy(settings)
+        if settings.stories.enabled:
+            store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
@@ -208,6 +213,8 @@ class Monitor:
         )
         self.settings, self.rules, self.notifier = settings, rules, notifier
         self._routes, self._delivery, self._retry = routes, delivery, retry
+        self.store.use_stories(story_policy(settings, delivery) if settings.stories.enabled
+                               else None)
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
@@ -420,6 +427,8 @@ class Monitor:
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
+        if self.settings.stories.enabled or self.rules.needs_language:
+            unseen = with_languages(unseen, parsed.language)
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
@@ -575,6 +584,15 @@ def _parse_pool(workers: int) -> ProcessPoolExecutor:
 
     # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+
+def story_policy(settings: Settings, delivery: RuleDelivery) -> StoryPolicy:
+    """How rules alert on stories: ``stories.window``, each rule's ``alert_per``."""
+    return StoryPolicy(
+        settings=StorySettings(window_s=settings.stories.window_s),
+        per_story={r.name: r.story_updates for r in settings.rules if r.alert_per == "story"},
+        release_at=lambda rule, now: delivery.policy(rule).release_at(now),
+    )
 
 
 def feed_specs(settings: Settings) -> list[FeedSpec]:

@@ -292,6 +292,24 @@ class RuleSettings(_Settings):
     max_per_hour: int | None = Field(None, ge=1)
     quiet_hours: QuietHours | None = None
     template: Annotated[TemplateSettings | None, BeforeValidator(_template_shorthand)] = None
+    # -- stories (issue 9): see docs/stories.md --
+    #: ``story``: the first matching article of a story alerts, later ones are stored
+    #: as matches only; ``article``: every matching article alerts.
+    alert_per: Literal["story", "article"] = "story"
+    #: What later matching articles of an alerted story send: nothing, or a digest entry.
+    story_updates: Literal["none", "digest"] = "none"
+    #: Only articles in these languages (ISO 639-1 codes); empty: any language.
+    languages: Names = []
+
+
+class StoriesSettings(_Settings):
+    """``stories: {window: 48h}``: how articles are grouped into stories."""
+
+    #: Off: no story grouping nor language detection (every rule alerts per article).
+    enabled: bool = False
+    #: A story accepts articles this long after its first one; later coverage starts a
+    #: new story (and so a new alert).
+    window_s: Duration = Field(48 * 3600, alias="window")
 
 
 class EntitySettings(_Settings):
@@ -376,20 +394,21 @@ class Settings(_Settings):
     #: Recipients of the rules that name none.
     default_notify: Names = []
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    stories: StoriesSettings = Field(default_factory=StoriesSettings)
     #: The dashboard, API, metrics and probes; None: the daemon serves no HTTP.
     http: HttpSettings | None = None
     # Private: never in model_dump() or repr().
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
     _warnings: tuple[str, ...] = PrivateAttr(default=())
 
-    @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery", "http",
-                     mode="before")
+    @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
+                     "stories", "http", mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         """``feeds:`` with nothing under it is an empty section, not an error."""
         if value is not None:
             return value
-        sections = ("poll", "recipients", "entities", "delivery", "http")
+        sections = ("poll", "recipients", "entities", "delivery", "stories", "http")
         return {} if info.field_name in sections else []
 
     @field_validator("database")
@@ -431,7 +450,8 @@ class Settings(_Settings):
     def rule_specs(self) -> list[RuleSpec]:
         """The rules as RuleSpecs (not yet compiled)."""
         return [RuleSpec(name=r.name, query=r.query, feeds=tuple(r.feeds),
-                         tags=tuple(r.tags)) for r in self.rules]
+                         tags=tuple(r.tags), languages=tuple(x.lower() for x in r.languages))
+                for r in self.rules]
 
     def entity_aliases(self) -> dict[str, list[str]]:
         """Entity name -> aliases, for the rule compiler."""

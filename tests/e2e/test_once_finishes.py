@@ -27,7 +27,7 @@ feeds:
 recipients:
   hook: ["{hook}"]
 rules:
-  - {{name: zoom, query: Zoom, notify: [hook]}}
+  - {{name: zoom, query: Zoom, notify: [hook], alert_per: article}}
 """
 FEEDS, ITEMS = 8, 5  # 40 matches, eight times delivery.batch
 
