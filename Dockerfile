@@ -21,5 +21,11 @@ RUN pip install ".[postgres,mqtt]" \
 
 USER monitor
 VOLUME ["/data"]
+# Asks /readyz of the config's http.listen (the shipped example config listens on
+# 127.0.0.1:8080 inside the container); unhealthy when the database is unreachable,
+# behind on migrations, or the poll tick stalled.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["news-monitor", "health", "-c", "/config/monitor.yaml"]
+EXPOSE 8080
 ENTRYPOINT ["news-monitor"]
 CMD ["run", "-c", "/config/monitor.yaml"]

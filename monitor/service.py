@@ -41,6 +41,7 @@ from monitor.feeds.schedule import (
     update_rate,
 )
 from monitor.loop import every, interruptible
+from monitor.observe import Observer
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
 from monitor.stories.assign import StorySettings
@@ -131,6 +132,8 @@ class _Outcome:
     #: The hash of the body parsed (None: nothing parsed).
     body_hash: str | None = None
     ttl_s: int | None = None
+    #: The rule of each match found in the new articles (for metrics).
+    rules: tuple[str, ...] = ()
 
 
 class Monitor:
@@ -174,6 +177,12 @@ class Monitor:
         self._halt = threading.Event()
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        #: Told about ticks, polls and deliveries (metrics; set by the web listener).
+        self.observer = Observer()
+        #: When the last poll pass started or ended (readiness), None before the first;
+        #: when the pass under way started (None: none running).
+        self.last_tick_at: datetime | None = None
+        self.polling_since: datetime | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -314,6 +323,7 @@ class Monitor:
         report: PollReport,
         records: _Records,
     ) -> None:
+        started = time.monotonic()
         result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
         if result.body is not None:
             parsed = await self._parse_elsewhere(feed, result)
@@ -325,6 +335,9 @@ class Monitor:
         now = self.clock()
         when, rate = self._schedule(feed, result, outcome, now)
         report.add(feed.url, outcome)
+        kind = "error" if outcome.error else "not_modified" if outcome.unchanged else "ok"
+        self.observer.feed_polled(kind, time.monotonic() - started, outcome.new_articles,
+                                  outcome.rules)
         log.info(
             "feed.polled url=%s status=%s new=%d error=%s next=%s",
             feed.url,
@@ -428,6 +441,7 @@ class Monitor:
             new_alerts=saved.new_alerts,
             body_hash=body_hash,
             ttl_s=parsed.ttl_s,
+            rules=tuple(m.rule for _, ms in items for m in ms),
         )
 
     def _schedule(
@@ -468,9 +482,11 @@ class Monitor:
         """Send everything due (closed digest windows included), batch by batch, until
         nothing is due, the daemon stops, or ``deadline`` (``time.monotonic()``) passes."""
         delivery = self.settings.delivery
-        return drain(self.store, self.notifier, self.clock, owner=self.owner,
-                     batch=delivery.batch, lease_s=delivery.lease_s, policy=self._retry,
-                     rules=self._delivery, deadline=deadline, stop=self._halt.is_set)
+        report = drain(self.store, self.notifier, self.clock, owner=self.owner,
+                       batch=delivery.batch, lease_s=delivery.lease_s, policy=self._retry,
+                       rules=self._delivery, deadline=deadline, stop=self._halt.is_set)
+        self.observer.alerts_done(report.sent, report.failed, report.dead)
+        return report
 
     async def run_once(
         self, *, max_time_s: float | None = None
@@ -546,8 +562,14 @@ class Monitor:
         log.info("service.stopped")
 
     async def _poll_pass(self, wake: asyncio.Event) -> None:
-        if (await self.poll()).new_alerts:
-            wake.set()  # new alerts go out right after the poll that stored them
+        # Readiness: the loop is alive while passes start and end, tick after tick.
+        self.last_tick_at = self.polling_since = self.clock()
+        self.observer.poll_ticked(self.last_tick_at)
+        try:
+            if (await self.poll()).new_alerts:
+                wake.set()  # new alerts go out right after the poll that stored them
+        finally:
+            self.last_tick_at, self.polling_since = self.clock(), None
 
     async def _deliver_pass(self) -> None:
         report = await asyncio.to_thread(self.deliver)

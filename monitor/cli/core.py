@@ -61,7 +61,15 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
         f"with {plural(len(monitor.settings.rules), 'rule')} (Ctrl-C to stop)"
     )
     try:
-        asyncio.run(monitor.run_forever())
+        if monitor.settings.http is not None:
+            from monitor.web.serve import run_with_web  # the web stack only when configured
+
+            err.print(f"dashboard and API on http://{monitor.settings.http.listen}/")
+            asyncio.run(run_with_web(monitor))
+        else:
+            asyncio.run(monitor.run_forever())
+    except MonitorError as e:
+        raise fail(str(e)) from None
     finally:
         monitor.close()
 

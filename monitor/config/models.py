@@ -321,6 +321,66 @@ class EntitySettings(_Settings):
 AppriseUrls = Annotated[list[Name], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
+# -- web (issue 11): see the README's "Web UI, API, metrics and probes" --
+
+#: A token shorter than this is refused: it could be guessed.
+MIN_TOKEN_CHARS = 16
+
+
+class TokenSettings(_Settings):
+    """One access token: ``{token: "${MONITOR_ADMIN_TOKEN}", role: admin}``."""
+
+    token: str = Field(min_length=MIN_TOKEN_CHARS, repr=False)
+    #: ``read`` sees everything and changes nothing; ``admin`` may also act.
+    role: Literal["admin", "read"] = "read"
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpSettings(_Settings):
+    """The daemon's HTTP listener: ``{listen: 127.0.0.1:8080, tokens: {...}}``."""
+
+    listen: Name = "127.0.0.1:8080"
+    #: Token name -> token and role (names show in logs; the tokens never do).
+    tokens: dict[Name, TokenSettings] = {}
+    #: Serve ``/metrics`` without a token (for a scraper on a private network).
+    public_metrics: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise PydanticCustomError(
+                "listen", "expected HOST:PORT such as 127.0.0.1:8080, got '{v}'", {"v": value})
+        return value
+
+    @model_validator(mode="after")
+    def _tokens_off_loopback(self) -> HttpSettings:
+        if not self.tokens and not _is_loopback(self.host):
+            raise PydanticCustomError(
+                "http_open", "refusing to listen on {h} without any token: add http.tokens "
+                "or listen on 127.0.0.1", {"h": self.listen})
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
 class Settings(_Settings):
     """The whole configuration file, validated."""
 
@@ -335,19 +395,21 @@ class Settings(_Settings):
     default_notify: Names = []
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     stories: StoriesSettings = Field(default_factory=StoriesSettings)
+    #: The dashboard, API, metrics and probes; None: the daemon serves no HTTP.
+    http: HttpSettings | None = None
     # Private: never in model_dump() or repr().
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
     _warnings: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
-                     "stories", mode="before")
+                     "stories", "http", mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         """``feeds:`` with nothing under it is an empty section, not an error."""
         if value is not None:
             return value
-        return {} if info.field_name in ("poll", "recipients", "entities", "delivery",
-                                         "stories") else []
+        sections = ("poll", "recipients", "entities", "delivery", "stories", "http")
+        return {} if info.field_name in sections else []
 
     @field_validator("database")
     @classmethod

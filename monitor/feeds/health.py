@@ -30,6 +30,17 @@ def health(feed: FeedStatus) -> str:
     return words
 
 
+def feed_state(feed: FeedStatus) -> str:
+    """One word for dashboards and metrics: ok, failing, disabled, new or inactive."""
+    if not feed.active:
+        return "inactive"
+    if feed.disabled_reason:
+        return "disabled"
+    if feed.last_polled_at is None:
+        return "new"
+    return "failing" if feed.error_count else "ok"
+
+
 def next_poll(feed: FeedStatus, now: datetime) -> str:
     """When the feed is polled next, relative to ``now``."""
     if not feed.active or feed.disabled_reason:

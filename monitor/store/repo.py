@@ -51,6 +51,7 @@ from monitor.store.tables import (
     lease_free,
     match,
 )
+from monitor.store.views import ViewQueries
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class AlertRecord:
     url: str | None = None
 
 
-class Store(OutboxQueries, StoryQueries):
+class Store(OutboxQueries, StoryQueries, ViewQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:

@@ -25,7 +25,7 @@ def _diffs(url: str) -> list[Any]:
     engine = db.make_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": db.include_object})
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()

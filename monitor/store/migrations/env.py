@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-from monitor.store.db import MIGRATION_LOCK_ID
+from monitor.store.db import MIGRATION_LOCK_ID, include_object
 from monitor.store.tables import metadata
 
 
@@ -23,6 +23,7 @@ def run_migrations_online() -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
     )
     with context.begin_transaction():

@@ -1,0 +1,76 @@
+"""The web commands: `serve` (dashboard and API without polling) and `health` (probe).
+
+`health` uses urllib only: a Docker HEALTHCHECK starts it every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_database, out
+from monitor.errors import MonitorError
+
+
+@app.command()
+def serve(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Serve the dashboard, API, metrics and probes without polling or delivering
+    (an extra read replica on PostgreSQL). Needs an `http:` block."""
+    settings = load(config)
+    if settings.http is None:
+        raise fail(f"{config}: no `http:` block: add one to serve the dashboard")
+    from monitor.redact import register_secrets
+    from monitor.web.serve import serve_only
+
+    register_secrets(settings.secrets)
+    store = open_database(settings.database)
+    err.print(f"news-monitor: serving http://{settings.http.listen}/ (Ctrl-C to stop)")
+    try:
+        asyncio.run(serve_only(settings, store))
+    except MonitorError as e:
+        raise fail(str(e)) from None
+    finally:
+        store.close()
+
+
+def probe_url(config_listen: str | None) -> str:
+    """The readiness URL of a listener address (a wildcard address probes loopback)."""
+    host, _, port = (config_listen or "127.0.0.1:8080").rpartition(":")
+    host = host.strip("[]")
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/readyz"
+
+
+@app.command()
+def health(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="The probe to ask (default: /readyz of the config's http.listen).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 5.0,
+) -> None:
+    """Ask a running daemon whether it is ready (exit 0) or not (exit 1): for HEALTHCHECK."""
+    import urllib.error
+    import urllib.request
+
+    if url is None:
+        settings = load(config)
+        if settings.http is None:
+            raise fail(f"{config}: no `http:` block, so no probe to ask (or give --url)")
+        url = probe_url(settings.http.listen)
+    if not url.startswith(("http://", "https://")):
+        raise fail(f"--url: expected an http(s) URL, got {url!r}")
+    sep = "&" if "?" in url else "?"
+    try:
+        with urllib.request.urlopen(f"{url}{sep}verbose", timeout=timeout) as response:
+            out.print(response.read().decode("utf-8", "replace").rstrip(), markup=False)
+            return
+    except urllib.error.HTTPError as e:
+        err.print(e.read().decode("utf-8", "replace").rstrip(), markup=False)
+        raise fail(f"{url}: HTTP {e.code}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise fail(f"{url}: {getattr(e, 'reason', e)}") from None

@@ -1,0 +1,347 @@
+"""Read queries for the dashboard and the API (mixed into ``repo.Store``).
+
+One method per resource, shared by the page and its JSON twin: a handler parses
+its request into a filter, calls one of these, and renders the result. Lists are
+newest first and paged by an opaque cursor (keyset on the row id, so a page
+stays cheap however deep it is and rows arriving meanwhile shift nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Select, func, inspect, select, text, update
+
+from monitor.article import Hit
+from monitor.errors import MonitorError
+from monitor.store.search import article_matches
+from monitor.store.tables import alert, article, digest, feed, match
+
+T = TypeVar("T")
+#: The most rows one page may ask for.
+MAX_PAGE = 200
+
+
+class CursorError(MonitorError, ValueError):
+    """The page cursor is not one this server gave out."""
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The row id a cursor continues after (None: the first page)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind == "id" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise CursorError(f"invalid cursor {cursor[:40]!r}: use the next_cursor of a response")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, newest first."""
+
+    items: list[T]
+    #: Pass as ``cursor`` to get the next page; None on the last one.
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    """Which matches to list (every field optional; all given must hold)."""
+
+    rule: str | None = None
+    #: Feed name (as configured) where the article was first seen.
+    feed: str | None = None
+    tag: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    #: Words that must all appear in the article (full-text search).
+    search: str | None = None
+    #: Only matches newer than this match id (live updates).
+    after_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """A stored match with its article and evidence (``repo.MatchRecord`` plus the ids
+    pages link by; a subclass would make repo and this module import each other)."""
+
+    id: int
+    rule: str
+    article_id: int
+    title: str
+    #: The article's link as the feed gave it (may be any scheme: check before linking).
+    url: str | None
+    feed: str
+    published: datetime | None
+    matched_at: datetime
+    terms: tuple[str, ...]
+    snippet: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """A stored article (text fields shortened to a summary for lists)."""
+
+    id: int
+    title: str
+    url: str | None
+    feed: str
+    published: datetime | None
+    fetched_at: datetime
+    summary: str
+    #: Rules that matched it.
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An outbox row with the rule and article it is about."""
+
+    id: int
+    rule: str | None
+    kind: str
+    recipient: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """How often a rule matched recently."""
+
+    last_24h: int = 0
+    last_7d: int = 0
+    #: Matches per UTC day, oldest first, for the last 14 days.
+    per_day: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    """Alerts by status, and the age of the oldest one waiting."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+    oldest_pending_at: datetime | None = None
+
+
+class ViewQueries:
+    """Read queries for the web; needs ``_tx`` from the Store."""
+
+    _tx: Callable[..., Any]
+
+    def match_page(self, where: MatchFilter, cursor: str | None = None,
+                   limit: int = 50) -> Page[MatchView]:
+        """Matches passing ``where``, newest first."""
+        after = decode_cursor(cursor)
+
+        def work(conn: Connection) -> Page[MatchView]:
+            query = _filtered_matches(conn, where)
+            if after is not None:
+                query = query.where(match.c.id < after)
+            rows = conn.execute(query.order_by(match.c.id.desc()).limit(_bounded(limit) + 1)).all()
+            return _page([_match_view(r) for r in rows], limit)
+
+        return self._tx("listing matches", work, readonly=True)  # type: ignore[no-any-return]
+
+    def match_view(self, match_id: int) -> MatchView | None:
+        """One match with its evidence, or None."""
+
+        def work(conn: Connection) -> MatchView | None:
+            row = conn.execute(_match_select().where(match.c.id == match_id)).first()
+            return _match_view(row) if row else None
+
+        return self._tx("reading a match", work, readonly=True)  # type: ignore[no-any-return]
+
+    def article_page(self, search: str | None = None, feed_name: str | None = None,
+                     cursor: str | None = None, limit: int = 50) -> Page[ArticleView]:
+        """Stored articles, newest first, optionally searched and of one feed."""
+        after = decode_cursor(cursor)
+
+        def work(conn: Connection) -> Page[ArticleView]:
+            rules = (select(func.count()).select_from(match)
+                     .where(match.c.article_id == article.c.id).scalar_subquery())
+            query = (select(article.c.id, article.c.title, article.c.link, article.c.published,
+                            article.c.fetched_at, article.c.summary,
+                            feed.c.name.label("feed_name"), rules.label("n_rules"))
+                     .join(feed, feed.c.id == article.c.first_feed_id))
+            condition = article_matches(conn, search) if search else None
+            if condition is not None:
+                query = query.where(condition)
+            if feed_name:
+                query = query.where(feed.c.name == feed_name)
+            if after is not None:
+                query = query.where(article.c.id < after)
+            rows = conn.execute(query.order_by(article.c.id.desc())
+                                .limit(_bounded(limit) + 1)).all()
+            ids = [r.id for r in rows]
+            by_article: dict[int, list[str]] = {}
+            for aid, rule in conn.execute(select(match.c.article_id, match.c.rule)
+                                          .where(match.c.article_id.in_(ids))):
+                by_article.setdefault(aid, []).append(rule)
+            items = [ArticleView(id=r.id, title=r.title, url=r.link, feed=r.feed_name,
+                                 published=r.published, fetched_at=r.fetched_at,
+                                 summary=r.summary[:500],
+                                 rules=tuple(sorted(by_article.get(r.id, ()))))
+                     for r in rows]
+            return _page(items, limit)
+
+        return self._tx("listing articles", work, readonly=True)  # type: ignore[no-any-return]
+
+    def alert_page(self, status: str | None = None, cursor: str | None = None,
+                   limit: int = 50) -> Page[AlertView]:
+        """Outbox rows, newest first, optionally of one status."""
+        after = decode_cursor(cursor)
+        rule = func.coalesce(match.c.rule, digest.c.rule).label("rule")
+        query = (select(alert, rule, article.c.title)
+                 .outerjoin(match, match.c.id == alert.c.match_id)
+                 .outerjoin(article, article.c.id == match.c.article_id)
+                 .outerjoin(digest, (digest.c.id == alert.c.digest_id) & (alert.c.kind == "digest")))
+        if status:
+            query = query.where(alert.c.status == status)
+        if after is not None:
+            query = query.where(alert.c.id < after)
+        query = query.order_by(alert.c.id.desc()).limit(_bounded(limit) + 1)
+
+        def work(conn: Connection) -> Page[AlertView]:
+            items = [AlertView(id=r.id, rule=r.rule, kind=r.kind, recipient=r.recipient,
+                               status=r.status, attempts=r.attempts, last_error=r.last_error,
+                               created_at=r.created_at, sent_at=r.sent_at,
+                               next_attempt_at=r.next_attempt_at, title=r.title)
+                     for r in conn.execute(query)]
+            return _page(items, limit)
+
+        return self._tx("listing alerts", work, readonly=True)  # type: ignore[no-any-return]
+
+    def rule_stats(self, now: datetime, days: int = 14) -> dict[str, RuleStats]:
+        """Per rule with stored matches: counts in the last 24 h and 7 d, and per day."""
+        start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0,
+                                                         microsecond=0)
+        query = select(match.c.rule, match.c.matched_at).where(match.c.matched_at >= start)
+
+        def work(conn: Connection) -> dict[str, RuleStats]:
+            counts: dict[str, list[int]] = {}
+            for rule, at in conn.execute(query):
+                c = counts.setdefault(rule, [0, 0] + [0] * days)
+                c[0] += at >= now - timedelta(hours=24)
+                c[1] += at >= now - timedelta(days=7)
+                c[2 + min(days - 1, (at - start).days)] += 1
+            return {r: RuleStats(c[0], c[1], tuple(c[2:])) for r, c in counts.items()}
+
+        return self._tx("counting matches", work, readonly=True)  # type: ignore[no-any-return]
+
+    def outbox_summary(self) -> OutboxSummary:
+        """Alerts per status and the oldest pending/failed one's creation time."""
+
+        def work(conn: Connection) -> OutboxSummary:
+            by_status = dict(conn.execute(select(alert.c.status, func.count())
+                                          .group_by(alert.c.status)).all())
+            oldest = conn.scalar(select(func.min(alert.c.created_at))
+                                 .where(alert.c.status.in_(("pending", "failed"))))
+            return OutboxSummary(by_status, oldest)
+
+        return self._tx("counting alerts", work, readonly=True)  # type: ignore[no-any-return]
+
+    def last_poll_at(self) -> datetime | None:
+        """When any feed was last polled (by any replica)."""
+        return self._tx("reading poll times",  # type: ignore[no-any-return]
+                        lambda c: c.scalar(select(func.max(feed.c.last_polled_at))),
+                        readonly=True)
+
+    def poll_failing_soon(self, now: datetime) -> int:
+        """Make every failing (not disabled) feed due at ``now``; how many."""
+        return self._tx("scheduling failing feeds",  # type: ignore[no-any-return]
+                        lambda conn: _poll_failing(conn, now))
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (None: not migrated); also proves it answers."""
+
+        def work(conn: Connection) -> str | None:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.scalar(select(text("version_num")).select_from(text("alembic_version")))
+
+        return self._tx("reading the schema version", work,  # type: ignore[no-any-return]
+                        readonly=True)
+
+    def poll_feed_soon(self, url: str, now: datetime) -> bool:
+        """Make an active feed due at ``now`` (``poll now``); False when none has ``url``."""
+        stmt = (update(feed).where(feed.c.url == url, feed.c.active.is_(True))
+                .values(next_poll_at=now))
+        return self._tx("scheduling a poll",  # type: ignore[no-any-return]
+                        lambda conn: conn.execute(stmt).rowcount == 1)
+
+
+def _poll_failing(conn: Connection, now: datetime) -> int:
+    stmt = (update(feed).where(feed.c.active.is_(True), feed.c.error_count > 0,
+                               feed.c.disabled_reason.is_(None))
+            .values(next_poll_at=now))
+    return int(conn.execute(stmt).rowcount)
+
+
+def _bounded(limit: int) -> int:
+    return max(1, min(MAX_PAGE, limit))
+
+
+def _page(rows: list[T], limit: int) -> Page[T]:
+    limit = _bounded(limit)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = getattr(rows[-1], "id", None) if rows and more else None
+    return Page(rows, encode_cursor(last) if last is not None else None)
+
+
+def _match_select() -> Select[Any]:
+    return (select(match, article.c.title, article.c.link, article.c.published,
+                   feed.c.name.label("feed_name"))
+            .join(article, article.c.id == match.c.article_id)
+            .join(feed, feed.c.id == article.c.first_feed_id))
+
+
+def _filtered_matches(conn: Connection, where: MatchFilter) -> Select[Any]:
+    query = _match_select()
+    if where.rule:
+        query = query.where(match.c.rule == where.rule)
+    if where.feed:
+        query = query.where(feed.c.name == where.feed)
+    if where.since is not None:
+        query = query.where(match.c.matched_at >= where.since)
+    if where.until is not None:
+        query = query.where(match.c.matched_at < where.until)
+    if where.after_id is not None:
+        query = query.where(match.c.id > where.after_id)
+    if where.tag:
+        # Tags are a JSON list on the feed; few feeds, so pick their ids in Python.
+        tagged = [fid for fid, tags in conn.execute(select(feed.c.id, feed.c.tags))
+                  if where.tag in (tags or ())]
+        query = query.where(article.c.first_feed_id.in_(tagged))
+    if where.search:
+        condition = article_matches(conn, where.search)
+        if condition is not None:
+            query = query.where(condition)
+    return query
+
+
+def _match_view(r: Any) -> MatchView:
+    return MatchView(id=r.id, rule=r.rule, article_id=r.article_id, title=r.title, url=r.link,
+                     feed=r.feed_name, published=r.published, matched_at=r.matched_at,
+                     terms=tuple(r.terms), snippet=r.snippet,
+                     hits=tuple(Hit(**h) for h in r.hits))

@@ -1,0 +1,170 @@
+"""The web app of news-monitor: one route table, one access middleware.
+
+    make_app(settings_now, store, monitor=None) -> aiohttp.web.Application
+
+Routes are declared in ``ROUTES`` with who may use them; the middleware refuses
+everything else before a handler runs. Pages render Jinja2 templates, the API
+returns JSON; both call the same store methods (``monitor.store.views``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from monitor.config import Settings
+from monitor.errors import MonitorError
+from monitor.redact import register_secrets
+from monitor.store.repo import Store
+from monitor.store.views import CursorError
+from monitor.web import api, openapi, pages, probes, render
+from monitor.web.auth import PRINCIPAL, Access, Handler, allowed, authenticate, csrf_ok
+from monitor.web.metrics import CONTENT_TYPE, Metrics
+from monitor.web.problems import ProblemError, problem_response
+from monitor.web.state import STATE, WebState
+
+if TYPE_CHECKING:
+    from monitor.service import Monitor
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+API = "/api/v1"
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = await asyncio.to_thread(request.app[STATE].metrics.render)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+#: (method, path, handler, access). ``metrics`` access depends on the config.
+ROUTES: list[tuple[str, str, Handler, Access]] = [
+    ("GET", "/livez", probes.livez, "public"),
+    ("GET", "/readyz", probes.readyz, "public"),
+    ("GET", "/login", pages.login_page, "public"),
+    ("POST", "/login", pages.login, "public"),
+    ("POST", "/logout", pages.logout, "read"),
+    ("GET", "/", pages.overview, "read"),
+    ("GET", "/events", pages.events, "read"),
+    ("GET", "/matches", pages.matches, "read"),
+    ("GET", "/matches/export", pages.export_matches, "read"),
+    ("GET", "/matches/{id}", pages.match_detail, "read"),
+    ("GET", "/rules", pages.rules, "read"),
+    ("GET", "/rules/try", pages.try_rule, "read"),
+    ("GET", "/feeds", pages.feeds, "read"),
+    ("POST", "/feeds/enable", pages.enable_feed, "admin"),
+    ("POST", "/feeds/poll", pages.poll_feed, "admin"),
+    ("POST", "/feeds/poll-failing", pages.poll_failing, "admin"),
+    ("GET", "/alerts", pages.alerts, "read"),
+    ("POST", "/alerts/{id}/retry", pages.retry_alert, "admin"),
+    ("POST", "/alerts/retry-dead", pages.retry_dead, "admin"),
+    ("GET", "/static/{name}", pages.static, "public"),
+    ("GET", f"{API}/openapi.json", openapi.document, "read"),
+    ("GET", f"{API}/matches", api.matches, "read"),
+    ("GET", f"{API}/matches/{{id}}", api.match, "read"),
+    ("GET", f"{API}/articles", api.articles, "read"),
+    ("GET", f"{API}/feeds", api.feeds, "read"),
+    ("POST", f"{API}/feeds/enable", api.enable_feed, "admin"),
+    ("POST", f"{API}/feeds/poll", api.poll_feed, "admin"),
+    ("POST", f"{API}/feeds/poll-failing", api.poll_failing, "admin"),
+    ("GET", f"{API}/rules", api.rules, "read"),
+    ("POST", f"{API}/test-rule", api.test_rule, "read"),
+    ("GET", f"{API}/alerts", api.alerts, "read"),
+    ("POST", f"{API}/alerts/{{id}}/retry", api.retry_alert, "admin"),
+    ("POST", f"{API}/alerts/retry-dead", api.retry_dead, "admin"),
+]
+#: Routes anyone may use: the probes, the login form and the static files.
+PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/login", "/static/{name}"})
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/metrics"
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse what the route's access does not allow; turn errors into problems."""
+    state = request.app[STATE]
+    if request.match_info.http_exception is not None:  # no such route (or method): 404/405
+        raise request.match_info.http_exception
+    access = state.access.get(request.match_info.route, "admin")
+    book = state.tokens()
+    principal = authenticate(request, book)
+    if not allowed(access, principal):
+        if principal is None:
+            if not _is_api(request) and request.method == "GET":
+                raise web.HTTPSeeOther("/login")
+            return problem_response(401, "Unauthorized", "send Authorization: Bearer TOKEN",
+                                    headers={"WWW-Authenticate": "Bearer"})
+        return problem_response(403, "Forbidden", f"token '{principal.name}' has role "
+                                f"'{principal.role}'; this needs 'admin'")
+    if principal is not None:
+        if not await csrf_ok(request, book, principal):
+            return problem_response(403, "Forbidden", "missing or wrong CSRF token")
+        request[PRINCIPAL] = principal
+    try:
+        return await handler(request)
+    except ProblemError as e:
+        return problem_response(e.status, e.title, e.detail, **e.extra)
+    except CursorError as e:
+        return problem_response(400, "Bad Request", str(e), parameter="cursor")
+    except MonitorError as e:  # the store failed: say so, without internals
+        log.error("web.request_failed path=%s error=%s", request.path, e)
+        return problem_response(503, "Service Unavailable", "the database could not be used")
+
+
+@web.middleware
+async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every response (scripts only from this origin)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:  # redirects and 404s get the headers too
+        _secure(e)
+        raise
+    _secure(response)
+    return response
+
+
+def _secure(response: web.StreamResponse) -> None:
+    if response.prepared:  # a stream (SSE) sent its headers already
+        return
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+def make_app(settings_now: Callable[[], Settings], store: Store, *,
+             monitor: Monitor | None = None,
+             clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> web.Application:
+    """The web app over ``store``; ``settings_now`` gives the settings in force."""
+    settings = settings_now()
+    http = settings.http
+    register_secrets(t.token for t in (http.tokens.values() if http else ()))
+    metrics = Metrics(store, settings_now, clock)
+    state = WebState(store=store, settings_now=settings_now, clock=clock,
+                     started_at=clock(), metrics=metrics, monitor=monitor)
+    if monitor is not None:
+        monitor.observer = metrics
+    app = web.Application(middlewares=[headers, guard], client_max_size=256_000)
+    app[STATE] = state
+
+    async def closing(_app: web.Application) -> None:
+        state.closing.set()
+
+    app.on_shutdown.append(closing)
+    app[render.TEMPLATES] = render.environment()
+    metrics_access: Access = "public" if http and http.public_metrics else "read"
+    for method, path, handler, access in [*ROUTES,
+                                          ("GET", "/metrics", metrics_handler, metrics_access)]:
+        route = app.router.add_route(method, path, handler)
+        state.access[route] = access
+    return app

@@ -1,0 +1,165 @@
+"""`run` with `http:`, `serve` and `health`, as a user runs them (real processes, sockets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from clirun import cli
+from feedserver import FeedServer, unused_port
+
+ADMIN = "admin-token-0123456789abcdef"
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>
+<item><title>Zoom grows</title><link>https://news.example/1</link><guid>1</guid></item>
+<item><title>Zoom again</title><link>https://news.example/2</link><guid>2</guid></item>
+</channel></rss>"""
+
+CONFIG = """
+feeds:
+  - {{url: "{feed}", name: World}}
+entities:
+  Zoom: {{aliases: ["Zoom"]}}
+rules:
+  - {{name: zoom, query: "@Zoom", notify: []}}
+poll: {{tick: 1s}}
+http:
+  listen: 127.0.0.1:{port}
+  tokens:
+    ops: {{token: "${{ADMIN_TOKEN}}", role: admin}}
+"""
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}
+                                     if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
+
+
+def _wait_for(url: str, want: int = 200, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    status, body = 0, ""
+    while time.monotonic() < deadline:
+        status, body = _get(url)
+        if status == want:
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"{url}: {status} {body}")
+
+
+def _start(args: list[str], cwd: Path, db_url: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(MONITOR_DATABASE_URL=db_url, ADMIN_TOKEN=ADMIN)
+    return subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=cwd, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def test_run_serves_probes_metrics_and_api_beside_the_daemon(db_url: str, tmp_path: Path) -> None:
+    port = unused_port()
+    with FeedServer() as feeds:
+        feeds.add("/f.xml", RSS.encode(), headers={"Content-Type": "application/rss+xml"})
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feed=feeds.url("/f.xml"), port=port))
+        proc = _start(["run", "-c", str(config)], tmp_path, db_url)
+        try:
+            body = _wait_for(f"http://127.0.0.1:{port}/readyz?verbose")
+            assert "[+]poll ok" in body
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # the first poll lands in the API
+                status, body = _get(f"http://127.0.0.1:{port}/api/v1/matches", ADMIN)
+                if status == 200 and json.loads(body)["items"]:
+                    break
+                time.sleep(0.3)
+            assert {m["rule"] for m in json.loads(body)["items"]} == {"zoom"}
+            status, metrics = _get(f"http://127.0.0.1:{port}/metrics", ADMIN)
+            assert status == 200
+            assert 'newsmonitor_feed_polls_total{result="ok"} 1.0' in metrics
+            assert 'newsmonitor_rule_matches_total{rule="zoom"} 2.0' in metrics
+            health = cli("health", "-c", str(config), cwd=tmp_path, env={"ADMIN_TOKEN": ADMIN})
+            assert health.returncode == 0, health.stderr
+            assert "readyz check passed" in health.stdout
+        finally:
+            code, err = _stop(proc)
+    assert code == 0, err
+    assert ADMIN not in err
+    assert f"dashboard and API on http://127.0.0.1:{port}/" in err
+
+
+def test_serve_serves_without_polling(db_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.article import FeedSpec
+    from monitor.store.repo import Store
+
+    port = unused_port()
+    with FeedServer() as feeds:
+        feeds.add("/f.xml", RSS.encode(), headers={"Content-Type": "application/rss+xml"})
+        with Store.open(db_url) as store:  # a feed due now, as a polling replica left it
+            store.sync_feeds([FeedSpec(url=feeds.url("/f.xml"), name="World")],
+                             datetime.now(UTC))
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feed=feeds.url("/f.xml"), port=port))
+        proc = _start(["serve", "-c", str(config)], tmp_path, db_url)
+        try:
+            body = _wait_for(f"http://127.0.0.1:{port}/readyz?verbose")
+            assert "[+]poll ok: not polling in this process (serve)" in body
+            time.sleep(2)  # a daemon would have polled the due feed by now (tick 1 s)
+            status, listed = _get(f"http://127.0.0.1:{port}/api/v1/feeds", ADMIN)
+            assert status == 200
+            assert [f["last_polled_at"] for f in json.loads(listed)["items"]] == [None]
+            assert feeds.requests == []
+        finally:
+            code, err = _stop(proc)
+    assert code == 0, err
+
+
+def test_health_fails_when_nothing_answers_or_not_ready(tmp_path: Path) -> None:
+    port = unused_port()
+    result = cli("health", "--url", f"http://127.0.0.1:{port}/readyz", cwd=tmp_path)
+    assert result.returncode == 1 and "error" in result.stderr
+    (tmp_path / "plain.yaml").write_text("feeds: []\n")
+    result = cli("health", "-c", "plain.yaml", cwd=tmp_path)
+    assert result.returncode == 1 and "no `http:` block" in result.stderr
+
+
+def test_a_busy_port_is_a_clear_error(db_url: str, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feed="http://127.0.0.1:9/x.xml",
+                                        port=taken.getsockname()[1]))
+        result = cli("serve", "-c", str(config), cwd=tmp_path, db_url=db_url,
+                     env={"ADMIN_TOKEN": ADMIN}, timeout=60)
+    assert result.returncode == 1
+    assert "http.listen: cannot listen on 127.0.0.1:" in result.stderr
+
+
+@pytest.mark.parametrize("module", ["monitor.cli"])
+def test_the_cli_does_not_import_the_web_stack(module: str) -> None:
+    code = ("import sys, " + module + "; print(sorted({m.split('.')[0] for m in sys.modules"
+            " if m.split('.')[0] in ('aiohttp', 'jinja2', 'prometheus_client')}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
