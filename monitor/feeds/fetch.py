@@ -37,7 +37,8 @@ MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_STATUSES = frozenset({301, 308})
 ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/json;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 _CHUNK = 64 * 1024
