@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deliver_due
 from monitor.alerts.policy import RuleDelivery, retry_policy
-from monitor.article import FeedSpec, FeedState, FetchResult, Route
+from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.feeds.fetch import Fetcher
@@ -40,6 +40,7 @@ from monitor.feeds.schedule import (
     server_hint_s,
     update_rate,
 )
+from monitor.fulltext.runner import FullTextRunner
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
 from monitor.store.repo import FetchRecord, Store
@@ -118,6 +119,8 @@ class _Outcome:
     #: The hash of the body parsed (None: nothing parsed).
     body_hash: str | None = None
     ttl_s: int | None = None
+    #: Article pages claimed for their full text, to fetch beside the poll.
+    pages: tuple[PageJob, ...] = ()
 
 
 class Monitor:
@@ -155,9 +158,13 @@ class Monitor:
         # is set; _kick_delivery starts a delivery pass right after a poll.
         self._stop_event: asyncio.Event | None = None
         self._kick_delivery: Callable[[], object] | None = None
-        self._polling = self._delivering = False
+        self._polling = self._delivering = self._deliver_again = False
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        #: Full text for teaser items, fetched beside the poll (monitor.fulltext).
+        self.fulltext = FullTextRunner(store, settings, match=lambda a: self.rules.match(a),
+                                       routes=lambda: self._routes, clock=self.clock,
+                                       on_alerts=self._deliver_soon)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -189,6 +196,7 @@ class Monitor:
         self.settings, self.rules, self.notifier = settings, rules, notifier
         self._routes, self._delivery, self._retry = routes, delivery, retry
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        self.fulltext.configure(settings)
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
     def _reload_from_source(self) -> None:
@@ -213,12 +221,14 @@ class Monitor:
 
     # -- polling -------------------------------------------------------------
 
-    async def poll(self, *, all_feeds: bool = False) -> PollReport:
+    async def poll(self, *, all_feeds: bool = False, finish_pages: bool | None = None) -> PollReport:
         """Fetch the due feeds (or all of them), store new articles and matches.
 
         Due feeds are claimed in small batches, topped up as fetches finish, so
         each lease starts close to its fetch and other replicas can claim the rest.
         ``all_feeds`` claims every active feed at once (``news-monitor once``).
+        Article pages (full text) run beside the pass; ``finish_pages`` (default:
+        outside the daemon) waits for them, and for due retries, before returning.
         """
         poll = self.settings.poll
         report = PollReport()
@@ -249,6 +259,9 @@ class Monitor:
                 if running:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             await self._flush(records)
+        await self.fulltext.resume()  # retries due, and pages a dead replica left
+        if finish_pages if finish_pages is not None else self._stop_event is None:
+            await self.fulltext.aclose()
         if report.feeds:
             log.info(
                 "poll.done feeds=%d new_articles=%d new_matches=%d failed=%d",
@@ -295,6 +308,7 @@ class Monitor:
             outcome = await asyncio.to_thread(self._ingest_safely, feed, result, parsed)
         else:  # 304 or an error: nothing to parse or store
             outcome = self._ingest_safely(feed, result)
+        self.fulltext.submit(outcome.pages)  # beside the poll: alerts above do not wait
         now = self.clock()
         when, rate = self._schedule(feed, result, outcome, now)
         report.add(feed.url, outcome)
@@ -388,6 +402,7 @@ class Monitor:
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
         items = [(article, self.rules.match(article)) for article in unseen]
         saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
+        pages = self.fulltext.want(feed.id, feed.url, unseen)
         return _Outcome(
             new_articles=saved.new_articles,
             new_items=len(unseen),
@@ -395,6 +410,7 @@ class Monitor:
             new_alerts=saved.new_alerts,
             body_hash=body_hash,
             ttl_s=parsed.ttl_s,
+            pages=tuple(pages),
         )
 
     def _schedule(
@@ -512,6 +528,7 @@ class Monitor:
         if running:  # let in-flight work finish; each feed and alert is its own transaction
             await asyncio.wait(running, timeout=max(30, self.settings.poll.timeout_s + 10))
         scheduler.shutdown(wait=False)
+        await self.fulltext.aclose(timeout_s=self.settings.poll.timeout_s + 5)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
@@ -530,20 +547,30 @@ class Monitor:
         finally:
             self._polling = False
 
-    async def _poll_tick_then_deliver(self) -> None:
-        await self._poll_tick()
+    def _deliver_soon(self) -> None:
+        """New alerts are stored (a poll, a page's full text): deliver now (daemon only)."""
         kick = self._kick_delivery
-        # A pass under way would make the scheduler skip the kick with a warning.
-        if kick is not None and not self._delivering:
+        if self._delivering:
+            # A kick now would be skipped with a warning; the pass under way may have
+            # claimed before the new rows, so it runs once more (see _deliver_tick).
+            self._deliver_again = True
+        elif kick is not None:
             try:
                 kick()
             except Exception:  # the scheduler is shutting down: the next tick delivers
                 log.debug("deliver.kick_skipped")
 
+    async def _poll_tick_then_deliver(self) -> None:
+        await self._poll_tick()
+        self._deliver_soon()
+
     async def _deliver_tick(self) -> None:
         self._delivering = True
         try:
             report = await asyncio.to_thread(self.deliver)
+            while self._deliver_again:
+                self._deliver_again = False
+                report = await asyncio.to_thread(self.deliver)
             if report.sent or report.failed or report.dead or report.held:
                 log.info(
                     "deliver.done sent=%d failed=%d dead=%d held=%d",

@@ -25,6 +25,7 @@ from monitor.cli.app import (
     fail,
     iso,
     load,
+    open_database,
     open_monitor,
     open_store,
     out,
@@ -107,12 +108,16 @@ def status(
     config: ConfigOpt = DEFAULT_CONFIG,
     format: Annotated[StatusFormat, typer.Option("--format", "-f")] = StatusFormat.table,
 ) -> None:
-    """Per feed: health and last error in plain words, next poll, stored articles."""
+    """Per feed: health and last error in plain words, next poll, stored articles,
+    full-text mode and how often its article pages failed."""
     from monitor.feeds.health import health, next_poll
 
     now = datetime.now(UTC)
-    store = open_store(config)
+    settings = load(config)
+    modes = {f.url: f.full_text or settings.poll.full_text for f in settings.feeds}
+    store = open_database(settings.database)
     try:
+        pages = store.page_stats()
         rows = [
             {
                 "url": redact(s.url),
@@ -130,6 +135,7 @@ def status(
                 "disabled_reason": s.disabled_reason,
                 "items_per_day": round(s.items_per_day, 2) if s.items_per_day is not None
                 else None,
+                **full_text_status(modes.get(s.url), pages.get(s.url)),
             }
             for s in store.feed_statuses()
         ]
@@ -138,7 +144,20 @@ def status(
     if format is StatusFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at"])
+    print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at",
+                       "full_text"])
+
+
+def full_text_status(mode: str | None, pages: Any) -> dict[str, Any]:
+    """A feed's full-text mode and page outcomes: "auto: 2 of 8 pages failed (25%)"."""
+    done, failed = (pages.done, pages.failed) if pages else (0, 0)
+    rate = pages.failure_rate if pages else None
+    words = f"{mode}: {failed} of {done + failed} pages failed" if done + failed else mode
+    if rate is not None:
+        words += f" ({rate:.0%})"
+    return {"full_text": words, "full_text_mode": mode, "full_text_done": done,
+            "full_text_failed": failed,
+            "full_text_failure_rate": round(rate, 3) if rate is not None else None}
 
 
 @app.command()

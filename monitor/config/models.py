@@ -93,7 +93,19 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _as_full_text(value: Any) -> Any:
+    """``full_text: true | false | auto`` -> "true" / "false" / "auto"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "auto"):
+        return value.strip().lower()
+    raise PydanticCustomError("full_text", "expected true, false or auto, got {v!r}",
+                              {"v": value})
+
+
 Duration = Annotated[int, BeforeValidator(_as_duration)]
+#: Whether to fetch article pages for their full text (see docs/polling.md).
+FullText = Annotated[Literal["true", "false", "auto"], BeforeValidator(_as_full_text)]
 Size = Annotated[int, BeforeValidator(_as_size)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Names = Annotated[list[Name], BeforeValidator(_one_or_many)]
@@ -132,6 +144,12 @@ class PollSettings(_Settings):
     #: Processes that parse feed documents beside the event loop (0: parse in threads;
     #: unset: the daemon uses 1 on a machine with 2+ CPUs, about 1.7x the articles/s).
     parse_workers: int | None = Field(None, ge=0, le=64)
+    # -- full text (issue 10): see docs/polling.md --
+    #: Fetch each new item's page for its full text: always, never, or (auto) when the
+    #: item carries fewer than ~60 words. Feeds may override it.
+    full_text: FullText = "auto"
+    #: Page fetches at once, in all (the per-host limit is ``per_host``).
+    full_text_concurrency: int = Field(8, ge=1)
 
 
 class FeedSettings(_Settings):
@@ -145,6 +163,8 @@ class FeedSettings(_Settings):
     interval_s: Duration | None = Field(None, alias="interval")
     tags: Names = []
     opml: Name | None = None
+    #: Overrides ``poll.full_text`` for this feed.
+    full_text: FullText | None = None
 
     @model_validator(mode="after")
     def _url_or_opml(self) -> FeedSettings:

@@ -191,12 +191,14 @@ class Fetcher:
         concurrency: int = 20,
         per_host: int = 2,
         user_agent: str = monitor.USER_AGENT,
+        accept: str = ACCEPT,
     ) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.max_bytes = max_bytes
         self.concurrency = concurrency
         self.user_agent = user_agent
+        self.accept = accept
         self.per_host = per_host
         self._semaphore = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -211,7 +213,7 @@ class Fetcher:
             auto_decompress=False,  # we inflate ourselves, with a cap
             headers={
                 "User-Agent": self.user_agent,
-                "Accept": ACCEPT,
+                "Accept": self.accept,
                 "Accept-Encoding": "gzip, deflate",
             },
         )

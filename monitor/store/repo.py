@@ -26,6 +26,7 @@ from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Matc
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
+from monitor.store.pages import PageQueries, article_full_text
 from monitor.store.tables import (
     alert,
     article,
@@ -131,7 +132,7 @@ class AlertRecord:
     kind: str = "match"
 
 
-class Store(OutboxQueries):
+class Store(OutboxQueries, PageQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -360,6 +361,7 @@ class Store(OutboxQueries):
                             feed.c.tags.label("feed_tags"))
                      .join(feed, feed.c.id == article.c.first_feed_id)
                      .where(article.c.id > last_id).order_by(article.c.id).limit(_CHUNK))
+            query = article_full_text(query)
             if since is not None:
                 query = query.where(article.c.fetched_at >= since)
             rows = self._tx("reading articles", lambda c: c.execute(query).all(), readonly=True)
@@ -705,6 +707,7 @@ def _article(r: Row[Any]) -> Article:
         guid=r.guid, link=r.link, canonical_url=r.canonical_url, title=r.title,
         summary=r.summary, content=r.content, authors=tuple(r.authors),
         categories=tuple(r.categories), published=r.published, updated=r.updated,
+        full_text=r._mapping.get("full_text") or "",
     )
 
 

@@ -12,6 +12,8 @@ explicit name so Alembic migrations can address it on both SQLite and PostgreSQL
 * ``match``: a rule that matched an article, with its evidence (unique per rule+article).
 * ``alert``: the outbox, one row per match and notification target, with a send lease.
 * ``digest``: a claimed digest window (rule, target, window end); its message is an alert row.
+* ``article_page``: the article's web page, wanted or fetched for its full text (one per
+  article, so two feeds carrying the same story never fetch its page twice).
 """
 
 from __future__ import annotations
@@ -237,6 +239,39 @@ class AlertRow(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
+#: article_page statuses: waiting for a (next) fetch; text extracted; given up.
+PAGE_STATUSES = ("wanted", "done", "failed")
+
+
+class ArticlePageRow(SQLModel, table=True):
+    """An article's page: the full text extracted from it, or why that failed."""
+
+    __tablename__ = "article_page"
+    __table_args__ = (
+        ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_article_page_article_id"),
+        # claim_due_pages: wanted pages by due time
+        Index("ix_article_page_due", "status", "due_at"),
+    )
+
+    article_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: The URL fetched (the article's link).
+    url: str = Field(sa_type=Text, nullable=False)
+    #: One of PAGE_STATUSES.
+    status: str = Field(sa_type=Text, nullable=False)
+    #: The extracted main text ("" until done).
+    text: str = Field(default="", sa_type=Text, nullable=False)
+    error: str | None = Field(default=None, sa_type=Text, nullable=True)
+    attempts: int = Field(default=0, nullable=False)
+    #: status "wanted": when the next attempt is due (and the lease of a running one).
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    http_status: int | None = Field(default=None, nullable=True)
+    #: Validators of the last response, for a conditional re-fetch.
+    etag: str | None = Field(default=None, sa_type=Text, nullable=True)
+    last_modified: str | None = Field(default=None, sa_type=Text, nullable=True)
+    fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined, no-any-return]
 
@@ -248,6 +283,7 @@ article_source = _table(ArticleSourceRow)
 match = _table(MatchRow)
 alert = _table(AlertRow)
 digest = _table(DigestRow)
+article_page = _table(ArticlePageRow)
 #: The metadata Alembic compares the migrations against.
 metadata = SQLModel.metadata
 
