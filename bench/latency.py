@@ -5,13 +5,17 @@
    item: from the moment the feed server answered the poll that first carried
    it, to the moment the local webhook received its alert. Reported: p50, p90,
    p99, max.
+   With ``--full-text``, a second run does the same with teaser items whose alert
+   needs the article page: the rule's phrase is only in the page body (beside a
+   navigation bar, a related-stories block and a footer), so each alert waits for
+   poll -> page fetch -> extraction -> second match -> delivery.
 2. Throughput. N alerts are put in the outbox at once; one delivery worker
    (``deliver_due``, the daemon's pass) sends them to a local webhook through
    apprise ``json://``. Reported: alerts/s.
 
 Everything is local (127.0.0.1); nothing leaves the machine.
 
-Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000]
+Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000] [--full-text]
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from monitor.store.repo import Store
 class Feed:
     """A local RSS feed whose items grow; remembers when each item was first served."""
 
-    def __init__(self) -> None:
+    def __init__(self, link_base: str = "https://bench.test") -> None:
+        self.link_base = link_base
         self.items: list[int] = []
         self.first_served: dict[int, float] = {}
         self.lock = threading.Lock()
@@ -50,7 +55,7 @@ class Feed:
                 self.first_served.setdefault(i, now)
             shown = self.items[-100:]  # a feed shows its latest entries
         entries = "".join(
-            f"<item><title>Zoom story {i}</title><link>https://bench.test/{i}</link>"
+            f"<item><title>Zoom story {i}</title><link>{self.link_base}/{i}</link>"
             f"<guid>g{i}</guid><description>Zoom item {i}</description></item>"
             for i in reversed(shown))
         return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>'
@@ -71,8 +76,13 @@ def serve(feed: Feed | None, hook: Hook | None) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            body = feed.body() if feed else b""
-            self._reply(200, body, "application/rss+xml")
+            if self.path.startswith("/a/"):
+                self._reply(200, article_page(self.path[3:]), "text/html; charset=utf-8")
+            elif self.path == "/robots.txt":
+                self._reply(404, b"", "text/plain")
+            else:
+                body = feed.body() if feed else b""
+                self._reply(200, body, "application/rss+xml")
 
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -99,21 +109,39 @@ def serve(feed: Feed | None, hook: Hook | None) -> ThreadingHTTPServer:
     return server
 
 
+def article_page(n: str) -> bytes:
+    """An article page whose body alone says "partner-only" (about 250 words)."""
+    body = "".join(f"<p>Paragraph {k} of story {n}: the company told resellers about the "
+                   "change, its timing and what customers should expect next quarter.</p>"
+                   for k in range(12))
+    return (f"<!DOCTYPE html><html><head><title>Story {n}</title></head><body>"
+            "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/tech'>Tech</a></nav>"
+            f"<main><article><h1>Zoom story {n}</h1>{body}<p>It moves to a partner-only "
+            "model in March.</p></article><aside><h2>Related stories</h2><ul>"
+            "<li><a href='/x'>Another story about markets</a></li></ul></aside></main>"
+            "<footer>Copyright Bench News</footer></body></html>").encode()
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def latency(items: int, burst: int, tmp: Path) -> list[float]:
+async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False) -> list[float]:
     feed, hook = Feed(), Hook()
     fsrv, hsrv = serve(feed, None), serve(None, hook)
+    base = f"http://127.0.0.1:{fsrv.server_address[1]}"
+    feed.link_base = f"{base}/a"
+    # Without full text: the rule matches the feed item. With it: only the page body.
+    rule = {"name": "zoom", "query": '"partner-only"' if full_text else "Zoom",
+            "notify": ["hook"]}
     settings = Settings.model_validate({
-        "database": f"sqlite:///{tmp / 'latency.db'}",
-        "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5},
-        "feeds": [{"url": f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml",
-                   "name": "Bench"}],
+        "database": f"sqlite:///{tmp / ('latency-ft.db' if full_text else 'latency.db')}",
+        "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5,
+                 "full_text": "auto" if full_text else False},
+        "feeds": [{"url": f"{base}/feed.xml", "name": "Bench"}],
         "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
-        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
+        "rules": [rule],
         "delivery": {"tick": 1},
     }, by_alias=True)
     monitor = Monitor.from_settings(settings)
@@ -167,12 +195,16 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--throughput", type=int, default=2000)
+    parser.add_argument("--full-text", action="store_true",
+                        help="also measure alerts that need the article page (issue 10)")
     parser.add_argument("--db-url", default=None,
                         help="database for the throughput run (default: a fresh SQLite file); "
                              "give an empty PostgreSQL schema to measure SKIP LOCKED claims")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lat = asyncio.run(latency(args.items, args.burst, Path(tmp)))
+        ft = (asyncio.run(latency(args.items, args.burst, Path(tmp), full_text=True))
+              if args.full_text else [])
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
         sent, elapsed = throughput(args.throughput, db_url)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
@@ -184,6 +216,13 @@ def main() -> None:
     print(f"| latency p90 | {pct(ms, 90):.0f} ms |")
     print(f"| latency p99 | {pct(ms, 99):.0f} ms |")
     print(f"| latency max | {max(ms):.0f} ms |")
+    if args.full_text:
+        fms = [v * 1000 for v in ft]
+        print(f"| full text: items delivered / arrived | {len(ft)} / {args.items} |")
+        print(f"| full text: latency p50 / p90 / p99 / max (fetch -> page -> webhook) | "
+              f"{statistics.median(fms):.0f} / {pct(fms, 90):.0f} / {pct(fms, 99):.0f} / "
+              f"{max(fms):.0f} ms |")
+        print(f"| full text vs feed-item alerts, p99 | {pct(fms, 99) / pct(ms, 99):.1f}x |")
     print(f"| delivery throughput (1 worker, {backend}, json:// to local webhook) | "
           f"{sent / elapsed:.0f} alerts/s ({sent} in {elapsed:.2f} s) |")
 
