@@ -21,10 +21,11 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deliver_due
 from monitor.alerts.policy import RuleDelivery, retry_policy
@@ -44,12 +45,16 @@ from monitor.fulltext.runner import FullTextRunner
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
 from monitor.store.repo import FetchRecord, Store
+from monitor.websub.discover import discover
+from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 #: How often the daemon asks the database for due alerts (due feeds: ``poll.tick``).
 DELIVER_TICK_S = 5
+#: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
+PUSHED_POLL_FACTOR = 4
 
 
 def utcnow() -> datetime:
@@ -165,6 +170,9 @@ class Monitor:
         self.fulltext = FullTextRunner(store, settings, match=lambda a: self.rules.match(a),
                                        routes=lambda: self._routes, clock=self.clock,
                                        on_alerts=self._deliver_soon)
+        #: WebSub push (``websub:`` in the config); None: polling only.
+        self.websub = (WebSubscriber(store, settings.websub, clock=self.clock,
+                                     ingest=self._ingest_push) if settings.websub else None)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -397,6 +405,8 @@ class Monitor:
                                 max_items=self.settings.poll.max_items)
         if parsed.error:
             return _Outcome(error=parsed.error)
+        if self.websub is not None:
+            self.websub.discovered(feed.id, discover(result.body, result.headers, feed.url))
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
@@ -430,6 +440,8 @@ class Monitor:
             min_interval_s=poll.min_interval_s,
             max_interval_s=poll.max_interval_s,
         )
+        if self.websub is not None and feed.id in self.websub.active:
+            interval = max(interval, min(interval * PUSHED_POLL_FACTOR, poll.max_interval_s))
         retry_after = None
         if result.status in (429, 503):
             retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
@@ -444,6 +456,19 @@ class Monitor:
             rng=self.rng,
         )
         return when, rate
+
+    async def _ingest_push(self, feed_id: int, body: bytes, headers: Mapping[str, str]) -> None:
+        """Content a WebSub hub pushed: the same parse, dedup, match and outbox as a poll."""
+        feed = await asyncio.to_thread(self.store.feed_state, feed_id)
+        if feed is None:
+            return
+        result = FetchResult(url=feed.url, final_url=feed.url, status=200, body=body,
+                             headers=headers)
+        outcome = await asyncio.to_thread(self._ingest_safely, feed, result)
+        log.info("websub.pushed url=%s new=%d error=%s", feed.url, outcome.new_articles,
+                 outcome.error)
+        self.fulltext.submit(outcome.pages)
+        self._deliver_soon()
 
     # -- delivery ------------------------------------------------------------
 
@@ -514,6 +539,7 @@ class Monitor:
             coalesce=True,
             id="deliver",
         )
+        stop_websub = await self._start_websub(scheduler, tick)
         scheduler.start()
         log.info(
             "service.started owner=%s feeds=%d rules=%d",
@@ -529,9 +555,40 @@ class Monitor:
             await asyncio.wait(running, timeout=max(30, self.settings.poll.timeout_s + 10))
         scheduler.shutdown(wait=False)
         await self.fulltext.aclose(timeout_s=self.settings.poll.timeout_s + 5)
+        await stop_websub()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
+
+    async def _start_websub(
+        self, scheduler: Any, tick: Callable[[Callable[[], Awaitable[None]]], Any]
+    ) -> Callable[[], Awaitable[None]]:
+        """Start the callback listener and the subscription job; returns their stop."""
+        if self.websub is None or self.settings.websub is None:
+            return _nothing
+        from monitor.websub.listener import Listener
+        from monitor.websub.subscriber import client_session
+
+        subscriber = self.websub
+        listener = Listener(subscriber, *self.settings.websub.host_port)
+        await listener.start()
+        session = client_session()
+
+        async def websub_tick() -> None:
+            try:
+                await subscriber.tick(session)
+            except Exception:
+                log.exception("websub.tick_failed")
+
+        scheduler.add_job(tick(websub_tick), "interval", seconds=self.settings.poll.tick_s,
+                          next_run_time=self.clock(), max_instances=1, coalesce=True,
+                          id="websub")
+
+        async def stop() -> None:
+            await listener.stop()
+            await session.close()
+
+        return stop
 
     async def _poll_tick(self) -> None:
         # A pass keeps claiming while feeds are due, so it may outlast a tick: the
@@ -583,6 +640,10 @@ class Monitor:
             log.exception("deliver.failed")
         finally:
             self._delivering = False
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _parse_pool(workers: int) -> ProcessPoolExecutor | None:

@@ -117,7 +117,7 @@ def status(
     modes = {f.url: f.full_text or settings.poll.full_text for f in settings.feeds}
     store = open_database(settings.database)
     try:
-        pages = store.page_stats()
+        pages, pushed = store.page_stats(), store.push_states()
         rows = [
             {
                 "url": redact(s.url),
@@ -136,6 +136,7 @@ def status(
                 "items_per_day": round(s.items_per_day, 2) if s.items_per_day is not None
                 else None,
                 **full_text_status(modes.get(s.url), pages.get(s.url)),
+                "push": push_status(pushed.get(s.url), now),
             }
             for s in store.feed_statuses()
         ]
@@ -145,7 +146,17 @@ def status(
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at",
-                       "full_text"])
+                       "full_text", "push"])
+
+
+def push_status(state: tuple[str, datetime | None] | None, now: datetime) -> str:
+    """How new items reach us: "polled", or "WebSub until 2026-12-03T10:00Z" (and polled)."""
+    if state is None or state[0] in ("unsubscribed",):
+        return "polled"
+    name, lease_until = state
+    if name == "active" and lease_until is not None and lease_until > now:
+        return f"WebSub until {iso(lease_until)} (polled slower)"
+    return f"polled (WebSub {name})"
 
 
 def full_text_status(mode: str | None, pages: Any) -> dict[str, Any]:

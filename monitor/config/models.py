@@ -311,6 +311,43 @@ class EntitySettings(_Settings):
 AppriseUrls = Annotated[list[Name], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
+_LISTEN = re.compile(r"(\[[0-9a-fA-F:.]+\]|[\w.-]*):(\d{1,5})\Z")
+
+
+class WebSubSettings(_Settings):
+    """WebSub push (issue 10): ``{callback_base: https://monitor.example.org,
+    listen: 127.0.0.1:8090, lease: 1d}``; see docs/polling.md."""
+
+    #: The public URL at which hubs reach the ``listen`` address (a proxy may sit between).
+    callback_base: str
+    #: Where the daemon's callback listener binds: host:port.
+    listen: str = "127.0.0.1:8090"
+    #: The lease asked of hubs (they may grant another); renewed before it ends.
+    lease_s: Duration = Field(86400, alias="lease")
+
+    @field_validator("callback_base")
+    @classmethod
+    def _http_base(cls, url: str) -> str:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise PydanticCustomError(
+                "callback_base", "must be an http:// or https:// URL, got '{url}'", {"url": url})
+        return url.strip().rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        m = _LISTEN.match(value.strip())
+        if not m or not 0 < int(m.group(2)) < 65536:
+            raise PydanticCustomError("listen", "expected host:port, got '{v}'", {"v": value})
+        return value.strip()
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "0.0.0.0", int(port)
+
+
 class Settings(_Settings):
     """The whole configuration file, validated."""
 
@@ -324,6 +361,8 @@ class Settings(_Settings):
     #: Recipients of the rules that name none.
     default_notify: Names = []
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    #: WebSub push; None: feeds are only polled.
+    websub: WebSubSettings | None = None
     # Private: never in model_dump() or repr().
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
 

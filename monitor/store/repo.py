@@ -27,6 +27,7 @@ from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text
+from monitor.store.websub import WebSubQueries
 from monitor.store.tables import (
     alert,
     article,
@@ -132,7 +133,7 @@ class AlertRecord:
     kind: str = "match"
 
 
-class Store(OutboxQueries, PageQueries):
+class Store(OutboxQueries, PageQueries, WebSubQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:

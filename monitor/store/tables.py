@@ -12,6 +12,7 @@ explicit name so Alembic migrations can address it on both SQLite and PostgreSQL
 * ``match``: a rule that matched an article, with its evidence (unique per rule+article).
 * ``alert``: the outbox, one row per match and notification target, with a send lease.
 * ``digest``: a claimed digest window (rule, target, window end); its message is an alert row.
+* ``websub_subscription``: a feed's WebSub hub subscription (secret, state, lease).
 * ``article_page``: the article's web page, wanted or fetched for its full text (one per
   article, so two feeds carrying the same story never fetch its page twice).
 """
@@ -272,6 +273,29 @@ class ArticlePageRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class WebSubRow(SQLModel, table=True):
+    """A feed's WebSub subscription: its hub, secret, state and lease."""
+
+    __tablename__ = "websub_subscription"
+    __table_args__ = (
+        ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_websub_subscription_feed_id"),
+    )
+
+    feed_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hub: str = Field(sa_type=Text, nullable=False)
+    topic: str = Field(sa_type=Text, nullable=False)
+    #: HMAC secret of pushed content (X-Hub-Signature); never shown.
+    secret: str = Field(sa_type=Text, nullable=False)
+    #: Random path segment of the callback URL, so callbacks cannot be guessed.
+    token: str = Field(sa_type=Text, nullable=False)
+    #: new, subscribing, active, unsubscribing, unsubscribed, failed.
+    state: str = Field(sa_type=Text, nullable=False)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_push_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined, no-any-return]
 
@@ -284,6 +308,7 @@ match = _table(MatchRow)
 alert = _table(AlertRow)
 digest = _table(DigestRow)
 article_page = _table(ArticlePageRow)
+websub_subscription = _table(WebSubRow)
 #: The metadata Alembic compares the migrations against.
 metadata = SQLModel.metadata
 

@@ -61,6 +61,7 @@ def test_once_alerts_body_matches_and_status_shows_page_failures(tmp_path: Path,
         assert rows["Teasers"]["full_text"] == "auto: 1 of 2 pages failed (50%)"
         assert rows["Teasers"]["full_text_failure_rate"] == 0.5
         assert rows["NoPages"]["full_text"] == "false"
+        assert rows["Teasers"]["push"] == "polled"  # no hub, no websub: section
         table = cli("status", "-c", str(config), cwd=tmp_path, db_url=db_url,
                     env={"COLUMNS": "300"})
         assert "1 of 2 pages failed" in table.stdout

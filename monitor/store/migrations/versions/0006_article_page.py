@@ -1,4 +1,4 @@
-"""Full text for teaser feeds: the article_page table.
+"""Full text for teaser feeds (article_page) and WebSub subscriptions (issue 10).
 
 Revision ID: 0006
 Revises: 0003
@@ -43,8 +43,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("article_id"),
     )
     op.create_index("ix_article_page_due", "article_page", ["status", "due_at"])
+    op.create_table(
+        "websub_subscription",
+        sa.Column("feed_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("hub", sa.Text(), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("lease_until", _ts(), nullable=True),
+        sa.Column("requested_at", _ts(), nullable=True),
+        sa.Column("last_push_at", _ts(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_websub_subscription_feed_id"),
+        sa.PrimaryKeyConstraint("feed_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("websub_subscription")
     op.drop_index("ix_article_page_due", table_name="article_page")
     op.drop_table("article_page")
