@@ -9,13 +9,17 @@
    needs the article page: the rule's phrase is only in the page body (beside a
    navigation bar, a related-stories block and a footer), so each alert waits for
    poll -> page fetch -> extraction -> second match -> delivery.
+   With ``--websub``, a third run measures push: the feed names a local WebSub hub
+   (tests/websubhub.py); after the daemon subscribed, each item is published through
+   the hub (signed POST to the daemon's callback). Latency: from the publish call to
+   the local webhook receiving the alert. Polling is hourly, so pushes do it all.
 2. Throughput. N alerts are put in the outbox at once; one delivery worker
    (``deliver_due``, the daemon's pass) sends them to a local webhook through
    apprise ``json://``. Reported: alerts/s.
 
 Everything is local (127.0.0.1); nothing leaves the machine.
 
-Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000] [--full-text]
+Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000] [--full-text] [--websub]
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Feed:
 
     def __init__(self, link_base: str = "https://bench.test") -> None:
         self.link_base = link_base
+        #: Extra channel elements (the WebSub hub links).
+        self.head = ""
         self.items: list[int] = []
         self.first_served: dict[int, float] = {}
         self.lock = threading.Lock()
@@ -58,8 +64,9 @@ class Feed:
             f"<item><title>Zoom story {i}</title><link>{self.link_base}/{i}</link>"
             f"<guid>g{i}</guid><description>Zoom item {i}</description></item>"
             for i in reversed(shown))
-        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>'
-                f"{entries}</channel></rss>").encode()
+        return (f'<?xml version="1.0"?><rss version="2.0" '
+                f'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Bench</title>'
+                f"{self.head}{entries}</channel></rss>").encode()
 
 
 class Hook:
@@ -165,6 +172,58 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
             for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
 
 
+async def websub_latency(items: int, tmp: Path) -> list[float]:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from feedserver import unused_port
+    from websubhub import LocalHub
+
+    hook, port = Hook(), unused_port()
+    hsrv = serve(None, hook)
+    with LocalHub() as hub:
+        feed = Feed()
+        fsrv = serve(feed, None)
+        topic = f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml"
+        feed.head = (f'<atom:link rel="hub" href="{hub.url}"/>'
+                     f'<atom:link rel="self" href="{topic}"/>')
+        settings = Settings.model_validate({
+            "database": f"sqlite:///{tmp / 'latency-ws.db'}",
+            "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
+            "feeds": [{"url": topic, "name": "Bench"}],
+            "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
+            "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
+            "delivery": {"tick": 1},
+            "websub": {"callback_base": f"http://127.0.0.1:{port}",
+                       "listen": f"127.0.0.1:{port}"},
+        }, by_alias=True)
+        monitor = Monitor.from_settings(settings)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(monitor.run_forever(stop))
+        published: dict[int, float] = {}
+        try:
+            while not hub.verified(topic):
+                await asyncio.sleep(0.05)
+            for i in range(items):
+                with feed.lock:
+                    feed.items.append(i)
+                body = feed.body()
+                published[i] = time.monotonic()
+                await asyncio.to_thread(hub.publish, topic, body)
+                await asyncio.sleep(0.1)
+            deadline = time.monotonic() + 60
+            while len(hook.received) < items and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await runner
+            monitor.close()
+            fsrv.shutdown()
+            hsrv.shutdown()
+    return [hook.received[f"[zoom] Zoom story {i}"] - published[i]
+            for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+
+
 def throughput(n: int, db_url: str) -> tuple[int, float]:
     hook = Hook()
     hsrv = serve(None, hook)
@@ -195,6 +254,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--throughput", type=int, default=2000)
+    parser.add_argument("--websub", action="store_true",
+                        help="also measure publish-to-alert through a local WebSub hub")
     parser.add_argument("--full-text", action="store_true",
                         help="also measure alerts that need the article page (issue 10)")
     parser.add_argument("--db-url", default=None,
@@ -205,6 +266,7 @@ def main() -> None:
         lat = asyncio.run(latency(args.items, args.burst, Path(tmp)))
         ft = (asyncio.run(latency(args.items, args.burst, Path(tmp), full_text=True))
               if args.full_text else [])
+        ws = asyncio.run(websub_latency(args.items, Path(tmp))) if args.websub else []
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
         sent, elapsed = throughput(args.throughput, db_url)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
@@ -223,6 +285,12 @@ def main() -> None:
               f"{statistics.median(fms):.0f} / {pct(fms, 90):.0f} / {pct(fms, 99):.0f} / "
               f"{max(fms):.0f} ms |")
         print(f"| full text vs feed-item alerts, p99 | {pct(fms, 99) / pct(ms, 99):.1f}x |")
+    if args.websub:
+        wms = [v * 1000 for v in ws]
+        print(f"| WebSub: items delivered / published | {len(ws)} / {args.items} |")
+        print(f"| WebSub: latency p50 / p90 / p99 / max (publish -> webhook) | "
+              f"{statistics.median(wms):.0f} / {pct(wms, 90):.0f} / {pct(wms, 99):.0f} / "
+              f"{max(wms):.0f} ms |")
     print(f"| delivery throughput (1 worker, {backend}, json:// to local webhook) | "
           f"{sent / elapsed:.0f} alerts/s ({sent} in {elapsed:.2f} s) |")
 

@@ -23,6 +23,9 @@ FullTextMode = Literal["true", "false", "auto"]
 AUTO_MIN_WORDS = 60
 #: An extraction shorter than this is no article body (an error page, a gallery).
 MIN_EXTRACTED_WORDS = 20
+#: A page marked paywalled fails unless it still carries this many words: publishers
+#: often serve the whole text (for search engines) with the paywall flag set.
+PAYWALL_MIN_WORDS = 150
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 _WORD = re.compile(r"\w+")
@@ -118,12 +121,13 @@ def extract_main_text(body: bytes, headers: Mapping[str, str], url: str) -> Extr
     if reason:
         return Extraction(error=reason)
     html = decode_html(body, headers)
-    if is_paywalled(html):
-        return Extraction(error="paywall: the page is marked isAccessibleForFree=false")
     try:
         text = _trafilatura(html, url)
     except Exception as e:  # the extractor's bug must not stop the others
         return Extraction(error=f"extraction failed: {type(e).__name__}: {e}"[:300])
+    if word_count(text) < PAYWALL_MIN_WORDS and is_paywalled(html):
+        return Extraction(error="paywall: the page is marked isAccessibleForFree=false"
+                          " and shows only a teaser")
     if word_count(text) < MIN_EXTRACTED_WORDS:
         return Extraction(error=f"extraction empty: fewer than {MIN_EXTRACTED_WORDS} words found")
     return Extraction(text=text)

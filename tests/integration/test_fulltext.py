@@ -132,7 +132,8 @@ def test_body_only_rules_match_through_the_page_and_boilerplate_never_does(
         errors = {url.rsplit("/", 1)[-1]: error for url, error in page_errors(m)}
         assert errors == {
             "memo": "disallowed by robots.txt",
-            "exit": "paywall: the page is marked isAccessibleForFree=false",
+            "exit": "paywall: the page is marked isAccessibleForFree=false"
+                    " and shows only a teaser",
             "report.pdf": "not HTML: content-type 'application/pdf'",
             "gone-page": "HTTP 403",
         }

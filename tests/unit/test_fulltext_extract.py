@@ -89,7 +89,17 @@ def test_every_body_paragraph_is_kept() -> None:
 def test_paywalled_pages_fail_clearly() -> None:
     result = extract_main_text((PAGES / "paywalled.html").read_bytes(), HTML, "https://x.test/")
     assert (result.text, result.error) == (
-        "", "paywall: the page is marked isAccessibleForFree=false")
+        "", "paywall: the page is marked isAccessibleForFree=false and shows only a teaser")
+
+
+def test_a_flagged_page_that_carries_the_whole_text_is_kept() -> None:
+    # Publishers often serve the full text (for search engines) with the flag set.
+    page = (PAGES / "zoom-partner.html").read_text().replace(
+        '"articleSection":"Technology"}', '"articleSection":"Technology",'
+        '"isAccessibleForFree":false}')
+    assert is_paywalled(page)
+    result = extract_main_text(page.encode(), HTML, "https://x.test/")
+    assert result.error is None and "partner-only model" in result.text
 
 
 @pytest.mark.parametrize(("ld", "paywalled"), [
