@@ -19,7 +19,8 @@
 
 Everything is local (127.0.0.1); nothing leaves the machine.
 
-Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000] [--full-text] [--websub]
+Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000]
+                             [--full-text] [--websub]
 """
 
 from __future__ import annotations

@@ -198,6 +198,8 @@ class Monitor:
         delivery, retry = RuleDelivery.from_settings(settings), retry_policy(settings)
         if settings.database != self.settings.database:
             log.warning("config.reload_database_ignored: restart to change the database")
+        if settings.websub != self.settings.websub:
+            log.warning("config.reload_websub_ignored: restart to change websub")
         self.store.sync_feeds(
             feed_specs(settings), self.clock(), default_interval_s=settings.poll.interval_s
         )
@@ -229,7 +231,9 @@ class Monitor:
 
     # -- polling -------------------------------------------------------------
 
-    async def poll(self, *, all_feeds: bool = False, finish_pages: bool | None = None) -> PollReport:
+    async def poll(
+        self, *, all_feeds: bool = False, finish_pages: bool | None = None
+    ) -> PollReport:
         """Fetch the due feeds (or all of them), store new articles and matches.
 
         Due feeds are claimed in small batches, topped up as fetches finish, so

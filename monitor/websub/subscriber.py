@@ -102,8 +102,9 @@ class WebSubscriber:
             return 404, "unknown subscription"
         now = self.clock()
         if mode == "denied":
+            reason = f"hub denied: {query.get('hub.reason', '')}"[:300]
             self.store.update_subscription(feed_id, state="failed", requested_at=now,
-                                           last_error=f"hub denied: {query.get('hub.reason', '')}"[:300])
+                                           last_error=reason)
             return 200, ""
         expected = {"subscribe": "subscribing", "unsubscribe": "unsubscribing"}.get(mode)
         challenge = query.get("hub.challenge")

@@ -33,7 +33,8 @@ rules:
 def rss(base: str, *paths: str) -> str:
     items = "".join(f"<item><title>Zoom item {p}</title><link>{base}{p}</link><guid>{p}</guid>"
                     "<description>Teaser.</description></item>" for p in paths)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+            f"{items}</channel></rss>")
 
 
 def test_once_alerts_body_matches_and_status_shows_page_failures(tmp_path: Path,
@@ -45,7 +46,8 @@ def test_once_alerts_body_matches_and_status_shows_page_failures(tmp_path: Path,
         base = server.base_url
         config = tmp_path / "monitor.yaml"
         config.write_text(CONFIG.format(
-            feed=server.add("/f.xml", rss(base, "/zoom", "/pdf"), content_type="application/rss+xml"),
+            feed=server.add("/f.xml", rss(base, "/zoom", "/pdf"),
+                            content_type="application/rss+xml"),
             plain=server.add("/p.xml", rss(base, "/other"), content_type="application/rss+xml"),
             hook=hook.json_url("/hook")))
         for _ in range(2):  # the second run neither refetches nor re-alerts

@@ -88,8 +88,8 @@ def test_body_only_rules_match_through_the_page_and_boilerplate_never_does(
 ) -> None:
     base = server.base_url
     wire = server.add("/wire.xml", rss(
-        item("/tech/zoom-partner", "Zoom changes how it sells", "The company wrote to resellers.", base),
-        item("/world/court-tiktok", "Appeals court rules on app", "Judges gave their ruling.", base),
+        item("/tech/zoom-partner", "Zoom changes how it sells", "It wrote to resellers.", base),
+        item("/world/court-tiktok", "Appeals court rules on app", "Judges ruled.", base),
         item("/private/memo", "Internal memo", "A short teaser.", base),
         item("/finance/exit", "Chipmaker weighs exit", "Exclusive.", base),
         item("/files/report.pdf", "Annual report", "The report.", base),

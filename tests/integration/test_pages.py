@@ -11,7 +11,8 @@ from feedserver import FeedServer
 
 from monitor.fulltext.pages import ROBOTS_RETRY_S, ROBOTS_TTL_S, PageFetcher, RobotsCache
 
-BODY = "<html><body><article>" + "<p>" + "A sentence of the body. " * 30 + "</p></article></body></html>"
+BODY = ("<html><body><article><p>" + "A sentence of the body. " * 30
+        + "</p></article></body></html>")
 
 
 @pytest.fixture

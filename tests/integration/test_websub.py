@@ -58,7 +58,8 @@ def test_subscribe_verify_and_signed_push_alerts_once(db_url: str) -> None:
     port = unused_port()
     with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
         topic = server.url("/feed.xml")
-        server.add("/feed.xml", rss(hub.url, topic, "Old story"), content_type="application/rss+xml")
+        server.add("/feed.xml", rss(hub.url, topic, "Old story"),
+                   content_type="application/rss+xml")
         m = Monitor.from_settings(settings(db_url, topic, hook.json_url("/hook"), port))
 
         async def scenario() -> None:
