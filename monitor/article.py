@@ -109,12 +109,21 @@ class Article:
     content: str = ""
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    #: Aware datetimes in UTC, or None when the feed gave none.
+    #: Aware datetimes in UTC, or None when the feed gave none (never invented:
+    #: an Atom entry with only ``<updated>`` has ``published`` None).
     published: datetime | None = None
     updated: datetime | None = None
     #: The main text of the article's page, extracted when the feed item was a
     #: teaser (see monitor.fulltext); "" until then, or when the page failed.
     full_text: str = ""
+
+    @property
+    def date(self) -> datetime | None:
+        """The entry's date as shown and sorted: published, else updated, else None.
+
+        None means undated; the time it was fetched is never a publication date.
+        """
+        return self.published or self.updated
 
     def field_text(self, name: str) -> str:
         """The text of one searchable field (see FIELDS); lists joined by newlines."""
@@ -203,6 +212,49 @@ class AlertToSend:
     @property
     def terms(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One match listed in a digest."""
+
+    rule: str
+    title: str
+    link: str | None
+    feed: str
+    #: The entry's dates as the feed gave them (None when it gave none).
+    published: datetime | None
+    #: When the match was recorded (shown only as "seen", never as a publication date).
+    matched_at: datetime
+    terms: tuple[str, ...]
+    snippet: str
+    summary: str = ""
+    updated: datetime | None = None
+    content: str = ""
+    #: The evidence; offsets point into ``title``, ``summary`` and ``content``.
+    hits: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestToSend:
+    """A claimed digest outbox row: the newest matches of its window and the total."""
+
+    id: int
+    digest_id: int
+    rule: str
+    recipient: str
+    target_key: str
+    attempts: int
+    created_at: datetime
+    window_end: datetime
+    #: Newest first, at most the configured number.
+    items: tuple[DigestItem, ...]
+    #: Matches in the window (items plus the ones only counted).
+    total: int
+
+    @property
+    def more_count(self) -> int:
+        return max(self.total - len(self.items), 0)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@
     │   └── QueryError                    a rule query that does not parse or compile
     ├── FetchError                        a feed could not be fetched (recorded on the feed)
     ├── StoreError                        the database could not be used
-    └── DeliveryError                     a notification target refused or failed a message
+    ├── DeliveryError                     a notification target refused or failed a message
+    └── Interrupted                       SIGINT/SIGTERM stopped a run (leases released)
 
 A failing feed or a failing notification target is data, not a crash: the
 pipeline records it and goes on. Only ConfigError and StoreError stop the
@@ -55,3 +56,7 @@ class StoreError(MonitorError):
 
 class DeliveryError(MonitorError):
     """The notification could not be delivered."""
+
+
+class Interrupted(MonitorError):
+    """The run was interrupted."""

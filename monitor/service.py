@@ -3,8 +3,8 @@
     claim due feeds ─▶ fetch ─▶ parse ─▶ keep unseen ─▶ match ─▶ save (+ outbox rows)
     claim due alerts ─▶ render ─▶ apprise ─▶ mark sent / retry
 
-The scheduler only ticks; the database decides what is due, so a restart
-loses nothing.
+Two loops only tick (monitor.loop); the database decides what is due, so a
+restart loses nothing.
 """
 
 from __future__ import annotations
@@ -13,26 +13,25 @@ import asyncio
 import functools
 import hashlib
 import logging
-import multiprocessing as mp
 import os
 import random
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from monitor.alerts.deliver import DeliveryReport, Notifier, claim_digests, deliver_due
+from monitor.alerts.backlog import backlog_keys
+from monitor.alerts.deliver import DeliveryReport, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import ParseResult, parse_feed
 from monitor.feeds.schedule import (
     interval_for,
@@ -44,15 +43,19 @@ from monitor.feeds.schedule import (
 from monitor.fulltext.runner import FullTextRunner
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.store.repo import FetchRecord, Store
+from monitor.loop import every, interruptible
+from monitor.store.repo import FeedLease, FetchRecord, Store
 from monitor.websub.discover import discover
-from monitor.websub.subscriber import WebSubscriber
+
+if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
+    from concurrent.futures import ProcessPoolExecutor
+
+    from monitor.feeds.fetch import Fetcher
+    from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-#: How often the daemon asks the database for due alerts (due feeds: ``poll.tick``).
-DELIVER_TICK_S = 5
 #: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
 PUSHED_POLL_FACTOR = 4
 
@@ -72,6 +75,8 @@ class PollReport:
     new_matches: int = 0
     new_alerts: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    #: Feeds another process held a lease on, so this pass could not poll them.
+    held: list[FeedLease] = field(default_factory=list)
 
     def add(self, url: str, outcome: _Outcome) -> None:
         """Count one polled feed's outcome."""
@@ -156,23 +161,30 @@ class Monitor:
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
-        self._parse_pool = _parse_pool(settings.poll.parse_workers or 0)
+        self._parse_workers = settings.poll.parse_workers or 0
+        self._parse_pool: ProcessPoolExecutor | None = None
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
         self.reloader: Callable[[], Settings] | None = None
         # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
         # is set; _kick_delivery starts a delivery pass right after a poll.
         self._stop_event: asyncio.Event | None = None
-        self._kick_delivery: Callable[[], object] | None = None
-        self._polling = self._delivering = self._deliver_again = False
+        #: Set when stopping or interrupted: a delivery drain (a thread) stops after its batch.
+        self._halt = threading.Event()
         #: Feeds with their own ``interval:`` keep it even when polling is adaptive.
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        #: Set by run_forever: wakes the delivery loop (new alerts from a page or a push).
+        self._wake: asyncio.Event | None = None
         #: Full text for teaser items, fetched beside the poll (monitor.fulltext).
         self.fulltext = FullTextRunner(store, settings, match=lambda a: self.rules.match(a),
                                        routes=lambda: self._routes, clock=self.clock,
                                        on_alerts=self._deliver_soon)
         #: WebSub push (``websub:`` in the config); None: polling only.
-        self.websub = (WebSubscriber(store, settings.websub, clock=self.clock,
-                                     ingest=self._ingest_push) if settings.websub else None)
+        self.websub: WebSubscriber | None = None
+        if settings.websub is not None:
+            from monitor.websub.subscriber import WebSubscriber  # aiohttp: only when used
+
+            self.websub = WebSubscriber(store, settings.websub, clock=self.clock,
+                                        ingest=self._ingest_push)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -222,6 +234,13 @@ class Monitor:
             log.exception("config.reload_failed")
 
     def close(self) -> None:
+        """Release this process's leases (the next run polls every feed at once), then
+        the database and the parse pool."""
+        self._halt.set()
+        try:
+            self.store.release_leases(self.owner)
+        except Exception:  # the database is gone: the leases expire on their own
+            log.warning("service.leases_not_released owner=%s", self.owner, exc_info=True)
         self.store.close()
         if self._parse_pool is not None:
             self._parse_pool.shutdown(wait=True, cancel_futures=True)
@@ -245,6 +264,8 @@ class Monitor:
         poll = self.settings.poll
         report = PollReport()
         batch = max(20, 2 * poll.concurrency)
+        from monitor.feeds.fetch import Fetcher
+
         async with Fetcher(
             timeout_s=poll.timeout_s,
             concurrency=poll.concurrency,
@@ -286,7 +307,7 @@ class Monitor:
 
     def _stopping(self) -> bool:
         """True once the daemon is stopping: a pass then claims nothing more."""
-        return self._stop_event is not None and self._stop_event.is_set()
+        return self._halt.is_set() or (self._stop_event is not None and self._stop_event.is_set())
 
     async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
         return await asyncio.to_thread(
@@ -365,13 +386,14 @@ class Monitor:
     ) -> ParseResult | None:
         """Parse in the process pool (``poll.parse_workers``), so parsing uses another
         core; None when there is no pool, nothing to parse, or the pool failed."""
-        if self._parse_pool is None or not result.ok or result.body is None:
+        if not self._parse_workers or not result.ok or result.body is None:
             return None
         if hashlib.sha256(result.body).hexdigest() == feed.body_hash:
             return None  # unchanged: _ingest skips it
         spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
         loop = asyncio.get_running_loop()
         try:
+            self._parse_pool = self._parse_pool or _parse_pool(self._parse_workers)
             # parse_feed itself, so a worker imports monitor.feeds.parse, not the service.
             job = functools.partial(parse_feed, max_items=self.settings.poll.max_items)
             return await loop.run_in_executor(
@@ -415,8 +437,12 @@ class Monitor:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
         items = [(article, self.rules.match(article)) for article in unseen]
-        saved = self.store.save_articles(feed.id, items, self._routes, self.clock())
-        pages = self.fulltext.want(feed.id, feed.url, unseen)
+        now = self.clock()
+        quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
+                             backlog_s=self.settings.poll.backlog_s)
+        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
+        # Backlog items stay silent: their pages would alert the rules they missed.
+        pages = self.fulltext.want(feed.id, feed.url, [a for a in unseen if a.key not in quiet])
         return _Outcome(
             new_articles=saved.new_articles,
             new_items=len(unseen),
@@ -474,90 +500,64 @@ class Monitor:
         self.fulltext.submit(outcome.pages)
         self._deliver_soon()
 
+    def _deliver_soon(self) -> None:
+        """New alerts are stored (a page's full text, a push): deliver now (daemon only)."""
+        if self._wake is not None:
+            self._wake.set()
+
     # -- delivery ------------------------------------------------------------
 
-    def deliver(self) -> DeliveryReport:
-        """Claim closed digest windows, then send every due alert and digest message."""
-        now = self.clock()
-        claim_digests(self.store, self._delivery, now)
+    def deliver(self, *, deadline: float | None = None) -> DeliveryReport:
+        """Send everything due (closed digest windows included), batch by batch, until
+        nothing is due, the daemon stops, or ``deadline`` (``time.monotonic()``) passes."""
         delivery = self.settings.delivery
-        return deliver_due(self.store, self.notifier, now, owner=self.owner,
-                           limit=delivery.batch, lease_s=delivery.lease_s,
-                           policy=self._retry, rules=self._delivery)
+        return drain(self.store, self.notifier, self.clock, owner=self.owner,
+                     batch=delivery.batch, lease_s=delivery.lease_s, policy=self._retry,
+                     rules=self._delivery, deadline=deadline, stop=self._halt.is_set)
 
-    async def run_once(self) -> tuple[PollReport, DeliveryReport]:
-        """One full cycle over all feeds, due or not, then deliver."""
-        report = await self.poll(all_feeds=True)
-        return report, await asyncio.to_thread(self.deliver)
+    async def run_once(
+        self, *, max_time_s: float | None = None
+    ) -> tuple[PollReport, DeliveryReport]:
+        """One full cycle over all feeds, due or not, then deliver all that is due
+        within ``max_time_s`` of the start. SIGINT/SIGTERM interrupt it (``Interrupted``);
+        ``close()`` then releases its leases."""
+        deadline = None if max_time_s is None else time.monotonic() + max_time_s
+        with interruptible(self._halt):
+            report = await self.poll(all_feeds=True)
+            report.held = await asyncio.to_thread(
+                self.store.feeds_leased_elsewhere, self.clock(), self.owner)
+            return report, await asyncio.to_thread(self.deliver, deadline=deadline)
 
     # -- daemon --------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
-        """Tick poll and delivery until SIGINT/SIGTERM (or `stop` is set)."""
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
+        """Poll and deliver, each in its own loop, until SIGINT/SIGTERM (or ``stop``)."""
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
         if self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2:
-            self._parse_pool = self._parse_pool or _parse_pool(1)  # measured: bench/RESULTS.md
+            self._parse_workers = self._parse_workers or 1  # measured: bench/RESULTS.md
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_from_source)
-        running: set[asyncio.Task[object]] = set()
-
-        def tick(coro_fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-            # A coroutine function: APScheduler's asyncio executor runs it as a task on
-            # this loop. Tracked so that shutdown can let in-flight work finish.
-            async def start() -> None:
-                task = asyncio.current_task()
-                if stop.is_set() or task is None:
-                    return
-                running.add(task)
-                try:
-                    await coro_fn()
-                finally:
-                    running.discard(task)
-
-            return start
-
-        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
-        # New alerts go out right after the poll that stored them, not a tick later.
-        self._kick_delivery = lambda: scheduler.modify_job("deliver", next_run_time=utcnow())
-        now = self.clock()
-        scheduler.add_job(
-            tick(self._poll_tick_then_deliver),
-            "interval",
-            seconds=self.settings.poll.tick_s,
-            next_run_time=now,
-            max_instances=2,  # the second returns at once: see _poll_tick
-            coalesce=True,
-            id="poll",
-        )
-        scheduler.add_job(
-            tick(self._deliver_tick),
-            "interval",
-            seconds=self.settings.delivery.tick_s,
-            next_run_time=now,
-            max_instances=1,
-            coalesce=True,
-            id="deliver",
-        )
-        stop_websub = await self._start_websub(scheduler, tick)
-        scheduler.start()
-        log.info(
-            "service.started owner=%s feeds=%d rules=%d",
-            self.owner,
-            len(self.settings.feeds),
-            len(self.settings.rules),
-        )
+        wake = self._wake = asyncio.Event()  # new alerts queued: deliver them now
+        loops = [
+            asyncio.ensure_future(every(lambda: self.settings.poll.tick_s,
+                                        functools.partial(self._poll_pass, wake), stop,
+                                        name="poll")),
+            asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
+                                        self._deliver_pass, stop, wake, name="deliver")),
+        ]
+        stop_websub = await self._start_websub(stop, loops)
+        log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
+                 len(self.settings.feeds), len(self.settings.rules))
+        if warning := self.rules.unindexed_warning():
+            log.warning(warning)
         await stop.wait()
-        log.info("service.stopping in_flight=%d", len(running))
-        # Pause, not shutdown, first: shutdown cancels the running jobs' tasks.
-        scheduler.pause()
-        if running:  # let in-flight work finish; each feed and alert is its own transaction
-            await asyncio.wait(running, timeout=max(30, self.settings.poll.timeout_s + 10))
-        scheduler.shutdown(wait=False)
+        self._halt.set()  # a delivery drain stops after its current batch
+        log.info("service.stopping")
+        # Let in-flight passes finish; each feed and alert is its own transaction.
+        await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10))
         await self.fulltext.aclose(timeout_s=self.settings.poll.timeout_s + 5)
         await stop_websub()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -565,9 +565,9 @@ class Monitor:
         log.info("service.stopped")
 
     async def _start_websub(
-        self, scheduler: Any, tick: Callable[[Callable[[], Awaitable[None]]], Any]
+        self, stop: asyncio.Event, loops: list[asyncio.Future[None]]
     ) -> Callable[[], Awaitable[None]]:
-        """Start the callback listener and the subscription job; returns their stop."""
+        """Start the callback listener and the subscription loop; returns their stop."""
         if self.websub is None or self.settings.websub is None:
             return _nothing
         from monitor.websub.listener import Listener
@@ -577,83 +577,36 @@ class Monitor:
         listener = Listener(subscriber, *self.settings.websub.host_port)
         await listener.start()
         session = client_session()
+        loops.append(asyncio.ensure_future(every(
+            lambda: self.settings.poll.tick_s, functools.partial(subscriber.tick, session),
+            stop, name="websub")))
 
-        async def websub_tick() -> None:
-            try:
-                await subscriber.tick(session)
-            except Exception:
-                log.exception("websub.tick_failed")
-
-        scheduler.add_job(tick(websub_tick), "interval", seconds=self.settings.poll.tick_s,
-                          next_run_time=self.clock(), max_instances=1, coalesce=True,
-                          id="websub")
-
-        async def stop() -> None:
+        async def close() -> None:
             await listener.stop()
             await session.close()
 
-        return stop
+        return close
 
-    async def _poll_tick(self) -> None:
-        # A pass keeps claiming while feeds are due, so it may outlast a tick: the
-        # job allows a second instance, which returns at once (APScheduler would
-        # otherwise log a warning on every tick of a long pass).
-        if self._polling:
-            return
-        self._polling = True
-        try:
-            await self.poll()
-        except Exception:
-            log.exception("poll.failed")
-        finally:
-            self._polling = False
+    async def _poll_pass(self, wake: asyncio.Event) -> None:
+        if (await self.poll()).new_alerts:
+            wake.set()  # new alerts go out right after the poll that stored them
 
-    def _deliver_soon(self) -> None:
-        """New alerts are stored (a poll, a page's full text): deliver now (daemon only)."""
-        kick = self._kick_delivery
-        if self._delivering:
-            # A kick now would be skipped with a warning; the pass under way may have
-            # claimed before the new rows, so it runs once more (see _deliver_tick).
-            self._deliver_again = True
-        elif kick is not None:
-            try:
-                kick()
-            except Exception:  # the scheduler is shutting down: the next tick delivers
-                log.debug("deliver.kick_skipped")
-
-    async def _poll_tick_then_deliver(self) -> None:
-        await self._poll_tick()
-        self._deliver_soon()
-
-    async def _deliver_tick(self) -> None:
-        self._delivering = True
-        try:
-            report = await asyncio.to_thread(self.deliver)
-            while self._deliver_again:
-                self._deliver_again = False
-                report = await asyncio.to_thread(self.deliver)
-            if report.sent or report.failed or report.dead or report.held:
-                log.info(
-                    "deliver.done sent=%d failed=%d dead=%d held=%d",
-                    report.sent,
-                    report.failed,
-                    report.dead,
-                    report.held,
-                )
-        except Exception:
-            log.exception("deliver.failed")
-        finally:
-            self._delivering = False
+    async def _deliver_pass(self) -> None:
+        report = await asyncio.to_thread(self.deliver)
+        if report.sent or report.failed or report.dead or report.held:
+            log.info("deliver.done sent=%d failed=%d dead=%d held=%d",
+                     report.sent, report.failed, report.dead, report.held)
 
 
 async def _nothing() -> None:
     return None
 
 
-def _parse_pool(workers: int) -> ProcessPoolExecutor | None:
+def _parse_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
     # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
-    if workers <= 0:
-        return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
 

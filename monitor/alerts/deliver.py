@@ -15,19 +15,20 @@ hold or send them and record the outcome.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import random
+import re
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import apprise
-
-from monitor.alerts import console as _console  # noqa: F401  (registers console://)
 from monitor.alerts.digest import DigestToSend, due_window, hold_reason
+from monitor.alerts.email_text import text_part
 from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: re-exported)
     RetryPolicy,
     RuleDelivery,
@@ -40,11 +41,53 @@ from monitor.article import AlertToSend, Route
 from monitor.errors import ConfigError, DeliveryError
 from monitor.redact import ADDRESS_SCHEMES, SECRET_KEY_WORDS, redact, register_secrets
 
+if TYPE_CHECKING:
+    import apprise
+
 log = logging.getLogger(__name__)
 
+#: The clock of leases and deadlines (a module attribute, so a test can drive it).
+_monotonic = time.monotonic
+#: The store's alert lease when none is given (``Store.claim_due_alerts``).
+DEFAULT_LEASE_S = 120
 #: Longest error text kept on an alert row.
 MAX_ERROR_LEN = 1000
 _PROBLEM_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+#: The exception a plugin caught, which apprise logs at DEBUG only ("Socket Exception:
+#: SMTP AUTH extension not supported by server.") under a vaguer WARNING.
+_CAUSE_RE = re.compile(r"^(?:[\w/]+ )?(?:Exception|Error)\b[^:]*:\s*(?P<cause>\S.*)", re.S)
+_TIMEOUT_RE = re.compile(r"timed? ?out", re.I)
+
+
+def _apprise() -> Any:
+    """apprise with our console:// plugin registered, imported on first use (it costs
+    about 0.2 s of start-up, which commands without targets need not pay)."""
+    import apprise
+
+    from monitor.alerts import console  # noqa: F401  (registers console://)
+
+    _keep_debug_lines(logging.getLogger("apprise"))
+    return apprise
+
+
+class _ForwardToRoot(logging.Handler):
+    """Passes apprise's records on to the root handlers at the level the user chose."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        root = logging.getLogger()
+        if record.levelno >= root.getEffectiveLevel():
+            root.handle(record)
+
+
+def _keep_debug_lines(logger: logging.Logger) -> None:
+    """Let apprise's per-call capture see its DEBUG lines (where the cause of a failure
+    is) without printing them: the apprise logger records everything, and only what
+    passes the root logger's level reaches the user's handlers."""
+    if any(isinstance(h, _ForwardToRoot) for h in logger.handlers):
+        return
+    logger.addHandler(_ForwardToRoot())
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
 
 
 def target_key(url: str) -> str:
@@ -85,7 +128,7 @@ class Notifier:
             targets = self._by_recipient.setdefault(name, [])
             for index, url in enumerate(urls):
                 register_secrets(url_secrets(url))
-                apobj = apprise.Apprise()
+                apobj = _apprise().Apprise()
                 usable = apobj.add(url)
                 target = _Target(name, index, url, target_key(url), apobj if usable else None)
                 targets.append(target)
@@ -118,9 +161,17 @@ class Notifier:
         return plugin_format(target.apobj[0])
 
     def send_rendered(self, route: Route, rendered: RenderedAlert) -> None:
-        """Send a rendered alert in the format the route's target wants."""
+        """Send a rendered alert in the format the route's target wants.
+
+        An HTML body goes with our text body as its plain-text alternative
+        (email's text/plain part), not apprise's conversion of the HTML.
+        """
         fmt = self.format_for(route)
-        self.send(route, rendered.title, rendered.body_for(fmt), fmt)
+        if fmt != "html":
+            self.send(route, rendered.title, rendered.body_for(fmt), fmt)
+            return
+        with text_part(rendered.html, rendered.text):
+            self.send(route, rendered.title, rendered.html, fmt)
 
     def send(self, route: Route, title: str, body: str, body_format: str = "text") -> None:
         """Send one message to one target; raise DeliveryError (redacted reason) on failure."""
@@ -128,9 +179,11 @@ class Notifier:
         if target.apobj is None:
             raise DeliveryError(f"{target.label}: apprise cannot use '{redact(target.url)}'")
         apobj = target.apobj if self._throttle else _fresh_apprise(target.url)
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        apprise = _apprise()
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s %(message)s") as captured:
             try:
-                result = apobj.notify(body=body, title=title, body_format=body_format)
+                result = apobj.notify(body=body, title=title, body_format=body_format,
+                                      **_debug_logs_kwargs(apprise))
             except Exception as e:  # apprise should not raise; never let one target stop the loop
                 raise DeliveryError(redact(f"{target.label}: {type(e).__name__}: {e}")) from None
             text = captured.getvalue()
@@ -149,7 +202,7 @@ class Notifier:
 
 
 def _fresh_apprise(url: str) -> apprise.Apprise:
-    apobj = apprise.Apprise()
+    apobj = _apprise().Apprise()
     apobj.add(url)  # parsed once already in Notifier.__init__, so it is usable
     return apobj
 
@@ -157,9 +210,10 @@ def _fresh_apprise(url: str) -> apprise.Apprise:
 def plugin_format(plugin: Any) -> str:
     """The format to render for one apprise plugin instance.
 
-    A ``?format=`` in the URL wins. A plugin that accepts every format is a
-    pass-through (webhook, console): its default, text. One that accepts
-    Markdown is a chat: Markdown. Otherwise its native format (email: HTML).
+    A ``?format=`` in the URL wins. A generic pass-through (webhook, console,
+    apprise API) gets its default, text. A plugin that accepts Markdown is a
+    chat (Slack, Telegram, Matrix, Discord): Markdown. Otherwise its native
+    format (email: HTML).
     """
     override = getattr(plugin, "_format_override", None)
     if override:
@@ -170,27 +224,56 @@ def plugin_format(plugin: Any) -> str:
     names = [_format_name(f) for f in formats]
     if not names:
         return "text"
-    if {"text", "html", "markdown"} <= set(names):
+    if {"text", "html", "markdown"} <= set(names) and _is_pass_through(plugin):
         return names[0]
     return "markdown" if "markdown" in names else names[0]
+
+
+#: Schemas that forward the body as given (webhooks, the API, our console), not chats.
+_PASS_THROUGH = frozenset({"console", "json", "jsons", "xml", "xmls", "form", "forms", "apprise",
+                           "apprises"})
+
+
+def _is_pass_through(plugin: Any) -> bool:
+    schemas: set[str] = set()
+    for attr in ("protocol", "secure_protocol"):
+        value = getattr(plugin, attr, None)
+        schemas.update([value] if isinstance(value, str) else value or ())
+    return not schemas or bool(schemas & _PASS_THROUGH)
 
 
 def _format_name(fmt: Any) -> str:
     return str(getattr(fmt, "value", fmt)).lower()
 
 
+def _debug_logs_kwargs(apprise: Any) -> dict[str, Any]:
+    """apprise >= 2.3 keeps each call's DEBUG lines on its result (per call, so sends in
+    other threads cannot mix in); older versions only have the global LogCapture."""
+    takes_level = "log_level" in inspect.signature(apprise.Apprise.notify).parameters
+    return {"log_level": logging.DEBUG} if takes_level else {}
+
+
 def _failure_reason(result: Any, captured: str) -> str:
-    """The warning lines apprise logged for a failed send."""
-    lines: list[str] = []
+    """What apprise logged for a failed send: its warnings and, from its DEBUG lines,
+    the exception behind them; a timeout is called a timeout."""
+    entries: list[tuple[str, str]] = []
     try:  # apprise >= 2 keeps the log lines of each service call on the result
         for service in result:
-            lines += [e.message for e in service.logs() if e.level in _PROBLEM_LEVELS]
+            entries += [(str(e.level), str(e.message)) for e in service.logs()]
     except TypeError:  # apprise 1.x returns a bool
         pass
-    if not lines:
-        lines = [line for line in captured.splitlines() if line.strip()]
+    if not entries:
+        entries = [(line.partition(" ")[0], line.partition(" ")[2])
+                   for line in captured.splitlines() if line.strip()]
+    problems = [m for level, m in entries if level in _PROBLEM_LEVELS]
+    causes = [found["cause"].strip() for _, m in entries if (found := _CAUSE_RE.match(m))]
     status = getattr(getattr(result, "status", None), "name", None)
-    reason = "; ".join(dict.fromkeys(lines)) or "apprise reported a failure without a reason"
+    reason = "; ".join(dict.fromkeys(problems)) or "apprise reported a failure without a reason"
+    cause = "; ".join(dict.fromkeys(causes))
+    if status == "TIMEOUT" or _TIMEOUT_RE.search(cause):
+        return f"timeout: {cause or 'no answer in time'} ({reason})"
+    if cause:
+        reason = f"{reason}: {cause}"
     return f"{reason} ({status})" if status and status != "FAILURE" else reason
 
 
@@ -222,6 +305,43 @@ class DeliveryReport:
     dead: int = 0
     #: Alerts kept for a digest (digest mode, quiet hours, over max_per_hour).
     held: int = 0
+    #: A claim came back full: more rows may be due (``drain`` claims again).
+    more: bool = field(default=False, compare=False)
+    #: Alerts still due when ``drain`` stopped early (time budget, or stopping).
+    pending: int = field(default=0, compare=False)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.dead += other.dead
+        self.held += other.held
+
+
+def drain(
+    store: Any, notifier: Notifier, clock: Callable[[], datetime], *, owner: str, batch: int,
+    rules: RuleDelivery, policy: RetryPolicy, lease_s: int | None = None,
+    deadline: float | None = None, stop: Callable[[], bool] = lambda: False,
+) -> DeliveryReport:
+    """Deliver everything due, batch by batch, until nothing is due: closed digest
+    windows are claimed, then up to ``batch`` alerts and digests are sent, each row
+    committed as it goes, and again while a claim comes back full.
+
+    Stops early at ``deadline`` (a ``time.monotonic()`` value; at least one batch
+    is sent) or once ``stop()``; ``pending`` then says how many alerts are still due.
+    """
+    total = DeliveryReport()
+    while True:
+        now = clock()
+        claim_digests(store, rules, now)
+        report = deliver_due(store, notifier, now, owner=owner, limit=batch, policy=policy,
+                             rules=rules, lease_s=lease_s)
+        total.add(report)
+        if not report.more:
+            return total
+        if stop() or (deadline is not None and _monotonic() >= deadline):
+            total.more, total.pending = True, store.count_due_alerts(clock())
+            log.info("deliver.stopped_early pending=%d", total.pending)
+            return total
 
 
 def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
@@ -247,6 +367,8 @@ class AlertStore(Protocol):
 
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None: ...
 
+    def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None: ...
+
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
     ) -> None: ...
@@ -268,13 +390,22 @@ def deliver_due(
 
     With ``rules`` (the daemon always passes them) alerts may be held for a digest,
     rules' templates are used, and due digest messages are sent too.
+
+    A claim is only used during the first half of its lease: rows not sent by then
+    are given back (``more``), so a slow target never lets the lease run out under
+    a send and another replica send the same row again.
     """
     report = DeliveryReport()
     rules = rules or RuleDelivery()
     lease = {} if lease_s is None else {"lease_s": lease_s}  # None: the store's default
+    give_back_at = _monotonic() + (lease_s or DEFAULT_LEASE_S) / 2
     alerts = store.claim_due_alerts(now, owner=owner, limit=limit, **lease)
+    report.more = len(alerts) >= limit
     sent_recently = _sent_last_hour(store, rules, alerts, now)
-    for alert in alerts:
+    for i, alert in enumerate(alerts):
+        if _monotonic() >= give_back_at:
+            _give_back(store, [a.id for a in alerts[i:]], owner, report)
+            return report
         key = (alert.rule, alert.recipient, alert.target_key)
         how = rules.policy(alert.rule)
         reason = hold_reason(how, now, sent_recently.get(key, 0))
@@ -291,11 +422,19 @@ def deliver_due(
                 alert.attempts, alert.matched_at)
         if error is None:
             sent_recently[key] = sent_recently.get(key, 0) + 1
-    if isinstance(store, DigestStore):
+    if isinstance(store, DigestStore) and _monotonic() < give_back_at:
         digests = store.claim_due_digests(now, owner=owner, limit=limit,
                                           max_items=rules.digest_max_items, **lease)
         _deliver_digests(store, notifier, digests, report, policy, rng, now, rules)
+        report.more = report.more or len(digests) >= limit
     return report
+
+
+def _give_back(store: AlertStore, ids: list[int], owner: str, report: DeliveryReport) -> None:
+    """Release claimed rows not sent in time: the next claim (ours or another's) takes them."""
+    store.release_alerts(ids, owner)
+    report.more = True
+    log.info("deliver.gave_back alerts=%d reason=half the lease spent", len(ids))
 
 
 def _deliver_digests(

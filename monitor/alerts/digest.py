@@ -20,8 +20,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+# The claimed-digest records live with the other plain records (the store builds them).
+from monitor.article import DigestItem, DigestToSend  # noqa: F401  (re-exported)
 
 #: The digest schedule of a rule that names none (used by quiet hours and max_per_hour).
 DEFAULT_EVERY_S = 3600
@@ -42,12 +42,17 @@ class Schedule:
 
     @classmethod
     def every(cls, seconds: int, tz: str = "UTC") -> Schedule:
+        # APScheduler's triggers are imported here: only rules with a digest need them.
+        from apscheduler.triggers.interval import IntervalTrigger
+
         zone = ZoneInfo(tz)
         return cls(IntervalTrigger(seconds=seconds, start_date=_ANCHOR.replace(tzinfo=zone),
                                    timezone=zone))
 
     @classmethod
     def cron(cls, expr: str, tz: str = "UTC") -> Schedule:
+        from apscheduler.triggers.cron import CronTrigger
+
         return cls(CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz)))
 
     def next_after(self, when: datetime) -> datetime:
@@ -153,40 +158,3 @@ def due_window(
             return end
         end = policy.release_at(end)
     return None
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    """One match listed in a digest."""
-
-    rule: str
-    title: str
-    link: str | None
-    feed: str
-    published: datetime | None
-    matched_at: datetime
-    terms: tuple[str, ...]
-    snippet: str
-    summary: str = ""
-
-
-@dataclass(frozen=True)
-class DigestToSend:
-    """A claimed digest outbox row: the newest matches of its window and the total."""
-
-    id: int
-    digest_id: int
-    rule: str
-    recipient: str
-    target_key: str
-    attempts: int
-    created_at: datetime
-    window_end: datetime
-    #: Newest first, at most the configured number.
-    items: tuple[DigestItem, ...]
-    #: Matches in the window (items plus the ones only counted).
-    total: int
-
-    @property
-    def more_count(self) -> int:
-        return max(self.total - len(self.items), 0)

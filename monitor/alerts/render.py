@@ -5,32 +5,41 @@ article (no ``<script>`` or tracking pixel from a feed reaches an inbox), links
 are only made clickable for http(s) URLs, and Markdown specials are escaped so
 a title cannot inject links or formatting into a chat message.
 
-The values are first collected into an :class:`AlertView`; the three formats
-are small functions over it, so per-rule templates can later use the same
-view as their context.
+What an alert shows is collected first into an :class:`~monitor.alerts.view.AlertView`
+(title and lead with hits marked, excerpts, date); the three formats are small
+functions over it, and templates get the same values (:func:`alert_context`).
+The text body is a message of its own (hits marked «like this», the URL written
+out), not a conversion of the HTML: email sends it as the text/plain part.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
 from monitor.alerts.digest import DigestItem, DigestToSend
+from monitor.alerts.view import (  # noqa: F401  (format_time, one_line, split_snippet: re-exported)
+    AlertView,
+    build_view,
+    date_label,
+    describe_when,
+    format_time,
+    one_line,
+    split_snippet,
+)
 from monitor.article import AlertToSend
+from monitor.rules.snippet import Piece
+from monitor.rules.snippet import joined as marked
 
 #: Formats a body can be rendered in (apprise's NotifyFormat values).
 FORMATS = ("text", "markdown", "html")
-#: How snippets mark a hit: «like this».
-_HIT_RE = re.compile(r"«([^«»]*)»")
 _MD_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 _MD_LINE_START = re.compile(r"^(\s*)([-=])", re.MULTILINE)
 _MD_ORDERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
-_WS_RE = re.compile(r"\s+")
-_TITLE_MAX = 250
 
 
 @dataclass(frozen=True)
@@ -53,28 +62,14 @@ class RenderedAlert:
         return self.text
 
 
-@dataclass(frozen=True)
-class AlertView:
-    """The plain values an alert shows, before any format escapes them."""
-
-    rule: str
-    title: str
-    link: str | None
-    feed: str
-    published: str
-    terms: tuple[str, ...]
-    #: The snippet cut into (text, is_hit) pieces.
-    snippet: tuple[tuple[str, bool], ...]
-
-
 def render_alert(alert: AlertToSend) -> RenderedAlert:
     """Render one claimed alert (title plus text, Markdown and HTML bodies)."""
     view = alert_view(alert)
     return RenderedAlert(
-        title=one_line(f"[{view.rule}] {view.title}"),
+        title=one_line(f"[{view.rule}] {view.title_text}"),
         text=_text(view),
         markdown=_markdown(view),
-        html=_html(view),
+        html=_html_page([_html(view)]),
     )
 
 
@@ -94,45 +89,15 @@ def render_test_message(recipient: str) -> RenderedAlert:
 
 def alert_view(alert: AlertToSend) -> AlertView:
     """Collect what an alert shows from a claimed outbox row."""
-    article = alert.article
-    return AlertView(
-        rule=alert.rule,
-        title=one_line(article.title) or "(untitled)",
-        link=article.link or article.canonical_url,
-        feed=one_line(article.feed_name) or article.feed_url,
-        published=format_time(article.published or article.updated),
-        terms=alert.terms,
-        snippet=split_snippet(_WS_RE.sub(" ", alert.snippet or "").strip()),
+    a = alert.article
+    texts = {f: a.field_text(f) for f in dict.fromkeys(("title", "summary", "content",
+                                                        *(h.field for h in alert.hits)))}
+    return build_view(
+        alert.rule, texts, alert.hits, link=a.link or a.canonical_url,
+        feed=one_line(a.feed_name) or a.feed_url,
+        when=describe_when(a.published, a.updated, alert.matched_at),
+        terms=alert.terms, snippet=alert.snippet,
     )
-
-
-def one_line(text: str) -> str:
-    """Whitespace (newlines included) collapsed, capped to a subject-friendly length."""
-    text = _WS_RE.sub(" ", text or "").strip()
-    return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1] + "…"
-
-
-def format_time(when: datetime | None) -> str:
-    """A readable UTC time ("2026-11-26 13:45 UTC"); naive datetimes are taken as UTC."""
-    if when is None:
-        return "unknown"
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def split_snippet(snippet: str) -> tuple[tuple[str, bool], ...]:
-    """``"a «b» c"`` -> ``(("a ", False), ("b", True), (" c", False))``."""
-    pieces: list[tuple[str, bool]] = []
-    pos = 0
-    for m in _HIT_RE.finditer(snippet or ""):
-        if m.start() > pos:
-            pieces.append((snippet[pos : m.start()], False))
-        pieces.append((m.group(1), True))
-        pos = m.end()
-    if pos < len(snippet or ""):
-        pieces.append((snippet[pos:], False))
-    return tuple(pieces)
 
 
 def md_escape(text: str) -> str:
@@ -149,110 +114,164 @@ def safe_link(url: str | None) -> str | None:
     return quote(url, safe="/:?#[]@!$&'()*+,;=%~-._")
 
 
-def _text(view: AlertView) -> str:
-    snippet = "".join(f"«{t}»" if hit else t for t, hit in view.snippet)
-    lines = [
-        view.title,
-        view.link or "(no link)",
-        "",
-        f"Feed: {view.feed}",
-        f"Published: {view.published}",
-        f"Rule: {view.rule}",
-        f"Matched: {', '.join(view.terms) or '-'}",
-    ]
-    if snippet:
-        lines += ["", snippet]
+# -- plain text ----------------------------------------------------------------------------
+
+
+def _text(view: AlertView, *, rule_line: bool = True) -> str:
+    lines = [marked(view.title), f"{view.feed} · {view.when}"]
+    if view.lead:
+        lines += ["", marked(view.lead)]
+    for e in view.excerpts:
+        lines += ["", f"{e.label}: {marked(e.pieces)}"]
+    lines += ["", _matched_line(view.rule, rule_line, ", ".join(view.terms) or "-"),
+              f"read: {view.link or '(no link)'}"]
     return "\n".join(lines)
 
 
-def _markdown(view: AlertView) -> str:
+def _matched_line(rule: str, rule_line: bool, terms: str) -> str:
+    """``rule`` and ``terms`` already escaped for the format."""
+    return f"Rule: {rule} · matched: {terms}" if rule_line else f"matched: {terms}"
+
+
+# -- Markdown (chats) ----------------------------------------------------------------------
+
+
+def _md(pieces: Sequence[Piece]) -> str:
+    return "".join(f"**{md_escape(t)}**" if hit else md_escape(t) for t, hit in pieces)
+
+
+def _markdown(view: AlertView, *, rule_line: bool = True) -> str:
     link = safe_link(view.link)
-    snippet = "".join(f"**{md_escape(t)}**" if hit else md_escape(t) for t, hit in view.snippet)
     terms = ", ".join(f"`{t.replace('`', '')}`" for t in view.terms) or "-"
-    lines = [
-        f"**{md_escape(view.title)}**",
-        f"<{link}>" if link else md_escape(view.link or "(no link)"),
-        "",
-        f"Feed: {md_escape(view.feed)}",
-        f"Published: {view.published}",
-        f"Rule: {md_escape(view.rule)}",
-        f"Matched: {terms}",
-    ]
-    if snippet:
-        lines += ["", f"> {snippet}"]
-    return "\n".join(lines)
+    blocks = [_md(view.title), f"_{md_escape(view.feed)} · {view.when}_"]
+    if view.lead:
+        blocks.append(_md(view.lead))
+    blocks += [f"_{e.label}:_ {_md(e.pieces)}" for e in view.excerpts]
+    blocks += [_matched_line(md_escape(view.rule), rule_line, terms),
+               "read: " + (f"<{link}>" if link else md_escape(view.link or "(no link)"))]
+    return "\n\n".join(blocks)
 
 
-def _html(view: AlertView) -> str:
+# -- HTML (email) --------------------------------------------------------------------------
+
+# Inline styles only (email clients drop <style>), with explicit colours on a white
+# background so a client's dark mode cannot leave dark text on a dark background.
+_MUTED = "font-size:13px;color:#57606a;"
+_STYLE = {
+    "page": "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:15px;"
+            "line-height:1.5;color:#1f2328;background-color:#ffffff;max-width:680px;"
+            "padding:8px 12px;",
+    "title": "margin:0 0 2px;font-size:18px;font-weight:600;line-height:1.3;color:#1f2328;",
+    "title_link": "color:#1f2328;text-decoration:none;",
+    "meta": f"margin:0 0 12px;{_MUTED}",
+    "lead": "margin:0 0 12px;",
+    "excerpt": "margin:0 0 12px;padding:2px 0 2px 10px;border-left:3px solid #d0d7de;",
+    "label": _MUTED,
+    "footer": f"margin:0;{_MUTED}",
+    "url": f"margin:0;{_MUTED}word-break:break-all;overflow-wrap:anywhere;",
+    "link": "color:#0969da;",
+    "mark": "background-color:#fff1a8;color:#1f2328;font-weight:600;padding:0 1px;",
+    "hr": "border:0;border-top:1px solid #d0d7de;margin:18px 0;",
+    "more": f"margin:16px 0 0;{_MUTED}",
+}
+
+
+def _h(pieces: Sequence[Piece]) -> str:
+    e = html.escape
+    return "".join(f'<mark style="{_STYLE["mark"]}">{e(t)}</mark>' if hit else e(t)
+                   for t, hit in pieces)
+
+
+def _p(style: str, inner: str) -> str:
+    return f'<p style="{_STYLE[style]}">{inner}</p>'
+
+
+def _html(view: AlertView, *, rule_line: bool = True) -> str:
     e = html.escape
     link = safe_link(view.link)
+    title = _h(view.title)
     if link:
-        link_html = f'<a href="{e(link, quote=True)}">{e(view.link or "")}</a>'
+        href = e(link, quote=True)
+        title = f'<a href="{href}" style="{_STYLE["title_link"]}">{title}</a>'
+        url = f'read: <a href="{href}" style="{_STYLE["link"]}">{e(view.link or "")}</a>'
     else:
-        link_html = e(view.link or "(no link)")
-    snippet = "".join(f"<mark>{e(t)}</mark>" if hit else e(t) for t, hit in view.snippet)
-    rows = [
-        f"<p><strong>{e(view.title)}</strong><br>{link_html}</p>",
-        "<p>",
-        f"Feed: {e(view.feed)}<br>",
-        f"Published: {e(view.published)}<br>",
-        f"Rule: {e(view.rule)}<br>",
-        f"Matched: {e(', '.join(view.terms) or '-')}",
-        "</p>",
-    ]
-    if snippet:
-        rows.append(f"<blockquote>{snippet}</blockquote>")
+        url = f"read: {e(view.link or '(no link)')}"
+    rows = [_p("title", title), _p("meta", f"{e(view.feed)} · {e(view.when)}")]
+    if view.lead:
+        rows.append(_p("lead", _h(view.lead)))
+    rows += [_p("excerpt", f'<span style="{_STYLE["label"]}">{e(ex.label)}:</span> '
+                           f"{_h(ex.pieces)}") for ex in view.excerpts]
+    terms = e(", ".join(view.terms) or "-")
+    rows += [_p("footer", _matched_line(e(view.rule), rule_line, terms)), _p("url", url)]
     return "\n".join(rows)
 
 
-# -- digests and template contexts (issue 4) -----------------------------------------------
+def _html_page(items: Sequence[str], tail: str = "") -> str:
+    body = f'\n<hr style="{_STYLE["hr"]}">\n'.join(items)
+    if tail:
+        body += "\n" + _p("more", html.escape(tail))
+    return f'<div style="{_STYLE["page"]}">\n{body}\n</div>'
+
+
+# -- digests and template contexts ---------------------------------------------------------
 
 
 def render_digest(digest: DigestToSend) -> RenderedAlert:
     """One message listing a digest's matches, newest first, then "and N more"."""
-    views = [_item_view(i) for i in digest.items]
+    views = [digest_item_view(i) for i in digest.items]
     more = digest.more_count
     title = one_line(f"[{digest.rule}] {digest.total} new match{'es' if digest.total != 1 else ''}")
     tail = f"… and {more} more" if more else ""
-    text = "\n\n".join([*(_text(v) for v in views), *([tail] if tail else [])])
-    markdown = "\n\n---\n\n".join(_markdown(v) for v in views) + (f"\n\n{tail}" if tail else "")
-    html_body = "\n<hr>\n".join(_html(v) for v in views)
+    text = "\n\n----\n\n".join(_text(v, rule_line=False) for v in views)
+    markdown = "\n\n---\n\n".join(_markdown(v, rule_line=False) for v in views)
     if tail:
-        html_body += f"\n<p>{html.escape(tail)}</p>"
+        text, markdown = f"{text}\n\n{tail}", f"{markdown}\n\n{tail}"
+    html_body = _html_page([_html(v, rule_line=False) for v in views], tail)
     return RenderedAlert(title=title, text=text, markdown=markdown, html=html_body)
 
 
-def _item_view(item: DigestItem) -> AlertView:
-    return AlertView(
-        rule=item.rule,
-        title=one_line(item.title) or "(untitled)",
-        link=item.link,
-        feed=one_line(item.feed),
-        published=format_time(item.published or item.matched_at),
-        terms=item.terms,
-        snippet=split_snippet(_WS_RE.sub(" ", item.snippet or "").strip()),
+def digest_item_view(item: DigestItem) -> AlertView:
+    """The view of one match listed in a digest."""
+    texts = {"title": item.title, "summary": item.summary, "content": item.content}
+    return build_view(
+        item.rule, texts, item.hits, link=item.link, feed=one_line(item.feed),
+        when=describe_when(item.published, item.updated, item.matched_at),
+        terms=item.terms, snippet=item.snippet,
     )
+
+
+def _match_vars(view: AlertView, published: Any, updated: Any, summary: str,
+                snippet: str) -> dict[str, Any]:
+    """One match's template variables (see monitor.alerts.templates)."""
+    return {"title": view.title_text, "url": view.link or "", "feed": view.feed,
+            "published": format_time(date_label(published, updated)[1]), "when": view.when,
+            "summary": summary, "lead": marked(view.lead), "terms": list(view.terms),
+            "snippet": snippet, "marked_title": marked(view.title),
+            "excerpts": [{"field": x.field, "label": x.label, "text": marked(x.pieces)}
+                         for x in view.excerpts]}
+
+
+_ARTICLE_KEYS = ("title", "url", "feed", "published", "when", "summary", "lead")
+_EVIDENCE_KEYS = ("terms", "snippet", "marked_title", "excerpts")
+
+
+def _context(kind: str, rule: str, matches: list[dict[str, Any]], more: int) -> dict[str, Any]:
+    first = matches[0] if matches else {}
+    return {"kind": kind, "rule": rule, "matches": matches, "more_count": more,
+            "article": {k: first.get(k, "") for k in _ARTICLE_KEYS},
+            "evidence": {k: first.get(k, "") for k in _EVIDENCE_KEYS}}
 
 
 def alert_context(alert: AlertToSend) -> dict[str, Any]:
     """The template variables of one alert (see monitor.alerts.templates)."""
     a = alert.article
-    article_vars = {"title": a.title, "url": a.link or a.canonical_url or "",
-                    "feed": a.feed_name, "published": format_time(a.published or a.updated),
-                    "summary": a.summary}
-    evidence = {"terms": list(alert.terms), "snippet": alert.snippet}
-    return {"kind": "alert", "rule": alert.rule, "article": article_vars, "evidence": evidence,
-            "matches": [{**article_vars, **evidence}], "more_count": 0}
+    one = _match_vars(alert_view(alert), a.published, a.updated, a.summary, alert.snippet)
+    return _context("alert", alert.rule, [one], 0)
 
 
 def digest_context(digest: DigestToSend) -> dict[str, Any]:
     """The template variables of a digest: ``matches`` newest first, ``more_count``."""
-    matches = [{"title": i.title, "url": i.link or "", "feed": i.feed,
-                "published": format_time(i.published or i.matched_at), "summary": i.summary,
-                "terms": list(i.terms), "snippet": i.snippet} for i in digest.items]
-    first = matches[0] if matches else {}
-    return {"kind": "digest", "rule": digest.rule, "matches": matches,
-            "more_count": digest.more_count, "total": digest.total,
-            "article": {k: first.get(k, "") for k in ("title", "url", "feed", "published",
-                                                     "summary")},
-            "evidence": {"terms": first.get("terms", []), "snippet": first.get("snippet", "")}}
+    matches = [_match_vars(digest_item_view(i), i.published, i.updated, i.summary, i.snippet)
+               for i in digest.items]
+    return {**_context("digest", digest.rule, matches, digest.more_count),
+            "total": digest.total}

@@ -6,45 +6,50 @@ the HTML environment autoescapes every value, so a feed's ``<script>`` or tracki
 pixel arrives as text. A template that fails at render time never loses the
 alert: the default rendering is used and the failure is logged.
 
-Variables: ``rule``, ``article`` (title, url, feed, published, summary),
-``evidence`` (terms, snippet), ``matches`` (digests: the listed matches, newest
-first, each like ``article`` plus terms and snippet), ``more_count``, ``kind``
-("alert" or "digest"). Filter ``md`` escapes text for Markdown.
+Variables: ``rule``, ``article`` (title, url, feed, published, when, summary,
+lead), ``evidence`` (terms, snippet, marked_title, excerpts), ``matches``
+(digests: the listed matches, newest first, each with the keys of ``article``
+and ``evidence``), ``more_count``, ``kind`` ("alert" or "digest"); see
+docs/delivery.md. Filter ``md`` escapes text for Markdown.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from monitor.alerts.render import RenderedAlert, md_escape, one_line
 from monitor.redact import redact
+
+if TYPE_CHECKING:  # Jinja2 is imported on first use: most configs have no template
+    from jinja2 import Template
+    from jinja2.sandbox import SandboxedEnvironment
 
 log = logging.getLogger(__name__)
 
 PARTS = ("title", "text", "markdown", "html")
 
 
+@functools.cache
 def _env(autoescape: bool) -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined,
                                trim_blocks=True, lstrip_blocks=True)
     env.filters["md"] = md_escape
     return env
 
 
-_TEXT_ENV = _env(autoescape=False)
-_HTML_ENV = _env(autoescape=True)
-
-
 def template_error(source: str) -> str | None:
     """The syntax error in a template source (with its line), or None when it compiles."""
+    from jinja2 import TemplateError
+
     try:
-        _TEXT_ENV.parse(source)
+        _env(autoescape=False).parse(source)
     except TemplateError as e:
         line = getattr(e, "lineno", None)
         return f"line {line}: {e.message}" if line else str(e)
@@ -64,7 +69,7 @@ class RuleTemplate:
         parts = {}
         for part, source in sources.items():
             if source is not None:
-                env = _HTML_ENV if part == "html" else _TEXT_ENV
+                env = _env(autoescape=part == "html")
                 parts[part] = env.from_string(source)
         return cls(rule, parts)
 

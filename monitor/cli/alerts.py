@@ -15,14 +15,14 @@ import typer
 
 from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, fail, iso, open_store, out, print_table
 from monitor.redact import redact
-from monitor.store.tables import ALERT_STATUSES
+from monitor.store import ALERT_STATUSES
 
 alerts_app = typer.Typer(help="The alert outbox: list and retry.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
 #: The keys of ``alerts list --format jsonl`` (a stable interface for scripts).
-JSONL_KEYS = ("id", "rule", "recipient", "status", "attempts", "last_error", "created_at",
-              "sent_at")
+JSONL_KEYS = ("id", "kind", "rule", "recipient", "status", "attempts", "last_error",
+              "created_at", "sent_at", "title", "url")
 
 
 class AlertFormat(str, Enum):
@@ -59,7 +59,8 @@ def _row(r: Any) -> dict[str, Any]:
     return {"id": r.id, "kind": r.kind, "rule": r.rule, "recipient": r.recipient,
             "status": r.status, "attempts": r.attempts,
             "last_error": redact(r.last_error) if r.last_error else None,
-            "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)}
+            "created_at": iso(r.created_at), "sent_at": iso(r.sent_at),
+            "title": r.title, "url": r.url}
 
 
 @alerts_app.command("retry")
@@ -76,9 +77,17 @@ def retry_alerts(
         raise fail("give either --id N (repeatable) or --dead", 2)
     store = open_store(config)
     try:
+        if alert_id:
+            known = store.alert_statuses(alert_id)
+            unknown = sorted(set(alert_id) - set(known))
+            if unknown:
+                raise fail(f"no alert with id {', '.join(map(str, unknown))} "
+                           "(see `news-monitor alerts list`)", 2)
         count = store.revive_alerts(utcnow(), alert_ids=alert_id if alert_id else None)
     finally:
         store.close()
     out.print(f"{count} alert{'s' if count != 1 else ''} queued for retry", markup=False)
     if alert_id and count < len(set(alert_id)):
-        raise fail("some ids are not failed or dead alerts (sent, held or unknown)", 1)
+        final = ", ".join(f"{i} is {known[i]}" for i in sorted(set(alert_id))
+                          if known[i] not in ("failed", "dead"))
+        raise fail(f"only failed or dead alerts can be retried: {final}", 1)

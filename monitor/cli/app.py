@@ -1,7 +1,10 @@
 """The `news-monitor` Typer app and what its command modules share.
 
 Commands live in sibling modules (core, rules, alerts, feeds) that register
-themselves on `app`; `monitor.cli` imports them all.
+themselves on `app`; `monitor.cli` imports them all. Registering must stay cheap
+(`--help` is a prompt-speed command): heavy libraries (SQLAlchemy, apprise, aiohttp,
+feedparser, Jinja2, Alembic) are imported inside the commands that use them;
+tests/unit/test_cli_imports.py guards this.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -18,8 +22,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
+from monitor import __version__
 from monitor.errors import ConfigError, MonitorError
 from monitor.redact import RedactingFilter, redact
 
@@ -65,8 +70,19 @@ def main() -> None:
     app()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"news-monitor {__version__}", markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _setup(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -92,7 +108,7 @@ _state: dict[str, Any] = {}
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {redact(message)}", markup=True)
+    err.print(f"[red]error:[/red] {escape(redact(message))}", markup=True)
     return typer.Exit(code)
 
 
@@ -151,16 +167,17 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def write_rows(rows: list[dict[str, Any]], fmt: str, table_columns: list[str]) -> None:
+def write_rows(
+    rows: list[dict[str, Any]], fmt: str, table_columns: list[str],
+    csv_columns: list[str] | None = None,
+) -> None:
+    """Rows as jsonl, csv (header from ``csv_columns``, so it is whole with no rows) or a
+    table followed by each row's snippet."""
     if fmt == "jsonl":
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     elif fmt == "csv":
-        columns = (
-            list(rows[0])
-            if rows
-            else ["rule", "title", "url", "feed", "published", "matched_at", "terms", "snippet"]
-        )
+        columns = csv_columns or (list(rows[0]) if rows else [])
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -169,7 +186,8 @@ def write_rows(rows: list[dict[str, Any]], fmt: str, table_columns: list[str]) -
         print_table(rows, table_columns)
         for row in rows:
             if row.get("snippet"):
-                out.print(f"[bold]{row['rule']}[/bold] · {row['title']}", markup=True)
+                out.print(f"[bold]{escape(row['rule'])}[/bold] · {escape(row['title'])}",
+                          markup=True)
                 out.print(f"  {row['snippet']}", markup=False)
 
 
@@ -183,24 +201,53 @@ def csv_cell(value: Any) -> Any:
     )
 
 
+#: Columns a user reads or copies whole (names, ids, states, times): never wrapped or cut.
+KEY_COLUMNS = frozenset({
+    "id", "kind", "rule", "recipient", "status", "attempts", "name", "next_poll", "articles",
+    "published", "matched_at", "created_at", "sent_at", "last_polled_at",
+})
+#: Other columns fold long words onto the next line but keep at least this width.
+_TEXT_MIN_WIDTH = 12
+_ISO_UTC = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?\+00:00$")
+
+
 def print_table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(*columns, show_lines=False)
-    count = 0
-    for row in rows:
-        count += 1
-        table.add_row(*(cell(row.get(c)) for c in columns))
-    if count:
-        out.print(table)
-    else:
+    """A table whose key columns are never shrunk to `china…`; long text folds. When
+    the key columns alone do not fit the terminal, the table is drawn wider than it."""
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    if not cells:
         out.print("(nothing)")
+        return
+    table = Table(show_lines=False)
+    needed = 1
+    for i, name in enumerate(columns):
+        longest = max(cell_len(name), *(cell_len(line) for r in cells
+                                         for line in r[i].splitlines() or [""]))
+        key = name in KEY_COLUMNS
+        width = longest if key else min(longest, _TEXT_MIN_WIDTH)
+        table.add_column(name, no_wrap=key, min_width=width, overflow="fold")
+        needed += width + 3  # padding and border
+    for r in cells:
+        table.add_row(*(Text(c) for c in r))  # Text: a title like "[update]" is not markup
+    # Console.print(width=) can only narrow; a wider table needs a wider console.
+    console = out if needed <= out.width else Console(
+        file=out.file, width=needed, highlight=False, soft_wrap=True)
+    console.print(table)
 
 
 def cell(value: Any) -> str:
+    """A table cell: '-' for nothing, lists joined, UTC timestamps to the minute."""
     if value is None:
         return "-"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
-    return str(value)
+    text = str(value)
+    short = _ISO_UTC.match(text)
+    return f"{short[1]} {short[2]}" if short else text
 
 
 if __name__ == "__main__":  # pragma: no cover

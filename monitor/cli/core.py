@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import difflib
 import json
 import logging
 import sys
@@ -44,6 +44,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     SIGHUP re-reads the config and swaps in the new feeds, rules and recipients; an
     invalid file is logged and the running configuration kept.
     """
+    import asyncio
+
     from monitor.config import load_settings
 
     if not _state.get("log_level_set"):
@@ -61,20 +63,46 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
-def once(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """One full cycle over ALL feeds (due or not), match, deliver, exit."""
+def once(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    max_time: Annotated[
+        str, typer.Option("--max-time", help="Stop delivering after this long (90s, 10m, 1h); "
+                          "what is left is counted and sent by the next run.")
+    ] = "10m",
+) -> None:
+    """One full cycle over ALL feeds (due or not), match, then deliver every due alert.
+
+    Ctrl-C (or SIGTERM) stops it and releases its feeds, so the next run polls them all.
+    """
+    import asyncio
+
+    from monitor.config import parse_duration
+    from monitor.errors import Interrupted
+
+    try:
+        budget = parse_duration(max_time)
+    except ValueError as e:
+        raise fail(f"--max-time: {e}") from None
     monitor = open_monitor(config)
     try:
-        poll, delivery = asyncio.run(monitor.run_once())
+        poll, delivery = asyncio.run(monitor.run_once(max_time_s=budget))
+    except Interrupted as e:
+        raise fail(f"{e}: stopped; feeds and alerts it held are released", code=130) from None
     finally:
         monitor.close()
     for url, error in poll.errors.items():
         err.print(f"feed failed: {redact(url)}: {redact(error)}", markup=False)
+    for lease in poll.held:
+        err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
+                  f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)
     err.print(
         f"{poll.feeds} feeds polled ({poll.failed} failed, {poll.not_modified} unchanged), "
         f"{poll.new_articles} new articles, {poll.new_matches} new matches; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
+    if delivery.pending:
+        err.print(f"{delivery.pending} alerts still pending: --max-time {max_time} ran out; "
+                  "the next `once` (or the daemon) sends them", markup=False)
 
 
 @app.command()
@@ -130,15 +158,20 @@ def status(
                 "articles": s.articles,
                 "last_polled_at": iso(s.last_polled_at),
                 "next_poll_at": iso(s.next_poll_at),
-                "active": s.active,
+                # Polled or not: a feed gone from the config or disabled (410) is not.
+                "active": s.active and s.disabled_reason is None,
+                "in_config": s.active,
                 "fetch_url": redact(s.fetch_url) if s.fetch_url else None,
                 "disabled_reason": s.disabled_reason,
                 "items_per_day": round(s.items_per_day, 2) if s.items_per_day is not None
                 else None,
                 **full_text_status(modes.get(s.url), pages.get(s.url)),
                 "push": push_status(pushed.get(s.url), now),
+                "lease_owner": s.lease_owner if s.lease_until and s.lease_until > now else None,
+                "lease_until": iso(s.lease_until) if s.lease_until and s.lease_until > now
+                else None,
             }
-            for s in store.feed_statuses()
+            for s in with_configured(store.feed_statuses(), settings)
         ]
     finally:
         store.close()
@@ -171,6 +204,18 @@ def full_text_status(mode: str | None, pages: Any) -> dict[str, Any]:
             "full_text_failure_rate": round(rate, 3) if rate is not None else None}
 
 
+def with_configured(statuses: list[Any], settings: Any) -> list[Any]:
+    """The stored feeds, plus configured ones no run has stored yet (not polled yet)."""
+    from monitor.store.repo import FeedStatus
+
+    known = {s.url for s in statuses}
+    new = [FeedStatus(url=f.url, name=f.name or f.url, active=True, last_status=None,
+                      last_error=None, error_count=0, articles=0, last_polled_at=None,
+                      next_poll_at=None)
+           for f in settings.feeds if f.url and f.url not in known]
+    return [*statuses, *new]
+
+
 @app.command()
 def matches(
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -180,14 +225,36 @@ def matches(
     ] = "7d",
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
 ) -> None:
-    """Stored matches with their evidence, newest first."""
+    """Stored matches with their evidence, newest first.
+
+    An unknown --rule (not in the config, never matched) exits 2 with the closest names.
+    """
     cutoff = since_cutoff(since)
-    store = open_store(config)
+    settings = load(config)
+    store = open_database(settings.database)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]
+        configured = {r.name for r in settings.rules}
+        if rule is not None and not rows and rule not in configured:
+            known = configured | store.matched_rules()
+            if rule not in known:
+                raise fail(unknown_rule_message(rule, known), 2)
     finally:
         store.close()
-    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"])
+    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"],
+               csv_columns=list(MATCH_KEYS))
+
+
+def unknown_rule_message(rule: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(rule, sorted(known), n=3, cutoff=0.6)
+    hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+            else f" (rules: {', '.join(sorted(known)) or 'none'})")
+    return f"unknown rule '{rule}': not in the config and never matched{hint}"
+
+
+#: The keys of a `matches` row, in order (the csv header, also when there are no rows).
+MATCH_KEYS = ("rule", "title", "url", "feed", "published", "matched_at", "terms", "snippet",
+              "evidence")
 
 
 def match_row(m: Any) -> dict[str, Any]:
@@ -250,10 +317,15 @@ def demo(
         raise fail(str(e)) from None
     out.rule("Stored matches")
     write_rows([match_row(m) for m in rows], "table", ["rule", "title", "feed", "terms"])
-    out.print(
-        f"\n{len(rows)} matches. Next: edit config/example.yaml and run "
-        "`news-monitor once -c config/example.yaml`."
-    )
+    out.print(f"\n{len(rows)} matches.", markup=False)
+    if keep is not None:
+        db = keep.resolve()
+        out.print(f"The demo database is kept at {db}; look inside with\n"
+                  f"  MONITOR_DATABASE_URL=sqlite:///{db} news-monitor matches\n"
+                  f"  MONITOR_DATABASE_URL=sqlite:///{db} news-monitor alerts list",
+                  markup=False, soft_wrap=True)
+    out.print("Next: edit config/example.yaml and run `news-monitor once -c config/example.yaml`.",
+              markup=False)
 
 
 @db_app.command("upgrade")

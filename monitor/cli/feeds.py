@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
-from monitor.feeds.opml import ExportFeed, read_opml, write_opml
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)
@@ -26,6 +24,8 @@ app.add_typer(feeds_app, name="feeds")
 
 def import_entries(data: bytes, extra_tags: list[str]) -> list[dict[str, Any]]:
     """The config entries for an OPML document: one per distinct URL, names unique."""
+    from monitor.feeds.opml import read_opml
+
     entries: list[dict[str, Any]] = []
     urls: set[str] = set()
     names: set[str] = set()
@@ -52,6 +52,8 @@ def import_(
     = [],  # noqa: B006 (typer reads the default, never mutates it)
 ) -> None:
     """Print the YAML `feeds:` entries for an OPML file (to paste into the config)."""
+    import yaml
+
     try:
         data = file.read_bytes()
     except OSError as e:
@@ -73,13 +75,18 @@ def export(
                                                 "not to stdout.")] = None,
 ) -> None:
     """Write the configured feeds (OPML entries expanded) as an OPML 2.0 document."""
+    from monitor.feeds.opml import ExportFeed, write_opml
+
     settings = load(config)
     document = write_opml(ExportFeed(url=f.url, name=f.name, tags=tuple(f.tags))
                           for f in settings.feeds)
     if output is None:
         sys.stdout.write(document)
     else:
-        output.write_text(document, encoding="utf-8")
+        try:
+            output.write_text(document, encoding="utf-8")
+        except OSError as e:
+            raise fail(f"{output}: cannot write: {e.strerror or e}") from None
         err.print(f"{len(settings.feeds)} feeds written to {output}", markup=False)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from monitor.article import Article, FeedSpec, Match, RuleSpec
 from monitor.cli.app import (
@@ -39,7 +39,58 @@ class TestFormat(str, Enum):
     jsonl = "jsonl"
 
 
-@app.command("test-rule")
+def pick_query(args: list[str], options: dict[str, bool]) -> list[str]:
+    """Reorder test-rule's arguments so the query reaches Click after ``--``.
+
+    Click reads every word that starts with ``-`` as an option, so the query
+    ``'-opinion tiktok'`` failed with "No such option: -o". The query is the word
+    after a ``--`` (anywhere), or a word that is not one of ``options`` (name ->
+    takes a value): plain words, and ``-`` words with a space in them or that do
+    not start with a known option. Unknown ``--long`` options are left to Click,
+    which suggests the right spelling.
+    """
+    flags: list[str] = []
+    query: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            query.extend(args[i + 1 : i + 2])
+            i += 2
+            continue
+        name = arg.split("=", 1)[0]
+        if name in options:
+            takes = options[name] and "=" not in arg
+            flags.extend(args[i : i + 2] if takes else [arg])
+            i += 2 if takes else 1
+            continue
+        if _looks_like_option(arg, options):
+            flags.append(arg)
+        else:
+            query.append(arg)
+        i += 1
+    return flags + ["--", *query] if query else flags
+
+
+def _looks_like_option(arg: str, options: dict[str, bool]) -> bool:
+    if not arg.startswith("-") or arg == "-" or any(c.isspace() for c in arg):
+        return False
+    return arg.startswith("--") or len(arg) == 2 or arg[:2] in options  # -x, -cFILE
+
+
+class QueryCommand(TyperCommand):
+    """A command whose QUERY argument may start with ``-`` and stand anywhere."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        options = {
+            name: not (p.is_flag or p.count)
+            for p in self.get_params(ctx) if p.param_type_name == "option"
+            for name in (*p.opts, *p.secondary_opts)
+        }
+        return super().parse_args(ctx, pick_query(args, options))
+
+
+@app.command("test-rule", cls=QueryCommand)
 def test_rule(
     query: Annotated[str, typer.Argument(help="The query to try, e.g. 'ban* NEAR/5 @TikTok'.")],
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -54,7 +105,11 @@ def test_rule(
         "--full-text", help="With --url/--file: fetch the article pages as the daemon would "
         "(the feed's full_text mode, else poll.full_text) and match their text too.")] = False,
 ) -> None:
-    """Which articles QUERY would match, and why (entities come from the config)."""
+    """Which articles QUERY would match, and why (entities come from the config).
+
+    QUERY may start with a minus ('-opinion tiktok') and stand before or after the
+    options; `--` before it also works, in any position.
+    """
     if sum((file is not None, url is not None, stored)) != 1:
         raise fail("give exactly one of --file, --url or --stored")
     settings = load(config) if stored or config.exists() else None
@@ -107,7 +162,7 @@ def hit_row(article: Article, m: Match) -> dict[str, Any]:
         "title": article.title,
         "url": article.link,
         "feed": article.feed_name,
-        "published": iso(article.published),
+        "published": iso(article.date),
         "terms": list(m.terms),
         "snippet": m.snippet,
     }
@@ -127,6 +182,8 @@ def articles_from_file(path: Path) -> tuple[Article, ...]:
 
 
 def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
+    import asyncio
+
     from monitor.feeds.fetch import Fetcher
     from monitor.feeds.parse import parse_feed
 
@@ -147,6 +204,8 @@ def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
 def add_full_texts(articles: tuple[Article, ...], settings: Any, url: str | None,
                    errors: dict[str, str | None]) -> list[Article]:
     """The articles with their pages' text; each page's error into ``errors`` by key."""
+    import asyncio
+
     from monitor.fulltext.pages import PageFetcher, with_full_texts
 
     poll = settings.poll if settings else None
@@ -179,13 +238,16 @@ def rules_apply(
     rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this rule.")] = None,
     since: Annotated[str, typer.Option(help="Articles fetched since (90s, 15m, 2h, 7d).")] = "7d",
     alert: Annotated[
-        bool, typer.Option("--alert", help="Also queue alerts for the new matches.")
+        bool, typer.Option("--alert", help="Queue alerts for these rules' matches that never "
+                           "had one (new, backlog, or recorded without --alert), once.")
     ] = False,
 ) -> None:
     """Apply the config's rules to stored articles and record new matches (after adding a rule).
 
-    Without --alert the matches are stored silently; with it, each new match is
-    queued for its rule's recipients and sent by the next delivery tick or `once`.
+    Without --alert the matches are stored silently; with it, every match of the
+    scanned articles that was never alerted (a new one, a feed's backlog beyond
+    poll.backlog, or one recorded by an earlier apply) is queued for its rule's
+    recipients, once, and sent by the next delivery pass or `once`.
     """
     from monitor.alerts.deliver import Notifier
     from monitor.rules.compile import compile_rules

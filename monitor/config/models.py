@@ -103,7 +103,13 @@ def _as_full_text(value: Any) -> Any:
                               {"v": value})
 
 
+def _as_duration_or_zero(value: Any) -> Any:
+    return 0 if value in (0, "0") else _as_duration(value)
+
+
 Duration = Annotated[int, BeforeValidator(_as_duration)]
+#: A duration where 0 means "none" (``poll.backlog: 0``).
+DurationOrZero = Annotated[int, BeforeValidator(_as_duration_or_zero)]
 #: Whether to fetch article pages for their full text (see docs/polling.md).
 FullText = Annotated[Literal["true", "false", "auto"], BeforeValidator(_as_full_text)]
 Size = Annotated[int, BeforeValidator(_as_size)]
@@ -144,6 +150,9 @@ class PollSettings(_Settings):
     #: Processes that parse feed documents beside the event loop (0: parse in threads;
     #: unset: the daemon uses 1 on a machine with 2+ CPUs, about 1.7x the articles/s).
     parse_workers: int | None = Field(None, ge=0, le=64)
+    #: A feed's first poll alerts only items dated within this (0: none); older ones are
+    #: stored and matched silently (see docs/polling.md, ``rules apply --alert``).
+    backlog_s: DurationOrZero = Field(86400, alias="backlog")
     # -- full text (issue 10): see docs/polling.md --
     #: Fetch each new item's page for its full text: always, never, or (auto) when the
     #: item carries fewer than ~60 words. Feeds may override it.

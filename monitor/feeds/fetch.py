@@ -22,14 +22,14 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
-
-import aiohttp
-from multidict import CIMultiDictProxy
-from yarl import URL
+from typing import TYPE_CHECKING, Self
 
 import monitor
 from monitor.article import FetchResult
+
+if TYPE_CHECKING:
+    import aiohttp
+    from multidict import CIMultiDictProxy
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,8 @@ def _next_location(chain: _Chain, status: int, headers: Mapping[str, str]) -> st
         raise _Failed(f"HTTP {status} redirect without Location", status)
     if chain.redirects >= MAX_REDIRECTS:
         raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})", status)
+    from yarl import URL
+
     try:
         target = URL(chain.url).join(URL(location.strip()))
     except ValueError as e:
@@ -177,7 +179,9 @@ def _next_location(chain: _Chain, status: int, headers: Mapping[str, str]) -> st
 class Fetcher:
     """An HTTP client for feeds: one keep-alive session, bounded concurrency.
 
-    Use as ``async with Fetcher() as f: result = await f.fetch(url)``.
+    Use as ``async with Fetcher() as f: result = await f.fetch(url)``. The session
+    (and aiohttp, a fifth of a second to import) is made on the first fetch, so a
+    cycle with nothing to fetch never pays for it.
     A fetch first waits for its host's slot, then for a global one: a fetch
     queued behind a busy host never holds a global slot other hosts could use.
     """
@@ -203,10 +207,17 @@ class Fetcher:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._entered = False
 
     async def __aenter__(self) -> Self:
+        self._entered = True
+        return self
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
             # The total bound is ours (asyncio.timeout around the whole fetch).
             timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s),
@@ -217,7 +228,6 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
         )
-        return self
 
     async def __aexit__(
         self,
@@ -225,6 +235,7 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._entered = False
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -234,8 +245,9 @@ class Fetcher:
     ) -> FetchResult:
         """GET one feed; conditional when etag/last_modified are given. Never raises
         for network or HTTP problems: they come back as ``FetchResult.error``."""
-        if self._session is None:
+        if not self._entered:
             raise RuntimeError("Fetcher used outside 'async with'")
+        self._session = self._session or self._open_session()
         async with self._host_slot(url), self._semaphore:
             started = time.monotonic()
             result = await self._fetch_bounded(url, etag, last_modified, started)
@@ -253,6 +265,8 @@ class Fetcher:
         return result
 
     def _host_slot(self, url: str) -> asyncio.Semaphore:
+        from yarl import URL
+
         try:
             host = (URL(url).host or "").lower()
         except ValueError:
@@ -265,6 +279,8 @@ class Fetcher:
     async def _fetch_bounded(
         self, url: str, etag: str | None, last_modified: str | None, started: float
     ) -> FetchResult:
+        import aiohttp
+
         chain = _Chain(requested=url, url=url)
         status: int | None = None
         try:
@@ -294,6 +310,8 @@ class Fetcher:
     async def _follow(
         self, chain: _Chain, etag: str | None, last_modified: str | None, started: float
     ) -> FetchResult:
+        from yarl import URL
+
         assert self._session is not None
         if URL(chain.url).scheme not in ("http", "https"):
             raise _Failed(f"unsupported URL scheme {URL(chain.url).scheme!r}")
@@ -361,6 +379,8 @@ class Fetcher:
 
 def _client_error_message(e: aiohttp.ClientError, connect_timeout_s: float) -> str:
     """A short message for people from an aiohttp error."""
+    import aiohttp
+
     if isinstance(e, aiohttp.ConnectionTimeoutError):
         return f"connect timeout after {connect_timeout_s:g}s"
     if isinstance(e, aiohttp.ClientConnectorDNSError):

@@ -2,6 +2,7 @@
 
     ok · new: not polled yet · failing 3 times in a row: HTTP 500 · disabled: HTTP 410 Gone
     in 14 min · due now · overdue by 2 min · never (disabled)
+    held by host:4711:ab12cd until 2026-12-02 06:31:00 UTC (in 4 min)
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def next_poll(feed: FeedStatus, now: datetime) -> str:
     """When the feed is polled next, relative to ``now``."""
     if not feed.active or feed.disabled_reason:
         return "never (not polled)"
+    if feed.lease_owner and feed.lease_until and feed.lease_until > now:
+        # Another process is polling it (or died holding it): nobody else polls it till then.
+        return (f"held by {feed.lease_owner} until {feed.lease_until:%Y-%m-%d %H:%M:%S} UTC "
+                f"(in {span(int((feed.lease_until - now).total_seconds()))})")
     if feed.next_poll_at is None:
         return "due now"
     seconds = int((feed.next_poll_at - now).total_seconds())

@@ -17,13 +17,16 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from monitor.article import Article, Match, PageJob, Route
-from monitor.config import Settings
 from monitor.fulltext.extract import FullTextMode, wants_full_text
-from monitor.fulltext.pages import PageFetcher, PageResult
 from monitor.store.pages import PageRecord
-from monitor.store.repo import Store
+
+if TYPE_CHECKING:  # aiohttp and the store load only when a page is fetched
+    from monitor.config import Settings
+    from monitor.fulltext.pages import PageFetcher, PageResult
+    from monitor.store.repo import Store
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,8 @@ class FullTextRunner:
 
     async def _fetcher(self) -> PageFetcher:
         if self._pages is None:
+            from monitor.fulltext.pages import PageFetcher
+
             pages = PageFetcher(**self._limits)
             self._pages = await pages.__aenter__()
         return self._pages

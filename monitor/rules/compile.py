@@ -4,9 +4,11 @@ Every literal (word, phrase, wildcard stem, entity alias) of every rule is
 folded (see ``normalize``) and interned once; the keys go into ONE
 pyahocorasick automaton. Each rule is indexed under a *trigger set*: literals
 of which at least one must be present for the rule to match (for AND, the
-literals of one child only, preferring long, rare-looking keys). A rule whose
-positive side has no literal at all (a regex alone) has no trigger set and is
-evaluated for every article.
+literals of one child only, preferring long, rare-looking keys). A ``/regex/``
+is indexed under the plain text every match of it contains (see
+``regex.required_literals``), searched as a substring. A rule whose positive side
+has no literal at all (such as ``/[0-9]{4}/``) has no trigger set and is evaluated
+for every article.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from monitor.rules.evaluate import (
 )
 from monitor.rules.match import CompiledRule, RuleSet
 from monitor.rules.normalize import case_key, fold_term
-from monitor.rules.regex_guard import compile_safe_regex
+from monitor.rules.regex import compile_regex
 
 __all__ = ["CompiledQuery", "LiteralRegistry", "LiteralSpec", "RuleSet", "compile_query",
            "compile_rules"]
@@ -48,6 +50,8 @@ class LiteralSpec:
     prefix: bool = False
     #: For capitalised entity aliases: the accepted spellings (case kept).
     forms: frozenset[str] | None = None
+    #: Text a regex needs: found anywhere, inside a word too (no boundary check).
+    substring: bool = False
 
 
 @dataclass
@@ -120,8 +124,9 @@ class _Builder:
         if isinstance(node, q.Field):
             return self.build(node.child, FIELD_GROUPS.get(node.name, (node.name,)))
         if isinstance(node, q.Regex):
-            return RegexLeaf(q.literal_label(node), compile_safe_regex(node.pattern, node.column),
-                             fields)
+            compiled, literals = compile_regex(node.pattern, node.column)
+            ids = {self.registry.intern(LiteralSpec(k, substring=True)) for k in literals or ()}
+            return RegexLeaf(q.literal_label(node), compiled, fields, tuple(sorted(ids)))
         if isinstance(node, q.LEAF_TYPES):
             return self._literal_leaf(node, fields)
         if isinstance(node, q.Not):
@@ -150,8 +155,8 @@ class _Builder:
 
     def triggers(self, ev: Evaluator) -> frozenset[int] | None:
         """Literals at least one of which any match must contain (None: unknown)."""
-        if isinstance(ev, LiteralLeaf):
-            return frozenset(ev.lit_ids)
+        if isinstance(ev, (LiteralLeaf, RegexLeaf)):
+            return frozenset(ev.lit_ids) or None
         if isinstance(ev, AnyOf):
             parts = [self.triggers(c) for c in ev.children]
             if any(p is None for p in parts):
@@ -161,7 +166,7 @@ class _Builder:
             return self._best([self.triggers(c) for c in ev.children])
         if isinstance(ev, Nearby):
             return self._best([self.triggers(ev.left), self.triggers(ev.right)])
-        return None  # NOT, regex
+        return None  # NOT
 
     def _best(self, options: list[frozenset[int] | None]) -> frozenset[int] | None:
         usable = [o for o in options if o]
@@ -211,22 +216,27 @@ def compile_query(
     return CompiledQuery(query, ast, root, builder.triggers(root), builder.registry)
 
 
-def _build_automaton(registry: LiteralRegistry) -> Any:
+def _build_automaton(registry: LiteralRegistry, substring: bool) -> Any:
+    """The word automaton, or the substring one for regex keys (``match.*Payload``)."""
     by_key: dict[str, list[tuple[int, bool, frozenset[str] | None]]] = {}
     for lid, spec in enumerate(registry.specs):
-        by_key.setdefault(spec.key, []).append((lid, spec.prefix, spec.forms))
+        if spec.substring == substring:
+            by_key.setdefault(spec.key, []).append((lid, spec.prefix, spec.forms))
     if not by_key:
         return None
     automaton = ahocorasick.Automaton()
     for key, entries in by_key.items():
-        payload = (len(key), key[0].isalnum(), key[-1].isalnum(), tuple(entries))
+        if substring:
+            payload: tuple[Any, ...] = (len(key), tuple(lid for lid, _, _ in entries))
+        else:
+            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), tuple(entries))
         automaton.add_word(key, payload)
     automaton.make_automaton()
     return automaton
 
 
 def _leaf_fields(ev: Evaluator, out: set[str]) -> None:
-    if isinstance(ev, LiteralLeaf):
+    if isinstance(ev, (LiteralLeaf, RegexLeaf)) and ev.lit_ids:
         out.update(ev.fields)
     for child in getattr(ev, "children", ()):
         _leaf_fields(child, out)
@@ -269,7 +279,9 @@ def compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str
     log.info("rules.compiled rules=%d literals=%d unindexed=%d", len(compiled),
              len(registry.specs), len(unindexed))
     if unindexed:
-        # Not an error, but each of these costs time on every article.
-        log.warning("rules.unindexed rules=%s", ",".join(compiled[i].name for i in unindexed))
-    return RuleSet(compiled, _build_automaton(registry),
-                   {k: tuple(v) for k, v in triggers.items()}, unindexed, scan)
+        # Compiling is not the place to warn: test-rule and `rules apply` compile too,
+        # where the cost does not matter. `check` and the daemon's start say it once.
+        log.debug("rules.unindexed rules=%s", ",".join(compiled[i].name for i in unindexed))
+    return RuleSet(compiled, _build_automaton(registry, substring=False),
+                   {k: tuple(v) for k, v in triggers.items()}, unindexed, scan,
+                   _build_automaton(registry, substring=True))

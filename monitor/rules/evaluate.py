@@ -8,9 +8,8 @@ node answers ``test`` (the verdict) and ``evidence`` (the hits behind it).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from monitor.article import Article, Hit
 from monitor.rules.normalize import Folded, fold, word_index, word_starts
@@ -54,7 +53,8 @@ class ScanContext:
             s = self._starts[name] = word_starts(self.fold(name).text)
         return s
 
-    def regex_spans(self, key: int, pattern: re.Pattern[str], fields: Sequence[str]) -> list[Span]:
+    def regex_spans(self, key: int, pattern: Any, fields: Sequence[str]) -> list[Span]:
+        """Hits of a compiled RE2 pattern in the folded fields (computed once per leaf)."""
         spans = self._regex.get(key)
         if spans is None:
             spans = []
@@ -107,11 +107,14 @@ class LiteralLeaf:
 
 @dataclass(frozen=True, eq=False)
 class RegexLeaf:
-    """A ``/regex/`` run over the folded text of its fields."""
+    """A ``/regex/`` (RE2) run over the folded text of its fields."""
 
     label: str
-    pattern: re.Pattern[str]
+    #: A compiled ``re2`` pattern (the package has no type hints).
+    pattern: Any
     fields: tuple[str, ...]
+    #: Substring literals every match contains (the presearch keys); () if none.
+    lit_ids: tuple[int, ...] = ()
 
     def spans(self, ctx: ScanContext) -> list[Span]:
         return ctx.regex_spans(id(self), self.pattern, self.fields)

@@ -43,6 +43,8 @@ class CompiledRule:
 #: Automaton payload per key: (key length, first char is a word char, last char is a
 #: word char, ((literal id, is prefix, case forms), ...)).
 Payload = tuple[int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...]]
+#: Payload in the substring automaton (regex keys): (key length, (literal id, ...)).
+SubstringPayload = tuple[int, tuple[int, ...]]
 
 
 def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
@@ -80,6 +82,23 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
             if occ is None:
                 found[lid] = [span]
             elif span not in occ:
+                occ.append(span)
+
+
+def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:
+    """Find the regex keys in one field: anywhere, inside words too.
+
+    A separate automaton, so the word scan above stays as fast as without regexes.
+    """
+    text = ctx.fold(name).text
+    found = ctx.found
+    for end, (klen, lids) in automaton.iter(text):
+        span = (name, end - klen + 1, end + 1)
+        for lid in lids:
+            occ = found.get(lid)
+            if occ is None:
+                found[lid] = [span]
+            else:
                 occ.append(span)
 
 
@@ -132,9 +151,12 @@ class RuleSet:
         triggers: dict[int, tuple[int, ...]],
         unindexed: Sequence[int],
         scan_fields: Sequence[str],
+        substrings: Any = None,
     ) -> None:
         self._rules = tuple(rules)
         self._automaton = automaton
+        #: Regex keys (see ``scan_substrings``); None when no regex has one.
+        self._substrings = substrings
         self._triggers = triggers
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
@@ -150,6 +172,15 @@ class RuleSet:
         """Rules evaluated for every article: their positive side has no literal term."""
         return tuple(self._rules[i].name for i in self._unindexed)
 
+    def unindexed_warning(self) -> str | None:
+        """For the operator, once at start: which rules cost time on every article."""
+        names = self.unindexed_rules
+        if not names:
+            return None
+        return (f"rules.unindexed rules={','.join(names)}: these rules have no plain text to"
+                " look for (e.g. only /[0-9]{4}/), so they are evaluated on every article,"
+                " which slows matching; add a word they need (ban AND /.../) to index them")
+
     def __len__(self) -> int:
         return len(self._rules)
 
@@ -158,6 +189,9 @@ class RuleSet:
         if self._automaton is not None:
             for name in self._scan_fields:
                 scan_field(ctx, self._automaton, name)
+        if self._substrings is not None:
+            for name in self._scan_fields:
+                scan_substrings(ctx, self._substrings, name)
         triggers = self._triggers
         chosen: set[int] = set(self._unindexed)
         for lid in ctx.found:

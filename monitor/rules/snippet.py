@@ -1,10 +1,21 @@
-"""Snippets: a short window of text around the first hit, hits marked «like this»."""
+"""Snippets: short windows of text around hits, hits marked «like this» (pure).
+
+``make_snippet`` gives the one stored snippet of a match. Alerts show more: the
+lead of a text (``lead_end``) and one or more windows around the hits of each
+field (``hit_windows``), each cut into ``(text, is_hit)`` pieces (``mark_spans``)
+so every output format can mark hits its own way.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from collections.abc import Sequence
+from typing import Any
 
 OPEN, CLOSE, ELLIPSIS = "«", "»", "…"
+#: One piece of marked text: the text and whether it is a hit.
+Piece = tuple[str, bool]
+_WS = re.compile(r"\s+")
 
 
 def _window(text: str, first: tuple[int, int], width: int) -> tuple[int, int]:
@@ -29,6 +40,56 @@ def _window(text: str, first: tuple[int, int], width: int) -> tuple[int, int]:
     return start, end
 
 
+def _ordered(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    return sorted((s, e) for s, e in spans if e > s and s < len(text) and e > 0)
+
+
+def mark_spans(
+    text: str, spans: Sequence[tuple[int, int]], start: int = 0, end: int | None = None
+) -> tuple[Piece, ...]:
+    """``text[start:end]`` cut into pieces, hits (the spans, clipped) flagged True.
+
+    Overlapping or touching spans become one hit; whitespace runs (line breaks
+    included) become one space; "…" pieces mark a cut at either edge.
+    """
+    end = len(text) if end is None else min(end, len(text))
+    pieces: list[list[Any]] = [[ELLIPSIS, False]] if start > 0 else []
+    pos = start
+    for s, e in _ordered(text, spans):
+        if e <= pos or s >= end:  # outside the window, or inside a merged hit
+            continue
+        s, e = max(s, pos), min(e, end)
+        if s == pos and pieces and pieces[-1][1]:
+            pieces[-1][0] += text[s:e]  # overlapping or touching hits become one mark
+        else:
+            pieces += [[text[pos:s], False], [text[s:e], True]]
+        pos = e
+    pieces.append([text[pos:end], False])
+    if end < len(text):
+        pieces.append([ELLIPSIS, False])
+    return _tidy(pieces)
+
+
+def _tidy(pieces: list[list[Any]]) -> tuple[Piece, ...]:
+    """Whitespace collapsed inside and across pieces, the ends stripped, empties dropped."""
+    out: list[Piece] = []
+    for raw, hit in pieces:
+        piece = _WS.sub(" ", raw)
+        if out and out[-1][0].endswith(" ") and piece.startswith(" "):
+            piece = piece[1:]
+        if piece:
+            out.append((piece, hit))
+    if out:
+        out[0] = (out[0][0].lstrip(), out[0][1])
+        out[-1] = (out[-1][0].rstrip(), out[-1][1])
+    return tuple(p for p in out if p[0])
+
+
+def joined(pieces: Sequence[Piece]) -> str:
+    """Pieces as one string with hits marked «like this»."""
+    return "".join(f"{OPEN}{t}{CLOSE}" if hit else t for t, hit in pieces)
+
+
 def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) -> str:
     """Return ~``width`` chars of ``text`` around the first span, spans marked «».
 
@@ -37,26 +98,35 @@ def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) 
     """
     if not text:
         return ""
-    ordered = sorted((s, e) for s, e in spans if e > s and s < len(text) and e > 0)
+    ordered = _ordered(text, spans)
     if not ordered:
         return " ".join(text[:width].split()) + (ELLIPSIS if width < len(text) else "")
     start, end = _window(text, ordered[0], width)
-    parts: list[str] = [ELLIPSIS] if start > 0 else []
-    pos = start
-    for s, e in ordered:
-        if e <= pos or s >= end:  # outside the window, or inside a merged hit
-            continue
-        s = max(s, pos)
-        e = min(e, end)
-        if s == pos and parts and parts[-1] == CLOSE:
-            parts.pop()  # overlapping or touching hits become one mark
-        else:
-            parts.append(text[pos:s])
-            parts.append(OPEN)
-        parts.append(text[s:e])
-        parts.append(CLOSE)
-        pos = e
-    parts.append(text[pos:end])
-    if end < len(text):
-        parts.append(ELLIPSIS)
-    return " ".join("".join(parts).split())
+    return joined(mark_spans(text, ordered, start, end))
+
+
+def lead_end(text: str, limit: int = 300) -> int:
+    """Where the first ~``limit`` characters of ``text`` end, at a word boundary."""
+    if len(text) <= limit:
+        return len(text)
+    space = max(text.rfind(" ", 0, limit + 1), text.rfind("\n", 0, limit + 1))
+    # A first word longer than the limit (a URL, CJK text) is cut where it stands.
+    return space if space > limit // 2 else limit
+
+
+def hit_windows(
+    text: str, spans: Sequence[tuple[int, int]], width: int = 200, limit: int = 3
+) -> list[tuple[int, int]]:
+    """Up to ``limit`` windows of ~``width`` characters that together show the hits.
+
+    Each window starts around the first hit not shown by the windows before it,
+    so hits far apart in a long text each get their own excerpt.
+    """
+    windows: list[tuple[int, int]] = []
+    for span in _ordered(text, spans):
+        if windows and span[0] < windows[-1][1]:
+            continue  # starts inside the previous window (it is clipped there)
+        if len(windows) == limit:
+            break
+        windows.append(_window(text, span, width))
+    return windows

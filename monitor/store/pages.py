@@ -118,7 +118,7 @@ class PageQueries:
                          .where(article_page.c.article_id == r.article_id).values(values))
             if not matches:
                 return (0, 0)
-            return _insert_matches_bulk(conn, [(r.article_id, matches)], routes, r.now)
+            return _insert_matches_bulk(conn, [(r.article_id, matches, True)], routes, r.now)
 
         return self._tx("recording a page", work)  # type: ignore[no-any-return]
 

@@ -15,12 +15,12 @@ adds nothing twice and never raises.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, tuple_, update
+from sqlalchemy.dialects import sqlite
 
 from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
 from monitor.errors import StoreError
@@ -81,6 +81,18 @@ class FeedStatus:
     disabled_reason: str | None = None
     #: Observed new items per day (adaptive polling), None until known.
     items_per_day: float | None = None
+    #: The poller holding the feed (lease_until may have passed: then nobody does).
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedLease:
+    """A feed leased by a poller: who holds it, until when."""
+
+    url: str
+    owner: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,7 @@ class MatchRecord:
     url: str | None
     #: Name of the feed the article was first seen in.
     feed: str
+    #: The entry's published date, else its updated date (None: the feed gave neither).
     published: datetime | None
     matched_at: datetime
     terms: tuple[str, ...]
@@ -131,6 +144,9 @@ class AlertRecord:
     sent_at: datetime | None
     #: "match" (one message per match) or "digest" (one message listing held matches).
     kind: str = "match"
+    #: The matched article's title and link (None for a digest).
+    title: str | None = None
+    url: str | None = None
 
 
 class Store(OutboxQueries, PageQueries, WebSubQueries):
@@ -288,7 +304,8 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
                            last_error=r.last_error, error_count=r.error_count, articles=r.articles,
                            last_polled_at=r.last_polled_at, next_poll_at=r.next_poll_at,
                            fetch_url=r.fetch_url, disabled_reason=r.disabled_reason,
-                           items_per_day=r.items_per_day)
+                           items_per_day=r.items_per_day, lease_owner=r.lease_owner,
+                           lease_until=r.lease_until)
                 for r in conn.execute(query)
             ]
 
@@ -323,12 +340,14 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
     def save_articles(
         self, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
         routes: Mapping[str, Sequence[Route]], now: datetime,
+        *, quiet: Collection[str] = (),
     ) -> SaveResult:
         """Store new articles, their matches and the alert rows (outbox), atomically.
 
         An article whose canonical URL is already stored gains this feed as a source;
         only rules that had not matched the story yet (e.g. scoped to this feed) add a
-        match, so each rule alerts a story once.
+        match, so each rule alerts a story once. Articles whose key is in ``quiet``
+        (a new feed's backlog) are stored and matched without alerts.
         """
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
@@ -338,7 +357,7 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
             # (about 5x faster on a first ingest, see bench/ingest.py).
             totals = [0, 0, 0, 0]
             for chunk in _chunks(ordered):
-                counts = _save_batch(conn, feed_id, chunk, routes, now)
+                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet)
                 totals = [t + c for t, c in zip(totals, counts)]
             return SaveResult(*totals)
 
@@ -377,28 +396,36 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
     ) -> tuple[int, int]:
         """Record matches of already stored articles (a rule applied after the fact).
 
-        Existing (rule, article) matches are left alone; alert rows are written only
-        for the routes given (none: store the matches without alerting).
+        Existing (rule, article) matches keep their evidence. With ``routes``, alert
+        rows are written for every given match that never had any (new, a backlog
+        item, or recorded by an earlier apply without alerts), once; without, the
+        matches are stored silently.
         Returns (new_matches, new_alerts).
         """
 
         def work(conn: Connection) -> tuple[int, int]:
-            new_matches = new_alerts = 0
-            for article_id, matches in items:
-                for m in matches:
-                    match_id = _insert_match(conn, article_id, m, now)
-                    if match_id is not None:
-                        new_matches += 1
-                        new_alerts += _insert_alerts(conn, match_id, routes.get(m.rule, ()), now)
-            return new_matches, new_alerts
+            new_matches, _ = _insert_matches_bulk(
+                conn, [(aid, ms, False) for aid, ms in items], {}, now)
+            if not routes:
+                return new_matches, 0
+            pairs = [(m.rule, aid) for aid, ms in items for m in ms]
+            return new_matches, _alert_unalerted(conn, pairs, routes, now)
 
         return self._tx("recording matches", work)
+
+    def matched_rules(self) -> set[str]:
+        """The names of every rule with a stored match (also rules no longer configured)."""
+        query = select(match.c.rule).distinct()
+        return self._tx("listing matched rules", lambda conn: {
+            str(name) for name in conn.execute(query).scalars()}, readonly=True)
 
     def list_matches(
         self, *, rule: str | None = None, since: datetime | None = None
     ) -> list[MatchRecord]:
         """Stored matches, newest first, optionally of one rule and since a time."""
-        query = (select(match, article.c.title, article.c.link, article.c.published,
+        # An entry with only an updated date (Atom <updated>) shows that date.
+        published = func.coalesce(article.c.published, article.c.updated).label("published")
+        query = (select(match, article.c.title, article.c.link, published,
                         feed.c.name.label("feed_name"))
                  .join(article, article.c.id == match.c.article_id)
                  .join(feed, feed.c.id == article.c.first_feed_id)
@@ -444,8 +471,53 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
         return self._tx("claiming alerts", work)
 
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
-        """The alert was delivered: final, lease released (the attempt is counted)."""
-        self._finish_alert(alert_id, {"status": "sent", "sent_at": now})
+        """The alert was delivered: final, lease released (the attempt is counted); the
+        error of an earlier attempt is cleared (the log keeps the history)."""
+        self._finish_alert(alert_id, {"status": "sent", "sent_at": now, "last_error": None})
+
+    def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None:
+        """Give back claimed alerts not sent (still ``owner``'s): due again at once."""
+        free = {"lease_owner": None, "lease_until": None}
+        for chunk in _chunks(list(alert_ids)):
+            stmt = (update(alert).where(alert.c.id.in_(chunk), alert.c.lease_owner == owner)
+                    .values(free))
+            self._tx("releasing alerts", lambda conn, stmt=stmt: conn.execute(stmt))
+
+    def count_due_alerts(self, now: datetime) -> int:
+        """Outbox rows (alerts and digest messages) due for delivery at ``now``."""
+        query = (select(func.count()).select_from(alert)
+                 .where(alert.c.status.in_(("pending", "failed")),
+                        alert.c.next_attempt_at <= now))
+        return int(self._tx("counting due alerts", lambda c: c.scalar(query), readonly=True))
+
+    def release_leases(self, owner: str) -> tuple[int, int]:
+        """Give up every feed and alert lease ``owner`` holds (a run that stops or is
+        interrupted), so the next run need not wait for them to expire; how many of each."""
+
+        def work(conn: Connection) -> tuple[int, int]:
+            free = {"lease_owner": None, "lease_until": None}
+            feeds = conn.execute(update(feed).where(feed.c.lease_owner == owner).values(free))
+            alerts = conn.execute(update(alert).where(alert.c.lease_owner == owner).values(free))
+            return int(feeds.rowcount), int(alerts.rowcount)
+
+        released = self._tx("releasing leases", work)
+        if any(released):
+            log.info("store.leases_released owner=%s feeds=%d alerts=%d", owner, *released)
+        return released
+
+    def feeds_leased_elsewhere(self, now: datetime, owner: str) -> list[FeedLease]:
+        """Active feeds another process holds a lease on at ``now`` (it is polling them,
+        or died and the lease has not expired yet)."""
+        query = (select(feed.c.url, feed.c.lease_owner, feed.c.lease_until)
+                 .where(feed.c.active == true(), feed.c.lease_until > now,
+                        feed.c.lease_owner != owner)
+                 .order_by(feed.c.url))
+
+        def work(conn: Connection) -> list[FeedLease]:
+            return [FeedLease(url=r.url, owner=r.lease_owner, until=r.lease_until)
+                    for r in conn.execute(query)]
+
+        return self._tx("reading feed leases", work, readonly=True)
 
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
@@ -484,10 +556,18 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
                                 alert.c.status.in_(("dead", "failed")))
         return self._tx("reviving alerts", lambda conn: int(conn.execute(query).rowcount))
 
+    def alert_statuses(self, alert_ids: Sequence[int]) -> dict[int, str]:
+        """The status of each of these alerts that exists (unknown ids are left out)."""
+        query = select(alert.c.id, alert.c.status).where(alert.c.id.in_(list(alert_ids)))
+        return self._tx("reading alert statuses", lambda conn: {
+            int(r.id): str(r.status) for r in conn.execute(query)}, readonly=True)
+
     def list_alerts(self, *, status: str | None = None) -> list[AlertRecord]:
         """Outbox rows, newest first, optionally of one status."""
         rule = func.coalesce(match.c.rule, digest.c.rule).label("rule")
-        query = (select(alert, rule).outerjoin(match, match.c.id == alert.c.match_id)
+        query = (select(alert, rule, article.c.title.label("title"), article.c.link.label("url"))
+                 .outerjoin(match, match.c.id == alert.c.match_id)
+                 .outerjoin(article, article.c.id == match.c.article_id)
                  .outerjoin(digest, (digest.c.id == alert.c.digest_id) & (alert.c.kind == "digest"))
                  .order_by(alert.c.created_at.desc(), alert.c.id.desc()))
         if status is not None:
@@ -497,7 +577,8 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
             return [
                 AlertRecord(id=r.id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
                             status=r.status, attempts=r.attempts, last_error=r.last_error,
-                            created_at=r.created_at, sent_at=r.sent_at, kind=r.kind)
+                            created_at=r.created_at, sent_at=r.sent_at, kind=r.kind,
+                            title=r.title, url=r.url)
                 for r in conn.execute(query)
             ]
 
@@ -510,6 +591,9 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
 def _insert(conn: Connection, table: Any) -> Any:
     """INSERT with the dialect's ON CONFLICT support (both backends have it)."""
     if conn.dialect.name == "postgresql":
+        # Imported here: loading the PostgreSQL dialect costs SQLite users ~0.1 s.
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -543,7 +627,7 @@ def _build_stmt(conn: Connection, name: str) -> Any:
     if name == "match":
         return (_insert(conn, match)
                 .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])
-                .returning(match.c.id, match.c.rule))
+                .returning(match.c.id, match.c.rule, match.c.alerted_at))
     assert name == "alert", name
     return (_insert(conn, alert)
             .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
@@ -597,7 +681,7 @@ def _fetch_update(failed: bool, keys: tuple[str, ...]) -> Any:
 
 def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
-    routes: Mapping[str, Sequence[Route]], now: datetime,
+    routes: Mapping[str, Sequence[Route]], now: datetime, quiet: Collection[str] = (),
 ) -> tuple[int, int, int, int]:
     """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
@@ -622,29 +706,33 @@ def _save_batch(
     lost = [new_ids[k] for k in new_ids if k not in sourced]  # a racing writer was first
     if lost:
         conn.execute(article.delete().where(article.c.id.in_(lost)))
-    fresh = [(new_ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key in new_ids]
+    fresh = [(new_ids[a.key], ms, a.key not in quiet)
+             for a, ms in todo if a.key in sourced and a.key in new_ids]
     # A syndicated copy adds the matches of rules that missed the first copy (a rule
     # scoped to this feed, say); a rule that already matched the story stays one match.
-    copies = [(ids[a.key], ms) for a, ms in todo if a.key in sourced and a.key not in new_ids]
+    copies = [(ids[a.key], ms, a.key not in quiet)
+              for a, ms in todo if a.key in sourced and a.key not in new_ids]
     new_matches, new_alerts = _insert_matches_bulk(conn, fresh + copies, routes, now)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
 
 
 def _insert_matches_bulk(
-    conn: Connection, items: Sequence[tuple[int, Sequence[Match]]],
+    conn: Connection, items: Sequence[tuple[int, Sequence[Match], bool]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
 ) -> tuple[int, int]:
-    """``_insert_match`` + ``_insert_alerts`` for many (article_id, matches) at once."""
+    """Insert the matches of many (article_id, matches, alert?) at once, and the alert
+    rows of the new ones to alert (those get ``alerted_at``)."""
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
-               "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now}
-              for article_id, matches in items for m in {m.rule: m for m in matches}.values()]
+               "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now,
+               "alerted_at": now if alert_it and routes.get(m.rule) else None}
+              for article_id, matches, alert_it in items
+              for m in {m.rule: m for m in matches}.values()]
     if not values:
         return (0, 0)
     created = conn.execute(_stmt(conn, "match"), values).all()
-    alerts = [{"match_id": match_id, "recipient": route.recipient,
-               "target_key": route.target_key, "status": "pending", "attempts": 0,
-               "next_attempt_at": now, "created_at": now}
-              for match_id, rule in created for route in dict.fromkeys(routes.get(rule, ()))]
+    alerts = [_alert_values(match_id, route, now)
+              for match_id, rule, alerted in created if alerted is not None
+              for route in dict.fromkeys(routes.get(rule, ()))]
     if not alerts:
         return (len(created), 0)
     return (len(created), len(conn.execute(_stmt(conn, "alert"), alerts).all()))
@@ -666,26 +754,33 @@ def _article_values(feed_id: int, art: Article, now: datetime) -> dict[str, Any]
     }
 
 
-def _insert_match(conn: Connection, article_id: int, m: Match, now: datetime) -> int | None:
-    stmt = (_insert(conn, match)
-            .values(rule=m.rule, article_id=article_id, terms=list(m.terms),
-                    hits=[asdict(h) for h in m.hits], snippet=m.snippet, matched_at=now)
-            .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])
-            .returning(match.c.id))
-    return conn.scalar(stmt)
+def _alert_values(match_id: int, route: Route, now: datetime) -> dict[str, Any]:
+    return {"match_id": match_id, "recipient": route.recipient, "target_key": route.target_key,
+            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-def _insert_alerts(conn: Connection, match_id: int, routes: Sequence[Route], now: datetime) -> int:
-    created = 0
-    for route in dict.fromkeys(routes):  # a route listed twice is still one message
-        stmt = (_insert(conn, alert)
-                .values(match_id=match_id, recipient=route.recipient, target_key=route.target_key,
-                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
-                .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
-                                                        alert.c.target_key])
-                .returning(alert.c.id))
-        created += conn.scalar(stmt) is not None
-    return created
+def _alert_unalerted(
+    conn: Connection, pairs: Sequence[tuple[str, int]],
+    routes: Mapping[str, Sequence[Route]], now: datetime,
+) -> int:
+    """Queue alerts for the (rule, article_id) matches that never had any; how many rows.
+
+    Each such match gets ``alerted_at``, so asking again queues nothing more."""
+    wanted = [(rule, aid) for rule, aid in dict.fromkeys(pairs) if routes.get(rule)]
+    rows: list[tuple[int, str]] = []
+    for chunk in _chunks(wanted):
+        rows += conn.execute(
+            select(match.c.id, match.c.rule)
+            .where(tuple_(match.c.rule, match.c.article_id).in_(list(chunk)),
+                   match.c.alerted_at.is_(None))
+            .with_for_update()).all()
+    if not rows:
+        return 0
+    for chunk in _chunks([mid for mid, _ in rows]):
+        conn.execute(update(match).where(match.c.id.in_(chunk)).values(alerted_at=now))
+    alerts = [_alert_values(mid, route, now)
+              for mid, rule in rows for route in dict.fromkeys(routes[rule])]
+    return len(conn.execute(_stmt(conn, "alert"), alerts).all())
 
 
 def _feed_state(r: Row[Any]) -> FeedState:
@@ -713,13 +808,14 @@ def _article(r: Row[Any]) -> Article:
 
 
 def _alert_query() -> Any:
-    return (select(alert.c.id.label("alert_id"), alert.c.recipient, alert.c.target_key,
-                   alert.c.attempts, match.c.rule, match.c.hits, match.c.snippet,
-                   match.c.matched_at, article, feed.c.url.label("feed_url"),
-                   feed.c.name.label("feed_name"), feed.c.tags.label("feed_tags"))
-            .join(match, match.c.id == alert.c.match_id)
-            .join(article, article.c.id == match.c.article_id)
-            .join(feed, feed.c.id == article.c.first_feed_id))
+    query = (select(alert.c.id.label("alert_id"), alert.c.recipient, alert.c.target_key,
+                    alert.c.attempts, match.c.rule, match.c.hits, match.c.snippet,
+                    match.c.matched_at, article, feed.c.url.label("feed_url"),
+                    feed.c.name.label("feed_name"), feed.c.tags.label("feed_tags"))
+             .join(match, match.c.id == alert.c.match_id)
+             .join(article, article.c.id == match.c.article_id)
+             .join(feed, feed.c.id == article.c.first_feed_id))
+    return article_full_text(query)  # an alert's evidence may point into the full text
 
 
 def _alert_to_send(r: Row[Any]) -> AlertToSend:

@@ -37,11 +37,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-#: Alert statuses. ``pending``/``failed`` are due for (re)delivery; ``sent``/``dead`` are final.
-#: ``held`` waits for its rule's next digest; ``digested`` went out inside a digest row.
-ALERT_STATUSES = ("pending", "failed", "sent", "dead", "held", "digested")
-#: Alert kinds: one message per match, or one digest message listing held matches.
-ALERT_KINDS = ("match", "digest")
+from monitor.store import ALERT_KINDS, ALERT_STATUSES  # noqa: F401  (re-exported)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -177,6 +173,9 @@ class MatchRow(SQLModel, table=True):
     hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     snippet: str = Field(default="", sa_type=Text, nullable=False)
     matched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    #: When alert rows were queued for it; NULL: never (a backlog item on a feed's first
+    #: poll, or ``rules apply`` without ``--alert``), so ``rules apply --alert`` may.
+    alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class DigestRow(SQLModel, table=True):

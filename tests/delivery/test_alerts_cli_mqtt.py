@@ -42,9 +42,9 @@ def test_alerts_list_and_retry_dead(tmp_path: Path, sqlite_url: str) -> None:
                      "-c", "monitor.yaml", cwd=tmp_path, db_url=sqlite_url)
         assert listed.returncode == 0, listed.stderr
         rows = [json.loads(line) for line in listed.stdout.splitlines()]
-        assert [sorted(r) for r in rows] == [sorted(["id", "rule", "recipient", "status",
+        assert [sorted(r) for r in rows] == [sorted(["id", "kind", "rule", "recipient", "status",
                                                      "attempts", "last_error", "created_at",
-                                                     "sent_at"])] * 2
+                                                     "sent_at", "title", "url"])] * 2
         assert {(r["rule"], r["recipient"], r["status"], r["attempts"]) for r in rows} == {
             ("zoom", "team", "dead", 1)}
         assert "s3cr3t-value" not in listed.stdout

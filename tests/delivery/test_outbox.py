@@ -48,8 +48,9 @@ def seed(store: Store, notifier: Notifier, n: int, *, rule: str = "zoom", at: da
         art = Article(feed_url=FEED.url, feed_name=FEED.name, feed_tags=(), key=f"k{i}",
                       guid=f"k{i}", link=f"https://news.example/{i}",
                       canonical_url=f"https://news.example/{i}", title=f"Story {i}",
-                      published=at - timedelta(minutes=n - i))
-        match = Match(rule=rule, hits=(Hit("Zoom", "title", 0, 4, "Zoom"),), snippet="«Zoom»")
+                      summary=f"Zoom news number {i}", published=at - timedelta(minutes=n - i))
+        match = Match(rule=rule, hits=(Hit("Zoom", "summary", 0, 4, "Zoom"),),
+                      snippet=f"«Zoom» news number {i}")
         items.append((art, [match]))
     routes = {rule: notifier.routes_for(["team"])}
     assert store.save_articles(feed.id, items, routes, at).new_alerts == n
@@ -273,3 +274,42 @@ def test_replicas_claiming_one_digest_window_at_once_build_it_once(pg_url: str) 
         assert sorted(made) == [0, 0, 0, 1]
         assert deliver_due(store, notifier, eleven, owner="w", rules=rules).sent == 1
         assert titles(hook) == ["[zoom] 30 new matches"]
+
+
+# -- digests list matches by the entry's own date (published, else updated), labelled so
+
+ATOM = FeedSpec(url="http://127.0.0.1/atom.xml", name="Atom Feed")
+#: (title, published, updated): fetched and matched together at T0.
+ENTRIES = [
+    ("Zoom old, updated only", None, datetime(2026, 11, 25, 9, 0, tzinfo=UTC)),
+    ("Zoom published", datetime(2026, 11, 26, 8, 0, tzinfo=UTC), None),
+    ("Zoom new, updated only", None, datetime(2026, 11, 26, 9, 0, tzinfo=UTC)),
+]
+
+
+def test_digest_sorts_and_labels_by_published_else_updated(store: Store) -> None:
+    rules = RuleDelivery(policies={"zoom": RulePolicy(mode="digest",
+                                                      schedule=Schedule.every(3600))})
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        store.sync_feeds([ATOM], T0)
+        (feed,) = store.claim_due_feeds(T0, owner="setup", include_not_due=True)
+        store.record_fetch(feed.id, now=T0, next_poll_at=T0, status=200, error=None)
+        items = [(Article(feed_url=ATOM.url, feed_name=ATOM.name, feed_tags=(), key=f"k{i}",
+                          guid=f"k{i}", link=f"https://atom.example/{i}", canonical_url=None,
+                          title=title, published=published, updated=updated),
+                  [Match("zoom", (Hit("Zoom", "title", 0, 4, "Zoom"),), "«Zoom»")])
+                 for i, (title, published, updated) in enumerate(ENTRIES)]
+        store.save_articles(feed.id, items, {"zoom": notifier.routes_for(["team"])}, T0)
+        assert deliver_due(store, notifier, T0, owner="w", rules=rules).held == 3
+        eleven = T0 + timedelta(minutes=45)
+        assert claim_digests(store, rules, eleven) == 1
+        assert deliver_due(store, notifier, eleven, owner="w", rules=rules).sent == 1
+        (msg,) = hook.delivered
+    body = msg.json["message"]
+    order = [body.index(f"«Zoom»{title[4:]}") for title, _, _ in ENTRIES]
+    assert order[2] < order[1] < order[0]  # newest entry date first, not fetch order
+    assert "Atom Feed · updated 2026-11-26 09:00 UTC" in body
+    assert "Atom Feed · published 2026-11-26 08:00 UTC" in body
+    assert "Atom Feed · updated 2026-11-25 09:00 UTC" in body
+    assert "10:15" not in body  # the fetch/match time is never shown as a date

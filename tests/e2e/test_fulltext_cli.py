@@ -57,6 +57,9 @@ def test_once_alerts_body_matches_and_status_shows_page_failures(tmp_path: Path,
             "[zoom] Zoom item /zoom", "[zoom] Zoom item /pdf", "[zoom] Zoom item /other",
             "[partner] Zoom item /zoom"])
         assert len(server.requests_to("/zoom")) == 1 and server.requests_to("/other") == []
+        # The alert says why: the body phrase, marked, from the page's text.
+        body = next(r.json["message"] for r in hook.delivered if "[partner]" in r.json["title"])
+        assert "In the full article" in body and "partner-only" in body
         status = cli("status", "-c", str(config), "-f", "json", cwd=tmp_path, db_url=db_url)
         assert status.returncode == 0, status.stderr
         rows = {r["name"]: r for r in json.loads(status.stdout)}

@@ -25,7 +25,7 @@ JSON_FEED = json.dumps({
 })
 
 CONFIG = """
-poll: {{interval: 15m, timeout: 5s}}
+poll: {{interval: 15m, timeout: 5s, backlog: 36500d}}  # the item is dated: alert it
 feeds:
   - {{url: "{feed}", name: WireJSON}}
 recipients:

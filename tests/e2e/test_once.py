@@ -39,7 +39,7 @@ TECH = """<?xml version="1.0" encoding="utf-8"?>
 
 CONFIG = """
 database: sqlite:///ignored.db
-poll: {{interval: 15m, timeout: 1s}}
+poll: {{interval: 15m, timeout: 1s, backlog: 36500d}}  # alert the dated samples too
 feeds:
   - {{url: "{wire}", name: Wire, tags: [world]}}
   - {{url: "{tech}", name: Tech}}

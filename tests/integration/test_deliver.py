@@ -198,6 +198,7 @@ def test_routes_one_per_target_and_unknown_recipient_refused() -> None:
         ("mailto://u:p@127.0.0.1:25?from=m@example.com&to=a@example.com", "html"),  # email: HTML
         ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ", "markdown"),  # chat
         ("tgram://123456789:abcdefg_hijklmnop/12315544", "markdown"),  # chat
+        ("matrix://bot:pw@127.0.0.1:8008/#policy", "markdown"),  # chat accepting all formats
         ("json://127.0.0.1/hook", "text"),  # pass-through webhook
         ("console://", "text"),  # our console plugin
         ("json://127.0.0.1/hook?format=markdown", "markdown"),  # explicit ?format= wins
@@ -231,7 +232,7 @@ def test_email_arrives_with_subject_and_escaped_html() -> None:
     assert mail.subject == '[zoom-china] Zoom <script>alert("x")</script> exits'
     html = mail.body("html")
     assert html is not None and "<script>" not in html
-    assert "&lt;script&gt;" in html and "<mark>Zoom</mark>" in html
+    assert "&lt;script&gt;" in html and ">Zoom</mark>" in html
     assert "https://thehill.com/tech/1" in html and "The Hill" in html
     assert store.rows[1].status == "sent" and store.rows[1].sent_at == T0
 
@@ -288,8 +289,8 @@ def test_webhook_receives_title_and_body() -> None:
     (request,) = hook.requests
     assert request.method == "POST" and request.path == "/alerts"
     assert request.json["title"] == "[zoom-china] Zoom exits mainland China"
-    assert "«Zoom» will stop selling" in request.json["message"]
-    assert "Feed: The Hill" in request.json["message"]
+    assert request.json["message"].startswith("«Zoom» exits mainland China\nThe Hill · published")
+    assert "read: https://thehill.com/tech/1" in request.json["message"]
 
 
 def test_webhook_500_raises_delivery_error_with_reason() -> None:
@@ -384,7 +385,7 @@ def test_console_prints_the_alert(capsys: pytest.CaptureFixture[str]) -> None:
     deliver_due(FakeStore([make_alert(1, route)]), notifier, T0, owner="w1")
     out = capsys.readouterr().out
     assert out.startswith("=" * 72 + "\n[zoom-china] Zoom exits mainland China\n")
-    assert "Feed: The Hill" in out and "«Zoom»" in out
+    assert "The Hill · published 2026-11-26 13:45 UTC" in out and "«Zoom»" in out
 
 
 def test_console_module_can_be_imported_again() -> None:

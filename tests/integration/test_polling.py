@@ -225,8 +225,9 @@ def test_parsing_in_a_worker_process_gives_the_same_result(
     clock = Clock()
     m = make_monitor(sqlite_url, urls, clock, parse_workers=1)
     try:
-        assert m._parse_pool is not None
+        assert m._parse_pool is None  # started on first use, not at start-up
         report = asyncio.run(m.poll())
+        assert m._parse_pool is not None
         assert (report.new_articles, report.failed) == (6, 1)
         assert "not a feed" in report.errors[urls[-1]]
         clock.advance(901)

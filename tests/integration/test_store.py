@@ -354,6 +354,30 @@ def test_claim_mark_sent_failed_and_dead(store: Store) -> None:
     assert [x.id for x in store.claim_due_alerts(retry_at, owner="d4")] == [c]
 
 
+def test_a_sent_alert_no_longer_shows_the_error_of_an_earlier_attempt(store: Store) -> None:
+    seed_alerts(store, 1)
+    (first,) = store.claim_due_alerts(T0, owner="d1")
+    store.mark_alert_failed(first.id, "HTTP 500", T0, T0)
+    (again,) = store.claim_due_alerts(T0, owner="d1")
+    store.mark_alert_sent(again.id, T0 + timedelta(seconds=30))
+    (row,) = store.list_alerts()
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+
+
+def test_release_leases_frees_what_one_owner_holds_and_nothing_else(store: Store) -> None:
+    seed_alerts(store, 2)
+    store.sync_feeds([FEED_A, FEED_B], T0)
+    assert len(store.claim_due_feeds(T0, owner="mine", include_not_due=True, limit=1)) == 1
+    assert len(store.claim_due_feeds(T0, owner="other", include_not_due=True)) == 1
+    assert len(store.claim_due_alerts(T0, owner="mine", limit=1)) == 1
+    assert store.release_leases("mine") == (1, 1)
+    (held,) = store.feeds_leased_elsewhere(T0, "mine")
+    assert (held.owner, held.until) == ("other", T0 + timedelta(seconds=300))
+    assert len(store.claim_due_feeds(T0, owner="next", include_not_due=True)) == 1
+    assert len(store.claim_due_alerts(T0, owner="next")) == 2
+    assert store.count_due_alerts(T0) == 2  # claimed, not sent: still due
+
+
 def test_alert_lease_expires_when_deliverer_dies(store: Store) -> None:
     seed_alerts(store, 2)
     assert len(store.claim_due_alerts(T0, owner="dead-worker", lease_s=60, limit=5)) == 2

@@ -365,10 +365,11 @@ def test_scoping_by_feed_name_url_and_tag() -> None:
 
 
 def test_unindexed_rules_are_listed_and_still_evaluated() -> None:
-    rules = compile_rules([RuleSpec("re", r"/\d{3} million/"), RuleSpec("t", "ban"),
-                           RuleSpec("mixed", "ban OR /x{2}/")], ENTITIES)
+    rules = compile_rules([RuleSpec("re", r"/\d{3} [a-z]{2,}/"), RuleSpec("t", "ban"),
+                           RuleSpec("mixed", "ban OR /x{2}/"),
+                           RuleSpec("indexed", r"/\d{3} million/")], ENTITIES)
     assert rules.unindexed_rules == ("re", "mixed")
-    assert [m.rule for m in rules.match(article("a 500 million fine"))] == ["re"]
+    assert [m.rule for m in rules.match(article("a 500 million fine"))] == ["re", "indexed"]
 
 
 def test_compile_rules_lists_every_bad_rule() -> None:

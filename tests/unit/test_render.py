@@ -1,8 +1,11 @@
-"""monitor.alerts.render: what an alert says, and that feed content cannot inject markup."""
+"""monitor.alerts.render: what an alert says, and that feed content cannot inject markup.
+
+Alerts are built from real matches (the rule engine computes the hits), so the
+offsets the renderer marks are the ones production stores.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,13 +19,22 @@ from monitor.alerts.render import (
     render_test_message,
     split_snippet,
 )
-from monitor.article import AlertToSend, Article, Hit
+from monitor.article import AlertToSend, Article, RuleSpec
+from monitor.rules.compile import compile_rules
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=timezone.utc)
+RULES = compile_rules(
+    [RuleSpec("zoom-china", '@Zoom AND ("mainland China" OR resell*)')],
+    {"Zoom": ["Zoom", "Zoom Video Communications"]},
+)
+SUMMARY = (
+    "Zoom Video Communications will stop selling directly in mainland China and move to a "
+    "partner-only model, the company said on Tuesday."
+)
 
 
 def make_alert(**article_fields: Any) -> AlertToSend:
-    """An alert for a Zoom/China article; keyword arguments override article fields."""
+    """An alert for a Zoom/China article, matched for real; keywords override article fields."""
     fields: dict[str, Any] = dict(
         feed_url="https://thehill.com/news/feed/",
         feed_name="The Hill",
@@ -32,24 +44,15 @@ def make_alert(**article_fields: Any) -> AlertToSend:
         link="https://thehill.com/tech/zoom-china-partner-only",
         canonical_url="https://thehill.com/tech/zoom-china-partner-only",
         title="Zoom to stop direct sales in mainland China",
+        summary=SUMMARY,
         published=datetime(2026, 11, 26, 13, 45, tzinfo=timezone.utc),
     )
     fields.update(article_fields)
-    return AlertToSend(
-        id=1,
-        rule="zoom-china",
-        recipient="compliance",
-        target_key="abc",
-        attempts=0,
-        article=Article(**fields),
-        hits=(
-            Hit("Zoom", "title", 0, 4, "Zoom"),
-            Hit('"mainland China"', "title", 32, 46, "mainland China"),
-            Hit("Zoom", "summary", 0, 4, "Zoom"),
-        ),
-        snippet="«Zoom» will stop selling in «mainland China», shifting to a partner-only model",
-        matched_at=NOW,
-    )
+    article = Article(**fields)
+    (match,) = RULES.match(article)
+    return AlertToSend(id=1, rule="zoom-china", recipient="compliance", target_key="abc",
+                       attempts=0, article=article, hits=match.hits, snippet=match.snippet,
+                       matched_at=NOW)
 
 
 def test_title_is_rule_and_article_title() -> None:
@@ -57,47 +60,96 @@ def test_title_is_rule_and_article_title() -> None:
     assert title == "[zoom-china] Zoom to stop direct sales in mainland China"
 
 
-def test_text_body_has_every_field_and_marked_snippet() -> None:
+def test_text_body_marks_title_hits_shows_the_summary_and_the_url() -> None:
     text = render_alert(make_alert()).text
-    assert text.splitlines()[:2] == [
-        "Zoom to stop direct sales in mainland China",
-        "https://thehill.com/tech/zoom-china-partner-only",
+    assert text.splitlines() == [
+        "«Zoom» to stop direct sales in «mainland China»",
+        "The Hill · published 2026-11-26 13:45 UTC",
+        "",
+        ("«Zoom Video Communications» will stop selling directly in «mainland China» and move "
+         "to a partner-only model, the company said on Tuesday."),
+        "",
+        'Rule: zoom-china · matched: @Zoom, "mainland China"',
+        "read: https://thehill.com/tech/zoom-china-partner-only",
     ]
-    assert "Feed: The Hill" in text
-    assert "Published: 2026-11-26 13:45 UTC" in text
-    assert 'Matched: Zoom, "mainland China"' in text  # distinct terms, first-seen order
-    assert "«Zoom» will stop selling in «mainland China», shifting" in text
 
 
-def test_markdown_bolds_hits() -> None:
+def test_hits_only_in_the_summary_are_shown_and_marked() -> None:
+    # The issue's case: the terms that fired were only in the summary.
+    text = render_alert(make_alert(title="Video platform changes its sales model")).text
+    assert "«Zoom Video Communications» will stop selling directly in «mainland China»" in text
+    assert text.startswith("Video platform changes its sales model\n")
+
+
+def test_summary_is_cut_at_a_word_boundary_near_300_characters() -> None:
+    long = SUMMARY + " " + "More words follow here. " * 30
+    text = render_alert(make_alert(summary=long)).text
+    lead = text.split("\n\n")[1].replace("«", "").replace("»", "")
+    assert 250 < len(lead) <= 302 and lead.endswith("…")
+    assert lead[:-1] == long[: len(lead) - 1] and long[len(lead) - 1] == " "
+
+
+def test_body_hits_past_the_summary_get_an_excerpt() -> None:
+    content = "Background. " * 60 + "Local firms that resell the service take over."
+    alert = make_alert(title="Sales change", summary="Zoom changes how it sells.", content=content)
+    text = render_alert(alert).text
+    assert "In the article: …" in text and "Local firms that «resell» the service" in text
+    # Every hit marked, none shown twice: the summary already shows «Zoom».
+    assert text.count("«Zoom»") == 1
+
+
+def test_no_excerpt_repeats_the_title() -> None:
+    alert = make_alert(summary="", content="")  # every hit is in the title
+    text = render_alert(alert).text
+    assert text.count("«mainland China»") == 1 and "In the" not in text
+
+
+def test_summary_equal_to_the_title_is_not_repeated() -> None:
+    title = "Zoom to stop direct sales in mainland China"
+    assert render_alert(make_alert(summary=title)).text.count("«mainland China»") == 1
+
+
+def test_hits_of_a_summary_equal_to_the_title_still_show_when_the_title_has_none() -> None:
+    rules = compile_rules([RuleSpec("s", "summary:Zoom")], {})
+    article = make_alert(summary="Zoom to stop direct sales in mainland China").article
+    (match,) = rules.match(article)
+    alert = AlertToSend(id=1, rule="s", recipient="r", target_key="k", attempts=0,
+                        article=article, hits=match.hits, snippet=match.snippet, matched_at=NOW)
+    text = render_alert(alert).text
+    assert text.startswith("Zoom to stop direct sales in mainland China\n")  # no title hit
+    assert "In the summary: «Zoom» to stop direct sales" in text
+
+
+def test_markdown_bolds_hits_and_keeps_the_link() -> None:
     md = render_alert(make_alert()).markdown
-    assert "> **Zoom** will stop selling in **mainland China**, shifting" in md
-    assert "<https://thehill.com/tech/zoom-china-partner-only>" in md
+    assert md.startswith("**Zoom** to stop direct sales in **mainland China**\n\n")
+    assert "**Zoom Video Communications** will stop selling directly in **mainland China**" in md
+    assert "read: <https://thehill.com/tech/zoom-china-partner-only>" in md
 
 
 def test_html_marks_hits_and_links() -> None:
     body = render_alert(make_alert()).html
-    assert "<mark>Zoom</mark> will stop selling in <mark>mainland China</mark>" in body
-    assert '<a href="https://thehill.com/tech/zoom-china-partner-only">' in body
+    assert ">Zoom Video Communications</mark> will stop selling directly in <mark" in body
+    assert '<a href="https://thehill.com/tech/zoom-china-partner-only"' in body
 
 
 def test_html_escapes_untrusted_feed_content() -> None:
     alert = make_alert(
         title='Zoom <script>alert("x")</script><img src="https://track.example/p.gif">',
         feed_name="<b>Evil</b> feed",
+        summary="Zoom <iframe src=x></iframe> & more in mainland China",
     )
-    alert = replace(alert, snippet="«Zoom» <iframe src=x></iframe> & more")
     body = render_alert(alert).html
     for raw in ("<script", "<img", "<iframe", "<b>Evil"):
         assert raw not in body
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
-    assert "<mark>Zoom</mark> &lt;iframe src=x&gt;&lt;/iframe&gt; &amp; more" in body
+    assert "</mark> &lt;iframe src=x&gt;&lt;/iframe&gt; &amp; more in <mark" in body
 
 
 def test_markdown_escapes_specials_in_untrusted_text() -> None:
-    alert = make_alert(title="Click [here](https://evil.example) *now* <b>")
+    alert = make_alert(title="Click [here](https://evil.example) *now* <b> Zoom")
     md = render_alert(alert).markdown
-    assert r"**Click \[here\]\(https://evil.example\) \*now\* \<b\>**" in md
+    assert r"Click \[here\]\(https://evil.example\) \*now\* \<b\> **Zoom**" in md
 
 
 @pytest.mark.parametrize(
@@ -119,7 +171,7 @@ def test_only_http_links_are_clickable(link: str | None, clickable: bool) -> Non
 
 def test_link_with_spaces_and_brackets_cannot_break_out() -> None:
     rendered = render_alert(make_alert(link='https://example.com/a b"><script>'))
-    assert '<a href="https://example.com/a%20b%22%3E%3Cscript%3E">' in rendered.html
+    assert '<a href="https://example.com/a%20b%22%3E%3Cscript%3E"' in rendered.html
     assert "<https://example.com/a%20b%22%3E%3Cscript%3E>" in rendered.markdown
 
 
@@ -137,9 +189,22 @@ def test_format_time(when: datetime | None, expected: str) -> None:
     assert format_time(when) == expected
 
 
-def test_missing_published_falls_back_to_updated() -> None:
-    alert = make_alert(published=None, updated=datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc))
-    assert "Published: 2026-03-01 08:00 UTC" in render_alert(alert).text
+@pytest.mark.parametrize(
+    ("published", "updated", "line"),
+    [
+        (datetime(2026, 3, 1, 7, 0, tzinfo=timezone.utc),  # both: the publication date
+         datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc), "published 2026-03-01 07:00 UTC"),
+        (None, datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc),  # Atom <updated> only
+         "updated 2026-03-01 08:00 UTC"),
+        (None, None, "seen 2026-11-26 14:00 UTC"),  # undated: when it was seen, said so
+    ],
+)
+def test_date_line_never_calls_the_fetch_time_published(
+    published: datetime | None, updated: datetime | None, line: str
+) -> None:
+    rendered = render_alert(make_alert(published=published, updated=updated))
+    assert f"The Hill · {line}" in rendered.text
+    assert line in rendered.markdown and line in rendered.html
 
 
 def test_title_is_one_line_and_capped() -> None:

@@ -1,0 +1,133 @@
+"""Start-up benchmark: how long a whole `news-monitor` process takes before it has done
+anything useful, next to `python -c pass` measured in the same run.
+
+Each case is a fresh process (`python -m monitor ...`), run RUNS times; the table shows
+the median wall time, the ratio to `python -c pass`, the median CPU time (user + sys,
+less sensitive than wall time to other work on a shared machine) and the peak RSS (the
+largest of the runs, from ``getrusage(RUSAGE_CHILDREN)`` of a wrapper process per run).
+Targets are judged on wall time.
+
+    --help, --version   the Typer app only
+    check               config/example.yaml of the measured tree (feeds, rules, recipients)
+    status              a config with no feeds, on an empty (migrated) SQLite database
+    once                the same config: no feeds to poll, nothing to deliver
+
+Run:  python bench/startup.py [--runs 5] [--root /path/to/a/checkout]
+``--root`` measures another checkout (e.g. main) with this interpreter: its folder is
+put first on PYTHONPATH. Results are printed; record them by hand in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+#: Runs the command given as argv[1:] and prints its wall time and peak RSS as JSON, so
+#: the RSS is that one process tree's (RUSAGE_CHILDREN of a fresh wrapper), not a max
+#: over every earlier case of this benchmark.
+_WRAPPER = """
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+wall = time.perf_counter() - t0
+if rc:
+    sys.exit(f"exit {rc}: {sys.argv[1:]}")
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024}))
+"""
+
+#: (case, target seconds, target MB or None)
+TARGETS = {
+    "python -c pass": (None, None),
+    "--help": (0.3, None),
+    "--version": (0.3, None),
+    "check": (0.6, None),
+    "status (empty db)": (0.6, None),
+    "once (no feeds)": (1.0, 80),
+}
+
+
+def measure(argv: list[str], env: dict[str, str], cwd: Path,
+            runs: int) -> tuple[float, float, float]:
+    """Median wall time, median CPU time (user + sys) and the largest peak RSS."""
+    walls, cpus, rss = [], [], []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], env=env, cwd=cwd,
+                              capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
+        row = json.loads(done.stdout)
+        walls.append(row["wall_s"])
+        cpus.append(row["cpu_s"])
+        rss.append(row["rss_mb"])
+    return statistics.median(walls), statistics.median(cpus), max(rss)
+
+
+def cases(root: Path, work: Path) -> dict[str, list[str]]:
+    py = sys.executable
+    empty = work / "empty.yaml"
+    empty.write_text(f"database: sqlite:///{work / 'empty.db'}\nfeeds: []\nrules: []\n")
+    cli = [py, "-m", "monitor"]
+    return {
+        "python -c pass": [py, "-c", "pass"],
+        "--help": [*cli, "--help"],
+        "--version": [*cli, "--version"],
+        "check": [*cli, "check", "-c", str(root / "config" / "example.yaml")],
+        "status (empty db)": [*cli, "status", "-c", str(empty)],
+        "once (no feeds)": [*cli, "once", "-c", str(empty)],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--root", type=Path, default=HERE.parent,
+                        help="the checkout to measure (default: this one)")
+    args = parser.parse_args()
+    root = args.root.resolve()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["PYTHONPATH"] = str(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        todo = cases(root, work)
+        # The empty database exists and is migrated before anything is timed.
+        subprocess.run([*todo["once (no feeds)"][:3], "db", "upgrade", "-c",
+                        str(work / "empty.yaml")], env=env, check=True, capture_output=True)
+        load = os.getloadavg()[0]
+        print(f"tree: {root}   runs: {args.runs}   python {sys.version.split()[0]}   "
+              f"cores: {os.cpu_count()}   load avg (1 min) at start: {load:.1f}")
+        print(f"{'case':<20} {'median s':>9} {'x pass':>7} {'cpu s':>7} {'peak MB':>8}   target")
+        print("-" * 74)
+        base = None
+        for name, argv in todo.items():
+            if name == "--version" and not supports_version(argv, env, work):
+                print(f"{name:<20} {'n/a':>9}")
+                continue
+            wall, cpu, rss = measure(argv, env, work, args.runs)
+            base = base or wall
+            seconds, megabytes = TARGETS[name]
+            target = " ".join(
+                t for t in (f"<= {seconds} s" if seconds else "",
+                            f"<= {megabytes} MB" if megabytes else "") if t)
+            met = "" if not target else (
+                "  met" if (not seconds or wall <= seconds) and (not megabytes or rss <= megabytes)
+                else "  MISSED")
+            print(f"{name:<20} {wall:>9.3f} {wall / base:>7.1f} {cpu:>7.3f} {rss:>8.1f}   "
+                  f"{target}{met}")
+
+
+def supports_version(argv: list[str], env: dict[str, str], cwd: Path) -> bool:
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True,
+                          check=False).returncode == 0
+
+
+if __name__ == "__main__":
+    main()

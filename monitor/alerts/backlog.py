@@ -1,0 +1,31 @@
+"""No backlog flood (pure): which items of a feed's first poll are old news.
+
+When a feed is added, its document carries weeks or years of items. They are all
+stored and matched (``matches`` and back-tests see them), but only those dated
+within ``poll.backlog`` of the poll are alerted; the rest are recorded silently
+and ``rules apply --rule R --alert`` can still queue them. Later polls alert
+every new item whatever its date: an item a feed publishes late is still news.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from monitor.article import Article
+
+
+def backlog_keys(
+    articles: Iterable[Article], *, first_poll: bool, now: datetime, backlog_s: int
+) -> set[str]:
+    """The keys of ``articles`` not to alert: on a first poll, those dated (published,
+    else updated) before ``now - backlog_s``. Items without a date count as new."""
+    if not first_poll:
+        return set()
+    cutoff = now - timedelta(seconds=backlog_s)
+    return {a.key for a in articles if _older(a, cutoff)}
+
+
+def _older(article: Article, cutoff: datetime) -> bool:
+    when = article.date
+    return when is not None and when < cutoff

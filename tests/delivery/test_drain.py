@@ -1,0 +1,66 @@
+"""Delivery drains what is due, batch by batch, within a deadline, and never sends
+on a claim whose lease may have run out. Real store (SQLite and PostgreSQL), real
+webhook receiver."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+
+import pytest
+from receivers import WebhookReceiver
+from test_outbox import T0, seed, titles
+
+from monitor.alerts import deliver
+from monitor.alerts.deliver import Notifier, RetryPolicy, RuleDelivery, deliver_due, drain
+from monitor.store.repo import Store
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+def run_drain(store: Store, notifier: Notifier, **kwargs: object) -> deliver.DeliveryReport:
+    return drain(store, notifier, lambda: T0, owner="w", batch=5, rules=RuleDelivery(),
+                 policy=RetryPolicy(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_drain_sends_everything_due_batch_by_batch(store: Store) -> None:
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        seed(store, notifier, 12)
+        report = run_drain(store, notifier)
+        assert (report.sent, report.pending) == (12, 0)
+        assert sorted(titles(hook)) == sorted(f"[zoom] Story {i}" for i in range(12))
+        assert store.count_due_alerts(T0) == 0
+
+
+def test_drain_past_its_deadline_sends_one_batch_and_counts_the_rest(store: Store) -> None:
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        seed(store, notifier, 12)
+        report = run_drain(store, notifier, deadline=time.monotonic() - 1)
+        assert (report.sent, report.pending, len(hook.delivered)) == (5, 7, 5)
+        stopped = run_drain(store, notifier, stop=lambda: True)
+        assert (stopped.sent, stopped.pending) == (5, 2)
+
+
+def test_a_claim_is_given_back_before_its_lease_can_run_out(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        seed(store, notifier, 5)
+        # Each look at the clock is 2 s later: half of a 10 s lease is spent after two sends.
+        ticks = itertools.count(0, 2)
+        monkeypatch.setattr(deliver, "_monotonic", lambda: float(next(ticks)))
+        report = deliver_due(store, notifier, T0, owner="slow", limit=5, lease_s=10)
+        assert report.sent == 2 and report.more
+        # The rest is free at once for anyone (not after the lease), and sent once.
+        monkeypatch.undo()
+        assert deliver_due(store, notifier, T0, owner="other", limit=5, lease_s=10).sent == 3
+        assert len(titles(hook)) == len(set(titles(hook))) == 5

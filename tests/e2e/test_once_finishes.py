@@ -1,0 +1,197 @@
+"""`once` finishes its job, an interrupted run does not block the next, and an idle
+daemon is quiet: real `news-monitor` processes, a local feed farm, a webhook receiver,
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clirun import cli
+from feedserver import FeedServer
+from receivers import WebhookReceiver
+
+CONFIG = """
+database: sqlite:///state/monitor.db
+poll: {{interval: 15m, timeout: 60s, jitter: 0, tick: 1s, per_host: 20}}
+delivery: {{batch: 5, tick: {deliver_tick}}}
+feeds:
+{feeds}
+recipients:
+  hook: ["{hook}"]
+rules:
+  - {{name: zoom, query: Zoom, notify: [hook]}}
+"""
+FEEDS, ITEMS = 8, 5  # 40 matches, eight times delivery.batch
+
+
+def farm_feed(n: int) -> str:
+    # Undated items: new, so alerted on the first poll whatever poll.backlog says.
+    items = "".join(f"<item><title>Zoom story {n}-{i}</title><link>https://f{n}.test/{i}</link>"
+                    f"<guid>{n}-{i}</guid></item>" for i in range(ITEMS))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F{n}</title>{items}</channel></rss>'
+
+
+@pytest.fixture
+def farm(tmp_path: Path) -> Iterator[tuple[FeedServer, WebhookReceiver, list[str]]]:
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        urls = [feeds.add(f"/f{n}.xml", farm_feed(n), content_type="application/rss+xml")
+                for n in range(FEEDS)]
+        yield feeds, hook, urls
+
+
+def write_config(tmp_path: Path, urls: list[str], hook: WebhookReceiver,
+                 deliver_tick: str = "5s") -> Path:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(CONFIG.format(
+        feeds="\n".join(f'  - {{url: "{u}", name: F{i}}}' for i, u in enumerate(urls)),
+        hook=hook.json_url(), deliver_tick=deliver_tick))
+    return config
+
+
+def test_once_sends_every_due_alert_batch_by_batch(farm, tmp_path: Path, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    _, hook, urls = farm
+    config = write_config(tmp_path, urls, hook)
+    result = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert len(hook.delivered) == FEEDS * ITEMS
+    assert "alerts sent 40," in result.stderr and "pending" not in result.stderr
+    listed = cli("alerts", "list", "-c", str(config), "--format", "jsonl", cwd=tmp_path,
+                 db_url=db_url)
+    assert {json.loads(line)["status"] for line in listed.stdout.splitlines()} == {"sent"}
+
+
+def test_once_past_its_time_budget_says_what_is_pending(farm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    feeds, hook, urls = farm
+    # A feed that answers after 2 s spends the whole 1 s budget on the poll: one batch
+    # still goes, the rest is counted and left for the next run.
+    slow = feeds.add("/slow.xml", farm_feed(99).replace("Zoom", "Quiet"), delay_s=2)
+    config = write_config(tmp_path, [*urls, slow], hook)
+    result = cli("once", "-c", str(config), "--max-time", "1s", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(hook.delivered) == 5
+    assert "35 alerts still pending: --max-time 1s ran out" in result.stderr, result.stderr
+    again = cli("once", "-c", str(config), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(hook.delivered) == 40
+
+
+def daemon(config: Path, tmp_path: Path, db_url: str | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    if db_url:
+        env["MONITOR_DATABASE_URL"] = db_url
+    log = tmp_path / "daemon.log"
+    with log.open("w") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
+                                cwd=tmp_path, env=env, stdout=log_file, stderr=log_file)
+    return proc, log
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+def test_daemon_sends_a_burst_without_waiting_for_ticks(farm, tmp_path: Path, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    _, hook, urls = farm
+    # One delivery tick an hour: the burst must go out in the pass after the poll.
+    config = write_config(tmp_path, urls, hook, deliver_tick="1h")
+    proc, log = daemon(config, tmp_path, db_url)
+    try:
+        delivered = hook.wait_for(FEEDS * ITEMS, timeout=60)
+    finally:
+        code = stop(proc)
+    assert len(delivered) == FEEDS * ITEMS, log.read_text()
+    assert code == 0, log.read_text()
+
+
+def test_an_idle_daemon_logs_no_warning(tmp_path: Path) -> None:
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        url = feeds.add("/f.xml", farm_feed(0).replace("Zoom", "Quiet"), etag='"v1"')
+        config = write_config(tmp_path, [url], hook, deliver_tick="1s")
+        config.write_text(config.read_text().replace("interval: 15m", "interval: 1s"))
+        proc, log = daemon(config, tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while "service.started" not in log.read_text():
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+            time.sleep(8)  # several poll and delivery ticks, nothing to send
+        finally:
+            code = stop(proc)
+        text = log.read_text()
+        assert code == 0, text
+        assert len(feeds.requests_to("/f.xml")) >= 3, text  # it really was polling
+        assert " WARNING " not in text and " ERROR " not in text, text
+
+
+def polled(stderr: str) -> int:
+    line = next(line for line in stderr.splitlines() if "feeds polled" in line)
+    return int(line.split()[0])
+
+
+@pytest.mark.parametrize(("backend", "sig"), [
+    ("sqlite_url", signal.SIGINT),
+    pytest.param("pg_url", signal.SIGINT, marks=pytest.mark.postgres),
+    ("sqlite_url", signal.SIGTERM),  # the same release on the way out; SQLite is enough
+])
+def test_an_interrupted_once_does_not_block_the_next(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str, sig: int
+) -> None:
+    db_url = str(request.getfixturevalue(backend))
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        urls = [feeds.add(f"/f{n}.xml", farm_feed(n), content_type="application/rss+xml")
+                for n in range(3)]
+        urls += [feeds.add(f"/slow{n}.xml", farm_feed(10 + n), delay_s=60) for n in range(3)]
+        config = write_config(tmp_path, urls, hook)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env["MONITOR_DATABASE_URL"] = db_url
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "once", "-c", str(config)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len([r for r in feeds.requests if r.path.startswith("/slow")]) < 3:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)  # not the 60 s the slow feeds take
+        assert proc.returncode == 130, stderr
+        assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+        for n in range(3):
+            feeds.add(f"/slow{n}.xml", farm_feed(10 + n))
+        again = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
+        assert again.returncode == 0, again.stderr
+        assert polled(again.stderr) == 6, again.stderr
+
+
+def test_after_kill_9_once_and_status_say_who_holds_the_feeds(tmp_path: Path) -> None:
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        fast = feeds.add("/fast.xml", farm_feed(0))
+        slow = feeds.add("/slow.xml", farm_feed(1), delay_s=60)
+        config = write_config(tmp_path, [fast, slow], hook)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "once", "-c", str(config)],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not feeds.requests_to("/slow.xml"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(timeout=10)
+        again = cli("once", "-c", str(config), cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert f"feed skipped: {slow}: held by " in again.stderr, again.stderr
+        status = cli("status", "-c", str(config), "--format", "json", cwd=tmp_path)
+        rows = {r["url"]: r for r in json.loads(status.stdout)}
+        owner, until = rows[slow]["lease_owner"], rows[slow]["lease_until"]
+        assert owner and until, rows[slow]
+        assert f"feed skipped: {slow}: held by {owner} until {until}" in again.stderr
+        assert rows[slow]["next_poll"].startswith(f"held by {owner} until ")

@@ -1,0 +1,68 @@
+"""Start-up guard: registering the CLI's commands loads no heavy library.
+
+A correctness check, not a timing one: `--help`, `--version` and every command's
+argument parsing must not pay for SQLAlchemy, apprise, aiohttp, feedparser, Jinja2 or
+Alembic; the commands import what they need when they run (bench/startup.py times it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("sqlalchemy", "sqlmodel", "apprise", "aiohttp", "feedparser", "jinja2", "alembic")
+
+
+def loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    assert loaded_after("import monitor.cli") & set(HEAVY) == set()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["alerts", "--help"],
+                                  ["matches", "--help"]])
+def test_help_and_version_load_no_heavy_library(argv: list[str]) -> None:
+    # -X importtime lists every module the real CLI process imported, on stderr.
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "monitor", *argv],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "typer" in imported  # the probe works: it sees the CLI's own imports
+    assert imported & set(HEAVY) == set()
+
+
+def imported_by(argv: list[str], cwd: Path) -> set[str]:
+    """The top-level packages a real CLI process imported (from -X importtime)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "monitor", *argv],
+                          capture_output=True, text=True, check=False, cwd=cwd,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith("MONITOR_")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {line.split("|")[-1].strip().split(".")[0]
+            for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_commands_load_only_what_they_use(tmp_path: Path) -> None:
+    """On a migrated database with no feeds, no recipients and no templates: no
+    Alembic (one query checks the schema), no aiohttp (nothing to fetch), no apprise,
+    no Jinja2, no parse process pool."""
+    config = tmp_path / "empty.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'm.db'}\nfeeds: []\nrules: []\n")
+    first = imported_by(["db", "upgrade", "-c", str(config)], tmp_path)
+    assert "alembic" in first  # the probe sees a migration when there is one
+    unused = {"alembic", "aiohttp", "apprise", "jinja2", "multiprocessing"}
+    assert imported_by(["once", "-c", str(config)], tmp_path) & unused == set()
+    status = imported_by(["status", "-c", str(config)], tmp_path)
+    assert "sqlalchemy" in status
+    assert status & (unused | {"feedparser"}) == set()
