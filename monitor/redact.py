@@ -7,11 +7,14 @@ Two layers, both applied by :func:`redact`:
    they appear, raw or percent-encoded.
 2. URL masking, which needs no registration: ``scheme://user:pass@host`` loses
    its password; apprise token URLs (``slack://T/B/C``, ``tgram://BOT/CHAT``)
-   lose every path segment; web URLs lose token-looking path segments; query
-   values of keys such as ``token``/``key``/``password`` become ``***``.
+   lose every path segment; query values of keys such as
+   ``token``/``key``/``password`` become ``***``.
 
-The rules over-mask on purpose: a mangled URL in a log is an annoyance, a
-leaked token is an incident.
+The path of a web URL is never guessed at: a feed URL the user wrote is the feed's
+identity, shown as written (``/rss/RSSWorldNews.xml`` is not a token). What is
+secret in a web URL is known up front and registered: ``${VAR}`` values, and the
+token-looking path segments of a recipient's webhook URL (:func:`url_secrets`,
+where over-masking is the safe side).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import re
 import threading
 from typing import Iterable
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
 #: Shorter values are too likely to be ordinary words ("dev", "1") to replace.
@@ -39,8 +42,9 @@ ADDRESS_SCHEMES = frozenset(
 SECRET_KEY_WORDS = ("token", "key", "pass", "secret", "auth", "sig", "pwd", "credential")
 
 _URL_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]+")
-_USERINFO_RE = re.compile(r"^(?P<head>[^:/]+://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
-_USER_ONLY_RE = re.compile(r"^(?P<head>[^:/]+://)(?P<user>[^:@/\s]+)@")
+# Userinfo ends at the first "/", "?" or "#": an "@" in a query (?to=a@b.org) is not it.
+_USERINFO_RE = re.compile(r"^(?P<head>[^:/]+://)(?P<user>[^:@/?#\s]*):(?P<pw>[^@/?#\s]+)@")
+_USER_ONLY_RE = re.compile(r"^(?P<head>[^:/]+://)(?P<user>[^:@/?#\s]+)@")
 _QUERY_PAIR_RE = re.compile(r"(?P<sep>[?&;])(?P<key>[^=&;#\s]+)=(?P<value>[^&;#\s]*)")
 _AUTH_HEADER_RE = re.compile(
     r"(?i)\b(?P<kind>bearer|basic|token)(?P<sp>\s+)[A-Za-z0-9._~+/=\-]{6,}"
@@ -94,12 +98,11 @@ def mask_url(url: str) -> str:
     main, sep, query = url.partition("?")
     head, _, path = main.partition("://")
     if scheme in ADDRESS_SCHEMES:
+        # The host and path are an address (a feed URL is shown as written); only a
+        # token used as the user name goes.
         m = _USER_ONLY_RE.match(main)
         if m and _looks_like_token(m.group("user")):
             main = f"{m.group('head')}{MASK}@{main[m.end():]}"
-        host, slash, rest = main.partition("://")[2].partition("/")
-        segments = [MASK if _looks_like_token(s) else s for s in rest.split("/")]
-        main = f"{head}://{host}{slash}{'/'.join(segments)}"
     else:
         # Token URLs: host and path are the credentials; only channel/user
         # targets (#general, @alice) and empty segments survive.
@@ -115,6 +118,29 @@ def _mask_query_pair(m: re.Match[str]) -> str:
     if any(word in key for word in SECRET_KEY_WORDS) and m.group("value"):
         return f"{m.group('sep')}{m.group('key')}={MASK}"
     return m.group(0)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credential parts of a recipient (apprise) URL, to register for redaction.
+
+    Its password, the values of secret-named query keys, every long host/path part
+    of a token URL (``slack://T/B/C``) and the token-looking path segments of a
+    webhook address (``https://hooks.slack.com/services/T/B/XXXX``).
+    """
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""]
+        query = parse_qsl(parts.query)
+        found += [v for k, v in query if any(w in k.lower() for w in SECRET_KEY_WORDS)]
+        segments = parts.path.split("/")
+        if parts.scheme.lower() not in ADDRESS_SCHEMES:
+            host = parts.netloc.rpartition("@")[2]
+            found += [s for s in [host, *segments] if len(s) >= 8]
+        else:
+            found += [s for s in segments if _looks_like_token(s)]
+    except ValueError:
+        return []
+    return [s for s in {*found, *(unquote(s) for s in found)} if s]
 
 
 def _looks_like_token(segment: str) -> bool:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from monitor.alerts.digest import DigestToSend, due_window, hold_reason
 from monitor.alerts.email_text import text_part
@@ -39,7 +38,7 @@ from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: 
 from monitor.alerts.render import RenderedAlert
 from monitor.article import AlertToSend, Route
 from monitor.errors import ConfigError, DeliveryError
-from monitor.redact import ADDRESS_SCHEMES, SECRET_KEY_WORDS, redact, register_secrets
+from monitor.redact import redact, register_secrets, url_secrets
 
 if TYPE_CHECKING:
     import apprise
@@ -275,22 +274,6 @@ def _failure_reason(result: Any, captured: str) -> str:
     if cause:
         reason = f"{reason}: {cause}"
     return f"{reason} ({status})" if status and status != "FAILURE" else reason
-
-
-def url_secrets(url: str) -> list[str]:
-    """The credential parts of a target URL, to register for redaction."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or ""]
-        query = parse_qsl(parts.query)
-        found += [v for k, v in query if any(w in k.lower() for w in SECRET_KEY_WORDS)]
-        if parts.scheme.lower() not in ADDRESS_SCHEMES:
-            # Token URLs (slack://T/B/C): long host/path segments are the credentials.
-            host = parts.netloc.rpartition("@")[2]
-            found += [s for s in [host, *parts.path.split("/")] if len(s) >= 8]
-    except ValueError:
-        return []
-    return [s for s in {*found, *(unquote(s) for s in found)} if s]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from rich.markup import escape
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError
 from monitor.redact import RedactingFilter, redact
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="news-monitor: watch RSS/Atom feeds, match rules, send explained alerts.",
@@ -112,23 +115,33 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load(config: Path) -> Any:
-    """Load and validate settings, or print every problem and exit 1."""
+def load(config: Path, *, check_recipients: bool = False) -> Any:
+    """Load and validate settings, or print every problem and exit 1.
+
+    ``check_recipients``: also ask apprise about every recipient URL (the commands
+    that send: a URL apprise cannot use is a config error at its line and column).
+    """
     from monitor.config import load_settings
 
     try:
-        return load_settings(config)
+        return load_settings(config, url_check=apprise_refusal if check_recipients else None)
     except ConfigError as e:
-        err.print(f"[red]{config}: invalid configuration[/red]", markup=True)
-        for problem in e.problems:
-            err.print(redact(problem), markup=False)
+        report_problems(config, e.problems)
         raise typer.Exit(1) from None
+
+
+def report_problems(config: Path, problems: Iterable[str]) -> None:
+    err.print(f"[red]{config}: invalid configuration[/red]", markup=True)
+    for problem in problems:
+        err.print(redact(problem), markup=False)
 
 
 def open_monitor(config: Path) -> Any:
     from monitor.service import Monitor
 
-    settings = load(config)
+    settings = load(config, check_recipients=True)
+    for warning in settings.warnings:
+        log.warning("config.warning %s", warning)
     try:
         return Monitor.from_settings(settings)
     except ConfigError as e:
@@ -139,9 +152,59 @@ def open_monitor(config: Path) -> Any:
         raise fail(str(e)) from None
 
 
+def apprise_refusal(url: str) -> str | None:
+    """Why apprise cannot use ``url``, in its own words, or None when it can."""
+    import apprise
+
+    from monitor.alerts import console  # noqa: F401  (registers console://)
+
+    apobj = apprise.Apprise()
+    apprise_log = logging.getLogger("apprise")
+    propagate, apprise_log.propagate = apprise_log.propagate, False  # captured, not printed
+    try:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            if apobj.add(url):
+                return None
+            lines = captured.getvalue().splitlines()
+    finally:
+        apprise_log.propagate = propagate
+    reasons = []
+    for line in lines:
+        line = line.strip().rstrip(":").strip()
+        if not line or line.startswith("Could not load"):  # repeats the URL, says nothing more
+            continue
+        if line.startswith("Unparseable"):  # "Unparseable JSON URL json://...": the URL is shown
+            line = line.split(" URL", 1)[0] + " URL"
+        reasons.append(line)
+    reason = "; ".join(dict.fromkeys(reasons)) or "no apprise service accepts this URL"
+    if "~From~" in reason:
+        reason += "; add from=sender@example.org to the URL"
+    return reason
+
+
 def open_store(config: Path) -> Any:
     """The store of the config's database (migrated), or print why not and exit 1."""
-    return open_database(load(config).database)
+    return open_database(database_url(config))
+
+
+def database_url(config: Path) -> str:
+    """The database of the commands that need only it (see load_for_database)."""
+    return load_for_database(config)[1]
+
+
+def load_for_database(config: Path) -> tuple[Any, str]:
+    """(settings or None, database URL) for the commands that read the database.
+
+    With no file at the default path and MONITOR_DATABASE_URL set, there are no
+    settings: the variable alone names the database.
+    """
+    from monitor.config import DATABASE_ENV
+
+    from_env = os.environ.get(DATABASE_ENV, "").strip()
+    if from_env and config == DEFAULT_CONFIG and not config.exists():
+        return None, from_env
+    settings = load(config)
+    return settings, str(settings.database)
 
 
 def open_database(url: str) -> Any:
@@ -252,3 +315,10 @@ def cell(value: Any) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 feed``, ``2 feeds``, ``2 new matches``."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}es" if noun.endswith(("ch", "sh", "s", "x")) else f"{n} {noun}s"

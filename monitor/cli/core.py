@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,20 +21,23 @@ from monitor.cli.app import (
     StatusFormat,
     _state,
     app,
+    apprise_refusal,
     db_app,
     err,
     fail,
     iso,
     load,
+    load_for_database,
     open_database,
     open_monitor,
-    open_store,
     out,
+    plural,
     print_table,
+    report_problems,
     since_cutoff,
     write_rows,
 )
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError
 from monitor.redact import redact
 
 
@@ -53,8 +57,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     monitor = open_monitor(config)
     monitor.reloader = lambda: load_settings(config)
     err.print(
-        f"news-monitor {__version__}: watching {len(monitor.settings.feeds)} feeds "
-        f"with {len(monitor.settings.rules)} rules (Ctrl-C to stop)"
+        f"news-monitor {__version__}: watching {plural(len(monitor.settings.feeds), 'feed')} "
+        f"with {plural(len(monitor.settings.rules), 'rule')} (Ctrl-C to stop)"
     )
     try:
         asyncio.run(monitor.run_forever())
@@ -96,39 +100,47 @@ def once(
         err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
                   f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)
     err.print(
-        f"{poll.feeds} feeds polled ({poll.failed} failed, {poll.not_modified} unchanged), "
-        f"{poll.new_articles} new articles, {poll.new_matches} new matches; "
+        f"{plural(poll.feeds, 'feed')} polled ({poll.failed} failed, {poll.not_modified} "
+        f"unchanged), {plural(poll.new_articles, 'new article')}, "
+        f"{plural(poll.new_matches, 'new match')}; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
     if delivery.pending:
-        err.print(f"{delivery.pending} alerts still pending: --max-time {max_time} ran out; "
+        err.print(f"{plural(delivery.pending, 'alert')} still pending: "
+                  f"--max-time {max_time} ran out; "
                   "the next `once` (or the daemon) sends them", markup=False)
 
 
 @app.command()
 def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Validate the config, compile every rule, parse every apprise URL; send nothing."""
-    from monitor.alerts.deliver import Notifier
+    """Validate the config, compile every rule, parse every apprise URL; send nothing.
+
+    Every problem is shown in one pass; warnings are shown too but do not fail.
+    """
+    from monitor.config import DATABASE_ENV
+    from monitor.config.load import inspect_config
     from monitor.rules.compile import compile_rules
 
-    settings = load(config)
-    problems: list[str] = []
-    try:
-        rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
-    except ConfigError as e:
-        problems.extend(e.problems)
-        rules = None
-    problems.extend(Notifier(settings.recipients).problems())
-    for problem in problems:
-        err.print(redact(problem), markup=False)
-    if problems:
+    report = inspect_config(config, url_check=apprise_refusal)
+    if report.settings is None:
+        report_problems(config, report.problems)
+    for warning in report.warnings:
+        err.print(f"warning: {redact(warning)}", markup=False)
+    if report.settings is None:
         raise typer.Exit(1)
-    for name in rules.unindexed_rules if rules else ():
+    settings = report.settings
+    # Queries compiled alone already; together they tell which rules have no literal.
+    rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
+    for name in rules.unindexed_rules:
         err.print(f"note: rule '{name}' has no literal term; it is evaluated for every article")
     out.print(
-        f"{config}: OK ({len(settings.feeds)} feeds, {len(settings.rules)} rules, "
-        f"{len(settings.recipients)} recipients)"
+        f"{config}: OK ({plural(len(settings.feeds), 'feed')}, "
+        f"{plural(len(settings.rules), 'rule')}, "
+        f"{plural(len(settings.recipients), 'recipient')})"
     )
+    where = (f"from {DATABASE_ENV}" if os.environ.get(DATABASE_ENV, "").strip()
+             else f"a relative SQLite path is relative to {config.resolve().parent}")
+    out.print(f"database: {redact(settings.database)} ({where})", markup=False)
 
 
 @app.command()
@@ -141,9 +153,9 @@ def status(
     from monitor.feeds.health import health, next_poll
 
     now = datetime.now(UTC)
-    settings = load(config)
+    settings, database = load_for_database(config)
+    store = open_database(database)
     modes = {f.url: f.full_text or settings.poll.full_text for f in settings.feeds}
-    store = open_database(settings.database)
     try:
         pages, pushed = store.page_stats(), store.push_states()
         rows = [
@@ -205,14 +217,17 @@ def full_text_status(mode: str | None, pages: Any) -> dict[str, Any]:
 
 
 def with_configured(statuses: list[Any], settings: Any) -> list[Any]:
-    """The stored feeds, plus configured ones no run has stored yet (not polled yet)."""
+    """The stored feeds, plus configured ones no run has stored yet (not polled yet).
+
+    ``settings`` is None when MONITOR_DATABASE_URL alone names the database.
+    """
     from monitor.store.repo import FeedStatus
 
     known = {s.url for s in statuses}
     new = [FeedStatus(url=f.url, name=f.name or f.url, active=True, last_status=None,
                       last_error=None, error_count=0, articles=0, last_polled_at=None,
                       next_poll_at=None)
-           for f in settings.feeds if f.url and f.url not in known]
+           for f in (settings.feeds if settings else ()) if f.url and f.url not in known]
     return [*statuses, *new]
 
 
@@ -230,11 +245,11 @@ def matches(
     An unknown --rule (not in the config, never matched) exits 2 with the closest names.
     """
     cutoff = since_cutoff(since)
-    settings = load(config)
-    store = open_database(settings.database)
+    settings, database = load_for_database(config)
+    store = open_database(database)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]
-        configured = {r.name for r in settings.rules}
+        configured = {r.name for r in settings.rules} if settings else set()
         if rule is not None and not rows and rule not in configured:
             known = configured | store.matched_rules()
             if rule not in known:

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out
+from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out, plural
+from monitor.redact import redact
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)
@@ -24,7 +25,7 @@ app.add_typer(feeds_app, name="feeds")
 
 def import_entries(data: bytes, extra_tags: list[str]) -> list[dict[str, Any]]:
     """The config entries for an OPML document: one per distinct URL, names unique."""
-    from monitor.feeds.opml import read_opml
+    from monitor.opml import read_opml
 
     entries: list[dict[str, Any]] = []
     urls: set[str] = set()
@@ -75,11 +76,18 @@ def export(
                                                 "not to stdout.")] = None,
 ) -> None:
     """Write the configured feeds (OPML entries expanded) as an OPML 2.0 document."""
-    from monitor.feeds.opml import ExportFeed, write_opml
+    from monitor.opml import ExportFeed, write_opml
 
     settings = load(config)
-    document = write_opml(ExportFeed(url=f.url, name=f.name, tags=tuple(f.tags))
-                          for f in settings.feeds)
+    # A URL that holds a ${VAR} value (a private feed's token) is written masked: an
+    # export is for sharing, and the secret belongs in the environment, not in a file.
+    feeds = [ExportFeed(url=redact(f.url), name=f.name and redact(f.name), tags=tuple(f.tags))
+             for f in settings.feeds]
+    document = write_opml(feeds)
+    masked = sum(e.url != f.url for e, f in zip(feeds, settings.feeds))
+    if masked:
+        err.print(f"{plural(masked, 'feed URL')} with secrets from ${{VAR}} written masked "
+                  "(***): fill them in where you import the file", markup=False)
     if output is None:
         sys.stdout.write(document)
     else:
@@ -87,7 +95,7 @@ def export(
             output.write_text(document, encoding="utf-8")
         except OSError as e:
             raise fail(f"{output}: cannot write: {e.strerror or e}") from None
-        err.print(f"{len(settings.feeds)} feeds written to {output}", markup=False)
+        err.print(f"{plural(len(settings.feeds), 'feed')} written to {output}", markup=False)
 
 
 @feeds_app.command("enable")

@@ -24,6 +24,7 @@ from monitor.cli.app import (
     load,
     open_database,
     out,
+    plural,
     since_cutoff,
     write_rows,
 )
@@ -282,5 +283,6 @@ def rules_apply(
         raise fail(redact(str(e))) from None
     finally:
         store.close()
-    out.print(f"{scanned} articles scanned, {new_matches} new matches, {new_alerts} alerts queued")
+    out.print(f"{plural(scanned, 'article')} scanned, {plural(new_matches, 'new match')}, "
+              f"{plural(new_alerts, 'alert')} queued")
     sys.stdout.flush()

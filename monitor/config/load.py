@@ -1,9 +1,14 @@
 """Load a YAML file into Settings, reporting every problem with its path and position.
 
-Three passes, all of whose problems are reported together: the YAML itself (syntax,
-duplicate keys, ``${VAR}``), the pydantic models (shape and types), then the references
+Four passes, all of whose problems are reported together: the YAML itself (syntax,
+duplicate keys, ``${VAR}``), the pydantic models (shape and types), the references
 between sections (recipients, feeds, tags, names, rule queries), which run on whatever
-parts validated so that a typo in one feed does not hide an unknown recipient elsewhere.
+parts validated so that a typo in one feed does not hide an unknown recipient elsewhere,
+and, when the caller passes a ``url_check`` (``check`` does: it knows apprise), every
+recipient URL. Warnings (valid, but probably not what was meant) come with them.
+
+A relative SQLite path in the file is relative to the file's folder, as in docker
+compose; MONITOR_DATABASE_URL is taken as given (relative to the working directory).
 """
 
 from __future__ import annotations
@@ -11,19 +16,23 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from monitor.config.advice import config_warnings
 from monitor.config.checks import Parts, check_references
-from monitor.config.opml_feeds import expand_opml
 from monitor.config.models import EntitySettings, FeedSettings, RuleSettings, Settings
+from monitor.config.opml_feeds import expand_opml
 from monitor.config.source import Document, KeyPath, Problem, read_yaml
 from monitor.errors import ConfigError
+from monitor.redact import redact, register_secrets, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +54,82 @@ _MESSAGES = {
 }
 
 
-def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+#: A recipient URL -> why it cannot be used, or None when it can.
+UrlCheck = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class ConfigReport:
+    """Everything ``check`` says about a config file."""
+
+    #: The settings, or None when there is any problem.
+    settings: Settings | None
+    problems: list[str]
+    #: Valid but probably not meant (``interval: 15`` is 15 seconds); never fatal.
+    warnings: list[str]
+
+
+def load_settings(path: str | Path, env: Mapping[str, str] | None = None, *,
+                  url_check: UrlCheck | None = None) -> Settings:
     """Read, interpolate and validate the YAML config at ``path``.
 
     ``env`` (default ``os.environ``) feeds ``${VAR}`` interpolation and the
     MONITOR_DATABASE_URL override. Raises ConfigError whose ``problems`` lists every
     problem found, each naming the key path and the line and column in the file.
     """
+    report = inspect_config(path, env, url_check=url_check)
+    if report.settings is None:
+        raise ConfigError(problems=report.problems)
+    log.info("config.loaded path=%s feeds=%d rules=%d recipients=%d entities=%d database=%s",
+             path, len(report.settings.feeds), len(report.settings.rules),
+             len(report.settings.recipients), len(report.settings.entities),
+             redact(report.settings.database))
+    return report.settings
+
+
+def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
+                   url_check: UrlCheck | None = None) -> ConfigReport:
+    """Every problem and warning of the config at ``path``, and the settings if none.
+
+    Its secrets (``${VAR}`` values, passwords and tokens of recipient URLs) are
+    registered for redaction before any message is written.
+    """
     env = os.environ if env is None else env
-    doc = read_yaml(_read_text(Path(path)), env)
+    try:
+        doc = read_yaml(_read_text(Path(path)), env)
+    except ConfigError as e:
+        return ConfigReport(None, list(e.problems), [])
     if not isinstance(doc.data, dict):
         what = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
-        raise ConfigError(problems=[f"the configuration must be a mapping of sections "
+        return ConfigReport(None, [(f"the configuration must be a mapping of sections "
                                     f"(database, poll, feeds, recipients, rules, entities), "
-                                    f"but the file is {what}"])
+                                    f"but the file is {what}")], [])
     override = env.get(DATABASE_ENV, "").strip()
     if override:
         doc.data["database"] = override
         doc.values.pop(("database",), None)
+    secrets = _secrets(doc)
+    register_secrets(secrets)
+    settings, found = _validate(doc, Path(path).parent, url_check)
+    # A value whose ${VAR} failed is already reported; its other errors only repeat that.
+    problems = doc.problems + [p for p in found if p.path not in doc.tainted]
+    warnings = [str(w) for w in sorted(config_warnings(doc), key=_file_order)]
+    if problems:
+        problems.sort(key=_file_order)
+        return ConfigReport(None, [str(p) for p in problems], warnings)
+    assert settings is not None
+    update: dict[str, Any] = {"feeds": [_safe_name(f) for f in settings.feeds]}
+    if not override:
+        update["database"] = resolve_sqlite_path(settings.database, Path(path).parent)
+    settings = settings.model_copy(update=update)
+    settings._secrets = frozenset(secrets)
+    settings._warnings = tuple(warnings)
+    return ConfigReport(settings, [], warnings)
+
+
+def _validate(doc: Document, base: Path,
+              url_check: UrlCheck | None) -> tuple[Settings | None, list[Problem]]:
+    """The settings (None when the models refuse them) and every problem found."""
     settings: Settings | None = None
     found: list[Problem] = []
     feed_origins = None
@@ -71,20 +138,64 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     except ValidationError as e:
         found += [_problem(err, doc) for err in e.errors()]
     if settings is not None:  # feeds: [{opml: file}] -> one entry per feed in the file
-        settings, feed_origins, opml_problems = expand_opml(settings, Path(path).parent, doc)
+        settings, feed_origins, opml_problems = expand_opml(settings, base, doc)
         found += opml_problems
     found += check_references(_parts(settings, doc.data, feed_origins), doc)
-    # A value whose ${VAR} failed is already reported; its other errors only repeat that.
-    problems = doc.problems + [p for p in found if p.path not in doc.tainted]
-    if problems:
-        problems.sort(key=_file_order)
-        raise ConfigError(problems=[str(p) for p in problems])
-    assert settings is not None
-    settings._secrets = frozenset(doc.secrets | _database_secret(settings.database))
-    log.info("config.loaded path=%s feeds=%d rules=%d recipients=%d entities=%d", path,
-             len(settings.feeds), len(settings.rules), len(settings.recipients),
-             len(settings.entities))
-    return settings
+    if url_check is not None:
+        found += _recipient_url_problems(doc, url_check)
+    return settings, found
+
+
+def _secrets(doc: Document) -> set[str]:
+    """Values from the environment, the database password, recipients' credentials."""
+    found = set(doc.secrets) | _database_secret(str(doc.data.get("database") or ""))
+    for _, url in _recipient_urls(doc):
+        found.update(url_secrets(url))
+    return found
+
+
+def _recipient_urls(doc: Document) -> list[tuple[KeyPath, str]]:
+    """(path, URL) for every recipient URL written as a string."""
+    out = []
+    for name, urls in _as_dict(doc.data.get("recipients")).items():
+        listed = isinstance(urls, list)
+        for k, url in enumerate(_as_list(urls)):
+            if isinstance(url, str) and url.strip():
+                path: KeyPath = ("recipients", name, k) if listed else ("recipients", name)
+                out.append((path, url.strip()))
+    return out
+
+
+def _recipient_url_problems(doc: Document, url_check: UrlCheck) -> list[Problem]:
+    problems = []
+    for path, url in _recipient_urls(doc):
+        reason = None if path in doc.tainted else url_check(url)
+        if reason is not None:
+            problems.append(Problem(path, f"apprise cannot use '{redact(url)}': {redact(reason)}",
+                                    doc.position(path)))
+    return problems
+
+
+def _safe_name(feed: FeedSettings) -> FeedSettings:
+    """A feed named by its URL is named by the URL as shown: its secrets masked."""
+    shown = redact(feed.url)
+    return feed if feed.name or shown == feed.url else feed.model_copy(update={"name": shown})
+
+
+def resolve_sqlite_path(url: str, base: Path) -> str:
+    """``sqlite:///data/x.db`` -> ``sqlite:////abs/base/data/x.db``; other URLs unchanged.
+
+    String work only (no SQLAlchemy import): ``sqlite[+driver]:///PATH[?query]``.
+    """
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
+        return url
+    path, q, query = rest.partition("?")
+    if not path or path == ":memory:" or path.startswith(("/", "file:")):  # absolute, or no file
+        return url
+    given = Path(path).expanduser()
+    full = given if given.is_absolute() else (base / given).resolve()
+    return f"{scheme}:///{full}{q}{query}"
 
 
 def _file_order(p: Problem) -> tuple[int, int]:

@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 from monitor.article import FeedSpec, RuleSpec
 
 #: The database when neither the config nor MONITOR_DATABASE_URL names one. A relative
-#: SQLite path is relative to the working directory of the process.
+#: SQLite path in (or defaulted for) a config file is relative to the file's folder.
 DEFAULT_DATABASE = "sqlite:///data/news-monitor.db"
 
 _DURATION_PART = re.compile(r"\s*(\d+)\s*([smhd])", re.IGNORECASE)
@@ -374,6 +374,7 @@ class Settings(_Settings):
     websub: WebSubSettings | None = None
     # Private: never in model_dump() or repr().
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
                      mode="before")
@@ -400,8 +401,14 @@ class Settings(_Settings):
 
     @property
     def secrets(self) -> frozenset[str]:
-        """Every value an ``${VAR}`` took from the environment (for log redaction)."""
+        """Every value an ``${VAR}`` took from the environment, and the passwords and
+        tokens of the database and recipient URLs (for log redaction)."""
         return self._secrets
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the loader found valid but probably not meant (``interval: 15``)."""
+        return self._warnings
 
     def feed_specs(self) -> list[FeedSpec]:
         """The feeds as FeedSpecs; a feed without a name is named by its URL."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from monitor.config.models import FeedSettings, Settings
 from monitor.config.source import Document, Problem
-from monitor.feeds.opml import read_opml
+from monitor.opml import read_opml
 
 log = logging.getLogger(__name__)
 

@@ -75,6 +75,8 @@ class Document:
     problems: list[Problem] = field(default_factory=list)
     #: Paths whose interpolation failed (their validation errors would only repeat it).
     tainted: set[KeyPath] = field(default_factory=set)
+    #: Paths of values written in YAML double quotes (``query: "a b"`` is not a phrase).
+    double_quoted: set[KeyPath] = field(default_factory=set)
 
     def position(self, path: KeyPath, *, key: bool = False) -> Position | None:
         """Where ``path`` is (its key when ``key``), else where its nearest parent is."""
@@ -114,7 +116,8 @@ def read_yaml(text: str, env: Mapping[str, str]) -> Document:
         reason = e.problem or e.context or "syntax error"
         if e.context and reason.startswith("but "):  # "but found another document"
             reason = f"{e.context}, {reason}"
-        raise ConfigError(problems=[f"invalid YAML: {reason}{where}"]) from e
+        hint = _quoting_hint(text, mark) if mark else ""
+        raise ConfigError(problems=[f"invalid YAML: {reason}{where}{hint}"]) from e
     except yaml.YAMLError as e:
         raise ConfigError(problems=[f"invalid YAML: {e}"]) from e
     finally:
@@ -123,6 +126,33 @@ def read_yaml(text: str, env: Mapping[str, str]) -> Document:
     if node is not None:
         doc.data = _Builder(loader, env, doc).build(node, ())
     return doc
+
+
+#: ``key: value`` where the error is, in block (``query: @x``) or flow (``{query: @x}``) style.
+_KEY_BEFORE = re.compile(r"([A-Za-z_][\w-]*):\s+(?=\S)")
+#: Characters YAML reserves at the start of a plain value, or quotes that end too soon.
+_NEEDS_QUOTES = "@`\"'%|>!&*"
+
+
+def _quoting_hint(text: str, mark: yaml.Mark) -> str:
+    """``; quote the query: query: '@Zoom AND China'`` when a value needs YAML quotes.
+
+    Query syntax collides with YAML's: ``@`` and a backtick cannot start a plain value,
+    and ``"a b" OR c`` ends the YAML string after ``"a b"``.
+    """
+    line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+    keys = list(_KEY_BEFORE.finditer(line[: mark.column + 1]))
+    if not keys:
+        return ""
+    key = keys[-1]
+    value = line[key.end():].split(" #", 1)[0].rstrip()
+    if line[: key.start()].lstrip(" -").startswith("{"):  # flow style: up to the closing brace
+        value = value.rstrip(",").removesuffix("}").rstrip()
+    if not value or value[0] not in _NEEDS_QUOTES:
+        return ""
+    what = "the query" if key.group(1) == "query" else "the value"
+    quoted = "'" + value.replace("'", "''") + "'"
+    return f"; quote {what}: {key.group(1)}: {quoted}"
 
 
 class _Builder:
@@ -199,6 +229,8 @@ class _Builder:
         return pairs
 
     def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
+        if node.style == '"':
+            self.doc.double_quoted.add(path)
         if node.tag != _STR_TAG:
             try:
                 return self.loader.construct_object(node)

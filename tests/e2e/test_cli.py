@@ -163,7 +163,7 @@ def test_test_rule_on_a_file_and_on_stored_articles(tmp_path: Path, db_url: str)
         config.write_text(config.read_text() + "  - name: tiktok\n    query: TikTok\n    notify: []\n")
         applied = cli("rules", "apply", "-c", str(config), cwd=tmp_path, db_url=db_url)
         assert applied.returncode == 0, applied.stderr
-        assert "1 new matches" in applied.stdout
+        assert "1 new match," in applied.stdout
         again = cli("rules", "apply", "-c", str(config), cwd=tmp_path, db_url=db_url)
         assert "0 new matches" in again.stdout
         out = cli("matches", "-c", str(config), "-f", "csv", cwd=tmp_path, db_url=db_url)

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from clirun import cli
 
-from monitor.feeds.opml import read_opml
+from monitor.opml import read_opml
 
 
 def test_import_prints_entries_that_load_and_export_round_trips(
@@ -47,3 +47,20 @@ def test_export_expands_opml_entries_and_enable_needs_a_known_url(
     missing = cli("feeds", "enable", "https://nowhere.test/", "-c", str(config), cwd=tmp_path,
                   db_url=sqlite_url)
     assert missing.returncode == 1 and "no feed with URL" in missing.stderr
+
+
+def test_export_masks_a_feed_url_secret_from_the_environment(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("feeds:\n  - url: https://private.example.org/feed?k=${FEED_TOKEN}\n"
+                      "  - url: https://public.example.org/Rss20Reuters.xml\nrules: []\n",
+                      encoding="utf-8")
+    exported = cli("feeds", "export", "-c", str(config), cwd=tmp_path, db_url=sqlite_url,
+                   env={"FEED_TOKEN": "s3cr3t-f33d-t0k3n"})
+    assert exported.returncode == 0, exported.stderr
+    assert "s3cr3t-f33d-t0k3n" not in exported.stdout + exported.stderr
+    urls = {f.url for f in read_opml(exported.stdout.encode()).feeds}
+    assert urls == {"https://private.example.org/feed?k=***",
+                    "https://public.example.org/Rss20Reuters.xml"}  # what the user wrote
+    assert "1 feed URL with secrets from ${VAR} written masked" in exported.stderr

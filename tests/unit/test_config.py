@@ -243,7 +243,8 @@ def test_alias_cycle_and_alias_bomb_are_refused(tmp_path: Path) -> None:
 
 def test_example_config_loads_with_no_environment() -> None:
     settings = load_settings(EXAMPLE, {})
-    assert settings.database == DEFAULT_DATABASE == "sqlite:///data/news-monitor.db"
+    # Relative to the file's folder: config/../data is the checkout's data/.
+    assert settings.database == f"sqlite:///{REPO / 'data' / 'news-monitor.db'}"
     assert settings.recipients == {"console": ["console://"]}
     assert settings.secrets == frozenset()
     urls = [f.url for f in settings.feeds]
@@ -265,7 +266,7 @@ def test_example_config_loads_from_os_environ(monkeypatch: pytest.MonkeyPatch) -
 
 def test_full_config_with_interpolation_and_short_forms() -> None:
     settings = load_settings(DATA / "valid-full.yaml", {"HOOK_TOKEN": "s3cret-token"})
-    assert settings.database == "sqlite:///var/lib/news-monitor/state.db"  # the default
+    assert settings.database == "sqlite:////var/lib/news-monitor/state.db"  # the default
     assert settings.poll == PollSettings(interval_s=5400, timeout_s=90, concurrency=5,
                                          max_bytes=512 * 1024)
     assert settings.recipients == {
@@ -346,9 +347,35 @@ def test_database_env_overrides_the_file(tmp_path: Path, env_url: str) -> None:
     assert settings.database == env_url
 
 
-def test_relative_sqlite_url_is_kept_as_given(tmp_path: Path) -> None:
-    assert load(tmp_path, "database: sqlite:///data/x.db\n").database == "sqlite:///data/x.db"
-    assert load(tmp_path, "poll: {}\n").database == DEFAULT_DATABASE
+@pytest.mark.parametrize(("written", "expected"), [
+    # a relative path: relative to the config file's folder, not the working directory
+    ("sqlite:///data/x.db", "sqlite:///{dir}/data/x.db"),
+    ("sqlite:///../x.db", "sqlite:///{parent}/x.db"),
+    # a driver and a query survive
+    ("sqlite+pysqlite:///x.db?timeout=5", "sqlite+pysqlite:///{dir}/x.db?timeout=5"),
+    # absolute paths, memory databases and other databases are left alone
+    ("sqlite:////abs/x.db", "sqlite:////abs/x.db"),
+    ("sqlite://", "sqlite://"),
+    ("sqlite:///:memory:", "sqlite:///:memory:"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+])
+def test_relative_sqlite_path_is_relative_to_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, expected: str
+) -> None:
+    folder = tmp_path / "etc" / "nm"
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)  # the working directory must not matter
+    settings = load(folder, f"database: '{written}'\n")
+    assert settings.database == expected.format(dir=folder, parent=folder.parent)
+
+
+def test_default_database_is_relative_to_the_config_folder_and_env_is_taken_as_given(
+    tmp_path: Path,
+) -> None:
+    assert DEFAULT_DATABASE == "sqlite:///data/news-monitor.db"
+    assert load(tmp_path, "poll: {}\n").database == f"sqlite:///{tmp_path}/data/news-monitor.db"
+    env = {"MONITOR_DATABASE_URL": "sqlite:///here.db"}
+    assert load(tmp_path, "poll: {}\n", env).database == "sqlite:///here.db"
 
 
 def test_bad_database_env_says_where_it_came_from(tmp_path: Path) -> None:

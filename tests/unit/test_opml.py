@@ -10,7 +10,7 @@ import pytest
 
 from monitor.config import load_settings
 from monitor.errors import ConfigError
-from monitor.feeds.opml import ExportFeed, read_opml, write_opml
+from monitor.opml import ExportFeed, read_opml, write_opml
 
 
 def shared_files(shared_data: Path) -> list[tuple[Path, int]]:

@@ -7,10 +7,10 @@ import logging
 from typing import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.redact import RedactingFilter, clear_secrets, redact, register_secrets
+from monitor.redact import RedactingFilter, clear_secrets, redact, register_secrets, url_secrets
 
 
 @pytest.fixture(autouse=True)
@@ -52,16 +52,24 @@ def _no_registered_secrets() -> Iterator[None]:
         ),
         # apprise custom header carrying a key
         ("json://host/p?+X-Api-Key=abc123", "json://host/p?+X-Api-Key=***"),
-        # a token in the path of an https webhook
+        # a mailto query holding an address: no userinfo, nothing to mask (no invented password)
         (
-            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
-            "https://hooks.slack.com/services/T000/B000/***",
+            "mailto://127.0.0.1:18025?to=policy@example.org",
+            "mailto://127.0.0.1:18025?to=policy@example.org",
         ),
-        # a UUID path segment (Teams/Zapier style webhooks)
+        # feed URLs are shown as written: long mixed-case or numeric path segments included
         (
-            "https://example.com/webhook/550e8400-e29b-41d4-a716-446655440000",
-            "https://example.com/webhook/***",
+            "feed failed: http://127.0.0.1:18096/realworld/Ranchero-Software_NetNewsWire/DaringFireball.rss: 500",
+            "feed failed: http://127.0.0.1:18096/realworld/Ranchero-Software_NetNewsWire/DaringFireball.rss: 500",
         ),
+        ("https://feeds.a.dj.com/rss/RSSWorldNews.xml", "https://feeds.a.dj.com/rss/RSSWorldNews.xml"),
+        (
+            "https://example.com/feeds/550e8400-e29b-41d4-a716-446655440000/rss",
+            "https://example.com/feeds/550e8400-e29b-41d4-a716-446655440000/rss",
+        ),
+        # ... but a password in userinfo and a secret-named query value still go
+        ("https://bob:hunter22@example.com/rss?api_key=k3y&page=2",
+         "https://bob:***@example.com/rss?api_key=***&page=2"),
         # a token used as the user part
         ("https://ghp_abcdefghijklmnop1234@github.com/x", "https://***@github.com/x"),
         # article URLs stay readable: slugs and short ids are not tokens
@@ -82,6 +90,30 @@ def test_redact_masks_url_credentials(text: str, expected: str) -> None:
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("recipient", "shown"),
+    [
+        # a token in the path of an https webhook (apprise maps it to Slack)
+        (
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "https://hooks.slack.com/services/T000/B000/***",
+        ),
+        # a UUID path segment (Teams/Zapier style webhooks)
+        (
+            "https://example.com/webhook/550e8400-e29b-41d4-a716-446655440000",
+            "https://example.com/webhook/***",
+        ),
+        # a plain webhook address has nothing secret
+        ("json://127.0.0.1:8080/hook", "json://127.0.0.1:8080/hook"),
+        # a token URL's parts, wherever they appear later (apprise's own log lines)
+        ("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", "discord://***/***"),
+    ],
+)
+def test_recipient_url_secrets_are_masked_once_registered(recipient: str, shown: str) -> None:
+    register_secrets(url_secrets(recipient))
+    assert redact(f"sending to {recipient} failed") == f"sending to {shown} failed"
+
+
 def test_registered_secrets_are_masked_raw_and_url_encoded() -> None:
     register_secrets(["hunter2 pw!", "ab"])  # "ab" is too short to register
     out = redact("raw=hunter2 pw! quoted=hunter2%20pw%21 plus=hunter2+pw%21 ab")
@@ -93,6 +125,7 @@ def test_longer_secret_wins_over_a_secret_it_contains() -> None:
     assert redact("x abcdefgh y") == "x *** y"
 
 
+@settings(deadline=None)  # correctness, not speed: a loaded machine must not fail it
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789!$%&*+-._~:", min_size=1))
 def test_any_mailto_password_is_masked(password: str) -> None:
     masked = redact(f"mailto://user:{password}@smtp.example.com")
