@@ -155,7 +155,9 @@ def status(
     now = datetime.now(UTC)
     settings, database = load_for_database(config)
     store = open_database(database)
-    modes = {f.url: f.full_text or settings.poll.full_text for f in settings.feeds}
+    # Without a config (only MONITOR_DATABASE_URL) the modes are unknown.
+    modes = ({f.url: f.full_text or settings.poll.full_text for f in settings.feeds}
+             if settings is not None else {})
     try:
         pages, pushed = store.page_stats(), store.push_states()
         rows = [
