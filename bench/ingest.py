@@ -61,15 +61,16 @@ def corpus() -> list[tuple[str, str]]:
 def write_farm(root: Path, feeds: int, items: int, rows: list[tuple[str, str]]) -> None:
     """feed files f0.xml ... (RSS 2.0), each item distinct (guid and link)."""
     root.mkdir(parents=True, exist_ok=True)
-    # Recent dates (one second apart, ending now): every item is inside `poll.backlog`,
-    # so a first `once` alerts on all of its matches, as it must in (d).
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=feeds * items)
+    # Dated within the last hour: every item is inside `poll.backlog` (default 1d), so a
+    # first `once` alerts on all of its matches, as it must in (d).
+    now = datetime.now(UTC).replace(microsecond=0)
     for i in range(feeds):
         parts = [(f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
                   f"<title>Farm {i}</title><link>https://bench.test/{i}/</link>")]
         for j in range(items):
             title, desc = rows[(i * items + j) % len(rows)]
-            when = format_datetime(start + timedelta(seconds=i * items + j), usegmt=True)
+            when = format_datetime(now - timedelta(seconds=60 * (items - j) + i % 60),
+                                   usegmt=True)
             parts.append(f"<item><title>{escape(title)}</title>"
                          f"<link>https://bench.test/{i}/{j}</link><guid>f{i}-{j}</guid>"
                          f"<pubDate>{when}</pubDate><description>{escape(desc)}</description>"

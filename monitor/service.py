@@ -54,6 +54,8 @@ if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loa
     from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
+#: ``once`` parses in a second process (``poll.parse_workers`` unset) from this many feeds.
+ONCE_PARSE_PROCESS_FEEDS = 50
 
 Clock = Callable[[], datetime]
 #: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
@@ -522,11 +524,20 @@ class Monitor:
         within ``max_time_s`` of the start. SIGINT/SIGTERM interrupt it (``Interrupted``);
         ``close()`` then releases its leases."""
         deadline = None if max_time_s is None else time.monotonic() + max_time_s
+        # A parse process costs ~0.3 s to start: worth it for a farm, not for 3 feeds.
+        self._default_parse_process(min_feeds=ONCE_PARSE_PROCESS_FEEDS)
         with interruptible(self._halt):
             report = await self.poll(all_feeds=True)
             report.held = await asyncio.to_thread(
                 self.store.feeds_leased_elsewhere, self.clock(), self.owner)
             return report, await asyncio.to_thread(self.deliver, deadline=deadline)
+
+    def _default_parse_process(self, *, min_feeds: int) -> None:
+        """Without ``poll.parse_workers`` in the config, parse in one other process on a
+        machine with 2+ cores (measured: bench/RESULTS.md), started on first use."""
+        if (self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2
+                and len(self.settings.feeds) >= min_feeds):
+            self._parse_workers = self._parse_workers or 1
 
     # -- daemon --------------------------------------------------------------
 
@@ -534,8 +545,7 @@ class Monitor:
         """Poll and deliver, each in its own loop, until SIGINT/SIGTERM (or ``stop``)."""
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
-        if self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2:
-            self._parse_workers = self._parse_workers or 1  # measured: bench/RESULTS.md
+        self._default_parse_process(min_feeds=0)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)

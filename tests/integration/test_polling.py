@@ -4,6 +4,7 @@ bodies, adaptive intervals and status words. Local HTTP server, real store, inje
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -249,5 +250,24 @@ def test_record_fetches_skips_feeds_that_are_gone(sqlite_url: str, server: FeedS
         assert m.store.record_fetches(records) == 1
         (s,) = m.store.feed_statuses()
         assert s.next_poll_at == T0 + timedelta(hours=1) and s.last_status == 304
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("feeds, pooled", [
+    (3, False),  # a small cron job: parsing in threads beats starting a process
+    (50, True),  # a farm: `once` parses in a second process, as the daemon does
+])
+def test_once_parses_in_a_process_from_fifty_feeds(
+    sqlite_url: str, server: FeedServer, feeds: int, pooled: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    urls = [server.add(f"/many{i}", rss(f"m{i}"), content_type=RSS_TYPE) for i in range(feeds)]
+    m = make_monitor(sqlite_url, urls, Clock())  # poll.parse_workers unset
+    try:
+        report, _ = asyncio.run(m.run_once())
+        assert (report.new_articles, report.failed) == (feeds, 0)
+        assert (m._parse_pool is not None) is pooled
     finally:
         m.close()
