@@ -140,7 +140,7 @@ def rules_and_entities(n: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def run_ours(base: str, feeds: int, rules: int, db: str, per_host: int,
-             concurrency: int, parse_workers: int = 0) -> dict[str, Any]:
+             concurrency: int, parse_workers: int = 0, stories: bool = True) -> dict[str, Any]:
     from monitor.config import Settings
     from monitor.service import Monitor
 
@@ -153,6 +153,7 @@ def run_ours(base: str, feeds: int, rules: int, db: str, per_host: int,
         "recipients": {"sink": ["json://127.0.0.1:9/"]},
         "rules": rule_list,
         "entities": entities,
+        "stories": {"enabled": stories},
     })
     monitor = Monitor.from_settings(settings)
     try:
@@ -202,10 +203,24 @@ def child(cmd: list[str]) -> dict[str, Any]:
 
 
 def ours(base: str, feeds: int, rules: int, db: Path, per_host: int = 20,
-         concurrency: int = 20, parse_workers: int = 0) -> dict[str, Any]:
+         concurrency: int = 20, parse_workers: int = 0, stories: bool = True) -> dict[str, Any]:
     return child([sys.executable, str(Path(__file__).resolve()), "ours", base, str(feeds),
                   str(rules), f"sqlite:///{db}", str(per_host), str(concurrency),
-                  str(parse_workers)])
+                  str(parse_workers), str(int(stories))])
+
+
+def stories_ab(base: str, feeds: int, work: Path, runs: int = 2) -> str:
+    """(e) (a) with stories (and language detection) off and on, interleaved, same farm."""
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for n in range(runs):
+        for on in (False, True):
+            r = ours(base, feeds, 1000, work / f"ab-{n}-{int(on)}.db", stories=on)
+            rates[on].append(r["articles"] / r["first_s"])
+    off, on = (sum(v) / len(v) for v in (rates[False], rates[True]))
+    return ("\n(e) first ingest, stories off vs on (articles/s, each run): "
+            f"off {', '.join(f'{x:,.0f}' for x in rates[False])}; "
+            f"on {', '.join(f'{x:,.0f}' for x in rates[True])}; "
+            f"mean on/off = {on / off:.2f} (target >= 0.80)\n")
 
 
 def reader(python: str, base: str, feeds: int, workers: int, db: Path) -> dict[str, Any]:
@@ -357,9 +372,9 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "ours":
-        base, feeds, rules, db, per_host, conc, workers = sys.argv[2:9]
+        base, feeds, rules, db, per_host, conc, workers, stories = sys.argv[2:10]
         print(json.dumps(run_ours(base, int(feeds), int(rules), db, int(per_host), int(conc),
-                                  int(workers))))
+                                  int(workers), bool(int(stories)))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reader-python", default="/tmp/reader-venv/bin/python")
@@ -368,6 +383,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, to try it out")
     parser.add_argument("--only-whole", action="store_true",
                         help="run only (d), the whole-process comparison")
+    parser.add_argument("--only-stories", action="store_true",
+                        help="run only (e), the first ingest with stories off and on")
     args = parser.parse_args()
     if args.quick:
         args.feeds, args.big_feeds = 50, 500
@@ -380,6 +397,9 @@ def main() -> int:
         write_farm(small, args.big_feeds, 5, rows)
         proc, base = start_nginx(work)
         try:
+            if args.only_stories:
+                print(stories_ab(base, args.feeds, work))
+                return 0
             if not args.only_whole:
                 a_ours = ours(base, args.feeds, 1000, work / "ours.db")
                 a_pool = ours(base, args.feeds, 1000, work / "pool.db", parse_workers=1)

@@ -142,7 +142,7 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
     feed.link_base = f"{base}/a"
     # Without full text: the rule matches the feed item. With it: only the page body.
     rule = {"name": "zoom", "query": '"partner-only"' if full_text else "Zoom",
-            "notify": ["hook"]}
+            "notify": ["hook"], "alert_per": "article"}
     settings = Settings.model_validate({
         "database": f"sqlite:///{tmp / ('latency-ft.db' if full_text else 'latency.db')}",
         "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5,
@@ -193,7 +193,7 @@ async def websub_latency(items: int, tmp: Path) -> list[float]:
             "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
             "feeds": [{"url": topic, "name": "Bench"}],
             "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
-            "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
+            "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"], "alert_per": "article"}],
             "delivery": {"tick": 1},
             "websub": {"callback_base": f"http://127.0.0.1:{port}",
                        "listen": f"127.0.0.1:{port}"},

@@ -13,6 +13,7 @@ from datetime import datetime
 #: The text fields an article offers to the matcher (``title:`` ... ``tag:``).
 FIELDS = (
     "title", "summary", "content", "fulltext", "author", "category", "url", "feed", "tag",
+    "lang",
 )
 #: The fields searched when a query term names none.
 DEFAULT_FIELDS = ("title", "summary", "content", "fulltext")
@@ -116,6 +117,8 @@ class Article:
     #: The main text of the article's page, extracted when the feed item was a
     #: teaser (see monitor.fulltext); "" until then, or when the page failed.
     full_text: str = ""
+    #: ISO 639-1 code of the text's language (None: unknown); searchable as ``lang:``.
+    language: str | None = None
 
     @property
     def date(self) -> datetime | None:
@@ -137,6 +140,8 @@ class Article:
             return self.feed_name
         if name == "tag":
             return "\n".join(self.feed_tags)
+        if name == "lang":
+            return self.language or ""
         if name in ("title", "summary", "content"):
             return str(getattr(self, name))
         if name == "fulltext":
@@ -154,6 +159,8 @@ class RuleSpec:
     feeds: tuple[str, ...] = ()
     #: Only articles from feeds carrying one of these tags (empty: all feeds).
     tags: tuple[str, ...] = ()
+    #: Only articles in one of these languages, ISO 639-1 (empty: any language).
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,19 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StoryRef:
+    """The story an alerted article belongs to (template variable ``story``)."""
+
+    id: int
+    #: The title of the story's first article.
+    title: str
+    #: Articles in the story so far.
+    articles: int
+    #: Names of the feeds that carried it, first seen first.
+    outlets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AlertToSend:
     """A claimed outbox row, with everything needed to render and send it."""
 
@@ -208,6 +228,8 @@ class AlertToSend:
     hits: tuple[Hit, ...]
     snippet: str
     matched_at: datetime
+    #: The article's story (None: stored before stories existed).
+    story: StoryRef | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:

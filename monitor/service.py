@@ -40,11 +40,14 @@ from monitor.feeds.schedule import (
     server_hint_s,
     update_rate,
 )
+from monitor.loop import every, interruptible
 from monitor.fulltext.runner import FullTextRunner
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.loop import every, interruptible
+from monitor.stories.assign import StorySettings
+from monitor.stories.ingest import with_languages
 from monitor.store.repo import FeedLease, FetchRecord, Store
+from monitor.store.stories import StoryPolicy
 from monitor.websub.discover import discover
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
@@ -56,6 +59,8 @@ if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loa
 log = logging.getLogger(__name__)
 #: ``once`` parses in a second process (``poll.parse_workers`` unset) from this many feeds.
 ONCE_PARSE_PROCESS_FEEDS = 50
+#: How often ``once`` looks for alerts to send while it is still polling, in seconds.
+ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
 #: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
@@ -160,6 +165,8 @@ class Monitor:
         }
         self._delivery = RuleDelivery.from_settings(settings)
         self._retry = retry_policy(settings)
+        if settings.stories.enabled:
+            store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
         self.rng = rng or random.Random()
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
@@ -219,6 +226,8 @@ class Monitor:
         )
         self.settings, self.rules, self.notifier = settings, rules, notifier
         self._routes, self._delivery, self._retry = routes, delivery, retry
+        self.store.use_stories(story_policy(settings, delivery) if settings.stories.enabled
+                               else None)
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         self.fulltext.configure(settings)
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
@@ -438,6 +447,8 @@ class Monitor:
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
+        if self.settings.stories.enabled or self.rules.needs_language:
+            unseen = with_languages(unseen, parsed.language)
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
@@ -527,10 +538,29 @@ class Monitor:
         # A parse process costs ~0.3 s to start: worth it for a farm, not for 3 feeds.
         self._default_parse_process(min_feeds=ONCE_PARSE_PROCESS_FEEDS)
         with interruptible(self._halt):
-            report = await self.poll(all_feeds=True)
+            polling = asyncio.ensure_future(self.poll(all_feeds=True))
+            sent = await self._deliver_while(polling, deadline)
+            report = await polling
             report.held = await asyncio.to_thread(
                 self.store.feeds_leased_elsewhere, self.clock(), self.owner)
-            return report, await asyncio.to_thread(self.deliver, deadline=deadline)
+            final = await asyncio.to_thread(self.deliver, deadline=deadline)
+            final.add(sent)
+            return report, final
+
+    async def _deliver_while(
+        self, polling: asyncio.Future[PollReport], deadline: float | None
+    ) -> DeliveryReport:
+        """Send the alerts that feeds polled so far queued, while the poll goes on: a
+        first run over a farm then ends soon after its last fetch, not a drain later."""
+        sent = DeliveryReport()
+        while not polling.done():
+            await asyncio.wait({polling}, timeout=ONCE_DELIVERY_WAIT_S)
+            if polling.done() or self._halt.is_set():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break  # past the budget: the final pass sends one batch and counts the rest
+            sent.add(await asyncio.to_thread(self.deliver, deadline=deadline))
+        return sent
 
     def _default_parse_process(self, *, min_feeds: int) -> None:
         """Without ``poll.parse_workers`` in the config, parse in one other process on a
@@ -618,6 +648,15 @@ def _parse_pool(workers: int) -> ProcessPoolExecutor:
 
     # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+
+def story_policy(settings: Settings, delivery: RuleDelivery) -> StoryPolicy:
+    """How rules alert on stories: ``stories.window``, each rule's ``alert_per``."""
+    return StoryPolicy(
+        settings=StorySettings(window_s=settings.stories.window_s),
+        per_story={r.name: r.story_updates for r in settings.rules if r.alert_per == "story"},
+        release_at=lambda rule, now: delivery.policy(rule).release_at(now),
+    )
 
 
 def feed_specs(settings: Settings) -> list[FeedSpec]:

@@ -266,7 +266,10 @@ def alert_context(alert: AlertToSend) -> dict[str, Any]:
     """The template variables of one alert (see monitor.alerts.templates)."""
     a = alert.article
     one = _match_vars(alert_view(alert), a.published, a.updated, a.summary, alert.snippet)
-    return _context("alert", alert.rule, [one], 0)
+    s = alert.story
+    story = ({"id": s.id, "title": s.title, "articles": s.articles, "outlets": list(s.outlets)}
+             if s is not None else None)
+    return {**_context("alert", alert.rule, [one], 0), "story": story}
 
 
 def digest_context(digest: DigestToSend) -> dict[str, Any]:

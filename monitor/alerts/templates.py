@@ -9,7 +9,8 @@ alert: the default rendering is used and the failure is logged.
 Variables: ``rule``, ``article`` (title, url, feed, published, when, summary,
 lead), ``evidence`` (terms, snippet, marked_title, excerpts), ``matches``
 (digests: the listed matches, newest first, each with the keys of ``article``
-and ``evidence``), ``more_count``, ``kind`` ("alert" or "digest"); see
+and ``evidence``), ``more_count``, ``kind`` ("alert" or "digest"), ``story``
+(alerts: id, title, articles, outlets of the article's story, or None); see
 docs/delivery.md. Filter ``md`` escapes text for Markdown.
 """
 

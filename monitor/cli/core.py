@@ -241,11 +241,17 @@ def matches(
         str, typer.Option(help="Only matches newer than this (90s, 15m, 2h, 7d).")
     ] = "7d",
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="'story': one row per story, with its matches, rules and feeds.")] = None,
 ) -> None:
     """Stored matches with their evidence, newest first.
 
     An unknown --rule (not in the config, never matched) exits 2 with the closest names.
     """
+    from monitor.cli.stories import by_story
+
+    if by not in (None, "story"):
+        raise fail(f"--by: unknown grouping '{by}' (use: story)")
     cutoff = since_cutoff(since)
     settings, database = load_for_database(config)
     store = open_database(database)
@@ -258,7 +264,11 @@ def matches(
                 raise fail(unknown_rule_message(rule, known), 2)
     finally:
         store.close()
-    write_rows(rows, format.value, ["rule", "title", "feed", "published", "terms", "url"],
+    if by == "story":
+        write_rows(by_story(rows), format.value, ["story", "title", "matches", "rules", "feeds"])
+        return
+    write_rows(rows, format.value,
+               ["rule", "title", "feed", "published", "lang", "story", "terms", "url"],
                csv_columns=list(MATCH_KEYS))
 
 
@@ -270,8 +280,8 @@ def unknown_rule_message(rule: str, known: set[str]) -> str:
 
 
 #: The keys of a `matches` row, in order (the csv header, also when there are no rows).
-MATCH_KEYS = ("rule", "title", "url", "feed", "published", "matched_at", "terms", "snippet",
-              "evidence")
+MATCH_KEYS = ("rule", "title", "url", "feed", "published", "matched_at", "story", "lang",
+              "terms", "snippet", "evidence")
 
 
 def match_row(m: Any) -> dict[str, Any]:
@@ -282,6 +292,8 @@ def match_row(m: Any) -> dict[str, Any]:
         "feed": m.feed,
         "published": iso(m.published),
         "matched_at": iso(m.matched_at),
+        "story": m.story,
+        "lang": m.language,
         "terms": list(m.terms),
         "snippet": m.snippet,
         # Why it matched, exactly: each literal that fired, in which field, at which

@@ -52,6 +52,8 @@ class ParseResult:
     title: str | None = None
     #: RSS ``<ttl>``: how long the feed says it may be cached, in seconds (None: no hint).
     ttl_s: int | None = None
+    #: The feed's declared language (``<language>``, ``xml:lang``), as written.
+    language: str | None = None
 
 
 # -- canonical URLs ------------------------------------------------------------------
@@ -482,4 +484,5 @@ def _parse(
         warning=warning,
         title=title,
         ttl_s=_ttl_s(channel),
+        language=_clean(channel.get("language")) or None,
     )

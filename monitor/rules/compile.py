@@ -266,7 +266,7 @@ def compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str
             continue
         index = len(compiled)
         compiled.append(CompiledRule(spec.name, cq.root, frozenset(spec.feeds),
-                                     frozenset(spec.tags)))
+                                     frozenset(spec.tags), frozenset(spec.languages)))
         _leaf_fields(cq.root, fields)
         if cq.triggers is None:
             unindexed.append(index)

@@ -32,10 +32,14 @@ class CompiledRule:
     feeds: frozenset[str]
     #: Feed tags the rule is limited to (empty: all feeds).
     tags: frozenset[str]
+    #: Languages the rule is limited to (empty: any; an unknown language is outside).
+    languages: frozenset[str] = frozenset()
 
     def in_scope(self, article: Article) -> bool:
         feeds = self.feeds
         if feeds and article.feed_name not in feeds and article.feed_url not in feeds:
+            return False
+        if self.languages and article.language not in self.languages:
             return False
         return not self.tags or any(t in self.tags for t in article.feed_tags)
 
@@ -160,12 +164,18 @@ class RuleSet:
         self._triggers = triggers
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
-        self._scoped = tuple(bool(r.feeds or r.tags) for r in self._rules)
+        self._scoped = tuple(bool(r.feeds or r.tags or r.languages) for r in self._rules)
 
     @property
     def rule_names(self) -> tuple[str, ...]:
         """Names of all rules, in configuration order."""
         return tuple(r.name for r in self._rules)
+
+    @property
+    def needs_language(self) -> bool:
+        """Whether a rule reads an article's language (``languages:`` or ``lang:``), so
+        ingest must detect it even when story grouping is off."""
+        return "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property
     def unindexed_rules(self) -> tuple[str, ...]:

@@ -22,12 +22,28 @@ from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeV
 from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, tuple_, update
 from sqlalchemy.dialects import sqlite
 
-from monitor.article import AlertToSend, Article, FeedSpec, FeedState, Hit, Match, Route
+from monitor.article import (
+    AlertToSend,
+    Article,
+    FeedSpec,
+    FeedState,
+    Hit,
+    Match,
+    Route,
+    StoryRef,
+)
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text
 from monitor.store.websub import WebSubQueries
+from monitor.store.stories import (
+    StoryCache,
+    StoryPolicy,
+    StoryQueries,
+    story_alert_status,
+    story_refs,
+)
 from monitor.store.tables import (
     alert,
     article,
@@ -127,6 +143,10 @@ class MatchRecord:
     terms: tuple[str, ...]
     snippet: str
     hits: tuple[Hit, ...]
+    #: The story of the article (None: stored before stories existed).
+    story: int | None = None
+    #: The article's language (ISO 639-1; None: unknown).
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,12 +169,24 @@ class AlertRecord:
     url: str | None = None
 
 
-class Store(OutboxQueries, PageQueries, WebSubQueries):
+class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
         self._engine = engine
         self._url = url
+        #: Story assignment of new articles (None: stories off, e.g. tools that only read).
+        self._stories: StoryCache | None = None
+
+    def use_stories(self, policy: StoryPolicy | None) -> None:
+        """Group new articles into stories from now on, alerting per ``policy``
+        (None: stop grouping)."""
+        if policy is None:
+            self._stories = None
+        elif self._stories is None or self._stories.policy.settings != policy.settings:
+            self._stories = StoryCache(policy)
+        else:
+            self._stories.policy = policy
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -352,16 +384,29 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
 
+        stories = self._stories
+
         def work(conn: Connection) -> SaveResult:
+            if stories is not None:  # before any row lock: see monitor.store.stories
+                stories.begin(conn)
+                stories.sync(conn, now)
             # In batches: a few statements per batch instead of four per article
             # (about 5x faster on a first ingest, see bench/ingest.py).
             totals = [0, 0, 0, 0]
             for chunk in _chunks(ordered):
-                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet)
+                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet, stories)
                 totals = [t + c for t, c in zip(totals, counts)]
             return SaveResult(*totals)
 
-        result = self._tx("saving articles", work)
+        if stories is None:
+            result = self._tx("saving articles", work)
+        else:
+            with stories.lock:
+                try:
+                    result = self._tx("saving articles", work)
+                except BaseException:
+                    stories.invalidate()  # it may hold what the rollback undid
+                    raise
         log.info("store.articles_saved feed_id=%d new=%d duplicate=%d matches=%d alerts=%d",
                  feed_id, result.new_articles, result.duplicate_articles, result.new_matches,
                  result.new_alerts)
@@ -426,7 +471,7 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
         # An entry with only an updated date (Atom <updated>) shows that date.
         published = func.coalesce(article.c.published, article.c.updated).label("published")
         query = (select(match, article.c.title, article.c.link, published,
-                        feed.c.name.label("feed_name"))
+                        article.c.story_id, article.c.language, feed.c.name.label("feed_name"))
                  .join(article, article.c.id == match.c.article_id)
                  .join(feed, feed.c.id == article.c.first_feed_id)
                  .order_by(match.c.matched_at.desc(), match.c.id.desc()))
@@ -439,7 +484,8 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
             return [
                 MatchRecord(rule=r.rule, title=r.title, url=r.link, feed=r.feed_name,
                             published=r.published, matched_at=r.matched_at,
-                            terms=tuple(r.terms), snippet=r.snippet, hits=_hits(r.hits))
+                            terms=tuple(r.terms), snippet=r.snippet, hits=_hits(r.hits),
+                            story=r.story_id, language=r.language)
                 for r in conn.execute(query)
             ]
 
@@ -465,8 +511,9 @@ class Store(OutboxQueries, PageQueries, WebSubQueries):
             if not ids:
                 return []
             rows = conn.execute(_alert_query().where(alert.c.id.in_(ids))
-                                .order_by(alert.c.next_attempt_at, alert.c.id))
-            return [_alert_to_send(r) for r in rows]
+                                .order_by(alert.c.next_attempt_at, alert.c.id)).all()
+            stories = story_refs(conn, {r.story_id for r in rows if r.story_id is not None})
+            return [_alert_to_send(r, stories.get(r.story_id)) for r in rows]
 
         return self._tx("claiming alerts", work)
 
@@ -682,6 +729,7 @@ def _fetch_update(failed: bool, keys: tuple[str, ...]) -> Any:
 def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
     routes: Mapping[str, Sequence[Route]], now: datetime, quiet: Collection[str] = (),
+    stories: StoryCache | None = None,
 ) -> tuple[int, int, int, int]:
     """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
@@ -712,16 +760,31 @@ def _save_batch(
     # scoped to this feed, say); a rule that already matched the story stays one match.
     copies = [(ids[a.key], ms, a.key not in quiet)
               for a, ms in todo if a.key in sourced and a.key not in new_ids]
-    new_matches, new_alerts = _insert_matches_bulk(conn, fresh + copies, routes, now)
+    story_of: dict[int, int] = {}
+    if stories is not None:
+        story_of = stories.assign(conn, [(new_ids[a.key], a) for a, _ in todo
+                                         if a.key in sourced and a.key in new_ids], now)
+        if copies:
+            story_of.update(conn.execute(select(article.c.id, article.c.story_id).where(
+                article.c.id.in_([i for i, _, _ in copies]), article.c.story_id.is_not(None))
+            ).all())
+    new_matches, new_alerts = _insert_matches_bulk(
+        conn, fresh + copies, routes, now, stories.policy if stories else None, story_of)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
 
 
 def _insert_matches_bulk(
     conn: Connection, items: Sequence[tuple[int, Sequence[Match], bool]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
+    policy: StoryPolicy | None = None, story_of: Mapping[int, int] | None = None,
 ) -> tuple[int, int]:
     """Insert the matches of many (article_id, matches, alert?) at once, and the alert
-    rows of the new ones to alert (those get ``alerted_at``)."""
+    rows of the new ones to alert (those get ``alerted_at``).
+
+    With a story ``policy``, a rule alerting per story alerts on the first match in
+    each story only; later ones are stored as matches (held for the digest with
+    ``story_updates: digest``).
+    """
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
                "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now,
                "alerted_at": now if alert_it and routes.get(m.rule) else None}
@@ -730,8 +793,17 @@ def _insert_matches_bulk(
     if not values:
         return (0, 0)
     created = conn.execute(_stmt(conn, "match"), values).all()
-    alerts = [_alert_values(match_id, route, now)
-              for match_id, rule, alerted in created if alerted is not None
+    to_alert = [(match_id, rule) for match_id, rule, alerted in created if alerted is not None]
+    if policy is not None and to_alert:
+        art_of = dict(conn.execute(select(match.c.id, match.c.article_id).where(
+            match.c.id.in_([m for m, _ in to_alert]))).all())
+        statuses = story_alert_status(policy, conn, [
+            (m, (story_of or {}).get(art_of[m]), r) for m, r in to_alert],
+            [m for m, _, _ in created], now)
+    else:
+        statuses = [("pending", now)] * len(to_alert)
+    alerts = [{**_alert_values(match_id, route, now), "status": st[0], "next_attempt_at": st[1]}
+              for (match_id, rule), st in zip(to_alert, statuses, strict=True) if st is not None
               for route in dict.fromkeys(routes.get(rule, ()))]
     if not alerts:
         return (len(created), 0)
@@ -750,7 +822,7 @@ def _article_values(feed_id: int, art: Article, now: datetime) -> dict[str, Any]
         "title": art.title, "summary": art.summary, "content": art.content,
         "authors": list(art.authors), "categories": list(art.categories),
         "published": art.published, "updated": art.updated, "first_feed_id": feed_id,
-        "fetched_at": now,
+        "fetched_at": now, "language": art.language,
     }
 
 
@@ -804,6 +876,7 @@ def _article(r: Row[Any]) -> Article:
         summary=r.summary, content=r.content, authors=tuple(r.authors),
         categories=tuple(r.categories), published=r.published, updated=r.updated,
         full_text=r._mapping.get("full_text") or "",
+        language=getattr(r, "language", None),
     )
 
 
@@ -818,9 +891,9 @@ def _alert_query() -> Any:
     return article_full_text(query)  # an alert's evidence may point into the full text
 
 
-def _alert_to_send(r: Row[Any]) -> AlertToSend:
+def _alert_to_send(r: Row[Any], story: StoryRef | None = None) -> AlertToSend:
     return AlertToSend(
         id=r.alert_id, rule=r.rule, recipient=r.recipient, target_key=r.target_key,
         attempts=r.attempts, article=_article(r), hits=_hits(r.hits), snippet=r.snippet,
-        matched_at=r.matched_at,
+        matched_at=r.matched_at, story=story,
     )

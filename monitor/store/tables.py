@@ -5,12 +5,14 @@ plain dataclasses of ``monitor.article``. Every constraint and index carries an
 explicit name so Alembic migrations can address it on both SQLite and PostgreSQL.
 
     feed ──< article_source >── article ──< match ──< alert
+                       story ──< article
 
 * ``feed``: one row per configured URL, with its fetch state and a poll lease.
 * ``article``: one row per distinct article (``canonical_url`` dedupes across feeds).
 * ``article_source``: which feed saw which article under which per-feed key.
 * ``match``: a rule that matched an article, with its evidence (unique per rule+article).
 * ``alert``: the outbox, one row per match and notification target, with a send lease.
+* ``story``: coverage of one event across outlets; each article joins one when stored.
 * ``digest``: a claimed digest window (rule, target, window end); its message is an alert row.
 * ``websub_subscription``: a feed's WebSub hub subscription (secret, state, lease).
 * ``article_page``: the article's web page, wanted or fetched for its full text (one per
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    LargeBinary,
     DateTime,
     Dialect,
     ForeignKeyConstraint,
@@ -106,6 +109,23 @@ class FeedRow(SQLModel, table=True):
     disabled_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
+class StoryRow(SQLModel, table=True):
+    """A story: the articles that cover one event, grouped as they arrive."""
+
+    __tablename__ = "story"
+    __table_args__ = (Index("ix_story_first_seen", "first_seen"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The title of its first article.
+    title: str = Field(sa_type=Text, nullable=False)
+    #: When its first article was stored: it accepts articles for ``stories.window``.
+    first_seen: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_seen: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    articles: int = Field(default=0, nullable=False)
+    #: The assignment's term centroid ({term: weight}): restores the open stories.
+    centroid: dict[str, float] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+
+
 class ArticleRow(SQLModel, table=True):
     """A distinct article, stored once however many feeds carry it."""
 
@@ -114,7 +134,9 @@ class ArticleRow(SQLModel, table=True):
         # NULLs are distinct on both backends: articles without a URL never collide.
         UniqueConstraint("canonical_url", name="uq_article_canonical_url"),
         ForeignKeyConstraint(["first_feed_id"], ["feed.id"], name="fk_article_first_feed_id"),
+        ForeignKeyConstraint(["story_id"], ["story.id"], name="fk_article_story_id"),
         Index("ix_article_fetched_at", "fetched_at"),
+        Index("ix_article_story_id", "story_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -132,6 +154,12 @@ class ArticleRow(SQLModel, table=True):
     updated: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     first_feed_id: int = Field(nullable=False)
     fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    #: The story it joined when stored (NULL: stored before stories existed).
+    story_id: int | None = Field(default=None, nullable=True)
+    #: MinHash signature of its title + lede (the near-duplicate signal).
+    story_sig: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    #: ISO 639-1 language code (None: unknown).
+    language: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
 class ArticleSourceRow(SQLModel, table=True):
@@ -302,6 +330,7 @@ def _table(model: type[SQLModel]) -> Table:
 #: Core tables, used by the queries in ``repo`` (no ORM sessions needed there).
 feed = _table(FeedRow)
 article = _table(ArticleRow)
+story = _table(StoryRow)
 article_source = _table(ArticleSourceRow)
 match = _table(MatchRow)
 alert = _table(AlertRow)

@@ -70,7 +70,7 @@ poll: {{interval: 15m, timeout: 5s}}
 feeds: [{{url: "{feed_url}", name: Wire}}]
 recipients: {{hook: ["{hook.json_url()}"]}}
 default_notify: [hook]
-rules: [{{name: zoom, query: Zoom}}]
+rules: [{{name: zoom, query: Zoom, alert_per: article}}]  # each item: its own alert
 delivery: {{tick: 1s, lease: 2s, batch: 4}}
 """)
         log = tmp_path / "daemon.log"

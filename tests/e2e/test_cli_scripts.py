@@ -74,7 +74,7 @@ def test_matches_of_a_known_rule_without_rows_is_not_an_error(config: Path,
     assert done.returncode == 0, done.stderr
     # No rows, and still the whole header: scripts read columns by name.
     assert done.stdout.splitlines() == [
-        "rule,title,url,feed,published,matched_at,terms,snippet,evidence"]
+        "rule,title,url,feed,published,matched_at,story,lang,terms,snippet,evidence"]
 
 
 def test_matches_csv_header_is_the_same_with_rows(config: Path, tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ rules:
   - name: zoom-china
     query: '@Zoom AND ("mainland China" OR "partner-only")'
     notify: [hook, mail]
+    alert_per: article  # two articles of one story, each alerted (stories: test_stories_cli)
   - name: tiktok-ban
     query: 'TikTok NEAR/3 ban*'
     notify: [hook]

@@ -27,7 +27,7 @@ feeds:
 recipients:
   hook: ["{hook}"]
 rules:
-  - {{name: zoom, query: Zoom, notify: [hook]}}
+  - {{name: zoom, query: Zoom, notify: [hook], alert_per: article}}
 """
 FEEDS, ITEMS = 8, 5  # 40 matches, eight times delivery.batch
 
@@ -70,10 +70,11 @@ def test_once_sends_every_due_alert_batch_by_batch(farm, tmp_path: Path, db_url:
 
 def test_once_past_its_time_budget_says_what_is_pending(farm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     feeds, hook, urls = farm
-    # A feed that answers after 2 s spends the whole 1 s budget on the poll: one batch
-    # still goes, the rest is counted and left for the next run.
-    slow = feeds.add("/slow.xml", farm_feed(99).replace("Zoom", "Quiet"), delay_s=2)
-    config = write_config(tmp_path, [*urls, slow], hook)
+    # Feeds that answer after 2 s spend the whole 1 s budget on the poll (nothing is due
+    # while it runs): one batch still goes, the rest is counted and left for the next run.
+    urls = [feeds.add(f"/f{n}.xml", farm_feed(n), content_type="application/rss+xml",
+                      delay_s=2) for n in range(FEEDS)]
+    config = write_config(tmp_path, urls, hook)
     result = cli("once", "-c", str(config), "--max-time", "1s", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(hook.delivered) == 5
@@ -195,3 +196,26 @@ def test_after_kill_9_once_and_status_say_who_holds_the_feeds(tmp_path: Path) ->
         assert owner and until, rows[slow]
         assert f"feed skipped: {slow}: held by {owner} until {until}" in again.stderr
         assert rows[slow]["next_poll"].startswith(f"held by {owner} until ")
+
+
+def test_once_sends_alerts_while_a_slow_feed_is_still_polled(farm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    feeds, hook, urls = farm
+    # The farm's alerts go out while `once` still waits for the slow feed: a first run
+    # over many feeds ends soon after its last fetch, not a whole drain later.
+    delay_s = 10
+    slow = feeds.add("/slow.xml", farm_feed(99).replace("Zoom", "Quiet"), delay_s=delay_s)
+    config = write_config(tmp_path, [*urls, slow], hook)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "once", "-c", str(config)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        hook.wait_for(FEEDS * ITEMS, timeout=60)
+        # Sent before the slow feed could answer: its request went out after start-up.
+        assert time.monotonic() - started < delay_s and proc.poll() is None
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "alerts sent 40," in stderr and len(hook.delivered) == FEEDS * ITEMS

@@ -22,7 +22,7 @@ feeds:
 recipients:
   hook: ["{hook}"]
 rules:
-  - {{name: zoom, query: Zoom, notify: [hook]}}
+  - {{name: zoom, query: Zoom, notify: [hook], alert_per: article}}
 {extra}
 """
 

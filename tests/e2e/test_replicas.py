@@ -37,7 +37,7 @@ feeds:
 recipients:
   hook: ["{hook}"]
 rules:
-  - {{name: alpha, query: alpha, notify: [hook]}}
+  - {{name: alpha, query: alpha, notify: [hook], alert_per: article}}
 """
 
 

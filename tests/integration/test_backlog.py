@@ -53,7 +53,8 @@ def make_monitor(db_url: str, urls: list[str], **poll: Any) -> Monitor:
         "poll": {"interval": 900, "timeout": 3, "jitter": 0, **poll},
         "feeds": [{"url": u, "name": f"feed{i}"} for i, u in enumerate(urls)],
         "recipients": {"team": ["json://127.0.0.1:9/hook"]},
-        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["team"]}],
+        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["team"],
+                   "alert_per": "article"}],
     })
     return Monitor.from_settings(settings, clock=lambda: T0)
 

@@ -271,3 +271,23 @@ def test_once_parses_in_a_process_from_fifty_feeds(
         assert (m._parse_pool is not None) is pooled
     finally:
         m.close()
+
+
+def test_a_language_scoped_rule_works_with_stories_off(sqlite_url: str, server: FeedServer) -> None:
+    english = ("<item><title>Lawmakers debate a TikTok ban</title><guid>e1</guid><description>"
+               "The committee will vote next week on whether the app should be banned from "
+               "government phones, officials said on Tuesday.</description></item>")
+    url = server.add("/lang", f'<?xml version="1.0"?><rss version="2.0"><channel><title>T'
+                     f"</title>{english}</channel></rss>", content_type=RSS_TYPE)
+    settings = Settings.model_validate({
+        "database": sqlite_url, "poll": {"jitter": 0}, "feeds": [{"url": url}],
+        "rules": [{"name": "en-only", "query": "tiktok", "notify": [], "languages": ["en"]},
+                  {"name": "fr-only", "query": "tiktok", "notify": [], "languages": ["fr"]}],
+    })
+    assert not settings.stories.enabled  # the default: no grouping
+    m = Monitor.from_settings(settings, clock=Clock())
+    try:
+        report = asyncio.run(m.poll())
+        assert (report.new_articles, report.new_matches) == (1, 1)  # en-only, not fr-only
+    finally:
+        m.close()

@@ -66,3 +66,5 @@ def test_commands_load_only_what_they_use(tmp_path: Path) -> None:
     status = imported_by(["status", "-c", str(config)], tmp_path)
     assert "sqlalchemy" in status
     assert status & (unused | {"feedparser"}) == set()
+    # `check` validates the database URL without SQLAlchemy: it opens no database.
+    assert "sqlalchemy" not in imported_by(["check", "-c", str(config)], tmp_path)

@@ -65,7 +65,8 @@ INVALID = [
     # a key nothing resembles lists the allowed ones
     (HEADER + "rules:\n  - {name: r, query: x, notify: [policy-chat], colour: red}\n",
      "rules[0].colour: unknown key (line 6, column 48); expected one of: "
-     "name, query, notify, feeds, tags, mode, digest, max_per_hour, quiet_hours, template"),
+     "name, query, notify, feeds, tags, mode, digest, max_per_hour, quiet_hours, template, "
+     "alert_per, story_updates, languages"),
     # unknown recipient, with a suggestion
     (HEADER + "rules:\n  - name: r\n    query: x\n    notify: [policy-chat, polcy-chat]\n",
      "rules[0].notify[1]: unknown recipient 'polcy-chat' (line 8, column 27); "
@@ -464,3 +465,31 @@ def test_a_variable_expands_to_its_value_and_is_a_secret(prefix: str, value: str
     text, secrets, errors = interpolate(prefix + "${V}", {"V": value})
     assert (text, errors) == (interpolate(prefix, {})[0] + value, [])
     assert secrets == ([value] if value else [])
+
+
+def test_story_keys_defaults_and_values(tmp_path: Path) -> None:
+    base = """
+    recipients: {r: ["json://localhost/"]}
+    rules:
+      - {name: a, query: x, notify: [r]}
+      - {name: b, query: x, notify: [r], alert_per: article, languages: [EN, de]}
+      - {name: c, query: x, notify: [r], story_updates: digest}
+    """
+    s = load(tmp_path, base)
+    assert [(r.alert_per, r.story_updates) for r in s.rules] == [
+        ("story", "none"), ("article", "none"), ("story", "digest")]
+    assert s.stories.window_s == 48 * 3600 and not s.stories.enabled  # opt-in for now
+    assert s.rule_specs()[1].languages == ("en", "de")
+    assert load(tmp_path, base + "stories: {window: 6h}\n").stories.window_s == 6 * 3600
+    assert load(tmp_path, base + "stories: {enabled: true}\n").stories.enabled
+
+
+def test_story_keys_refuse_bad_values(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+    recipients: {r: ["json://localhost/"]}
+    rules:
+      - {name: a, query: x, notify: [r], alert_per: outlet}
+    stories: {window: soon}
+    """)
+    text = "\n".join(problems)
+    assert "rules[0].alert_per" in text and "stories.window" in text

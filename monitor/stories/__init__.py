@@ -1,0 +1,1 @@
+"""Stories: coverage of one event across outlets, grouped as articles arrive (pure core)."""

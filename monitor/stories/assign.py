@@ -1,0 +1,243 @@
+"""Story assignment (pure): does a new article join an open story or start one?
+
+Two signals, cheapest first:
+
+1. near-identical text: MinHash of the title+lede word shingles; an article
+   whose estimated Jaccard with an open story's article reaches
+   ``duplicate_threshold`` joins that story (syndicated and lightly rewritten copies);
+2. same-event coverage: TF-IDF cosine of the article against each open story's
+   centroid (the sum of its articles' unit vectors); the best story joins when
+   the cosine reaches ``threshold``.
+
+IDF is an *inverse story frequency* over the open stories: a term found in many
+open stories says little about which one an article belongs to. It is computed
+from the open stories alone, so any process holding the same open stories
+(a restart, another replica) makes the same decision: deterministic given the
+arrival order. A story stays open ``window_s`` after its first article.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.stories import minhash
+from monitor.stories.text import StoryText
+
+Vector = dict[str, float]
+#: A centroid is pruned back to ``max_terms`` once it has this many more: sorting it
+#: on every article would be the largest cost of an ``add``.
+_PRUNE_SLACK = 32
+
+
+@dataclass(frozen=True)
+class StorySettings:
+    """How stories are formed (``stories:`` in the config)."""
+
+    #: A story accepts articles this long after its first one (``stories.window``).
+    window_s: int = 48 * 3600
+    #: Minimum cosine between an article and a story centroid to join it.
+    threshold: float = 0.35
+    #: Minimum estimated Jaccard of title+lede shingles for a near-duplicate.
+    duplicate_threshold: float = 0.5
+    #: Centroid terms kept per story (the heaviest): bounds memory per open story.
+    max_terms: int = 64
+    #: Candidate stories are those sharing one of the article's heaviest ``probe_terms``
+    #: terms held by at most ``probe_stories`` open stories: a story that shares only
+    #: common words with the article cannot reach the threshold anyway, and those
+    #: long lists are what would make the cost grow with the number of open stories.
+    probe_terms: int = 8
+    probe_stories: int = 32
+    #: Of those, the ``rerank`` with the largest partial cosine get a full one.
+    rerank: int = 4
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The decision for one article, with the features needed to record it."""
+
+    #: The open story it joins, or None: it starts a new story.
+    story: int | None
+    #: "duplicate", "similar" or "new".
+    reason: str
+    #: The cosine or Jaccard estimate that decided (0.0 for a new story).
+    score: float
+    vector: Vector = field(repr=False)
+    signature: minhash.Signature | None = field(repr=False)
+
+
+@dataclass
+class OpenStory:
+    """An open story as the index holds it (also what the store persists)."""
+
+    id: int
+    first_seen: datetime
+    #: Sum of its articles' unit vectors, pruned to the heaviest terms.
+    centroid: Vector
+    #: L2 norm of ``centroid``.
+    norm: float
+    articles: int = 0
+    #: MinHash signatures of its articles (for the near-duplicate check).
+    signatures: list[minhash.Signature] = field(default_factory=list)
+
+
+def _heaviest(term_weight: tuple[str, float]) -> tuple[float, str]:
+    return (-term_weight[1], term_weight[0])
+
+
+class StoryIndex:
+    """The open stories, and the decision for each arriving article.
+
+    ``place`` decides (closing stories whose window has passed first); ``add``
+    records the decision with the id the caller gave a new story. Between the
+    two the caller stores the article; both run in arrival order.
+    """
+
+    def __init__(self, settings: StorySettings | None = None) -> None:
+        self.settings = settings or StorySettings()
+        self.stories: dict[int, OpenStory] = {}
+        #: term -> {open story: its centroid weight}; the size is the story frequency.
+        self._postings: dict[str, dict[int, float]] = {}
+        #: LSH band key -> (story, signature) of the articles that produced it.
+        self._buckets: dict[bytes, list[tuple[int, minhash.Signature]]] = {}
+        #: (first_seen, id) of the open stories: the next to close on top.
+        self._closing: list[tuple[datetime, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.stories)
+
+    def expire(self, now: datetime) -> list[int]:
+        """Close the stories whose window has passed; returns their ids."""
+        limit = now - timedelta(seconds=self.settings.window_s)
+        closed = []
+        while self._closing and self._closing[0][0] <= limit:
+            _, story_id = heapq.heappop(self._closing)
+            if story_id in self.stories:
+                self._drop(story_id)
+                closed.append(story_id)
+        return closed
+
+    def place(self, text: StoryText, now: datetime) -> Placement:
+        """Where an article with this text goes."""
+        self.expire(now)
+        sig = minhash.signature(text.shingles())
+        vector = self._vector(text)
+        if sig is not None:
+            story, jaccard = self._duplicate_of(sig)
+            if story is not None:
+                return Placement(story, "duplicate", jaccard, vector, sig)
+        story, cosine = self._most_similar(vector)
+        if story is not None and cosine >= self.settings.threshold:
+            return Placement(story, "similar", cosine, vector, sig)
+        return Placement(None, "new", 0.0, vector, sig)
+
+    def add(self, story_id: int, placement: Placement, now: datetime) -> OpenStory:
+        """Record an article in story ``story_id`` (opened now if new to the index)."""
+        story = self.stories.get(story_id)
+        if story is None:
+            story = self.open(story_id, now, {})
+        centroid = story.centroid
+        for term, weight in placement.vector.items():
+            centroid[term] = w = centroid.get(term, 0.0) + weight
+            self._postings.setdefault(term, {})[story_id] = w
+        if len(centroid) > self.settings.max_terms + _PRUNE_SLACK:
+            self._set_centroid(story, centroid)
+        story.norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0
+        story.articles += 1
+        if placement.signature is not None:
+            self.add_signature(story_id, placement.signature)
+        return story
+
+    def open(self, story_id: int, first_seen: datetime, centroid: Vector,
+             articles: int = 0) -> OpenStory:
+        """Put a story in the index (a new one, or one loaded from the store)."""
+        story = OpenStory(story_id, first_seen, {}, 0.0, articles)
+        self.stories[story_id] = story
+        heapq.heappush(self._closing, (first_seen, story_id))
+        self._set_centroid(story, dict(centroid))
+        return story
+
+    def close(self, story_id: int) -> None:
+        """Take a story out (to reload it, or because it closed)."""
+        if story_id in self.stories:
+            self._drop(story_id)
+
+    def add_signature(self, story_id: int, sig: minhash.Signature) -> None:
+        self.stories[story_id].signatures.append(sig)
+        for key in minhash.bands(sig):
+            self._buckets.setdefault(key, []).append((story_id, sig))
+
+    def _idf(self, term: str) -> float:
+        n = len(self.stories)
+        return math.log((1 + n) / (1 + len(self._postings.get(term, ())))) + 1.0
+
+    def _vector(self, text: StoryText) -> Vector:
+        weights = {t: c * self._idf(t) for t, c in text.term_counts().items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        return {t: w / norm for t, w in weights.items()}
+
+    def _duplicate_of(self, sig: minhash.Signature) -> tuple[int | None, float]:
+        best: tuple[float, int] | None = None
+        for key in minhash.bands(sig):
+            for story_id, other in self._buckets.get(key, ()):
+                score = minhash.similarity(sig, other)
+                # Ties go to the older story: the same answer in every process.
+                if best is None or (score, -story_id) > (best[0], -best[1]):
+                    best = (score, story_id)
+        if best is None or best[0] < self.settings.duplicate_threshold:
+            return None, 0.0
+        return best[1], best[0]
+
+    def _most_similar(self, vector: Vector) -> tuple[int | None, float]:
+        cfg = self.settings
+        partial: dict[int, float] = {}
+        probes = heapq.nsmallest(cfg.probe_terms, vector.items(), key=_heaviest)
+        for term, weight in probes:
+            holders = self._postings.get(term)
+            if holders and len(holders) <= cfg.probe_stories:
+                for story_id, c in holders.items():
+                    partial[story_id] = partial.get(story_id, 0.0) + weight * c
+        stories = self.stories
+        scored = [(p / stories[sid].norm, -sid) for sid, p in partial.items()]
+        best: tuple[float, int] | None = None
+        for _, neg_id in heapq.nlargest(cfg.rerank, scored):
+            story = stories[-neg_id]
+            centroid = story.centroid
+            cosine = sum(w * centroid.get(t, 0.0) for t, w in vector.items()) / story.norm
+            # Ties go to the older story: the same answer in every process.
+            if best is None or (cosine, neg_id) > (best[0], -best[1]):
+                best = (cosine, -neg_id)
+        return (best[1], best[0]) if best else (None, 0.0)
+
+    def _set_centroid(self, story: OpenStory, centroid: Vector) -> None:
+        """Keep the heaviest ``max_terms`` terms, and the postings in step."""
+        if len(centroid) > self.settings.max_terms + _PRUNE_SLACK:
+            ranked = sorted(centroid.items(), key=lambda tw: (-tw[1], tw[0]))
+            centroid = dict(ranked[: self.settings.max_terms])
+        for term in [t for t in story.centroid if t not in centroid]:
+            self._unpost(term, story.id)
+        for term, weight in centroid.items():
+            self._postings.setdefault(term, {})[story.id] = weight
+        story.centroid = centroid
+        story.norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0
+
+    def _unpost(self, term: str, story_id: int) -> None:
+        holders = self._postings.get(term)
+        if holders is not None:
+            holders.pop(story_id, None)
+            if not holders:
+                del self._postings[term]
+
+    def _drop(self, story_id: int) -> None:
+        story = self.stories.pop(story_id)
+        for term in story.centroid:
+            self._unpost(term, story_id)
+        for sig in story.signatures:
+            for key in minhash.bands(sig):
+                rest = [e for e in self._buckets.get(key, ()) if e[0] != story_id]
+                if rest:
+                    self._buckets[key] = rest
+                else:
+                    self._buckets.pop(key, None)

@@ -1,0 +1,24 @@
+"""What the ingest path asks of this package, before matching and storing (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from monitor.article import Article
+from monitor.stories.language import detect_language
+from monitor.stories.text import StoryText
+
+
+def with_languages(articles: Sequence[Article], declared: str | None) -> list[Article]:
+    """The articles with their detected language (``declared``: the feed's, trusted
+    only when the text agrees)."""
+    return [
+        replace(a, language=detect_language(f"{a.title}\n{a.summary or a.content}", declared))
+        for a in articles
+    ]
+
+
+def story_text(article: Article) -> StoryText:
+    """What story grouping reads of an article: title and lede."""
+    return StoryText.of(article.title, article.summary or article.content)

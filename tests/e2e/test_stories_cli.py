@@ -1,0 +1,131 @@
+"""Stories end to end through the CLI: five outlets rewrite one story, one alert goes out.
+
+Feeds are served locally; alerts go to a real webhook receiver; state in SQLite
+and in PostgreSQL (the ``db_url`` fixture runs both).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clirun import cli
+from feedserver import FeedServer
+from receivers import WebhookReceiver
+
+# One event, five outlets, five rewrites (own URLs, own wording).
+COPIES = [
+    ("US moves to ban TikTok over data security fears",
+     "The Commerce Department said on Monday it would ban the TikTok app from US app "
+     "stores, citing national security risks from its Chinese owner ByteDance."),
+    ("US to ban TikTok over security fears",
+     "The Commerce Department said Monday it would ban the TikTok app from app stores, "
+     "citing national security risks from Chinese owner ByteDance."),
+    ("TikTok ban: US Commerce Department cites national security",
+     "The TikTok app will be removed from US app stores, the Commerce Department said on "
+     "Monday, citing national security risks from its owner ByteDance."),
+    ("Commerce Department moves to ban TikTok app",
+     "Citing national security risks from Chinese owner ByteDance, the US Commerce "
+     "Department said it would ban the TikTok app from app stores."),
+    ("US bans TikTok from app stores over ByteDance security risks",
+     "The US Commerce Department on Monday said the TikTok app would be banned from app "
+     "stores over national security risks tied to ByteDance."),
+]
+OTHER = ("Floods in Valencia leave thousands without power",
+         "Heavy rain caused rivers to overflow across the Valencia region, "
+         "cutting electricity to thousands of homes; a TikTok video showed the damage.")
+
+
+def rss(name: str, items: list[tuple[str, str, str]]) -> str:
+    body = "".join(f"<item><title>{t}</title><link>https://{name}.test/{slug}</link>"
+                   f"<guid>{name}-{slug}</guid><description>{d}</description></item>"
+                   for slug, t, d in items)
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{name}</title><link>https://{name}.test/</link>"
+            f"<language>en-us</language>{body}</channel></rss>")
+
+
+CONFIG = """
+database: sqlite:///ignored.db
+poll: {{interval: 15m, timeout: 5s}}
+stories: {{enabled: true}}
+feeds:
+{feeds}
+recipients:
+  hook: ["{hook}"]
+rules:
+  - name: tiktok
+    query: 'tiktok AND ban*'
+    notify: [hook]
+  - name: tiktok-every
+    query: 'tiktok AND ban*'
+    alert_per: article
+    notify: [hook]
+  - name: tiktok-german
+    query: 'tiktok'
+    languages: [de]
+    notify: [hook]
+  - name: english
+    query: 'lang:en AND valencia'
+    notify: [hook]
+"""
+
+
+def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
+    tmp_path: Path, db_url: str
+) -> None:
+    with FeedServer() as server, WebhookReceiver() as hook:
+        urls = []
+        for i, (title, desc) in enumerate(COPIES):
+            items = [("tiktok", title, desc)] + ([("floods", *OTHER)] if i == 0 else [])
+            urls.append(server.add(f"/outlet{i}.xml", rss(f"outlet{i}", items),
+                                   content_type="application/rss+xml"))
+        feeds = "\n".join(f'  - {{url: "{u}", name: Outlet{i}}}' for i, u in enumerate(urls))
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feeds=feeds, hook=hook.json_url("/hook")))
+
+        run = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
+        assert run.returncode == 0, run.stderr
+        titles = sorted(r.json["title"].split("]")[0] + "]" for r in hook.delivered)
+
+    # alert_per: story (default): one alert; alert_per: article: five; the German-only
+    # rule nothing (the feeds are English); lang:en finds the English floods story.
+    assert titles == ["[english]"] + ["[tiktok-every]"] * 5 + ["[tiktok]"]
+
+    matches = cli("matches", "-c", str(config), "--rule", "tiktok", "--format", "jsonl",
+                  cwd=tmp_path, db_url=db_url)
+    assert matches.returncode == 0, matches.stderr
+    rows = [json.loads(line) for line in matches.stdout.splitlines()]
+    assert len(rows) == 5
+    assert len({r["story"] for r in rows}) == 1 and rows[0]["story"] is not None
+    assert {r["lang"] for r in rows} == {"en"}
+
+    listed = cli("stories", "list", "-c", str(config), "--rule", "tiktok", "--format", "jsonl",
+                 cwd=tmp_path, db_url=db_url)
+    assert listed.returncode == 0, listed.stderr
+    stories = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(stories) == 1
+    story = stories[0]
+    assert story["id"] == rows[0]["story"] and story["articles"] == 5
+    assert sorted(story["feeds"]) == [f"Outlet{i}" for i in range(5)]
+    assert sorted(story["rules"]) == ["tiktok", "tiktok-every"]
+    assert sorted(story["urls"]) == sorted(f"https://outlet{i}.test/tiktok" for i in range(5))
+    assert set(story) == {"id", "title", "first_seen", "last_seen", "articles", "feeds",
+                          "rules", "urls"}
+
+    every = cli("stories", "list", "-c", str(config), "--format", "jsonl",
+                cwd=tmp_path, db_url=db_url)
+    assert len(every.stdout.splitlines()) == 2  # the floods story is its own
+
+    shown = cli("stories", "show", str(story["id"]), "-c", str(config),
+                cwd=tmp_path, db_url=db_url)
+    assert shown.returncode == 0, shown.stderr
+    assert all(f"Outlet{i}" in shown.stdout for i in range(5))
+    missing = cli("stories", "show", "999999", "-c", str(config), cwd=tmp_path, db_url=db_url)
+    assert missing.returncode == 1 and "no story 999999" in missing.stderr
+
+    grouped = cli("matches", "-c", str(config), "--by", "story", "--format", "jsonl",
+                  cwd=tmp_path, db_url=db_url)
+    groups = [json.loads(line) for line in grouped.stdout.splitlines()]
+    tiktok = [g for g in groups if g["story"] == story["id"]]
+    assert len(tiktok) == 1 and tiktok[0]["matches"] == 10  # 5 per tiktok rule

@@ -1,0 +1,129 @@
+"""Story assignment (pure core): duplicates, same-event coverage, windows, determinism."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.stories.assign import StoryIndex, StorySettings
+from monitor.stories.text import StoryText, tokens
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+TIKTOK = ("US moves to ban TikTok over data security fears",
+          "The Commerce Department said on Monday it would ban the TikTok app from US app "
+          "stores, citing national security risks from its Chinese owner ByteDance.")
+TIKTOK_COPY = ("US moves to ban TikTok over security fears",
+               "The Commerce Department said Monday it would ban the TikTok app from app "
+               "stores, citing national security risks from Chinese owner ByteDance.")
+TIKTOK_OTHER_OUTLET = ("TikTok ban: ByteDance app faces removal from US stores",
+                       "ByteDance's TikTok will be removed from US app stores after the "
+                       "Commerce Department cited national security risks.")
+FLOODS = ("Floods in Valencia leave thousands without power",
+          "Heavy rain caused rivers to burst their banks across the Valencia region, "
+          "cutting electricity to thousands of homes.")
+
+
+def place_all(index: StoryIndex, items: list[tuple[str, str]], now: datetime = T0) -> list[int]:
+    out, next_id = [], 1
+    for title, body in items:
+        placement = index.place(StoryText.of(title, body), now)
+        story = placement.story
+        if story is None:
+            story, next_id = next_id, next_id + 1
+        index.add(story, placement, now)
+        out.append(story)
+    return out
+
+
+def test_tokens_fold_case_accents_stop_words_and_plural_s() -> None:
+    assert tokens("The Bans in Zürich, and ÉTÉ!") == ["ban", "zurich", "ete"]
+
+
+def test_rewritten_copy_joins_as_duplicate() -> None:
+    index = StoryIndex()
+    place_all(index, [TIKTOK, FLOODS])
+    placement = index.place(StoryText.of(*TIKTOK_COPY), T0)
+    assert (placement.story, placement.reason) == (1, "duplicate")
+
+
+def test_other_outlet_joins_by_similarity_and_other_event_starts_a_story() -> None:
+    index = StoryIndex()
+    place_all(index, [TIKTOK, FLOODS])
+    other = index.place(StoryText.of(*TIKTOK_OTHER_OUTLET), T0)
+    assert (other.story, other.reason) == (1, "similar")
+    assert other.score >= index.settings.threshold
+    quake = index.place(StoryText.of("Earthquake shakes Tokyo", "A magnitude 6 quake hit."), T0)
+    assert quake.story is None and quake.reason == "new"
+
+
+def test_same_stream_same_stories() -> None:
+    items = [TIKTOK, FLOODS, TIKTOK_COPY, TIKTOK_OTHER_OUTLET, FLOODS]
+    assert place_all(StoryIndex(), items) == place_all(StoryIndex(), items) == [1, 2, 1, 1, 2]
+
+
+def test_story_closes_after_its_window_and_later_coverage_starts_a_new_one() -> None:
+    index = StoryIndex(StorySettings(window_s=3600))
+    place_all(index, [TIKTOK])
+    inside = index.place(StoryText.of(*TIKTOK_COPY), T0 + timedelta(minutes=59))
+    assert inside.story == 1
+    after = index.place(StoryText.of(*TIKTOK_COPY), T0 + timedelta(minutes=60))
+    assert after.story is None and len(index) == 0
+
+
+def test_window_counts_from_the_first_article_not_the_last() -> None:
+    index = StoryIndex(StorySettings(window_s=3600))
+    place_all(index, [TIKTOK])
+    place_all(index, [TIKTOK_COPY], now=T0 + timedelta(minutes=50))
+    assert index.place(StoryText.of(*TIKTOK_OTHER_OUTLET), T0 + timedelta(minutes=61)).story is None
+
+
+def test_centroid_is_bounded_by_max_terms() -> None:
+    index = StoryIndex(StorySettings(max_terms=10))
+    words = " ".join(f"word{i}" for i in range(300))
+    place_all(index, [("TikTok ban", words)] + [("TikTok ban", words)] * 3)
+    assert len(index.stories[1].centroid) <= 10 + 32
+
+
+def test_a_restored_index_decides_like_the_live_one() -> None:
+    live = StoryIndex()
+    place_all(live, [TIKTOK, FLOODS])
+    restored = StoryIndex()
+    for s in live.stories.values():
+        restored.open(s.id, s.first_seen, s.centroid, s.articles)
+        for sig in s.signatures:
+            restored.add_signature(s.id, sig)
+    for item in (TIKTOK_COPY, TIKTOK_OTHER_OUTLET, FLOODS):
+        a, b = live.place(StoryText.of(*item), T0), restored.place(StoryText.of(*item), T0)
+        assert (a.story, a.reason, round(a.score, 9)) == (b.story, b.reason, round(b.score, 9))
+
+
+# -- language ------------------------------------------------------------------
+
+from monitor.stories.language import detect_language, primary_tag  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "declared", "expected"),
+    [
+        # plain detection, no declaration
+        ("Die Bundesregierung hat am Montag neue Regeln für Plattformen beschlossen", None, "de"),
+        ("Le gouvernement a présenté mercredi un projet de loi sur les plateformes", None, "fr"),
+        ("The government unveiled new rules for social media platforms on Monday", None, "en"),
+        # a declaration the text contradicts is overruled
+        ("The government unveiled new rules for social media platforms on Monday", "de-DE", "en"),
+        # a declaration the text agrees with is kept (region dropped)
+        ("Die Bundesregierung hat am Montag neue Regeln beschlossen", "DE_at", "de"),
+        # too short to tell: the feed's word stands, or unknown
+        ("OK 42", "fr", "fr"),
+        ("OK 42", None, None),
+    ],
+)
+def test_detect_language(text: str, declared: str | None, expected: str | None) -> None:
+    assert detect_language(text, declared) == expected
+
+
+def test_primary_tag_rejects_junk() -> None:
+    assert [primary_tag(x) for x in ("en-US", "", None, "12", "english")] == [
+        "en", None, None, None, None]
