@@ -5,6 +5,14 @@
    item: from the moment the feed server answered the poll that first carried
    it, to the moment the local webhook received its alert. Reported: p50, p90,
    p99, max.
+   With ``--full-text``, a second run does the same with teaser items whose alert
+   needs the article page: the rule's phrase is only in the page body (beside a
+   navigation bar, a related-stories block and a footer), so each alert waits for
+   poll -> page fetch -> extraction -> second match -> delivery.
+   With ``--websub``, a third run measures push: the feed names a local WebSub hub
+   (tests/websubhub.py); after the daemon subscribed, each item is published through
+   the hub (signed POST to the daemon's callback). Latency: from the publish call to
+   the local webhook receiving the alert. Polling is hourly, so pushes do it all.
 2. Throughput. N alerts are put in the outbox at once; one delivery worker
    (``deliver_due``, the daemon's pass) sends them to a local webhook through
    apprise ``json://``. Reported: alerts/s.
@@ -12,6 +20,7 @@
 Everything is local (127.0.0.1); nothing leaves the machine.
 
 Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000]
+                             [--full-text] [--websub]
 """
 
 from __future__ import annotations
@@ -38,7 +47,10 @@ from monitor.store.repo import Store
 class Feed:
     """A local RSS feed whose items grow; remembers when each item was first served."""
 
-    def __init__(self) -> None:
+    def __init__(self, link_base: str = "https://bench.test") -> None:
+        self.link_base = link_base
+        #: Extra channel elements (the WebSub hub links).
+        self.head = ""
         self.items: list[int] = []
         self.first_served: dict[int, float] = {}
         self.lock = threading.Lock()
@@ -50,11 +62,12 @@ class Feed:
                 self.first_served.setdefault(i, now)
             shown = self.items[-100:]  # a feed shows its latest entries
         entries = "".join(
-            f"<item><title>Zoom story {i}</title><link>https://bench.test/{i}</link>"
+            f"<item><title>Zoom story {i}</title><link>{self.link_base}/{i}</link>"
             f"<guid>g{i}</guid><description>Zoom item {i}</description></item>"
             for i in reversed(shown))
-        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>'
-                f"{entries}</channel></rss>").encode()
+        return (f'<?xml version="1.0"?><rss version="2.0" '
+                f'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Bench</title>'
+                f"{self.head}{entries}</channel></rss>").encode()
 
 
 class Hook:
@@ -71,8 +84,13 @@ def serve(feed: Feed | None, hook: Hook | None) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            body = feed.body() if feed else b""
-            self._reply(200, body, "application/rss+xml")
+            if self.path.startswith("/a/"):
+                self._reply(200, article_page(self.path[3:]), "text/html; charset=utf-8")
+            elif self.path == "/robots.txt":
+                self._reply(404, b"", "text/plain")
+            else:
+                body = feed.body() if feed else b""
+                self._reply(200, body, "application/rss+xml")
 
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -99,21 +117,39 @@ def serve(feed: Feed | None, hook: Hook | None) -> ThreadingHTTPServer:
     return server
 
 
+def article_page(n: str) -> bytes:
+    """An article page whose body alone says "partner-only" (about 250 words)."""
+    body = "".join(f"<p>Paragraph {k} of story {n}: the company told resellers about the "
+                   "change, its timing and what customers should expect next quarter.</p>"
+                   for k in range(12))
+    return (f"<!DOCTYPE html><html><head><title>Story {n}</title></head><body>"
+            "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/tech'>Tech</a></nav>"
+            f"<main><article><h1>Zoom story {n}</h1>{body}<p>It moves to a partner-only "
+            "model in March.</p></article><aside><h2>Related stories</h2><ul>"
+            "<li><a href='/x'>Another story about markets</a></li></ul></aside></main>"
+            "<footer>Copyright Bench News</footer></body></html>").encode()
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def latency(items: int, burst: int, tmp: Path) -> list[float]:
+async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False) -> list[float]:
     feed, hook = Feed(), Hook()
     fsrv, hsrv = serve(feed, None), serve(None, hook)
+    base = f"http://127.0.0.1:{fsrv.server_address[1]}"
+    feed.link_base = f"{base}/a"
+    # Without full text: the rule matches the feed item. With it: only the page body.
+    rule = {"name": "zoom", "query": '"partner-only"' if full_text else "Zoom",
+            "notify": ["hook"], "alert_per": "article"}
     settings = Settings.model_validate({
-        "database": f"sqlite:///{tmp / 'latency.db'}",
-        "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5},
-        "feeds": [{"url": f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml",
-                   "name": "Bench"}],
+        "database": f"sqlite:///{tmp / ('latency-ft.db' if full_text else 'latency.db')}",
+        "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5,
+                 "full_text": "auto" if full_text else False},
+        "feeds": [{"url": f"{base}/feed.xml", "name": "Bench"}],
         "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
-        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"], "alert_per": "article"}],
+        "rules": [rule],
         "delivery": {"tick": 1},
     }, by_alias=True)
     monitor = Monitor.from_settings(settings)
@@ -134,6 +170,58 @@ async def latency(items: int, burst: int, tmp: Path) -> list[float]:
         fsrv.shutdown()
         hsrv.shutdown()
     return [hook.received[f"[zoom] Zoom story {i}"] - feed.first_served[i]
+            for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+
+
+async def websub_latency(items: int, tmp: Path) -> list[float]:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from feedserver import unused_port
+    from websubhub import LocalHub
+
+    hook, port = Hook(), unused_port()
+    hsrv = serve(None, hook)
+    with LocalHub() as hub:
+        feed = Feed()
+        fsrv = serve(feed, None)
+        topic = f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml"
+        feed.head = (f'<atom:link rel="hub" href="{hub.url}"/>'
+                     f'<atom:link rel="self" href="{topic}"/>')
+        settings = Settings.model_validate({
+            "database": f"sqlite:///{tmp / 'latency-ws.db'}",
+            "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
+            "feeds": [{"url": topic, "name": "Bench"}],
+            "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
+            "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"], "alert_per": "article"}],
+            "delivery": {"tick": 1},
+            "websub": {"callback_base": f"http://127.0.0.1:{port}",
+                       "listen": f"127.0.0.1:{port}"},
+        }, by_alias=True)
+        monitor = Monitor.from_settings(settings)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(monitor.run_forever(stop))
+        published: dict[int, float] = {}
+        try:
+            while not hub.verified(topic):
+                await asyncio.sleep(0.05)
+            for i in range(items):
+                with feed.lock:
+                    feed.items.append(i)
+                body = feed.body()
+                published[i] = time.monotonic()
+                await asyncio.to_thread(hub.publish, topic, body)
+                await asyncio.sleep(0.1)
+            deadline = time.monotonic() + 60
+            while len(hook.received) < items and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await runner
+            monitor.close()
+            fsrv.shutdown()
+            hsrv.shutdown()
+    return [hook.received[f"[zoom] Zoom story {i}"] - published[i]
             for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
 
 
@@ -167,12 +255,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--throughput", type=int, default=2000)
+    parser.add_argument("--websub", action="store_true",
+                        help="also measure publish-to-alert through a local WebSub hub")
+    parser.add_argument("--full-text", action="store_true",
+                        help="also measure alerts that need the article page (issue 10)")
     parser.add_argument("--db-url", default=None,
                         help="database for the throughput run (default: a fresh SQLite file); "
                              "give an empty PostgreSQL schema to measure SKIP LOCKED claims")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lat = asyncio.run(latency(args.items, args.burst, Path(tmp)))
+        ft = (asyncio.run(latency(args.items, args.burst, Path(tmp), full_text=True))
+              if args.full_text else [])
+        ws = asyncio.run(websub_latency(args.items, Path(tmp))) if args.websub else []
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
         sent, elapsed = throughput(args.throughput, db_url)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
@@ -184,6 +279,19 @@ def main() -> None:
     print(f"| latency p90 | {pct(ms, 90):.0f} ms |")
     print(f"| latency p99 | {pct(ms, 99):.0f} ms |")
     print(f"| latency max | {max(ms):.0f} ms |")
+    if args.full_text:
+        fms = [v * 1000 for v in ft]
+        print(f"| full text: items delivered / arrived | {len(ft)} / {args.items} |")
+        print(f"| full text: latency p50 / p90 / p99 / max (fetch -> page -> webhook) | "
+              f"{statistics.median(fms):.0f} / {pct(fms, 90):.0f} / {pct(fms, 99):.0f} / "
+              f"{max(fms):.0f} ms |")
+        print(f"| full text vs feed-item alerts, p99 | {pct(fms, 99) / pct(ms, 99):.1f}x |")
+    if args.websub:
+        wms = [v * 1000 for v in ws]
+        print(f"| WebSub: items delivered / published | {len(ws)} / {args.items} |")
+        print(f"| WebSub: latency p50 / p90 / p99 / max (publish -> webhook) | "
+              f"{statistics.median(wms):.0f} / {pct(wms, 90):.0f} / {pct(wms, 99):.0f} / "
+              f"{max(wms):.0f} ms |")
     print(f"| delivery throughput (1 worker, {backend}, json:// to local webhook) | "
           f"{sent / elapsed:.0f} alerts/s ({sent} in {elapsed:.2f} s) |")
 

@@ -11,9 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 #: The text fields an article offers to the matcher (``title:`` ... ``tag:``).
-FIELDS = ("title", "summary", "content", "author", "category", "url", "feed", "tag", "lang")
+FIELDS = (
+    "title", "summary", "content", "fulltext", "author", "category", "url", "feed", "tag",
+    "lang",
+)
 #: The fields searched when a query term names none.
-DEFAULT_FIELDS = ("title", "summary", "content")
+DEFAULT_FIELDS = ("title", "summary", "content", "fulltext")
+#: A field name in a query that searches several article fields: ``content:`` also
+#: searches the text extracted from the article's page.
+FIELD_GROUPS = {"content": ("content", "fulltext")}
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,9 @@ class Article:
     #: an Atom entry with only ``<updated>`` has ``published`` None).
     published: datetime | None = None
     updated: datetime | None = None
+    #: The main text of the article's page, extracted when the feed item was a
+    #: teaser (see monitor.fulltext); "" until then, or when the page failed.
+    full_text: str = ""
     #: ISO 639-1 code of the text's language (None: unknown); searchable as ``lang:``.
     language: str | None = None
 
@@ -135,6 +144,8 @@ class Article:
             return self.language or ""
         if name in ("title", "summary", "content"):
             return str(getattr(self, name))
+        if name == "fulltext":
+            return self.full_text
         raise KeyError(name)
 
 
@@ -266,3 +277,19 @@ class DigestToSend:
     @property
     def more_count(self) -> int:
         return max(self.total - len(self.items), 0)
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """An article whose web page is to be fetched for its full text (claimed, leased)."""
+
+    article_id: int
+    #: The page to fetch (the article's link).
+    url: str
+    #: The article as stored, to match again once its full text is known.
+    article: Article
+    #: Attempts made so far (a retry after a timeout or a 5xx is attempt 2).
+    attempts: int = 0
+    #: Validators of the last response: a re-fetch is conditional.
+    etag: str | None = None
+    last_modified: str | None = None

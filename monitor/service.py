@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from monitor.alerts.backlog import backlog_keys
 from monitor.alerts.deliver import DeliveryReport, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
-from monitor.article import FeedSpec, FeedState, FetchResult, Route
+from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.feeds.parse import ParseResult, parse_feed
@@ -40,6 +40,7 @@ from monitor.feeds.schedule import (
     server_hint_s,
     update_rate,
 )
+from monitor.fulltext.runner import FullTextRunner
 from monitor.loop import every, interruptible
 from monitor.observe import Observer
 from monitor.redact import register_secrets
@@ -48,11 +49,13 @@ from monitor.stories.assign import StorySettings
 from monitor.stories.ingest import with_languages
 from monitor.store.repo import FeedLease, FetchRecord, Store
 from monitor.store.stories import StoryPolicy
+from monitor.websub.discover import discover
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
     from concurrent.futures import ProcessPoolExecutor
 
     from monitor.feeds.fetch import Fetcher
+    from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
 #: ``once`` parses in a second process (``poll.parse_workers`` unset) from this many feeds.
@@ -61,6 +64,8 @@ ONCE_PARSE_PROCESS_FEEDS = 50
 ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
+#: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
+PUSHED_POLL_FACTOR = 4
 
 
 def utcnow() -> datetime:
@@ -134,6 +139,8 @@ class _Outcome:
     ttl_s: int | None = None
     #: The rule of each match found in the new articles (for metrics).
     rules: tuple[str, ...] = ()
+    #: Article pages claimed for their full text, to fetch beside the poll.
+    pages: tuple[PageJob, ...] = ()
 
 
 class Monitor:
@@ -183,6 +190,19 @@ class Monitor:
         #: when the pass under way started (None: none running).
         self.last_tick_at: datetime | None = None
         self.polling_since: datetime | None = None
+        #: Set by run_forever: wakes the delivery loop (new alerts from a page or a push).
+        self._wake: asyncio.Event | None = None
+        #: Full text for teaser items, fetched beside the poll (monitor.fulltext).
+        self.fulltext = FullTextRunner(store, settings, match=lambda a: self.rules.match(a),
+                                       routes=lambda: self._routes, clock=self.clock,
+                                       on_alerts=self._deliver_soon)
+        #: WebSub push (``websub:`` in the config); None: polling only.
+        self.websub: WebSubscriber | None = None
+        if settings.websub is not None:
+            from monitor.websub.subscriber import WebSubscriber  # aiohttp: only when used
+
+            self.websub = WebSubscriber(store, settings.websub, clock=self.clock,
+                                        ingest=self._ingest_push)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
@@ -208,6 +228,8 @@ class Monitor:
         delivery, retry = RuleDelivery.from_settings(settings), retry_policy(settings)
         if settings.database != self.settings.database:
             log.warning("config.reload_database_ignored: restart to change the database")
+        if settings.websub != self.settings.websub:
+            log.warning("config.reload_websub_ignored: restart to change websub")
         self.store.sync_feeds(
             feed_specs(settings), self.clock(), default_interval_s=settings.poll.interval_s
         )
@@ -216,6 +238,7 @@ class Monitor:
         self.store.use_stories(story_policy(settings, delivery) if settings.stories.enabled
                                else None)
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
+        self.fulltext.configure(settings)
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
     def _reload_from_source(self) -> None:
@@ -247,12 +270,16 @@ class Monitor:
 
     # -- polling -------------------------------------------------------------
 
-    async def poll(self, *, all_feeds: bool = False) -> PollReport:
+    async def poll(
+        self, *, all_feeds: bool = False, finish_pages: bool | None = None
+    ) -> PollReport:
         """Fetch the due feeds (or all of them), store new articles and matches.
 
         Due feeds are claimed in small batches, topped up as fetches finish, so
         each lease starts close to its fetch and other replicas can claim the rest.
         ``all_feeds`` claims every active feed at once (``news-monitor once``).
+        Article pages (full text) run beside the pass; ``finish_pages`` (default:
+        outside the daemon) waits for them, and for due retries, before returning.
         """
         poll = self.settings.poll
         report = PollReport()
@@ -285,6 +312,9 @@ class Monitor:
                 if running:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             await self._flush(records)
+        await self.fulltext.resume()  # retries due, and pages a dead replica left
+        if finish_pages if finish_pages is not None else self._stop_event is None:
+            await self.fulltext.aclose()
         if report.feeds:
             log.info(
                 "poll.done feeds=%d new_articles=%d new_matches=%d failed=%d",
@@ -332,6 +362,7 @@ class Monitor:
             outcome = await asyncio.to_thread(self._ingest_safely, feed, result, parsed)
         else:  # 304 or an error: nothing to parse or store
             outcome = self._ingest_safely(feed, result)
+        self.fulltext.submit(outcome.pages)  # beside the poll: alerts above do not wait
         now = self.clock()
         when, rate = self._schedule(feed, result, outcome, now)
         report.add(feed.url, outcome)
@@ -424,6 +455,8 @@ class Monitor:
                                 max_items=self.settings.poll.max_items)
         if parsed.error:
             return _Outcome(error=parsed.error)
+        if self.websub is not None:
+            self.websub.discovered(feed.id, discover(result.body, result.headers, feed.url))
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
@@ -434,6 +467,8 @@ class Monitor:
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
                              backlog_s=self.settings.poll.backlog_s)
         saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
+        # Backlog items stay silent: their pages would alert the rules they missed.
+        pages = self.fulltext.want(feed.id, feed.url, [a for a in unseen if a.key not in quiet])
         return _Outcome(
             new_articles=saved.new_articles,
             new_items=len(unseen),
@@ -442,6 +477,7 @@ class Monitor:
             body_hash=body_hash,
             ttl_s=parsed.ttl_s,
             rules=tuple(m.rule for _, ms in items for m in ms),
+            pages=tuple(pages),
         )
 
     def _schedule(
@@ -461,6 +497,8 @@ class Monitor:
             min_interval_s=poll.min_interval_s,
             max_interval_s=poll.max_interval_s,
         )
+        if self.websub is not None and feed.id in self.websub.active:
+            interval = max(interval, min(interval * PUSHED_POLL_FACTOR, poll.max_interval_s))
         retry_after = None
         if result.status in (429, 503):
             retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
@@ -475,6 +513,24 @@ class Monitor:
             rng=self.rng,
         )
         return when, rate
+
+    async def _ingest_push(self, feed_id: int, body: bytes, headers: Mapping[str, str]) -> None:
+        """Content a WebSub hub pushed: the same parse, dedup, match and outbox as a poll."""
+        feed = await asyncio.to_thread(self.store.feed_state, feed_id)
+        if feed is None:
+            return
+        result = FetchResult(url=feed.url, final_url=feed.url, status=200, body=body,
+                             headers=headers)
+        outcome = await asyncio.to_thread(self._ingest_safely, feed, result)
+        log.info("websub.pushed url=%s new=%d error=%s", feed.url, outcome.new_articles,
+                 outcome.error)
+        self.fulltext.submit(outcome.pages)
+        self._deliver_soon()
+
+    def _deliver_soon(self) -> None:
+        """New alerts are stored (a page's full text, a push): deliver now (daemon only)."""
+        if self._wake is not None:
+            self._wake.set()
 
     # -- delivery ------------------------------------------------------------
 
@@ -540,7 +596,7 @@ class Monitor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_from_source)
-        wake = asyncio.Event()  # set by a poll that queued alerts: deliver them now
+        wake = self._wake = asyncio.Event()  # new alerts queued: deliver them now
         loops = [
             asyncio.ensure_future(every(lambda: self.settings.poll.tick_s,
                                         functools.partial(self._poll_pass, wake), stop,
@@ -548,6 +604,7 @@ class Monitor:
             asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
                                         self._deliver_pass, stop, wake, name="deliver")),
         ]
+        stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
                  len(self.settings.feeds), len(self.settings.rules))
         if warning := self.rules.unindexed_warning():
@@ -557,9 +614,34 @@ class Monitor:
         log.info("service.stopping")
         # Let in-flight passes finish; each feed and alert is its own transaction.
         await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10))
+        await self.fulltext.aclose(timeout_s=self.settings.poll.timeout_s + 5)
+        await stop_websub()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
+
+    async def _start_websub(
+        self, stop: asyncio.Event, loops: list[asyncio.Future[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Start the callback listener and the subscription loop; returns their stop."""
+        if self.websub is None or self.settings.websub is None:
+            return _nothing
+        from monitor.websub.listener import Listener
+        from monitor.websub.subscriber import client_session
+
+        subscriber = self.websub
+        listener = Listener(subscriber, *self.settings.websub.host_port)
+        await listener.start()
+        session = client_session()
+        loops.append(asyncio.ensure_future(every(
+            lambda: self.settings.poll.tick_s, functools.partial(subscriber.tick, session),
+            stop, name="websub")))
+
+        async def close() -> None:
+            await listener.stop()
+            await session.close()
+
+        return close
 
     async def _poll_pass(self, wake: asyncio.Event) -> None:
         # Readiness: the loop is alive while passes start and end, tick after tick.
@@ -576,6 +658,10 @@ class Monitor:
         if report.sent or report.failed or report.dead or report.held:
             log.info("deliver.done sent=%d failed=%d dead=%d held=%d",
                      report.sent, report.failed, report.dead, report.held)
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _parse_pool(workers: int) -> ProcessPoolExecutor:

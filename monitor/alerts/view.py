@@ -27,7 +27,8 @@ LEAD_CHARS = 300
 _SHORT_CHARS = 120
 #: How each field's excerpt is introduced.
 FIELD_LABELS = {
-    "summary": "In the summary", "content": "In the article", "author": "Author",
+    "summary": "In the summary", "content": "In the article",
+    "fulltext": "In the full article (from its page)", "author": "Author",
     "category": "Category", "url": "Link", "feed": "Feed", "tag": "Feed tag",
     "snippet": "Snippet",  # the stored snippet, for a match recorded without hits
 }
@@ -126,7 +127,7 @@ def _excerpts(
         for word in words:
             pieces += [(", ", False), (word, True)] if pieces else [(word, True)]
         return [Excerpt(field, tuple(pieces))] if pieces else []
-    width = 200 if field in ("summary", "content") else _SHORT_CHARS
+    width = 200 if field in ("summary", "content", "fulltext") else _SHORT_CHARS
     out = []
     for start, end in hit_windows(text, _spans(hits), width):
         inside = {h.term for h in hits if h.start < end and h.end > start}

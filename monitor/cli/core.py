@@ -156,13 +156,18 @@ def status(
     config: ConfigOpt = DEFAULT_CONFIG,
     format: Annotated[StatusFormat, typer.Option("--format", "-f")] = StatusFormat.table,
 ) -> None:
-    """Per feed: health and last error in plain words, next poll, stored articles."""
+    """Per feed: health and last error in plain words, next poll, stored articles,
+    full-text mode and how often its article pages failed."""
     from monitor.feeds.health import health, next_poll
 
     now = datetime.now(UTC)
     settings, database = load_for_database(config)
     store = open_database(database)
+    # Without a config (only MONITOR_DATABASE_URL) the modes are unknown.
+    modes = ({f.url: f.full_text or settings.poll.full_text for f in settings.feeds}
+             if settings is not None else {})
     try:
+        pages, pushed = store.page_stats(), store.push_states()
         rows = [
             {
                 "url": redact(s.url),
@@ -182,6 +187,8 @@ def status(
                 "disabled_reason": s.disabled_reason,
                 "items_per_day": round(s.items_per_day, 2) if s.items_per_day is not None
                 else None,
+                **full_text_status(modes.get(s.url), pages.get(s.url)),
+                "push": push_status(pushed.get(s.url), now),
                 "lease_owner": s.lease_owner if s.lease_until and s.lease_until > now else None,
                 "lease_until": iso(s.lease_until) if s.lease_until and s.lease_until > now
                 else None,
@@ -193,7 +200,30 @@ def status(
     if format is StatusFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at"])
+    print_table(rows, ["name", "url", "health", "next_poll", "articles", "last_polled_at",
+                       "full_text", "push"])
+
+
+def push_status(state: tuple[str, datetime | None] | None, now: datetime) -> str:
+    """How new items reach us: "polled", or "WebSub until 2026-12-03T10:00Z" (and polled)."""
+    if state is None or state[0] in ("unsubscribed",):
+        return "polled"
+    name, lease_until = state
+    if name == "active" and lease_until is not None and lease_until > now:
+        return f"WebSub until {iso(lease_until)} (polled slower)"
+    return f"polled (WebSub {name})"
+
+
+def full_text_status(mode: str | None, pages: Any) -> dict[str, Any]:
+    """A feed's full-text mode and page outcomes: "auto: 2 of 8 pages failed (25%)"."""
+    done, failed = (pages.done, pages.failed) if pages else (0, 0)
+    rate = pages.failure_rate if pages else None
+    words = f"{mode}: {failed} of {done + failed} pages failed" if done + failed else mode
+    if rate is not None:
+        words += f" ({rate:.0%})"
+    return {"full_text": words, "full_text_mode": mode, "full_text_done": done,
+            "full_text_failed": failed,
+            "full_text_failure_rate": round(rate, 3) if rate is not None else None}
 
 
 def with_configured(statuses: list[Any], settings: Any) -> list[Any]:

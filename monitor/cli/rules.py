@@ -102,6 +102,9 @@ def test_rule(
     ] = False,
     since: Annotated[str, typer.Option(help="With --stored: articles fetched since.")] = "30d",
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.table,
+    full_text: Annotated[bool, typer.Option(
+        "--full-text", help="With --url/--file: fetch the article pages as the daemon would "
+        "(the feed's full_text mode, else poll.full_text) and match their text too.")] = False,
 ) -> None:
     """Which articles QUERY would match, and why (entities come from the config).
 
@@ -119,7 +122,16 @@ def test_rule(
         articles = articles_from_url(url, settings)
     else:
         articles = articles_from_store(settings.database, since_cutoff(since))
+    pages: dict[str, str | None] = {}
+    show_pages = full_text and not stored  # stored articles carry their full text already
+    if show_pages:
+        articles = add_full_texts(tuple(articles), settings, url, pages)
     rows = [hit_row(a, m) for a in articles for m in ruleset.match(a)]
+    if show_pages:  # show what the page gave (and why not) beside each match
+        by_url = {a.link: a for a in articles}
+        for row in rows:
+            page = by_url[row["url"]]
+            row.update(full_text=page.full_text, full_text_error=pages.get(page.key))
     if format is TestFormat.jsonl:
         write_rows(rows, "jsonl", [])
         return
@@ -188,6 +200,29 @@ def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
     if parsed.error:
         raise fail(f"{url}: {parsed.error}")
     return parsed.articles
+
+
+def add_full_texts(articles: tuple[Article, ...], settings: Any, url: str | None,
+                   errors: dict[str, str | None]) -> list[Article]:
+    """The articles with their pages' text; each page's error into ``errors`` by key."""
+    import asyncio
+
+    from monitor.fulltext.pages import PageFetcher, with_full_texts
+
+    poll = settings.poll if settings else None
+    feed = next((f for f in settings.feeds if f.url == url), None) if settings else None
+    mode = (feed.full_text if feed else None) or (poll.full_text if poll else "auto")
+
+    async def run() -> list[tuple[Article, str | None]]:
+        async with PageFetcher(timeout_s=poll.timeout_s if poll else 20,
+                               max_bytes=poll.max_bytes if poll else 10_000_000,
+                               concurrency=poll.full_text_concurrency if poll else 8,
+                               per_host=poll.per_host if poll else 2) as pages:
+            return await with_full_texts(articles, mode, pages)
+
+    done = asyncio.run(run())
+    errors.update((a.key, error) for a, error in done)
+    return [a for a, _ in done]
 
 
 def articles_from_store(database: str, since: datetime) -> Iterator[Article]:

@@ -96,6 +96,16 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _as_full_text(value: Any) -> Any:
+    """``full_text: true | false | auto`` -> "true" / "false" / "auto"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "auto"):
+        return value.strip().lower()
+    raise PydanticCustomError("full_text", "expected true, false or auto, got {v!r}",
+                              {"v": value})
+
+
 def _as_duration_or_zero(value: Any) -> Any:
     return 0 if value in (0, "0") else _as_duration(value)
 
@@ -103,6 +113,8 @@ def _as_duration_or_zero(value: Any) -> Any:
 Duration = Annotated[int, BeforeValidator(_as_duration)]
 #: A duration where 0 means "none" (``poll.backlog: 0``).
 DurationOrZero = Annotated[int, BeforeValidator(_as_duration_or_zero)]
+#: Whether to fetch article pages for their full text (see docs/polling.md).
+FullText = Annotated[Literal["true", "false", "auto"], BeforeValidator(_as_full_text)]
 Size = Annotated[int, BeforeValidator(_as_size)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Names = Annotated[list[Name], BeforeValidator(_one_or_many)]
@@ -144,6 +156,12 @@ class PollSettings(_Settings):
     #: A feed's first poll alerts only items dated within this (0: none); older ones are
     #: stored and matched silently (see docs/polling.md, ``rules apply --alert``).
     backlog_s: DurationOrZero = Field(86400, alias="backlog")
+    # -- full text (issue 10): see docs/polling.md --
+    #: Fetch each new item's page for its full text: always, never, or (auto) when the
+    #: item carries fewer than ~60 words. Feeds may override it.
+    full_text: FullText = "auto"
+    #: Page fetches at once, in all (the per-host limit is ``per_host``).
+    full_text_concurrency: int = Field(8, ge=1)
 
 
 class FeedSettings(_Settings):
@@ -157,6 +175,8 @@ class FeedSettings(_Settings):
     interval_s: Duration | None = Field(None, alias="interval")
     tags: Names = []
     opml: Name | None = None
+    #: Overrides ``poll.full_text`` for this feed.
+    full_text: FullText | None = None
 
     @model_validator(mode="after")
     def _url_or_opml(self) -> FeedSettings:
@@ -381,6 +401,43 @@ class HttpSettings(_Settings):
         return int(self.listen.rpartition(":")[2])
 
 
+_LISTEN = re.compile(r"(\[[0-9a-fA-F:.]+\]|[\w.-]*):(\d{1,5})\Z")
+
+
+class WebSubSettings(_Settings):
+    """WebSub push (issue 10): ``{callback_base: https://monitor.example.org,
+    listen: 127.0.0.1:8090, lease: 1d}``; see docs/polling.md."""
+
+    #: The public URL at which hubs reach the ``listen`` address (a proxy may sit between).
+    callback_base: str
+    #: Where the daemon's callback listener binds: host:port.
+    listen: str = "127.0.0.1:8090"
+    #: The lease asked of hubs (they may grant another); renewed before it ends.
+    lease_s: Duration = Field(86400, alias="lease")
+
+    @field_validator("callback_base")
+    @classmethod
+    def _http_base(cls, url: str) -> str:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise PydanticCustomError(
+                "callback_base", "must be an http:// or https:// URL, got '{url}'", {"url": url})
+        return url.strip().rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        m = _LISTEN.match(value.strip())
+        if not m or not 0 < int(m.group(2)) < 65536:
+            raise PydanticCustomError("listen", "expected host:port, got '{v}'", {"v": value})
+        return value.strip()
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "0.0.0.0", int(port)
+
+
 class Settings(_Settings):
     """The whole configuration file, validated."""
 
@@ -394,6 +451,8 @@ class Settings(_Settings):
     #: Recipients of the rules that name none.
     default_notify: Names = []
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    #: WebSub push; None: feeds are only polled.
+    websub: WebSubSettings | None = None
     stories: StoriesSettings = Field(default_factory=StoriesSettings)
     #: The dashboard, API, metrics and probes; None: the daemon serves no HTTP.
     http: HttpSettings | None = None

@@ -57,7 +57,8 @@ def expand_opml(
                 names.add(name)
             tags = list(dict.fromkeys([*feed.tags, *entry.tags]))
             expanded.append((i, FeedSettings(url=feed.url, name=name, tags=tags,
-                                             interval_s=entry.interval_s)))
+                                             interval_s=entry.interval_s,
+                                             full_text=entry.full_text)))
         log.info("config.opml_loaded path=%s feeds=%d skipped=%d", path,
                  len(document.feeds), len(document.skipped))
     return settings.model_copy(update={"feeds": [f for _, f in expanded]}), expanded, problems

@@ -37,7 +37,8 @@ MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_STATUSES = frozenset({301, 308})
 ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/json;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 _CHUNK = 64 * 1024
@@ -194,12 +195,14 @@ class Fetcher:
         concurrency: int = 20,
         per_host: int = 2,
         user_agent: str = monitor.USER_AGENT,
+        accept: str = ACCEPT,
     ) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.max_bytes = max_bytes
         self.concurrency = concurrency
         self.user_agent = user_agent
+        self.accept = accept
         self.per_host = per_host
         self._semaphore = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -221,7 +224,7 @@ class Fetcher:
             auto_decompress=False,  # we inflate ourselves, with a cap
             headers={
                 "User-Agent": self.user_agent,
-                "Accept": ACCEPT,
+                "Accept": self.accept,
                 "Accept-Encoding": "gzip, deflate",
             },
         )

@@ -1,5 +1,8 @@
 """Feed bytes -> Articles (feedparser), HTML -> plain text, canonical URLs. Pure.
 
+JSON Feed documents (by content type or a body starting with ``{``) are handed to
+``monitor.feeds.jsonfeed``; everything else goes to feedparser.
+
 ``parse_feed`` never raises: a document that is not a feed comes back as
 ``ParseResult.error``; a broken feed whose entries could still be read comes
 back with articles and a ``warning``.
@@ -350,7 +353,7 @@ def _not_a_feed(body: bytes, headers: Mapping[str, str], parsed: Any) -> str:
     if _HTML_START.match(head) or (content_type.startswith("text/html") and b"<rss" not in head):
         return "not a feed: looks like an HTML page"
     if head.lstrip()[:1] in (b"{", b"["):
-        return "not a feed: looks like JSON (JSON Feed is not supported yet)"
+        return "not a feed: looks like JSON"
     if parsed.get("bozo"):
         return "not a feed: " + _bozo_message(parsed.get("bozo_exception"))
     return "not a feed: no RSS or Atom elements found"
@@ -382,7 +385,11 @@ def parse_feed(
     articles (the first ones: feeds list the newest first), with a warning, so a
     feed of 100,000 items costs bounded work per poll.
     """
+    from monitor.feeds import jsonfeed  # imports this module: imported here, not on top
+
     try:
+        if jsonfeed.looks_like_json_feed(body, headers):
+            return jsonfeed.parse_json_feed(body, headers, feed, max_items=max_items)
         return _parse(body, headers, feed, max_items)
     except Exception as e:  # a parser bug must not stop the other feeds
         log.exception("feed.parse_crashed url=%s", feed.url)

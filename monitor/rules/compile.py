@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import ahocorasick  # type: ignore[import-not-found]
 
-from monitor.article import DEFAULT_FIELDS, FIELDS, RuleSpec
+from monitor.article import DEFAULT_FIELDS, FIELD_GROUPS, FIELDS, RuleSpec
 from monitor.errors import ConfigError, QueryError
 from monitor.rules import query as q
 from monitor.rules.evaluate import (
@@ -122,7 +122,7 @@ class _Builder:
 
     def build(self, node: q.Node, fields: tuple[str, ...]) -> Evaluator:
         if isinstance(node, q.Field):
-            return self.build(node.child, (node.name,))
+            return self.build(node.child, FIELD_GROUPS.get(node.name, (node.name,)))
         if isinstance(node, q.Regex):
             compiled, literals = compile_regex(node.pattern, node.column)
             ids = {self.registry.intern(LiteralSpec(k, substring=True)) for k in literals or ()}

@@ -35,6 +35,8 @@ from monitor.article import (
 from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
+from monitor.store.pages import PageQueries, article_full_text
+from monitor.store.websub import WebSubQueries
 from monitor.store.stories import (
     StoryCache,
     StoryPolicy,
@@ -168,7 +170,7 @@ class AlertRecord:
     url: str | None = None
 
 
-class Store(OutboxQueries, StoryQueries, ViewQueries):
+class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -425,6 +427,7 @@ class Store(OutboxQueries, StoryQueries, ViewQueries):
                             feed.c.tags.label("feed_tags"))
                      .join(feed, feed.c.id == article.c.first_feed_id)
                      .where(article.c.id > last_id).order_by(article.c.id).limit(_CHUNK))
+            query = article_full_text(query)
             if since is not None:
                 query = query.where(article.c.fetched_at >= since)
             rows = self._tx("reading articles", lambda c: c.execute(query).all(), readonly=True)
@@ -873,18 +876,20 @@ def _article(r: Row[Any]) -> Article:
         guid=r.guid, link=r.link, canonical_url=r.canonical_url, title=r.title,
         summary=r.summary, content=r.content, authors=tuple(r.authors),
         categories=tuple(r.categories), published=r.published, updated=r.updated,
+        full_text=r._mapping.get("full_text") or "",
         language=getattr(r, "language", None),
     )
 
 
 def _alert_query() -> Any:
-    return (select(alert.c.id.label("alert_id"), alert.c.recipient, alert.c.target_key,
-                   alert.c.attempts, match.c.rule, match.c.hits, match.c.snippet,
-                   match.c.matched_at, article, feed.c.url.label("feed_url"),
-                   feed.c.name.label("feed_name"), feed.c.tags.label("feed_tags"))
-            .join(match, match.c.id == alert.c.match_id)
-            .join(article, article.c.id == match.c.article_id)
-            .join(feed, feed.c.id == article.c.first_feed_id))
+    query = (select(alert.c.id.label("alert_id"), alert.c.recipient, alert.c.target_key,
+                    alert.c.attempts, match.c.rule, match.c.hits, match.c.snippet,
+                    match.c.matched_at, article, feed.c.url.label("feed_url"),
+                    feed.c.name.label("feed_name"), feed.c.tags.label("feed_tags"))
+             .join(match, match.c.id == alert.c.match_id)
+             .join(article, article.c.id == match.c.article_id)
+             .join(feed, feed.c.id == article.c.first_feed_id))
+    return article_full_text(query)  # an alert's evidence may point into the full text
 
 
 def _alert_to_send(r: Row[Any], story: StoryRef | None = None) -> AlertToSend:

@@ -14,6 +14,9 @@ explicit name so Alembic migrations can address it on both SQLite and PostgreSQL
 * ``alert``: the outbox, one row per match and notification target, with a send lease.
 * ``story``: coverage of one event across outlets; each article joins one when stored.
 * ``digest``: a claimed digest window (rule, target, window end); its message is an alert row.
+* ``websub_subscription``: a feed's WebSub hub subscription (secret, state, lease).
+* ``article_page``: the article's web page, wanted or fetched for its full text (one per
+  article, so two feeds carrying the same story never fetch its page twice).
 """
 
 from __future__ import annotations
@@ -264,6 +267,62 @@ class AlertRow(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
+#: article_page statuses: waiting for a (next) fetch; text extracted; given up.
+PAGE_STATUSES = ("wanted", "done", "failed")
+
+
+class ArticlePageRow(SQLModel, table=True):
+    """An article's page: the full text extracted from it, or why that failed."""
+
+    __tablename__ = "article_page"
+    __table_args__ = (
+        ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_article_page_article_id"),
+        # claim_due_pages: wanted pages by due time
+        Index("ix_article_page_due", "status", "due_at"),
+    )
+
+    article_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: The URL fetched (the article's link).
+    url: str = Field(sa_type=Text, nullable=False)
+    #: One of PAGE_STATUSES.
+    status: str = Field(sa_type=Text, nullable=False)
+    #: The extracted main text ("" until done).
+    text: str = Field(default="", sa_type=Text, nullable=False)
+    error: str | None = Field(default=None, sa_type=Text, nullable=True)
+    attempts: int = Field(default=0, nullable=False)
+    #: status "wanted": when the next attempt is due (and the lease of a running one).
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    http_status: int | None = Field(default=None, nullable=True)
+    #: Validators of the last response, for a conditional re-fetch.
+    etag: str | None = Field(default=None, sa_type=Text, nullable=True)
+    last_modified: str | None = Field(default=None, sa_type=Text, nullable=True)
+    fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class WebSubRow(SQLModel, table=True):
+    """A feed's WebSub subscription: its hub, secret, state and lease."""
+
+    __tablename__ = "websub_subscription"
+    __table_args__ = (
+        ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_websub_subscription_feed_id"),
+    )
+
+    feed_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hub: str = Field(sa_type=Text, nullable=False)
+    topic: str = Field(sa_type=Text, nullable=False)
+    #: HMAC secret of pushed content (X-Hub-Signature); never shown.
+    secret: str = Field(sa_type=Text, nullable=False)
+    #: Random path segment of the callback URL, so callbacks cannot be guessed.
+    token: str = Field(sa_type=Text, nullable=False)
+    #: new, subscribing, active, unsubscribing, unsubscribed, failed.
+    state: str = Field(sa_type=Text, nullable=False)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_push_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined, no-any-return]
 
@@ -276,6 +335,8 @@ article_source = _table(ArticleSourceRow)
 match = _table(MatchRow)
 alert = _table(AlertRow)
 digest = _table(DigestRow)
+article_page = _table(ArticlePageRow)
+websub_subscription = _table(WebSubRow)
 #: The metadata Alembic compares the migrations against.
 metadata = SQLModel.metadata
 

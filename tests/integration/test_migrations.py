@@ -18,7 +18,8 @@ from sqlalchemy import Connection, create_engine, inspect, text
 from monitor.store import db
 from monitor.store.tables import metadata
 
-TABLES = {"feed", "article", "article_source", "match", "alert", "digest", "story"}
+TABLES = {"feed", "article", "article_source", "match", "alert", "digest", "story",
+          "article_page", "websub_subscription"}
 
 
 def _diffs(url: str) -> list[Any]:

@@ -46,6 +46,10 @@ GOLDEN = [
     ("no-ids.xml", "application/rss+xml"),  # no guid/link, duplicate guid
     ("cp1251-no-decl.xml", "application/rss+xml; charset=windows-1251"),  # charset only in HTTP
     ("html-page.html", "text/html; charset=utf-8"),  # not a feed
+    ("jsonfeed-1.1-simple.json", "application/feed+json"),  # the 1.1 spec's first example
+    ("jsonfeed-1.0-podcast.json", "application/json"),  # 1.0 spec: podcast (html + text)
+    ("jsonfeed-1.0-microblog.json", "text/plain"),  # 1.0 spec: feed-level author; sniffed
+    ("jsonfeed-1.1-news.json", "application/feed+json"),  # numeric id, bad types, skipped items
 ]
 
 
@@ -133,7 +137,7 @@ NOT_FEEDS = [
     (
         b'{"version": "https://jsonfeed.org/version/1"}',
         "application/json",
-        "not a feed: looks like JSON (JSON Feed is not supported yet)",
+        "not a feed: JSON Feed without an items list",
     ),
     (
         b"<?xml version='1.0'?><a><b></a>",

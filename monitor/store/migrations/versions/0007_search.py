@@ -11,7 +11,7 @@ A later migration that rebuilds the ``article`` table on SQLite (batch mode: cop
 drop, rename) drops these triggers with the old table: it must create them again.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -22,7 +22,7 @@ from typing import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

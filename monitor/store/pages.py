@@ -1,0 +1,171 @@
+"""Article pages wanted for their full text (mixed into ``repo.Store``).
+
+One ``article_page`` row per article: inserting it claims the page, so when two
+feeds (or two replicas) carry the same story, only the insert that wins fetches
+it. A row stays ``wanted`` while a fetch is due or running (``due_at`` is then
+its lease: a replica that dies mid-fetch loses the page to the next claim), and
+ends ``done`` (text kept) or ``failed`` (error kept, the article as it was).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select, update
+
+from monitor.article import Match, PageJob, Route
+from monitor.store.tables import article, article_page, article_source, feed
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """The outcome of one page fetch, to store (see ``record_page``)."""
+
+    article_id: int
+    now: datetime
+    #: "done", "failed", or "wanted" again (a retry due at ``due_at``).
+    status: str
+    text: str = ""
+    error: str | None = None
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageStats:
+    """A feed's article pages by outcome, for ``status``."""
+
+    done: int = 0
+    failed: int = 0
+    wanted: int = 0
+
+    @property
+    def failure_rate(self) -> float | None:
+        finished = self.done + self.failed
+        return self.failed / finished if finished else None
+
+
+class PageQueries:
+    """Full-text page queries; needs ``_tx`` from the Store."""
+
+    _tx: Callable[..., Any]
+
+    def want_pages(self, feed_id: int, keys: Sequence[str], now: datetime, *,
+                   lease_s: int) -> list[PageJob]:
+        """Claim the pages of this feed's stored articles with these keys. An article
+        whose page is already wanted, fetched or failed (via another feed) is skipped."""
+        if not keys:
+            return []
+        src = article_source.c
+        rows = (select(article.c.id, article.c.link)
+                .join(article_source, src.article_id == article.c.id)
+                .where(src.feed_id == feed_id, src.key.in_(list(keys)),
+                       article.c.link.is_not(None)))
+
+        def work(conn: Connection) -> list[PageJob]:
+            values = [{"article_id": r.id, "url": r.link, "status": "wanted", "text": "",
+                       "attempts": 0, "due_at": now + timedelta(seconds=lease_s),
+                       "created_at": now} for r in conn.execute(rows)]
+            if not values:
+                return []
+            won = conn.execute(_insert(conn).on_conflict_do_nothing(
+                index_elements=[article_page.c.article_id])
+                .returning(article_page.c.article_id), values).scalars().all()
+            return _jobs(conn, won)
+
+        return self._tx("claiming article pages", work)  # type: ignore[no-any-return]
+
+    def claim_due_pages(self, now: datetime, *, lease_s: int, limit: int = 50) -> list[PageJob]:
+        """Lease wanted pages whose (next) attempt is due: retries, and pages whose
+        fetcher died (their lease ran out)."""
+        due = (select(article_page.c.article_id)
+               .where(article_page.c.status == "wanted", article_page.c.due_at <= now)
+               .order_by(article_page.c.due_at).limit(limit))
+
+        def work(conn: Connection) -> list[PageJob]:
+            ids = conn.execute(
+                update(article_page)
+                .where(article_page.c.article_id.in_(due.with_for_update(skip_locked=True)))
+                .values(due_at=now + timedelta(seconds=lease_s))
+                .returning(article_page.c.article_id)).scalars().all()
+            return _jobs(conn, ids)
+
+        return self._tx("claiming due pages", work)  # type: ignore[no-any-return]
+
+    def record_page(self, record: PageRecord, matches: Sequence[Match],
+                    routes: Mapping[str, Sequence[Route]]) -> tuple[int, int]:
+        """Store a page's outcome and the matches its text added (rules that had not
+        matched yet: one more match row each, never a second one), atomically.
+        Returns (new_matches, new_alerts)."""
+        from monitor.store.repo import _cap, _insert_matches_bulk  # repo imports this module
+
+        r = record
+        values = {"status": r.status, "error": _cap(r.error), "http_status": r.http_status,
+                  "due_at": r.due_at, "fetched_at": r.now,
+                  "attempts": article_page.c.attempts + 1}
+        if r.status == "done":
+            values["text"] = r.text
+        if r.etag or r.last_modified:
+            values.update(etag=r.etag, last_modified=r.last_modified)
+
+        def work(conn: Connection) -> tuple[int, int]:
+            conn.execute(update(article_page)
+                         .where(article_page.c.article_id == r.article_id).values(values))
+            if not matches:
+                return (0, 0)
+            return _insert_matches_bulk(conn, [(r.article_id, matches, True)], routes, r.now)
+
+        return self._tx("recording a page", work)  # type: ignore[no-any-return]
+
+    def page_stats(self) -> dict[str, PageStats]:
+        """Per feed URL: its articles' pages done, failed and wanted."""
+        status = article_page.c.status
+        query = (select(feed.c.url,
+                        *(func.sum(case((status == s, 1), else_=0)).label(s)
+                          for s in ("done", "failed", "wanted")))
+                 .join(article, article.c.first_feed_id == feed.c.id)
+                 .join(article_page, article_page.c.article_id == article.c.id)
+                 .group_by(feed.c.url))
+
+        def work(conn: Connection) -> dict[str, PageStats]:
+            return {r.url: PageStats(int(r.done), int(r.failed), int(r.wanted))
+                    for r in conn.execute(query)}
+
+        return self._tx("reading page stats", work, readonly=True)  # type: ignore[no-any-return]
+
+
+def _insert(conn: Connection) -> Any:
+    from monitor.store.repo import _insert as insert
+
+    return insert(conn, article_page)
+
+
+def _jobs(conn: Connection, ids: Sequence[int]) -> list[PageJob]:
+    """The claimed pages with their articles as stored (first feed's name and tags)."""
+    if not ids:
+        return []
+    from monitor.store.repo import _article
+
+    page = article_page.c
+    query = (select(article, page.url.label("page_url"), page.attempts.label("page_attempts"),
+                    page.etag.label("page_etag"), page.last_modified.label("page_lm"),
+                    feed.c.url.label("feed_url"), feed.c.name.label("feed_name"),
+                    feed.c.tags.label("feed_tags"))
+             .join(article_page, page.article_id == article.c.id)
+             .join(feed, feed.c.id == article.c.first_feed_id)
+             .where(article.c.id.in_(list(ids))).order_by(article.c.id))
+    return [PageJob(article_id=r.id, url=r.page_url, article=_article(r),
+                    attempts=r.page_attempts, etag=r.page_etag, last_modified=r.page_lm)
+            for r in conn.execute(query)]
+
+
+def article_full_text(query: Any) -> Any:
+    """``query`` (selecting from article) with the page text as ``full_text``."""
+    return (query.add_columns(article_page.c.text.label("full_text"))
+            .outerjoin(article_page, article_page.c.article_id == article.c.id))
+

@@ -1,0 +1,1 @@
+"""WebSub push: hub discovery, subscriptions, the callback listener (issue 10)."""

@@ -1,0 +1,148 @@
+"""WebSub through the real daemon loop: a local hub (tests/websubhub.py), the feed on a
+local server, alerts to a local webhook; SQLite and PostgreSQL.
+
+Subscription and verification of intent, signed and badly signed deliveries, lease
+renewal, unsubscribe when the feed leaves the config, a hub that is down."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from feedserver import FeedServer, unused_port
+from receivers import WebhookReceiver
+from websubhub import LocalHub, wait_for
+
+from monitor.cli.core import push_status
+from monitor.config import Settings
+from monitor.service import Monitor
+
+
+def rss(hub: str, self_url: str, *titles: str) -> bytes:
+    items = "".join(f"<item><title>{t}</title><guid>{t}</guid></item>" for t in titles)
+    return ('<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">'
+            f'<channel><title>Pushed</title><atom:link rel="hub" href="{hub}"/>'
+            f'<atom:link rel="self" href="{self_url}"/>{items}</channel></rss>').encode()
+
+
+def settings(db_url: str, feed: str, hook: str, port: int, **websub: Any) -> Settings:
+    return Settings.model_validate({
+        "database": db_url,
+        "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
+        "feeds": [{"url": feed, "name": "Pushed"}],
+        "recipients": {"hook": hook},
+        "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
+        "delivery": {"tick": 1},
+        "websub": {"callback_base": f"http://127.0.0.1:{port}", "listen": f"127.0.0.1:{port}",
+                   **websub},
+    })
+
+
+async def with_daemon(m: Monitor, scenario: Callable[[], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    daemon = asyncio.create_task(m.run_forever(stop))
+    try:
+        await scenario()
+    finally:
+        stop.set()
+        await daemon
+
+
+def until(condition: Callable[[], object]) -> Awaitable[None]:
+    return asyncio.to_thread(wait_for, condition)
+
+
+def test_subscribe_verify_and_signed_push_alerts_once(db_url: str) -> None:
+    port = unused_port()
+    with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "Old story"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, topic, hook.json_url("/hook"), port))
+
+        async def scenario() -> None:
+            await until(lambda: hub.verified(topic))
+            (request,) = [r for r in hub.requests if r["hub.mode"] == "subscribe"][:1]
+            assert request["hub.topic"] == topic and len(request["hub.secret"]) >= 32
+            callback = request["hub.callback"]
+            assert callback.startswith(f"http://127.0.0.1:{port}/websub/")
+            sub = m.store.subscription(1)
+            assert sub is not None and sub.state == "active" and sub.lease_until is not None
+            assert sub.secret == request["hub.secret"] and sub.secret not in repr(sub)
+            await until(lambda: 1 in m.websub.active)  # polling slows down while pushed
+            state = m.store.push_states()[topic]
+            assert push_status(state, datetime.now(UTC)).startswith("WebSub until ")
+
+            # Pushed content goes through parse, dedup, match and the outbox.
+            body = rss(hub.url, topic, "Old story", "Zoom pushed story")
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]
+            await until(lambda: [r for r in hook.delivered
+                                 if r.json["title"] == "[zoom] Zoom pushed story"])
+            # A badly signed delivery is acknowledged (so the hub stops) but ignored.
+            forged = rss(hub.url, topic, "Zoom forged story")
+            assert await asyncio.to_thread(hub.publish, topic, forged, secret="wrong") == [202]
+            # The same content pushed twice is one article, one alert.
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]
+            # Verification of intent only for a request we made, same topic and mode.
+            for url, mode, what in [(callback, "subscribe", topic + "x"),  # other topic
+                                    (callback, "unsubscribe", topic),  # not asked for
+                                    (callback.rsplit("/", 1)[0] + "/bad", "subscribe", topic)]:
+                answer = await asyncio.to_thread(LocalHub.check, url, mode, what, "c1")
+                assert answer == (404, False)
+            await asyncio.sleep(1.5)
+
+        try:
+            asyncio.run(with_daemon(m, scenario))
+            titles = {a.title for a in m.store.stored_articles()}
+            assert titles == {"Old story", "Zoom pushed story"}
+            assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
+            assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
+        finally:
+            m.close()
+
+
+def test_lease_is_renewed_and_removal_unsubscribes(db_url: str) -> None:
+    port = unused_port()
+    with FeedServer() as server, LocalHub(grant_lease_s=30) as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "A"), content_type="application/rss+xml")
+        config = settings(db_url, topic, hook.json_url("/hook"), port)
+        m = Monitor.from_settings(config)
+
+        async def scenario() -> None:
+            # A 30 s lease is within the renewal margin: the next tick asks again.
+            await until(lambda: sum(r["hub.mode"] == "subscribe" for r in hub.requests) >= 2)
+            await until(lambda: m.store.subscription(1).state == "active")
+            m.reload(config.model_copy(update={"feeds": []}))
+            await until(lambda: any(r["hub.mode"] == "unsubscribe" for r in hub.requests))
+            await until(lambda: m.store.subscription(1).state == "unsubscribed")
+            (sub,) = hub.subscriptions.values()
+            assert ("unsubscribe", 200, True) in sub.checks
+
+        try:
+            asyncio.run(with_daemon(m, scenario))
+        finally:
+            m.close()
+
+
+def test_a_hub_that_is_down_leaves_polling_in_charge(db_url: str) -> None:
+    port, dead = unused_port(), unused_port()
+    with FeedServer() as server, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(f"http://127.0.0.1:{dead}/", topic, "Zoom polled story"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, topic, hook.json_url("/hook"), port))
+
+        async def scenario() -> None:
+            await until(lambda: (s := m.store.subscription(1)) and s.state == "failed")
+            await until(lambda: hook.delivered)
+
+        try:
+            asyncio.run(with_daemon(m, scenario))
+            sub = m.store.subscription(1)
+            assert sub is not None and "hub unreachable" in (sub.last_error or "")
+            assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom polled story"]
+        finally:
+            m.close()
