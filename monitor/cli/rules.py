@@ -8,12 +8,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
-from monitor.article import Article, FeedSpec, Match, RuleSpec
 from monitor.cli.app import (
     DEFAULT_CONFIG,
     ConfigOpt,
@@ -30,6 +29,9 @@ from monitor.cli.app import (
 )
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.redact import redact
+
+if TYPE_CHECKING:  # monitor.article is imported where used: --help stays light
+    from monitor.article import Article, Match
 
 rules_app = typer.Typer(help="Apply rules to stored articles.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -151,6 +153,8 @@ def compile_one(query: str, entities: dict[str, list[str]]) -> Any:
         if e.column:
             err.print("  " + " " * (e.column - 1) + "^", markup=False)
         raise typer.Exit(1) from None
+    from monitor.article import RuleSpec
+
     try:
         return compile_rules([RuleSpec(name="test-rule", query=query)], entities)
     except ConfigError as e:
@@ -170,6 +174,7 @@ def hit_row(article: Article, m: Match) -> dict[str, Any]:
 
 
 def articles_from_file(path: Path) -> tuple[Article, ...]:
+    from monitor.article import FeedSpec
     from monitor.feeds.parse import parse_feed
 
     try:
@@ -185,6 +190,7 @@ def articles_from_file(path: Path) -> tuple[Article, ...]:
 def articles_from_url(url: str, settings: Any) -> tuple[Article, ...]:
     import asyncio
 
+    from monitor.article import FeedSpec
     from monitor.feeds.fetch import Fetcher
     from monitor.feeds.parse import parse_feed
 

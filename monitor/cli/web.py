@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -28,6 +27,8 @@ def serve(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     store = open_database(settings.database)
     err.print(f"news-monitor: serving http://{settings.http.listen}/ (Ctrl-C to stop)")
     try:
+        import asyncio
+
         asyncio.run(serve_only(settings, store))
     except MonitorError as e:
         raise fail(str(e)) from None

@@ -40,6 +40,9 @@ def test_help_and_version_load_no_heavy_library(argv: list[str]) -> None:
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "typer" in imported  # the probe works: it sees the CLI's own imports
     assert imported & set(HEAVY) == set()
+    # Nor what only a command body needs: the event loop, the article records.
+    assert "asyncio" not in imported
+    assert not any(line.endswith("| monitor.article") for line in done.stderr.splitlines())
 
 
 def imported_by(argv: list[str], cwd: Path) -> set[str]:
