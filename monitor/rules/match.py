@@ -165,6 +165,7 @@ class RuleSet:
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
         self._scoped = tuple(bool(r.feeds or r.tags or r.languages) for r in self._rules)
+        self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -175,7 +176,7 @@ class RuleSet:
     def needs_language(self) -> bool:
         """Whether a rule reads an article's language (``languages:`` or ``lang:``), so
         ingest must detect it even when story grouping is off."""
-        return "lang" in self._scan_fields or any(r.languages for r in self._rules)
+        return self._needs_language
 
     @property
     def unindexed_rules(self) -> tuple[str, ...]:
