@@ -1,6 +1,6 @@
-"""SQLModel tables: the database schema of news-monitor.
+"""SQLAlchemy Core tables: the database schema of news-monitor.
 
-These classes never leave ``monitor.store``; ``repo.Store`` turns rows into the
+These tables never leave ``monitor.store``; ``repo.Store`` turns rows into the
 plain dataclasses of ``monitor.article``. Every constraint and index carries an
 explicit name so Alembic migrations can address it on both SQLite and PostgreSQL.
 
@@ -21,26 +21,34 @@ explicit name so Alembic migrations can address it on both SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Column,
     ColumnElement,
-    LargeBinary,
     DateTime,
     Dialect,
+    Float,
     ForeignKeyConstraint,
     Index,
+    Integer,
+    LargeBinary,
+    MetaData,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
     or_,
 )
-from sqlmodel import Field, SQLModel
 
 from monitor.store import ALERT_KINDS, ALERT_STATUSES  # noqa: F401  (re-exported)
+
+#: The schema; Alembic compares the migrations against it. Plain SQLAlchemy Core: the
+#: store never builds ORM objects, and SQLModel's classes cost ~0.2 s of start-up.
+metadata = MetaData()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -59,286 +67,245 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime given to the store: {value!r}")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)  # type: ignore[no-any-return]
-        return value.astimezone(timezone.utc)  # type: ignore[no-any-return]
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-class FeedRow(SQLModel, table=True):
-    """A configured feed, its fetch state and its poll lease."""
-
-    __tablename__ = "feed"
-    __table_args__ = (
-        UniqueConstraint("url", name="uq_feed_url"),
-        # claim_due_feeds: active feeds ordered by due time
-        Index("ix_feed_due", "active", "next_poll_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    #: The URL as configured: the feed's identity across config reloads.
-    url: str = Field(sa_type=Text, nullable=False)
-    #: Where to fetch now, when a permanent redirect moved the feed (else NULL).
-    fetch_url: str | None = Field(default=None, sa_type=Text, nullable=True)
-    name: str = Field(sa_type=Text, nullable=False)
-    tags: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    interval_s: int = Field(nullable=False)
-    #: False once the feed left the config: kept with its data, never polled.
-    active: bool = Field(default=True, nullable=False)
-    etag: str | None = Field(default=None, sa_type=Text, nullable=True)
-    last_modified: str | None = Field(default=None, sa_type=Text, nullable=True)
-    last_status: int | None = Field(default=None, nullable=True)
-    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
-    #: Consecutive failed polls (0 after a success).
-    error_count: int = Field(default=0, nullable=False)
-    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    lease_owner: str | None = Field(default=None, sa_type=Text, nullable=True)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    #: SHA-256 of the last body parsed: an identical body is not parsed again.
-    body_hash: str | None = Field(default=None, sa_type=Text, nullable=True)
-    #: Observed new items per day (a time-weighted average), for adaptive intervals.
-    items_per_day: float | None = Field(default=None, nullable=True)
-    #: Why the feed is no longer polled although configured (e.g. "HTTP 410 Gone").
-    disabled_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+#: A configured feed, its fetch state and its poll lease.
+feed = Table(
+    "feed",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The URL as configured: the feed's identity across config reloads.
+    Column("url", Text, nullable=False),
+    # Where to fetch now, when a permanent redirect moved the feed (else NULL).
+    Column("fetch_url", Text, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("interval_s", Integer, nullable=False),
+    # False once the feed left the config: kept with its data, never polled.
+    Column("active", Boolean, nullable=False, default=True),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    # Consecutive failed polls (0 after a success).
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("last_polled_at", UTCDateTime, nullable=True),
+    Column("next_poll_at", UTCDateTime, nullable=True),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # SHA-256 of the last body parsed: an identical body is not parsed again.
+    Column("body_hash", Text, nullable=True),
+    # Observed new items per day (a time-weighted average), for adaptive intervals.
+    Column("items_per_day", Float, nullable=True),
+    # Why the feed is no longer polled although configured (e.g. "HTTP 410 Gone").
+    Column("disabled_reason", Text, nullable=True),
+    UniqueConstraint("url", name="uq_feed_url"),
+    # claim_due_feeds: active feeds ordered by due time
+    Index("ix_feed_due", "active", "next_poll_at"),
+)
 
 
-class StoryRow(SQLModel, table=True):
-    """A story: the articles that cover one event, grouped as they arrive."""
-
-    __tablename__ = "story"
-    __table_args__ = (Index("ix_story_first_seen", "first_seen"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    #: The title of its first article.
-    title: str = Field(sa_type=Text, nullable=False)
-    #: When its first article was stored: it accepts articles for ``stories.window``.
-    first_seen: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    last_seen: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    articles: int = Field(default=0, nullable=False)
-    #: The assignment's term centroid ({term: weight}): restores the open stories.
-    centroid: dict[str, float] = Field(default_factory=dict, sa_type=JSON, nullable=False)
-
-
-class ArticleRow(SQLModel, table=True):
-    """A distinct article, stored once however many feeds carry it."""
-
-    __tablename__ = "article"
-    __table_args__ = (
-        # NULLs are distinct on both backends: articles without a URL never collide.
-        UniqueConstraint("canonical_url", name="uq_article_canonical_url"),
-        ForeignKeyConstraint(["first_feed_id"], ["feed.id"], name="fk_article_first_feed_id"),
-        ForeignKeyConstraint(["story_id"], ["story.id"], name="fk_article_story_id"),
-        Index("ix_article_fetched_at", "fetched_at"),
-        Index("ix_article_story_id", "story_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    canonical_url: str | None = Field(default=None, sa_type=Text, nullable=True)
-    #: The per-feed key under which ``first_feed_id`` saw it (rebuilds the Article).
-    key: str = Field(sa_type=Text, nullable=False)
-    guid: str | None = Field(default=None, sa_type=Text, nullable=True)
-    link: str | None = Field(default=None, sa_type=Text, nullable=True)
-    title: str = Field(sa_type=Text, nullable=False)
-    summary: str = Field(default="", sa_type=Text, nullable=False)
-    content: str = Field(default="", sa_type=Text, nullable=False)
-    authors: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    categories: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    published: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    updated: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    first_feed_id: int = Field(nullable=False)
-    fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    #: The story it joined when stored (NULL: stored before stories existed).
-    story_id: int | None = Field(default=None, nullable=True)
-    #: MinHash signature of its title + lede (the near-duplicate signal).
-    story_sig: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
-    #: ISO 639-1 language code (None: unknown).
-    language: str | None = Field(default=None, sa_type=Text, nullable=True)
+#: A story: the articles that cover one event, grouped as they arrive.
+story = Table(
+    "story",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The title of its first article.
+    Column("title", Text, nullable=False),
+    # When its first article was stored: it accepts articles for ``stories.window``.
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("articles", Integer, nullable=False, default=0),
+    # The assignment's term centroid ({term: weight}): restores the open stories.
+    Column("centroid", JSON, nullable=False, default=dict),
+    Index("ix_story_first_seen", "first_seen"),
+)
 
 
-class ArticleSourceRow(SQLModel, table=True):
-    """A feed that carried an article, under its per-feed key (guid/link/hash)."""
-
-    __tablename__ = "article_source"
-    __table_args__ = (
-        UniqueConstraint("feed_id", "key", name="uq_article_source_feed_key"),
-        ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_article_source_feed_id"),
-        ForeignKeyConstraint(
-            ["article_id"], ["article.id"], name="fk_article_source_article_id"
-        ),
-        Index("ix_article_source_article_id", "article_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    feed_id: int = Field(nullable=False)
-    key: str = Field(sa_type=Text, nullable=False)
-    article_id: int = Field(nullable=False)
-
-
-class MatchRow(SQLModel, table=True):
-    """A rule that matched an article, with its evidence."""
-
-    __tablename__ = "match"
-    __table_args__ = (
-        UniqueConstraint("rule", "article_id", name="uq_match_rule_article_id"),
-        ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_match_article_id"),
-        Index("ix_match_article_id", "article_id"),
-        Index("ix_match_matched_at", "matched_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    rule: str = Field(sa_type=Text, nullable=False)
-    article_id: int = Field(nullable=False)
-    #: Distinct literals that fired, in order of first appearance.
-    terms: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    #: ``Hit`` objects as dicts: term, field, start, end, text.
-    hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    snippet: str = Field(default="", sa_type=Text, nullable=False)
-    matched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    #: When alert rows were queued for it; NULL: never (a backlog item on a feed's first
-    #: poll, or ``rules apply`` without ``--alert``), so ``rules apply --alert`` may.
-    alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+#: A distinct article, stored once however many feeds carry it.
+article = Table(
+    "article",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("canonical_url", Text, nullable=True),
+    # The per-feed key under which ``first_feed_id`` saw it (rebuilds the Article).
+    Column("key", Text, nullable=False),
+    Column("guid", Text, nullable=True),
+    Column("link", Text, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("content", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False, default=list),
+    Column("categories", JSON, nullable=False, default=list),
+    Column("published", UTCDateTime, nullable=True),
+    Column("updated", UTCDateTime, nullable=True),
+    Column("first_feed_id", Integer, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    # The story it joined when stored (NULL: stored before stories existed).
+    Column("story_id", Integer, nullable=True),
+    # MinHash signature of its title + lede (the near-duplicate signal).
+    Column("story_sig", LargeBinary, nullable=True),
+    # ISO 639-1 language code (None: unknown).
+    Column("language", Text, nullable=True),
+    # NULLs are distinct on both backends: articles without a URL never collide.
+    UniqueConstraint("canonical_url", name="uq_article_canonical_url"),
+    ForeignKeyConstraint(["first_feed_id"], ["feed.id"], name="fk_article_first_feed_id"),
+    ForeignKeyConstraint(["story_id"], ["story.id"], name="fk_article_story_id"),
+    Index("ix_article_fetched_at", "fetched_at"),
+    Index("ix_article_story_id", "story_id"),
+)
 
 
-class DigestRow(SQLModel, table=True):
-    """A claimed digest window of one rule and notification target.
-
-    Inserting the row claims the window (unique key), so one replica builds the
-    digest; its held alerts and its outbox row are written in the same transaction.
-    """
-
-    __tablename__ = "digest"
-    __table_args__ = (
-        UniqueConstraint(
-            "rule", "recipient", "target_key", "window_end", name="uq_digest_window"
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    rule: str = Field(sa_type=Text, nullable=False)
-    recipient: str = Field(sa_type=Text, nullable=False)
-    target_key: str = Field(sa_type=Text, nullable=False)
-    #: The schedule boundary that closed the window.
-    window_end: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    #: Matches the digest covers (it lists the newest, then "and N more").
-    match_count: int = Field(default=0, nullable=False)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+#: A feed that carried an article, under its per-feed key (guid/link/hash).
+article_source = Table(
+    "article_source",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("article_id", Integer, nullable=False),
+    UniqueConstraint("feed_id", "key", name="uq_article_source_feed_key"),
+    ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_article_source_feed_id"),
+    ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_article_source_article_id"),
+    Index("ix_article_source_article_id", "article_id"),
+)
 
 
-class AlertRow(SQLModel, table=True):
-    """The outbox: one message to deliver for a match (or a digest) to one target."""
+#: A rule that matched an article, with its evidence.
+match = Table(
+    "match",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rule", Text, nullable=False),
+    Column("article_id", Integer, nullable=False),
+    # Distinct literals that fired, in order of first appearance.
+    Column("terms", JSON, nullable=False, default=list),
+    # ``Hit`` objects as dicts: term, field, start, end, text.
+    Column("hits", JSON, nullable=False, default=list),
+    Column("snippet", Text, nullable=False, default=""),
+    Column("matched_at", UTCDateTime, nullable=False),
+    # When alert rows were queued for it; NULL: never (a backlog item on a feed's first
+    # poll, or ``rules apply`` without ``--alert``), so ``rules apply --alert`` may.
+    Column("alerted_at", UTCDateTime, nullable=True),
+    UniqueConstraint("rule", "article_id", name="uq_match_rule_article_id"),
+    ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_match_article_id"),
+    Index("ix_match_article_id", "article_id"),
+    Index("ix_match_matched_at", "matched_at"),
+)
 
-    __tablename__ = "alert"
-    __table_args__ = (
-        UniqueConstraint(
-            "match_id", "recipient", "target_key", name="uq_alert_match_recipient_target"
-        ),
-        ForeignKeyConstraint(["match_id"], ["match.id"], name="fk_alert_match_id"),
-        ForeignKeyConstraint(["digest_id"], ["digest.id"], name="fk_alert_digest_id"),
-        # claim_due_alerts: due rows by status and time
-        Index("ix_alert_due", "status", "next_attempt_at"),
-        Index("ix_alert_digest_id", "digest_id"),
-    )
 
-    id: int | None = Field(default=None, primary_key=True)
-    #: The match (kind "match"); NULL for a digest message.
-    match_id: int | None = Field(default=None, nullable=True)
-    #: One of ALERT_KINDS.
-    kind: str = Field(default="match", sa_type=Text, nullable=False)
-    #: kind "digest": the digest it sends; kind "match": the digest that carried it.
-    digest_id: int | None = Field(default=None, nullable=True)
-    recipient: str = Field(sa_type=Text, nullable=False)
-    #: A stable, secret-free key of the target URL.
-    target_key: str = Field(sa_type=Text, nullable=False)
-    #: One of ALERT_STATUSES.
-    status: str = Field(default="pending", sa_type=Text, nullable=False)
-    attempts: int = Field(default=0, nullable=False)
-    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
-    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    lease_owner: str | None = Field(default=None, sa_type=Text, nullable=True)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+#: A claimed digest window of one rule and notification target.
+#:
+#: Inserting the row claims the window (unique key), so one replica builds the
+#: digest; its held alerts and its outbox row are written in the same transaction.
+digest = Table(
+    "digest",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rule", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("target_key", Text, nullable=False),
+    # The schedule boundary that closed the window.
+    Column("window_end", UTCDateTime, nullable=False),
+    # Matches the digest covers (it lists the newest, then "and N more").
+    Column("match_count", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("rule", "recipient", "target_key", "window_end", name="uq_digest_window"),
+)
+
+
+#: The outbox: one message to deliver for a match (or a digest) to one target.
+alert = Table(
+    "alert",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The match (kind "match"); NULL for a digest message.
+    Column("match_id", Integer, nullable=True),
+    # One of ALERT_KINDS.
+    Column("kind", Text, nullable=False, default="match"),
+    # kind "digest": the digest it sends; kind "match": the digest that carried it.
+    Column("digest_id", Integer, nullable=True),
+    Column("recipient", Text, nullable=False),
+    # A stable, secret-free key of the target URL.
+    Column("target_key", Text, nullable=False),
+    # One of ALERT_STATUSES.
+    Column("status", Text, nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("match_id", "recipient", "target_key", name="uq_alert_match_recipient_target"),
+    ForeignKeyConstraint(["match_id"], ["match.id"], name="fk_alert_match_id"),
+    ForeignKeyConstraint(["digest_id"], ["digest.id"], name="fk_alert_digest_id"),
+    # claim_due_alerts: due rows by status and time
+    Index("ix_alert_due", "status", "next_attempt_at"),
+    Index("ix_alert_digest_id", "digest_id"),
+)
 
 
 #: article_page statuses: waiting for a (next) fetch; text extracted; given up.
 PAGE_STATUSES = ("wanted", "done", "failed")
 
 
-class ArticlePageRow(SQLModel, table=True):
-    """An article's page: the full text extracted from it, or why that failed."""
-
-    __tablename__ = "article_page"
-    __table_args__ = (
-        ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_article_page_article_id"),
-        # claim_due_pages: wanted pages by due time
-        Index("ix_article_page_due", "status", "due_at"),
-    )
-
-    article_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    #: The URL fetched (the article's link).
-    url: str = Field(sa_type=Text, nullable=False)
-    #: One of PAGE_STATUSES.
-    status: str = Field(sa_type=Text, nullable=False)
-    #: The extracted main text ("" until done).
-    text: str = Field(default="", sa_type=Text, nullable=False)
-    error: str | None = Field(default=None, sa_type=Text, nullable=True)
-    attempts: int = Field(default=0, nullable=False)
-    #: status "wanted": when the next attempt is due (and the lease of a running one).
-    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    http_status: int | None = Field(default=None, nullable=True)
-    #: Validators of the last response, for a conditional re-fetch.
-    etag: str | None = Field(default=None, sa_type=Text, nullable=True)
-    last_modified: str | None = Field(default=None, sa_type=Text, nullable=True)
-    fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+#: An article's page: the full text extracted from it, or why that failed.
+article_page = Table(
+    "article_page",
+    metadata,
+    Column("article_id", Integer, primary_key=True, autoincrement=False),
+    # The URL fetched (the article's link).
+    Column("url", Text, nullable=False),
+    # One of PAGE_STATUSES.
+    Column("status", Text, nullable=False),
+    # The extracted main text ("" until done).
+    Column("text", Text, nullable=False, default=""),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    # status "wanted": when the next attempt is due (and the lease of a running one).
+    Column("due_at", UTCDateTime, nullable=True),
+    Column("http_status", Integer, nullable=True),
+    # Validators of the last response, for a conditional re-fetch.
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("fetched_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_article_page_article_id"),
+    # claim_due_pages: wanted pages by due time
+    Index("ix_article_page_due", "status", "due_at"),
+)
 
 
-class WebSubRow(SQLModel, table=True):
-    """A feed's WebSub subscription: its hub, secret, state and lease."""
-
-    __tablename__ = "websub_subscription"
-    __table_args__ = (
-        ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_websub_subscription_feed_id"),
-    )
-
-    feed_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    hub: str = Field(sa_type=Text, nullable=False)
-    topic: str = Field(sa_type=Text, nullable=False)
-    #: HMAC secret of pushed content (X-Hub-Signature); never shown.
-    secret: str = Field(sa_type=Text, nullable=False)
-    #: Random path segment of the callback URL, so callbacks cannot be guessed.
-    token: str = Field(sa_type=Text, nullable=False)
-    #: new, subscribing, active, unsubscribing, unsubscribed, failed.
-    state: str = Field(sa_type=Text, nullable=False)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    last_push_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
-
-
-def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined, no-any-return]
-
-
-#: Core tables, used by the queries in ``repo`` (no ORM sessions needed there).
-feed = _table(FeedRow)
-article = _table(ArticleRow)
-story = _table(StoryRow)
-article_source = _table(ArticleSourceRow)
-match = _table(MatchRow)
-alert = _table(AlertRow)
-digest = _table(DigestRow)
-article_page = _table(ArticlePageRow)
-websub_subscription = _table(WebSubRow)
-#: The metadata Alembic compares the migrations against.
-metadata = SQLModel.metadata
+#: A feed's WebSub subscription: its hub, secret, state and lease.
+websub_subscription = Table(
+    "websub_subscription",
+    metadata,
+    Column("feed_id", Integer, primary_key=True, autoincrement=False),
+    Column("hub", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    # HMAC secret of pushed content (X-Hub-Signature); never shown.
+    Column("secret", Text, nullable=False),
+    # Random path segment of the callback URL, so callbacks cannot be guessed.
+    Column("token", Text, nullable=False),
+    # new, subscribing, active, unsubscribing, unsubscribed, failed.
+    Column("state", Text, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("requested_at", UTCDateTime, nullable=True),
+    Column("last_push_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_websub_subscription_feed_id"),
+)
 
 
 def lease_free(table: Table, now: datetime) -> ColumnElement[bool]:

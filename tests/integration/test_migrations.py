@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the schema of the SQLModel tables, on both backends."""
+"""The Alembic migrations build exactly the schema of monitor.store.tables, on both backends."""
 
 from __future__ import annotations
 
