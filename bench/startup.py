@@ -12,9 +12,13 @@ Targets are judged on wall time.
     status              a config with no feeds, on an empty (migrated) SQLite database
     once                the same config: no feeds to poll, nothing to deliver
 
-Run:  python bench/startup.py [--runs 5] [--root /path/to/a/checkout]
+Run:  python bench/startup.py [--runs 5] [--root /path/to/a/checkout] [--baseline /path]
 ``--root`` measures another checkout (e.g. main) with this interpreter: its folder is
-put first on PYTHONPATH. Results are printed; record them by hand in bench/RESULTS.md.
+put first on PYTHONPATH. ``--baseline`` also measures a second checkout (e.g. a
+``git archive`` of an older commit), alternating run by run with the first so both
+see the same load, and adds its CPU time and the ratio: on a shared machine, that
+ratio is the figure to compare. Results are printed; record them by hand in
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path,
             runs: int) -> tuple[float, float, float]:
     """Median wall time, median CPU time (user + sys) and the largest peak RSS."""
     walls, cpus, rss = [], [], []
+    if runs > 1:  # warm-up, untimed: .pyc files written, the OS file cache filled
+        subprocess.run([sys.executable, "-c", _WRAPPER, *argv], env=env, cwd=cwd,
+                       capture_output=True, check=False)
     for _ in range(runs):
         done = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], env=env, cwd=cwd,
                               capture_output=True, text=True, check=False)
@@ -91,10 +98,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--root", type=Path, default=HERE.parent,
                         help="the checkout to measure (default: this one)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout, measured alternately with --root")
     args = parser.parse_args()
     root = args.root.resolve()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    # As installed: pip writes .pyc files at install time, so a user's process never
+    # compiles our modules. (PYTHONDONTWRITEBYTECODE, set on some machines, would make
+    # every run compile them; the warm-up run of each case writes them instead.)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(root)
+    if args.baseline is not None:
+        compare(root, args.baseline.resolve(), env, args.runs)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         todo = cases(root, work)
@@ -122,6 +138,37 @@ def main() -> None:
                 else "  MISSED")
             print(f"{name:<20} {wall:>9.3f} {wall / base:>7.1f} {cpu:>7.3f} {rss:>8.1f}   "
                   f"{target}{met}")
+
+
+def compare(root: Path, baseline: Path, env: dict[str, str], runs: int) -> None:
+    """Each case on both trees, alternating run by run; CPU medians and their ratio."""
+    base_env = {**env, "PYTHONPATH": str(baseline)}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        todo, base_todo = cases(root, work), cases(baseline, work)
+        subprocess.run([*todo["once (no feeds)"][:3], "db", "upgrade", "-c",
+                        str(work / "empty.yaml")], env=env, check=True, capture_output=True)
+        print(f"tree: {root}\nbaseline: {baseline}\nruns: {runs} each, alternating   "
+              f"python {sys.version.split()[0]}   cores: {os.cpu_count()}   "
+              f"load avg (1 min) at start: {os.getloadavg()[0]:.1f}")
+        print(f"{'case':<20} {'cpu s':>7} {'base cpu':>9} {'ratio':>6} {'wall s':>7} "
+              f"{'base wall':>10} {'MB':>6} {'base MB':>8}")
+        print("-" * 80)
+        for name, argv in todo.items():
+            if name == "--version" and not supports_version(base_todo[name], base_env, work):
+                continue
+            mine: list[tuple[float, float, float]] = []
+            theirs: list[tuple[float, float, float]] = []
+            for argv_, env_ in ((argv, env), (base_todo[name], base_env)):  # warm-up
+                subprocess.run(argv_, env=env_, cwd=work, capture_output=True, check=False)
+            for _ in range(runs):
+                mine.append(measure(argv, env, work, 1))
+                theirs.append(measure(base_todo[name], base_env, work, 1))
+            wall, cpu = (statistics.median(r[i] for r in mine) for i in (0, 1))
+            bwall, bcpu = (statistics.median(r[i] for r in theirs) for i in (0, 1))
+            print(f"{name:<20} {cpu:>7.3f} {bcpu:>9.3f} {cpu / bcpu:>6.2f} {wall:>7.3f} "
+                  f"{bwall:>10.3f} {max(r[2] for r in mine):>6.1f} "
+                  f"{max(r[2] for r in theirs):>8.1f}")
 
 
 def supports_version(argv: list[str], env: dict[str, str], cwd: Path) -> bool:

@@ -154,32 +154,9 @@ def open_monitor(config: Path) -> Any:
 
 def apprise_refusal(url: str) -> str | None:
     """Why apprise cannot use ``url``, in its own words, or None when it can."""
-    import apprise
+    from monitor.alerts.urlcheck import refusal
 
-    from monitor.alerts import console  # noqa: F401  (registers console://)
-
-    apobj = apprise.Apprise()
-    apprise_log = logging.getLogger("apprise")
-    propagate, apprise_log.propagate = apprise_log.propagate, False  # captured, not printed
-    try:
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-            if apobj.add(url):
-                return None
-            lines = captured.getvalue().splitlines()
-    finally:
-        apprise_log.propagate = propagate
-    reasons = []
-    for line in lines:
-        line = line.strip().rstrip(":").strip()
-        if not line or line.startswith("Could not load"):  # repeats the URL, says nothing more
-            continue
-        if line.startswith("Unparseable"):  # "Unparseable JSON URL json://...": the URL is shown
-            line = line.split(" URL", 1)[0] + " URL"
-        reasons.append(line)
-    reason = "; ".join(dict.fromkeys(reasons)) or "no apprise service accepts this URL"
-    if "~From~" in reason:
-        reason += "; add from=sender@example.org to the URL"
-    return reason
+    return refusal(url)
 
 
 def open_store(config: Path) -> Any:
