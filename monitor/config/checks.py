@@ -111,12 +111,18 @@ def _check_rules(parts: Parts, doc: Document) -> list[Problem]:
 
 
 def _check_queries(parts: Parts, doc: Document) -> list[Problem]:
-    """Compile each query alone, so each bad one is reported with a caret."""
+    """Compile the rules as the run will (it reuses that RuleSet: rules are compiled once
+    per start); when that fails, each query alone, so each bad one gets a caret."""
     try:
-        from monitor.rules.compile import compile_query
+        from monitor.rules.compile import compile_query, compile_rules
     except ImportError as e:  # the rule compiler is optional for loading alone
         log.debug("config.queries_unchecked reason=%s", e)
         return []
+    try:
+        compile_rules([rule.spec() for _, rule in parts.rules], parts.entities)
+        return []
+    except ConfigError:
+        pass
     problems = []
     for i, rule in parts.rules:
         try:

@@ -173,7 +173,7 @@ class FeedSettings(_Settings):
     url: str = None  # type: ignore[assignment]
     name: Name | None = None
     interval_s: Duration | None = Field(None, alias="interval")
-    tags: Names = []
+    tags: Names = Field(default_factory=list)
     opml: Name | None = None
     #: Overrides ``poll.full_text`` for this feed.
     full_text: FullText | None = None
@@ -299,11 +299,11 @@ class RuleSettings(_Settings):
     name: Name
     query: Name
     #: Recipients; empty: the top-level ``default_notify``.
-    notify: Names = []
+    notify: Names = Field(default_factory=list)
     #: Only articles from these feeds (names or URLs); empty: all feeds.
-    feeds: Names = []
+    feeds: Names = Field(default_factory=list)
     #: Only articles from feeds carrying one of these tags; empty: all feeds.
-    tags: Names = []
+    tags: Names = Field(default_factory=list)
     #: ``immediate``: one message per match; ``digest``: one message per ``digest`` window.
     mode: Literal["immediate", "digest"] = "immediate"
     #: The digest schedule (also where max_per_hour/quiet_hours roll-overs go); default 1h.
@@ -319,7 +319,12 @@ class RuleSettings(_Settings):
     #: What later matching articles of an alerted story send: nothing, or a digest entry.
     story_updates: Literal["none", "digest"] = "none"
     #: Only articles in these languages (ISO 639-1 codes); empty: any language.
-    languages: Names = []
+    languages: Names = Field(default_factory=list)
+
+    def spec(self) -> RuleSpec:
+        """The rule as the compiler takes it."""
+        return RuleSpec(name=self.name, query=self.query, feeds=tuple(self.feeds),
+                        tags=tuple(self.tags), languages=tuple(x.lower() for x in self.languages))
 
 
 class StoriesSettings(_Settings):
@@ -371,7 +376,7 @@ class HttpSettings(_Settings):
 
     listen: Name = "127.0.0.1:8080"
     #: Token name -> token and role (names show in logs; the tokens never do).
-    tokens: dict[Name, TokenSettings] = {}
+    tokens: dict[Name, TokenSettings] = Field(default_factory=dict)
     #: Serve ``/metrics`` without a token (for a scraper on a private network).
     public_metrics: bool = False
 
@@ -443,13 +448,13 @@ class Settings(_Settings):
 
     database: Name = DEFAULT_DATABASE
     poll: PollSettings = Field(default_factory=PollSettings)
-    feeds: list[FeedSettings] = []
+    feeds: list[FeedSettings] = Field(default_factory=list)
     #: Recipient name -> apprise URLs (validated by the alerts module, not here).
-    recipients: dict[Name, AppriseUrls] = {}
-    rules: list[RuleSettings] = []
-    entities: dict[Name, EntitySettings] = {}
+    recipients: dict[Name, AppriseUrls] = Field(default_factory=dict)
+    rules: list[RuleSettings] = Field(default_factory=list)
+    entities: dict[Name, EntitySettings] = Field(default_factory=dict)
     #: Recipients of the rules that name none.
-    default_notify: Names = []
+    default_notify: Names = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     #: WebSub push; None: feeds are only polled.
     websub: WebSubSettings | None = None
@@ -508,9 +513,7 @@ class Settings(_Settings):
 
     def rule_specs(self) -> list[RuleSpec]:
         """The rules as RuleSpecs (not yet compiled)."""
-        return [RuleSpec(name=r.name, query=r.query, feeds=tuple(r.feeds),
-                         tags=tuple(r.tags), languages=tuple(x.lower() for x in r.languages))
-                for r in self.rules]
+        return [r.spec() for r in self.rules]
 
     def entity_aliases(self) -> dict[str, list[str]]:
         """Entity name -> aliases, for the rule compiler."""

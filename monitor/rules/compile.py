@@ -245,8 +245,25 @@ def _leaf_fields(ev: Evaluator, out: set[str]) -> None:
             _leaf_fields(getattr(ev, attr), out)
 
 
+#: The last compiled rule set and what it was compiled from: loading a config checks
+#: its rules by compiling them, and the run then gets the same RuleSet (it is never
+#: mutated) instead of compiling 1,000 rules twice.
+_last: tuple[Any, RuleSet] | None = None
+
+
 def compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str]]) -> RuleSet:
     """Compile all rules into one RuleSet; raises ConfigError listing every bad rule."""
+    global _last
+    key = (tuple(rules), tuple(sorted((k, tuple(v)) for k, v in entities.items())))
+    last = _last
+    if last is not None and last[0] == key:
+        return last[1]
+    ruleset = _compile_rules(rules, entities)
+    _last = (key, ruleset)
+    return ruleset
+
+
+def _compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str]]) -> RuleSet:
     registry = LiteralRegistry()
     compiled: list[CompiledRule] = []
     triggers: dict[int, list[int]] = {}

@@ -202,7 +202,7 @@ def test_once_sends_alerts_while_a_slow_feed_is_still_polled(farm, tmp_path: Pat
     feeds, hook, urls = farm
     # The farm's alerts go out while `once` still waits for the slow feed: a first run
     # over many feeds ends soon after its last fetch, not a whole drain later.
-    delay_s = 10
+    delay_s = 30  # long enough for a start-up on a loaded machine (11 s seen at load 18)
     slow = feeds.add("/slow.xml", farm_feed(99).replace("Zoom", "Quiet"), delay_s=delay_s)
     config = write_config(tmp_path, [*urls, slow], hook)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
@@ -214,7 +214,7 @@ def test_once_sends_alerts_while_a_slow_feed_is_still_polled(farm, tmp_path: Pat
         hook.wait_for(FEEDS * ITEMS, timeout=60)
         # Sent before the slow feed could answer: its request went out after start-up.
         assert time.monotonic() - started < delay_s and proc.poll() is None
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=delay_s + 60)
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
