@@ -28,10 +28,12 @@ from monitor.store import db
 FEEDS = 200
 KEEP = 20  # items per feed document (newest first)
 
+# The delivery lease outlasts a send on a loaded machine: a lease that runs out during
+# a slow send lets another replica send the same alert (seen at load 8-12 with 3 s).
 CONFIG = """
 poll: {{interval: 1s, tick: 1s, lease: 3s, timeout: 2s, jitter: 0, concurrency: 20,
         per_host: 50}}
-delivery: {{tick: 1s, lease: 3s}}
+delivery: {{tick: 1s, lease: 10s}}
 feeds:
 {feeds}
 recipients:
