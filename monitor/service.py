@@ -34,6 +34,7 @@ from monitor.observe import Observer
 from monitor.poll.cycle import Polling, PollReport, Records
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
+from monitor.store.health import retry_delay_s
 from monitor.store.repo import Store
 from monitor.store.stories import StoryPolicy
 from monitor.stories.assign import StorySettings
@@ -126,7 +127,7 @@ class Monitor(Polling):
         register_secrets(settings.secrets)
         rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
         notifier = Notifier(settings.recipients)
-        store = Store.open(settings.database)
+        store = Store.open(settings.database, busy_timeout_s=settings.storage.busy_timeout_s)
         store.sync_feeds(feed_specs(settings), clock(), default_interval_s=settings.poll.interval_s)
         return cls(settings, store, rules, notifier, clock=clock)
 
@@ -276,9 +277,10 @@ class Monitor(Polling):
         loops = [
             asyncio.ensure_future(every(lambda: self.settings.poll.tick_s,
                                         functools.partial(self._poll_pass, wake), stop,
-                                        name="poll")),
+                                        name="poll", backoff=self._retry_delay_s)),
             asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
-                                        self._deliver_pass, stop, wake, name="deliver")),
+                                        self._deliver_pass, stop, wake, name="deliver",
+                                        backoff=self._retry_delay_s)),
         ]
         stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
@@ -296,6 +298,12 @@ class Monitor(Polling):
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
 
+    def _retry_delay_s(self, failures: int) -> float:
+        """The pause of a loop after its ``failures``-th pass in a row found no database."""
+        storage = self.settings.storage
+        return retry_delay_s(failures, base_s=storage.retry_base_s, cap_s=storage.retry_cap_s,
+                             rng=self.rng)
+
     async def _start_websub(
         self, stop: asyncio.Event, loops: list[asyncio.Future[None]]
     ) -> Callable[[], Awaitable[None]]:
@@ -311,7 +319,7 @@ class Monitor(Polling):
         session = client_session()
         loops.append(asyncio.ensure_future(every(
             lambda: self.settings.poll.tick_s, functools.partial(subscriber.tick, session),
-            stop, name="websub")))
+            stop, name="websub", backoff=self._retry_delay_s)))
 
         async def close() -> None:
             await listener.stop()

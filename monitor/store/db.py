@@ -46,6 +46,8 @@ _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization 
 _ATTEMPTS = 5
 #: How long a SQLite write waits for another process's write lock (``storage.busy_timeout``).
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Seconds a PostgreSQL connect may take (unless the URL sets ``connect_timeout``).
+PG_CONNECT_TIMEOUT_S = 10
 #: SQLite errors that say the database is busy, full or briefly unreadable, not the query.
 _SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "disk is full",
                        "disk i/o error", "unable to open database file", "readonly database")
@@ -127,7 +129,11 @@ def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> E
         if backend == "sqlite":
             return _sqlite_engine(url, parsed.database, int(busy_timeout_s * 1000))
         if backend == "postgresql":
-            return create_engine(url, pool_pre_ping=True, future=True)
+            # A server that vanished without a reset (a dead host) must fail a connect
+            # in bounded time, so the outage is noticed and retried with back-off.
+            timeout = {} if "connect_timeout" in parsed.query else {
+                "connect_timeout": PG_CONNECT_TIMEOUT_S}
+            return create_engine(url, pool_pre_ping=True, future=True, connect_args=timeout)
         raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
 
 

@@ -73,13 +73,17 @@ class StoreHealth:
     def outage(self) -> Outage | None:
         return self._outage
 
-    def succeeded(self) -> None:
+    def succeeded(self, started: float) -> None:
+        """A transaction begun at ``started`` (``time.monotonic()``) committed. One
+        begun before the outage proves nothing (it may have finished just before
+        the cut): only a later one ends it."""
         if self._outage is None:  # the common case: no lock
             return
         with self._lock:
-            outage, self._outage = self._outage, None
-            if outage is None:
+            outage = self._outage
+            if outage is None or started < self._started:
                 return
+            self._outage = None
             elapsed = time.monotonic() - self._started
         log.warning("store.recovered after_s=%.1f failures=%d", elapsed, outage.failures)
 

@@ -15,6 +15,7 @@ adds nothing twice and never raises.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
@@ -220,6 +221,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         self.close()
 
     def _tx(self, action: str, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
+        started = time.monotonic()
         try:
             result = db.run_in_transaction(self._engine, self._url, action, work,
                                            readonly=readonly,
@@ -227,7 +229,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         except StoreUnavailable as e:
             self.health.failed(str(e))
             raise
-        self.health.succeeded()
+        self.health.succeeded(started)
         return result
 
     # -- feeds ---------------------------------------------------------------------------

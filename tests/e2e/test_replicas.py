@@ -6,7 +6,6 @@ replica's feeds are taken over when its leases expire."""
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from farm import Farm
 from feedserver import FeedServer
 from receivers import WebhookReceiver
 from sqlalchemy import create_engine, text
@@ -26,7 +26,6 @@ from sqlalchemy import create_engine, text
 from monitor.store import db
 
 FEEDS = 200
-KEEP = 20  # items per feed document (newest first)
 
 CONFIG = """
 poll: {{interval: 1s, tick: 1s, lease: 3s, timeout: 2s, jitter: 0, concurrency: 20,
@@ -39,36 +38,6 @@ recipients:
 rules:
   - {{name: alpha, query: alpha, notify: [hook], alert_per: article}}
 """
-
-
-class Farm:
-    """200 feeds; add() publishes a new item on some of them (every third says 'alpha')."""
-
-    def __init__(self, server: FeedServer) -> None:
-        self.server = server
-        self.items: dict[int, list[str]] = {i: [] for i in range(FEEDS)}
-        self.published: list[str] = []
-        self.rng = random.Random(5)
-        for i in range(FEEDS):
-            self._serve(i)
-
-    def url(self, i: int) -> str:
-        return self.server.url(f"/feed/{i}.xml")
-
-    def add(self, count: int) -> None:
-        for i in self.rng.sample(range(FEEDS), count):
-            n = len(self.published)
-            title = f"Story {n} from feed {i}" + (" alpha" if n % 3 == 0 else "")
-            self.published.append(title)
-            self.items[i].insert(0, f"<item><title>{title}</title><guid>s{n}</guid>"
-                                    f"<link>https://farm.test/{n}</link></item>")
-            self._serve(i)
-
-    def _serve(self, i: int) -> None:
-        body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Farm</title>'
-                + "".join(self.items[i][:KEEP]) + "</channel></rss>")
-        self.server.add(f"/feed/{i}.xml", body, content_type="application/rss+xml",
-                        etag=f'"{len(self.items[i])}"')
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -96,7 +65,7 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
             return conn.execute(text(sql), params).scalar()
 
     with FeedServer() as server, WebhookReceiver() as hook:
-        farm = Farm(server)
+        farm = Farm(server, FEEDS)
         farm.add(40)  # a backlog before anyone starts
         config = tmp_path / "monitor.yaml"
         config.write_text(CONFIG.format(
