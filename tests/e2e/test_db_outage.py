@@ -48,7 +48,7 @@ poll: {{interval: 1s, tick: 1s, lease: 10s, timeout: 5s, jitter: 0, concurrency:
         per_host: 50, backlog: 0}}
 delivery: {{tick: 1s, lease: 5s}}
 storage: {{retry_base: 1s, retry_cap: 2s}}
-http: {{listen: "127.0.0.1:{port}"}}
+http: {{listen: "127.0.0.1:{port}", public_metrics: true}}
 feeds:
 {feeds}
 recipients:
@@ -74,6 +74,17 @@ def readyz(port: int) -> int:
         return int(e.code)
     except urllib.error.URLError:  # not listening yet
         return 0
+
+
+def database_up(port: int) -> str:
+    """The newsmonitor_database_up sample of /metrics ("" when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            body = r.read().decode()
+    except urllib.error.URLError:
+        return ""
+    return next((line.split()[-1] for line in body.splitlines()
+                 if line.startswith("newsmonitor_database_up ")), "")
 
 
 def test_postgres_outage_under_a_running_daemon(tmp_path: Path, pg_url: str) -> None:
@@ -122,10 +133,12 @@ def test_postgres_outage_under_a_running_daemon(tmp_path: Path, pg_url: str) -> 
             wait_until(lambda: readyz(port) == 503, "/readyz to say not ready")
             time.sleep(10)  # the outage: polls, deliveries, probes all fail meanwhile
             assert readyz(port) == 503
+            assert database_up(port) == "0.0"  # /metrics answers, and says so
             assert daemon.poll() is None, log.read_text()[-3000:]
             proxy.accept()
             recovered_at = datetime.now(UTC)
             wait_until(lambda: readyz(port) == 200, "/readyz to be ready again")
+            assert database_up(port) == "1.0"
             time.sleep(3)  # more items arrive after the outage
             stop_publishing()
             expected, alpha = len(farm.published), farm.alpha
