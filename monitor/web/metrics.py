@@ -25,8 +25,8 @@ from prometheus_client.registry import Collector
 
 from monitor import __version__
 from monitor.config import Settings
-from monitor.feeds.health import feed_state
 from monitor.errors import StoreUnavailable
+from monitor.feeds.health import feed_state
 from monitor.observe import Observer
 from monitor.store.repo import Store
 
