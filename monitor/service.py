@@ -122,12 +122,21 @@ class Monitor(Polling):
                                         ingest=self._ingest_push)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
-        """Wire everything from validated settings; migrates and syncs feeds."""
+    def from_settings(cls, settings: Settings, *, clock: Clock = utcnow,
+                      wait_for_database: bool = False) -> Monitor:
+        """Wire everything from validated settings; migrates and syncs feeds. The
+        daemon (``wait_for_database``) waits for a database that is not there yet."""
         register_secrets(settings.secrets)
         rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
         notifier = Notifier(settings.recipients)
-        store = Store.open(settings.database, busy_timeout_s=settings.storage.busy_timeout_s)
+        storage = settings.storage
+        if wait_for_database:
+            store = Store.open_when_available(
+                settings.database, busy_timeout_s=storage.busy_timeout_s,
+                delay_s=lambda n: retry_delay_s(n, base_s=storage.retry_base_s,
+                                                cap_s=storage.retry_cap_s, rng=random.Random()))
+        else:
+            store = Store.open(settings.database, busy_timeout_s=storage.busy_timeout_s)
         store.sync_feeds(feed_specs(settings), clock(), default_interval_s=settings.poll.interval_s)
         return cls(settings, store, rules, notifier, clock=clock)
 

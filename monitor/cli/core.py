@@ -54,7 +54,7 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
     if not _state.get("log_level_set"):
         logging.getLogger().setLevel(logging.INFO)
-    monitor = open_monitor(config)
+    monitor = open_monitor(config, wait_for_database=True)  # a database restarting too
     monitor.reloader = lambda: load_settings(config)
     err.print(
         f"news-monitor {__version__}: watching {plural(len(monitor.settings.feeds), 'feed')} "

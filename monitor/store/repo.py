@@ -210,6 +210,29 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             raise
         return cls(engine, url)
 
+    @classmethod
+    def open_when_available(
+        cls, url: str, *, delay_s: Callable[[int], float],
+        busy_timeout_s: float = db.SQLITE_BUSY_TIMEOUT_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Store:
+        """``open``, waiting for a database that is unavailable (a daemon started with
+        its database, or before it): one line when it is not there, one when it is;
+        the n-th retry after ``delay_s(n)`` seconds. Other failures raise at once."""
+        failures = 0
+        while True:
+            try:
+                store = cls.open(url, busy_timeout_s=busy_timeout_s)
+            except StoreUnavailable as e:
+                failures += 1
+                if failures == 1:
+                    log.error("store.unavailable error=%s (waiting for it with back-off)", e)
+                sleep(delay_s(failures))
+                continue
+            if failures:
+                log.warning("store.recovered failures=%d", failures)
+            return store
+
     def close(self) -> None:
         """Release every pooled connection."""
         self._engine.dispose()

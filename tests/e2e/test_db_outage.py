@@ -38,6 +38,7 @@ from farm import Farm
 from feedserver import FeedServer, unused_port
 from receivers import WebhookReceiver
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
 
 from monitor.store import db
 
@@ -187,3 +188,48 @@ def test_postgres_outage_under_a_running_daemon(tmp_path: Path, pg_url: str) -> 
 
 def _lines(log: str, needle: str) -> str:
     return "\n".join(line for line in log.splitlines() if needle in line)[:3000]
+
+
+def test_the_daemon_started_before_its_database_waits_for_it(tmp_path: Path,
+                                                             pg_url: str) -> None:
+    """Both restarting (a host reboot): `run` waits for the database, logging once that it
+    is not there and once that it is, instead of exiting."""
+    with FeedServer() as server, TcpProxy(("127.0.0.1", 5432)) as proxy:
+        farm = Farm(server, 3)
+        farm.add(3)
+        proxy.refuse()
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"feeds:\n{farm.config_feeds()}\npoll: {{full_text: false}}\n"
+                          "storage: {retry_base: 1s, retry_cap: 2s}\n")
+        log = tmp_path / "daemon.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env["MONITOR_DATABASE_URL"] = pg_url.replace("127.0.0.1:5432",
+                                                     f"127.0.0.1:{proxy.port}")
+        with log.open("wb") as out:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--log-level", "INFO", "run", "-c",
+                 str(config)], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: "store.unavailable" in log.read_text(), "the first attempt")
+            time.sleep(3)  # a few retries
+            assert daemon.poll() is None, log.read_text()[-3000:]
+            proxy.accept()
+            engine = create_engine(pg_url)
+
+            def stored() -> int:
+                with engine.connect() as conn:
+                    try:
+                        return int(conn.execute(text("SELECT count(*) FROM article")).scalar())
+                    except ProgrammingError:  # not migrated yet
+                        conn.rollback()
+                        return 0
+
+            wait_until(lambda: stored() == 3, "the items once the database is there")
+            engine.dispose()
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(timeout=60)
+    text_log = log.read_text()
+    assert code == 0, text_log[-3000:]
+    assert text_log.count("store.unavailable") == 1 and text_log.count("store.recovered") == 1
+    assert "Traceback" not in text_log
