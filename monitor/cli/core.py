@@ -100,6 +100,8 @@ def once(
         poll, delivery = asyncio.run(monitor.run_once(max_time_s=budget))
     except Interrupted as e:
         raise fail(f"{e}: stopped; feeds and alerts it held are released", code=130) from None
+    except MonitorError as e:  # the database went away: its reason, not a traceback
+        raise fail(f"{e}; the next run polls what this one could not store") from None
     finally:
         monitor.close()
     for url, error in poll.errors.items():
