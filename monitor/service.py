@@ -27,7 +27,7 @@ from monitor.alerts.deliver import DeliveryReport, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FetchResult, Route
 from monitor.config import Settings
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fulltext.runner import FullTextRunner
 from monitor.loop import every, interruptible
 from monitor.observe import Observer
@@ -185,7 +185,9 @@ class Monitor(Polling):
         self._halt.set()
         try:
             self.store.release_leases(self.owner)
-        except Exception:  # the database is gone: the leases expire on their own
+        except StoreUnavailable as e:  # the database is gone: the leases expire on their own
+            log.warning("service.leases_not_released owner=%s error=%s", self.owner, e)
+        except Exception:
             log.warning("service.leases_not_released owner=%s", self.owner, exc_info=True)
         self.store.close()
         if self._parse_pool is not None:

@@ -46,8 +46,10 @@ _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization 
 _ATTEMPTS = 5
 #: How long a SQLite write waits for another process's write lock (``storage.busy_timeout``).
 SQLITE_BUSY_TIMEOUT_S = 30.0
-#: Seconds a PostgreSQL connect may take (unless the URL sets ``connect_timeout``).
-PG_CONNECT_TIMEOUT_S = 10
+#: libpq settings unless the URL sets them: a connect gives up after 10 s, and TCP
+#: keepalives declare a silent peer dead after about a minute (30 s + 3 x 10 s).
+PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                   "keepalives_interval": 10, "keepalives_count": 3}
 #: SQLite errors that say the database is busy, full or briefly unreadable, not the query.
 _SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "disk is full",
                        "disk i/o error", "unable to open database file", "readonly database")
@@ -129,11 +131,12 @@ def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> E
         if backend == "sqlite":
             return _sqlite_engine(url, parsed.database, int(busy_timeout_s * 1000))
         if backend == "postgresql":
-            # A server that vanished without a reset (a dead host) must fail a connect
-            # in bounded time, so the outage is noticed and retried with back-off.
-            timeout = {} if "connect_timeout" in parsed.query else {
-                "connect_timeout": PG_CONNECT_TIMEOUT_S}
-            return create_engine(url, pool_pre_ping=True, future=True, connect_args=timeout)
+            # A server that vanished without a reset (a dead host, a failover that
+            # moved its address) must fail a connect, and a query on an open connection,
+            # in bounded time: the outage is then noticed and retried with back-off, and
+            # a stop is not held by a worker thread waiting on a dead socket.
+            args = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in parsed.query}
+            return create_engine(url, pool_pre_ping=True, future=True, connect_args=args)
         raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
 
 
