@@ -106,6 +106,9 @@ def once(
         monitor.close()
     for url, error in poll.errors.items():
         err.print(f"feed failed: {redact(url)}: {redact(error)}", markup=False)
+    if poll.deferred:
+        err.print(f"{plural(poll.deferred, 'feed')} fetched but not stored: the database was "
+                  "unavailable; the next run polls them again", markup=False)
     for lease in poll.held:
         err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
                   f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)
