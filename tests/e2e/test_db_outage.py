@@ -1,8 +1,8 @@
 """The database goes away and comes back, under a running `news-monitor run`.
 
 PostgreSQL: the daemon polls 100 local feeds that keep getting new items and sends
-each match to two webhook targets. Its backends are terminated every second or so
-(``pg_terminate_backend``), then the database refuses connections for a while (a
+each match to two webhook targets. Its backends are terminated every 2 s for a minute
+(``pg_terminate_backend``), then the database refuses connections for 30 s (a
 TCP proxy in front of the shared server stops listening and drops every
 connection: the shared server keeps running). Afterwards, with the same daemon
 process: every article stored once, every match once and alerted once per target
@@ -43,6 +43,9 @@ from sqlalchemy.exc import ProgrammingError
 from monitor.store import db
 
 FEEDS = 100
+#: As the issue has it: backends terminated every few seconds for a minute, then the
+#: database refusing connections for 30 s.
+TERMINATE_FOR_S, TERMINATE_EVERY_S, OUTAGE_S = 60, 2, 30
 
 CONFIG = """
 poll: {{interval: 1s, tick: 1s, lease: 10s, timeout: 5s, jitter: 0, concurrency: 20,
@@ -124,15 +127,15 @@ def test_postgres_outage_under_a_running_daemon(tmp_path: Path, pg_url: str) -> 
             wait_until(lambda: readyz(port) == 200, "the daemon to be ready")
             # 1. Backends terminated again and again while it polls and delivers.
             killed = 0
-            for _ in range(15):
+            for _ in range(TERMINATE_FOR_S // TERMINATE_EVERY_S):
                 killed += terminate()
-                time.sleep(1)
+                time.sleep(TERMINATE_EVERY_S)
             assert killed > 0
             assert daemon.poll() is None, log.read_text()[-3000:]
             # 2. The database refuses connections for a while.
             proxy.refuse()
             wait_until(lambda: readyz(port) == 503, "/readyz to say not ready")
-            time.sleep(10)  # the outage: polls, deliveries, probes all fail meanwhile
+            time.sleep(OUTAGE_S)  # the outage: polls, deliveries, probes all fail meanwhile
             assert readyz(port) == 503
             assert database_up(port) == "0.0"  # /metrics answers, and says so
             assert daemon.poll() is None, log.read_text()[-3000:]
