@@ -1,9 +1,11 @@
-"""SQLite faults, injected for real: another process holding the write lock past
-``storage.busy_timeout``, and a full disk (``PRAGMA max_page_count``).
+"""Database faults in the middle of a poll, injected for real: on SQLite another
+process holding the write lock past ``storage.busy_timeout`` and a full disk
+(``PRAGMA max_page_count``); on PostgreSQL the connection cut while a feed is fetched
+(a proxy in front of the shared server stops).
 
 Each leaves nothing half-written, is recorded (the store's outage state and its one
 log line; not on the feed: a database failure is not the feed's), and the next poll
-after the lock or the space comes back stores everything, once.
+after the lock, the space or the server comes back stores everything, once.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dbproxy import TcpProxy
 from feedserver import FeedServer
 from sqlalchemy import event
 
 from monitor.config import Settings
 from monitor.errors import StoreUnavailable
 from monitor.service import Monitor
+from monitor.store.repo import Store
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 RSS = "application/rss+xml"
@@ -96,8 +100,9 @@ def make_monitor(db_url: str, urls: list[str], clock: Clock) -> Monitor:
     return Monitor.from_settings(settings, clock=clock)
 
 
-def counts(m: Monitor) -> tuple[int, int]:
-    return (len(list(m.store.stored_articles())), len(m.store.list_matches()))
+def counts(source: Monitor | Store) -> tuple[int, int]:
+    store = source.store if isinstance(source, Monitor) else source
+    return (len(list(store.stored_articles())), len(store.list_matches()))
 
 
 def test_a_write_lock_held_elsewhere_defers_the_poll_and_nothing_is_lost(
@@ -180,6 +185,44 @@ def test_a_full_disk_stores_nothing_half_and_recovers_when_space_returns(
         assert m.store.health.up
     finally:
         m.close()
+
+
+@pytest.mark.postgres
+def test_postgres_cut_mid_poll_defers_the_feed_and_the_next_poll_stores_it(
+    pg_url: str, server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = server.add("/feed", rss(1, 2), content_type=RSS)
+    clock = Clock()
+    with TcpProxy(("127.0.0.1", 5432)) as proxy:
+        m = make_monitor(pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), [url],
+                         clock)
+        direct = Store.open(pg_url, migrate=False)  # the test's own view, not through the proxy
+        try:
+            asyncio.run(m.poll())
+            server.add("/feed", rss(1, 2, 3, 4), content_type=RSS, delay_s=0.5)
+            clock.now += timedelta(seconds=901)
+            # Cut once the feed is claimed and being fetched: its items cannot be stored.
+            cut = threading.Thread(target=_when_requested, args=(server, 2, proxy.refuse))
+            cut.start()
+            with caplog.at_level(logging.INFO), pytest.raises(StoreUnavailable):
+                asyncio.run(m.poll())
+            cut.join()
+            assert counts(direct) == (2, 2)
+            (status,) = direct.feed_statuses()
+            assert status.error_count == 0 and status.last_error is None  # not the feed's
+            assert status.lease_owner == m.owner
+            proxy.accept()
+            report = asyncio.run(m.poll())
+            assert (report.feeds, report.new_articles, report.failed) == (1, 2, 0)
+            assert counts(direct) == (4, 4)
+            (status,) = direct.feed_statuses()
+            assert status.error_count == 0 and status.lease_owner is None
+        finally:
+            direct.close()
+            m.close()
+    assert _messages(caplog, "store.unavailable") == 1
+    assert _messages(caplog, "store.recovered") == 1
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def _when_requested(server: FeedServer, n: int, then: Any) -> None:
