@@ -88,8 +88,9 @@ class Records:
 
     def __init__(self, now: float, size: int = 50, max_age_s: float = 1.0) -> None:
         self.items: list[FetchRecord] = []
-        #: One flush at a time (each runs in a worker thread).
-        self.lock = asyncio.Lock()
+        #: A flush is under way (in a worker thread): one at a time. A flag, not an
+        #: asyncio.Lock: the records outlive the event loop of one `once`.
+        self.busy = False
         #: No attempt before this (``time.monotonic()``): the last one found no database.
         self.retry_at = 0.0
         #: Feeds to release unchanged (their ingest hit a database outage).
@@ -107,7 +108,7 @@ class Records:
         return bool(self.items or self.release or self.release_all)
 
     def full(self, now: float) -> bool:
-        if now < self.retry_at or self.lock.locked():
+        if now < self.retry_at or self.busy:
             return False
         return len(self.items) + len(self.release) >= self.size or (
             bool(self) and now - self.since >= self.max_age_s)
@@ -243,32 +244,30 @@ class Polling(Ingesting):
         """Store the buffered outcomes (one transaction), releasing their leases. While
         the database is unavailable they stay buffered (one attempt per ``max_age_s``
         unless ``force``); the leases hold them until then."""
-        if not force and not records.full(time.monotonic()):
+        if records.busy or not records or (not force and not records.full(time.monotonic())):
             return
-        async with records.lock:
-            if not records:
-                return
-            records.since = time.monotonic()
-            try:
-                await asyncio.to_thread(self._store_records, records)
-            except StoreUnavailable:  # StoreHealth logged the outage; a later flush retries
-                records.retry_at = time.monotonic() + records.max_age_s
-            except Exception:  # the leases expire and a later poll retries these feeds
-                log.exception("poll.record_failed feeds=%d", len(records.items))
-                records.items.clear()
+        records.busy, records.since = True, time.monotonic()
+        try:
+            await self._store_records(records)
+        except StoreUnavailable:  # StoreHealth logged the outage; a later flush retries
+            records.retry_at = time.monotonic() + records.max_age_s
+        except Exception:  # the leases expire and a later poll retries these feeds
+            log.exception("poll.record_failed feeds=%d", len(records.items))
+            records.items.clear()
+        finally:
+            records.busy = False
 
-    def _store_records(self, records: Records) -> None:
-        """Write what ``records`` holds, forgetting each part once it is stored."""
-        if records.items:
-            batch = list(records.items)
-            self.store.record_fetches(batch)
-            del records.items[: len(batch)]
-        if records.release:
-            ids = set(records.release)
-            self.store.release_feeds(self.owner, ids)
-            records.release -= ids
+    async def _store_records(self, records: Records) -> None:
+        """Write what ``records`` holds, forgetting each part once it is stored. The
+        parts are copied here, on the event loop, which alone changes them."""
+        if items := list(records.items):
+            await asyncio.to_thread(self.store.record_fetches, items)
+            del records.items[: len(items)]  # newer ones were appended after these
+        if release := set(records.release):
+            await asyncio.to_thread(self.store.release_feeds, self.owner, release)
+            records.release -= release
         if records.release_all:
-            self.store.release_feeds(self.owner)
+            await asyncio.to_thread(self.store.release_feeds, self.owner)
             records.release_all = False
 
     async def _parse_elsewhere(self, feed: FeedState, result: FetchResult) -> ParseResult | None:
