@@ -4,7 +4,9 @@
     claim due alerts ─▶ render ─▶ apprise ─▶ mark sent / retry
 
 Two loops only tick (monitor.loop); the database decides what is due, so a
-restart loses nothing.
+restart loses nothing. The poll pass and the ingest of one feed are in
+monitor.poll (mixed into Monitor); what happens when the database goes away or
+the process is stopped is in docs/operations.md.
 """
 
 from __future__ import annotations
