@@ -5,12 +5,13 @@
     │   └── QueryError                    a rule query that does not parse or compile
     ├── FetchError                        a feed could not be fetched (recorded on the feed)
     ├── StoreError                        the database could not be used
+    │   └── StoreUnavailable              ...for now: unreachable, restarting, locked or full
     ├── DeliveryError                     a notification target refused or failed a message
     └── Interrupted                       SIGINT/SIGTERM stopped a run (leases released)
 
 A failing feed or a failing notification target is data, not a crash: the
-pipeline records it and goes on. Only ConfigError and StoreError stop the
-service. Foreign exceptions are wrapped at the boundary with ``raise ... from``.
+pipeline records it and goes on. ConfigError and StoreError stop a command; the
+daemon outlives StoreUnavailable (it backs off and retries, see docs/operations.md). Foreign exceptions are wrapped at the boundary with ``raise ... from``.
 The class docstring is the default message.
 """
 
@@ -52,6 +53,10 @@ class FetchError(MonitorError):
 
 class StoreError(MonitorError):
     """The database could not be used."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is unavailable for now (unreachable, restarting, locked or full)."""
 
 
 class DeliveryError(MonitorError):

@@ -4,14 +4,15 @@
     claim due alerts ─▶ render ─▶ apprise ─▶ mark sent / retry
 
 Two loops only tick (monitor.loop); the database decides what is due, so a
-restart loses nothing.
+restart loses nothing. The poll pass and the ingest of one feed are in
+monitor.poll (mixed into Monitor); what happens when the database goes away or
+the process is stopped is in docs/operations.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import os
 import random
@@ -20,41 +21,29 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from monitor.alerts.backlog import backlog_keys
 from monitor.alerts.deliver import DeliveryReport, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
-from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
+from monitor.article import FeedSpec, FetchResult, Route
 from monitor.config import Settings
-from monitor.errors import ConfigError
-from monitor.feeds.parse import ParseResult, parse_feed
-from monitor.feeds.schedule import (
-    interval_for,
-    next_poll_at,
-    retry_after_seconds,
-    server_hint_s,
-    update_rate,
-)
+from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fulltext.runner import FullTextRunner
 from monitor.loop import every, interruptible
 from monitor.observe import Observer
+from monitor.poll.cycle import Polling, PollReport, Records
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
-from monitor.stories.assign import StorySettings
-from monitor.stories.ingest import with_languages
-from monitor.store.repo import FeedLease, FetchRecord, Store
+from monitor.store.health import retry_delay_s
+from monitor.store.repo import Store
 from monitor.store.stories import StoryPolicy
-from monitor.websub.discover import discover
+from monitor.stories.assign import StorySettings
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
     from concurrent.futures import ProcessPoolExecutor
 
-    from monitor.feeds.fetch import Fetcher
     from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
@@ -64,87 +53,15 @@ ONCE_PARSE_PROCESS_FEEDS = 50
 ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
-#: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
-PUSHED_POLL_FACTOR = 4
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class PollReport:
-    """What one poll pass did (counts, for logs and the CLI)."""
-
-    feeds: int = 0
-    not_modified: int = 0
-    failed: int = 0
-    new_articles: int = 0
-    new_matches: int = 0
-    new_alerts: int = 0
-    errors: dict[str, str] = field(default_factory=dict)
-    #: Feeds another process held a lease on, so this pass could not poll them.
-    held: list[FeedLease] = field(default_factory=list)
-
-    def add(self, url: str, outcome: _Outcome) -> None:
-        """Count one polled feed's outcome."""
-        self.not_modified += outcome.unchanged
-        self.new_articles += outcome.new_articles
-        self.new_matches += outcome.new_matches
-        self.new_alerts += outcome.new_alerts
-        if outcome.error:
-            self.failed += 1
-            self.errors[url] = outcome.error
-
-
-_GONE = "HTTP 410 Gone: the server says the feed was removed"
-
-
-class _Records:
-    """Poll outcomes waiting to be stored: written in batches, one transaction each
-    (a 304 cycle is then a few transactions, not one per feed), at least every
-    ``max_age_s`` so leases are released and status stays current."""
-
-    def __init__(self, now: float, size: int = 50, max_age_s: float = 1.0) -> None:
-        self.items: list[FetchRecord] = []
-        self.size = size
-        self.max_age_s = max_age_s
-        self.since = now
-
-    def add(self, record: FetchRecord) -> None:
-        self.items.append(record)
-
-    def full(self, now: float) -> bool:
-        return len(self.items) >= self.size or now - self.since >= self.max_age_s
-
-    def take(self, now: float) -> list[FetchRecord]:
-        batch, self.items, self.since = self.items, [], now
-        return batch
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What ingesting one fetched feed did."""
-
-    error: str | None = None
-    #: 304, or a body byte-identical to the last one parsed.
-    unchanged: bool = False
-    #: Entries this feed had not seen before (stored now, or already via another feed).
-    new_items: int = 0
-    new_articles: int = 0
-    new_matches: int = 0
-    new_alerts: int = 0
-    #: The hash of the body parsed (None: nothing parsed).
-    body_hash: str | None = None
-    ttl_s: int | None = None
-    #: The rule of each match found in the new articles (for metrics).
-    rules: tuple[str, ...] = ()
-    #: Article pages claimed for their full text, to fetch beside the poll.
-    pages: tuple[PageJob, ...] = ()
-
-
-class Monitor:
-    """One running news-monitor: settings, store, compiled rules and notifier."""
+class Monitor(Polling):
+    """One running news-monitor: settings, store, compiled rules and notifier; its poll
+    pass and ingest are mixed in from monitor.poll."""
 
     def __init__(
         self,
@@ -175,6 +92,8 @@ class Monitor:
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
         self._parse_workers = settings.poll.parse_workers or 0
         self._parse_pool: ProcessPoolExecutor | None = None
+        #: Poll outcomes not stored yet (kept across passes while the database is down).
+        self._records = Records(time.monotonic())
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
         self.reloader: Callable[[], Settings] | None = None
         # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
@@ -205,12 +124,21 @@ class Monitor:
                                         ingest=self._ingest_push)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Monitor:
-        """Wire everything from validated settings; migrates and syncs feeds."""
+    def from_settings(cls, settings: Settings, *, clock: Clock = utcnow,
+                      wait_for_database: bool = False) -> Monitor:
+        """Wire everything from validated settings; migrates and syncs feeds. The
+        daemon (``wait_for_database``) waits for a database that is not there yet."""
         register_secrets(settings.secrets)
         rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
         notifier = Notifier(settings.recipients)
-        store = Store.open(settings.database)
+        storage = settings.storage
+        if wait_for_database:
+            store = Store.open_when_available(
+                settings.database, busy_timeout_s=storage.busy_timeout_s,
+                delay_s=lambda n: retry_delay_s(n, base_s=storage.retry_base_s,
+                                                cap_s=storage.retry_cap_s, rng=random.Random()))
+        else:
+            store = Store.open(settings.database, busy_timeout_s=storage.busy_timeout_s)
         store.sync_feeds(feed_specs(settings), clock(), default_interval_s=settings.poll.interval_s)
         return cls(settings, store, rules, notifier, clock=clock)
 
@@ -259,7 +187,9 @@ class Monitor:
         self._halt.set()
         try:
             self.store.release_leases(self.owner)
-        except Exception:  # the database is gone: the leases expire on their own
+        except StoreUnavailable as e:  # the database is gone: the leases expire on their own
+            log.warning("service.leases_not_released owner=%s error=%s", self.owner, e)
+        except Exception:
             log.warning("service.leases_not_released owner=%s", self.owner, exc_info=True)
         self.store.close()
         if self._parse_pool is not None:
@@ -268,251 +198,11 @@ class Monitor:
     def routes(self, rule: str) -> tuple[Route, ...]:
         return self._routes.get(rule, ())
 
-    # -- polling -------------------------------------------------------------
-
-    async def poll(
-        self, *, all_feeds: bool = False, finish_pages: bool | None = None
-    ) -> PollReport:
-        """Fetch the due feeds (or all of them), store new articles and matches.
-
-        Due feeds are claimed in small batches, topped up as fetches finish, so
-        each lease starts close to its fetch and other replicas can claim the rest.
-        ``all_feeds`` claims every active feed at once (``news-monitor once``).
-        Article pages (full text) run beside the pass; ``finish_pages`` (default:
-        outside the daemon) waits for them, and for due retries, before returning.
-        """
-        poll = self.settings.poll
-        report = PollReport()
-        batch = max(20, 2 * poll.concurrency)
-        from monitor.feeds.fetch import Fetcher
-
-        async with Fetcher(
-            timeout_s=poll.timeout_s,
-            concurrency=poll.concurrency,
-            max_bytes=poll.max_bytes,
-            per_host=poll.per_host,
-        ) as fetcher:
-            running: set[asyncio.Task[None]] = set()
-            # Claimed, not started: at most `batch` run at once, so a wait over the
-            # running set stays cheap even when `once` claims 10,000 feeds.
-            pending: deque[FeedState] = deque()
-            records = _Records(time.monotonic())
-            more = True
-            while more or running or pending:
-                more = more and not self._stopping()
-                if more and len(running) + len(pending) <= batch // 2:
-                    want = batch - len(running) - len(pending)
-                    feeds = await self._claim(None if all_feeds else want, all_feeds)
-                    more = not all_feeds and len(feeds) == want
-                    report.feeds += len(feeds)
-                    pending.extend(feeds)
-                while pending and len(running) < batch:
-                    coro = self._poll_feed(fetcher, pending.popleft(), report, records)
-                    running.add(asyncio.ensure_future(coro))
-                if running:
-                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            await self._flush(records)
-        await self.fulltext.resume()  # retries due, and pages a dead replica left
-        if finish_pages if finish_pages is not None else self._stop_event is None:
-            await self.fulltext.aclose()
-        if report.feeds:
-            log.info(
-                "poll.done feeds=%d new_articles=%d new_matches=%d failed=%d",
-                report.feeds,
-                report.new_articles,
-                report.new_matches,
-                report.failed,
-            )
-        return report
+    # -- polling (monitor.poll) -------------------------------------------------
 
     def _stopping(self) -> bool:
         """True once the daemon is stopping: a pass then claims nothing more."""
         return self._halt.is_set() or (self._stop_event is not None and self._stop_event.is_set())
-
-    async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
-        return await asyncio.to_thread(
-            self.store.claim_due_feeds,
-            self.clock(),
-            owner=self.owner,
-            include_not_due=all_feeds,
-            lease_s=self.lease_s,
-            limit=limit,
-        )
-
-    @property
-    def lease_s(self) -> int:
-        """How long a claimed feed stays leased: the config's ``poll.lease``, or a
-        safe default well above the total fetch timeout."""
-        poll = self.settings.poll
-        return poll.lease_s or max(300, 3 * poll.timeout_s)
-
-    async def _poll_feed(
-        self,
-        fetcher: Fetcher,
-        feed: FeedState,
-        report: PollReport,
-        records: _Records,
-    ) -> None:
-        started = time.monotonic()
-        result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
-        if result.body is not None:
-            parsed = await self._parse_elsewhere(feed, result)
-            # Parsing, matching and the database work run in a worker thread so
-            # they never stall the event loop that drives the other fetches.
-            outcome = await asyncio.to_thread(self._ingest_safely, feed, result, parsed)
-        else:  # 304 or an error: nothing to parse or store
-            outcome = self._ingest_safely(feed, result)
-        self.fulltext.submit(outcome.pages)  # beside the poll: alerts above do not wait
-        now = self.clock()
-        when, rate = self._schedule(feed, result, outcome, now)
-        report.add(feed.url, outcome)
-        kind = "error" if outcome.error else "not_modified" if outcome.unchanged else "ok"
-        self.observer.feed_polled(kind, time.monotonic() - started, outcome.new_articles,
-                                  outcome.rules)
-        log.info(
-            "feed.polled url=%s status=%s new=%d error=%s next=%s",
-            feed.url,
-            result.status,
-            outcome.new_articles,
-            outcome.error,
-            when.isoformat(),
-        )
-        records.add(
-            FetchRecord(
-                feed.id,
-                now=now,
-                next_poll_at=when,
-                status=result.status,
-                error=outcome.error,
-                etag=result.etag if not outcome.error else None,
-                last_modified=result.last_modified if not outcome.error else None,
-                new_url=result.permanent_redirect,
-                body_hash=outcome.body_hash,
-                items_per_day=rate,
-                disabled_reason=_GONE if result.status == 410 else None,
-            )
-        )
-        if records.full(time.monotonic()):
-            await self._flush(records)
-
-    async def _flush(self, records: _Records) -> None:
-        """Store the buffered poll outcomes in one transaction, releasing their leases."""
-        batch = records.take(time.monotonic())
-        if not batch:
-            return
-        try:
-            await asyncio.to_thread(self.store.record_fetches, batch)
-        except Exception:  # the leases expire and a later poll retries these feeds
-            log.exception("poll.record_failed feeds=%d", len(batch))
-
-    async def _parse_elsewhere(
-        self, feed: FeedState, result: FetchResult
-    ) -> ParseResult | None:
-        """Parse in the process pool (``poll.parse_workers``), so parsing uses another
-        core; None when there is no pool, nothing to parse, or the pool failed."""
-        if not self._parse_workers or not result.ok or result.body is None:
-            return None
-        if hashlib.sha256(result.body).hexdigest() == feed.body_hash:
-            return None  # unchanged: _ingest skips it
-        spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
-        loop = asyncio.get_running_loop()
-        try:
-            self._parse_pool = self._parse_pool or _parse_pool(self._parse_workers)
-            # parse_feed itself, so a worker imports monitor.feeds.parse, not the service.
-            job = functools.partial(parse_feed, max_items=self.settings.poll.max_items)
-            return await loop.run_in_executor(
-                self._parse_pool, job, result.body, dict(result.headers), spec)
-        except Exception as e:  # a broken pool: parse in the thread instead
-            log.warning("feed.parse_pool_failed url=%s error=%s", feed.url, e)
-            return None
-
-    def _ingest_safely(
-        self, feed: FeedState, result: FetchResult,
-        parsed: ParseResult | None = None,
-    ) -> _Outcome:
-        try:
-            return self._ingest(feed, result, parsed)
-        except Exception as e:  # a bug on one feed must not stop the others
-            log.exception("feed.crashed url=%s", feed.url)
-            return _Outcome(error=f"internal error: {type(e).__name__}: {e}")
-
-    def _ingest(
-        self, feed: FeedState, result: FetchResult,
-        parsed: ParseResult | None = None,
-    ) -> _Outcome:
-        """Parse (unless ``parsed``), match and store one fetched feed (no scheduling,
-        no fetch state)."""
-        if result.not_modified:
-            return _Outcome(unchanged=True)
-        if result.error or result.body is None:
-            return _Outcome(error=result.error or f"HTTP {result.status}: empty response")
-        body_hash = hashlib.sha256(result.body).hexdigest()
-        if body_hash == feed.body_hash:  # servers without validators: skip the parse
-            return _Outcome(unchanged=True)
-        if parsed is None:
-            spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
-            parsed = parse_feed(result.body, result.headers, spec,
-                                max_items=self.settings.poll.max_items)
-        if parsed.error:
-            return _Outcome(error=parsed.error)
-        if self.websub is not None:
-            self.websub.discovered(feed.id, discover(result.body, result.headers, feed.url))
-        if parsed.warning:
-            log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
-        unseen = self.store.unseen_articles(feed.id, parsed.articles)
-        if self.settings.stories.enabled or self.rules.needs_language:
-            unseen = with_languages(unseen, parsed.language)
-        items = [(article, self.rules.match(article)) for article in unseen]
-        now = self.clock()
-        quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
-                             backlog_s=self.settings.poll.backlog_s)
-        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
-        # Backlog items stay silent: their pages would alert the rules they missed.
-        pages = self.fulltext.want(feed.id, feed.url, [a for a in unseen if a.key not in quiet])
-        return _Outcome(
-            new_articles=saved.new_articles,
-            new_items=len(unseen),
-            new_matches=saved.new_matches,
-            new_alerts=saved.new_alerts,
-            body_hash=body_hash,
-            ttl_s=parsed.ttl_s,
-            rules=tuple(m.rule for _, ms in items for m in ms),
-            pages=tuple(pages),
-        )
-
-    def _schedule(
-        self, feed: FeedState, result: FetchResult, outcome: _Outcome,
-        now: datetime,
-    ) -> tuple[datetime, float | None]:
-        """When to poll the feed next, and its updated rate of new items per day."""
-        poll = self.settings.poll
-        rate = feed.items_per_day
-        if outcome.error is None and feed.last_polled_at is not None:
-            elapsed = (now - feed.last_polled_at).total_seconds()
-            rate = update_rate(rate, outcome.new_items, elapsed)
-        interval = interval_for(
-            feed.interval_s,
-            items_per_day=rate,
-            adaptive=poll.adaptive and feed.url not in self._fixed_interval,
-            min_interval_s=poll.min_interval_s,
-            max_interval_s=poll.max_interval_s,
-        )
-        if self.websub is not None and feed.id in self.websub.active:
-            interval = max(interval, min(interval * PUSHED_POLL_FACTOR, poll.max_interval_s))
-        retry_after = None
-        if result.status in (429, 503):
-            retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
-        when = next_poll_at(
-            now,
-            interval,
-            error_count=feed.error_count + 1 if outcome.error else 0,
-            retry_after_s=retry_after,
-            max_backoff_s=poll.max_backoff_s,
-            hint_s=server_hint_s(result.headers, now, ttl_s=outcome.ttl_s),
-            jitter=poll.jitter,
-            rng=self.rng,
-        )
-        return when, rate
 
     async def _ingest_push(self, feed_id: int, body: bytes, headers: Mapping[str, str]) -> None:
         """Content a WebSub hub pushed: the same parse, dedup, match and outbox as a poll."""
@@ -600,9 +290,10 @@ class Monitor:
         loops = [
             asyncio.ensure_future(every(lambda: self.settings.poll.tick_s,
                                         functools.partial(self._poll_pass, wake), stop,
-                                        name="poll")),
+                                        name="poll", backoff=self._retry_delay_s)),
             asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
-                                        self._deliver_pass, stop, wake, name="deliver")),
+                                        self._deliver_pass, stop, wake, name="deliver",
+                                        backoff=self._retry_delay_s)),
         ]
         stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
@@ -620,6 +311,12 @@ class Monitor:
             loop.remove_signal_handler(sig)
         log.info("service.stopped")
 
+    def _retry_delay_s(self, failures: int) -> float:
+        """The pause of a loop after its ``failures``-th pass in a row found no database."""
+        storage = self.settings.storage
+        return retry_delay_s(failures, base_s=storage.retry_base_s, cap_s=storage.retry_cap_s,
+                             rng=self.rng)
+
     async def _start_websub(
         self, stop: asyncio.Event, loops: list[asyncio.Future[None]]
     ) -> Callable[[], Awaitable[None]]:
@@ -635,7 +332,7 @@ class Monitor:
         session = client_session()
         loops.append(asyncio.ensure_future(every(
             lambda: self.settings.poll.tick_s, functools.partial(subscriber.tick, session),
-            stop, name="websub")))
+            stop, name="websub", backoff=self._retry_delay_s)))
 
         async def close() -> None:
             await listener.stop()
@@ -662,14 +359,6 @@ class Monitor:
 
 async def _nothing() -> None:
     return None
-
-
-def _parse_pool(workers: int) -> ProcessPoolExecutor:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
 
 def story_policy(settings: Settings, delivery: RuleDelivery) -> StoryPolicy:

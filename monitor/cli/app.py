@@ -136,14 +136,14 @@ def report_problems(config: Path, problems: Iterable[str]) -> None:
         err.print(redact(problem), markup=False)
 
 
-def open_monitor(config: Path) -> Any:
+def open_monitor(config: Path, *, wait_for_database: bool = False) -> Any:
     from monitor.service import Monitor
 
     settings = load(config, check_recipients=True)
     for warning in settings.warnings:
         log.warning("config.warning %s", warning)
     try:
-        return Monitor.from_settings(settings)
+        return Monitor.from_settings(settings, wait_for_database=wait_for_database)
     except ConfigError as e:
         for problem in e.problems:
             err.print(redact(problem), markup=False)

@@ -54,7 +54,7 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
     if not _state.get("log_level_set"):
         logging.getLogger().setLevel(logging.INFO)
-    monitor = open_monitor(config)
+    monitor = open_monitor(config, wait_for_database=True)  # a database restarting too
     monitor.reloader = lambda: load_settings(config)
     err.print(
         f"news-monitor {__version__}: watching {plural(len(monitor.settings.feeds), 'feed')} "
@@ -100,10 +100,15 @@ def once(
         poll, delivery = asyncio.run(monitor.run_once(max_time_s=budget))
     except Interrupted as e:
         raise fail(f"{e}: stopped; feeds and alerts it held are released", code=130) from None
+    except MonitorError as e:  # the database went away: its reason, not a traceback
+        raise fail(f"{e}; the next run polls what this one could not store") from None
     finally:
         monitor.close()
     for url, error in poll.errors.items():
         err.print(f"feed failed: {redact(url)}: {redact(error)}", markup=False)
+    if poll.deferred:
+        err.print(f"{plural(poll.deferred, 'feed')} fetched but not stored: the database was "
+                  "unavailable; the next run polls them again", markup=False)
     for lease in poll.held:
         err.print(f"feed skipped: {redact(lease.url)}: held by {lease.owner} until "
                   f"{iso(lease.until)} (another run is polling it, or it died)", markup=False)

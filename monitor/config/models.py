@@ -293,6 +293,19 @@ class DeliverySettings(_Settings):
     lease_s: Duration = Field(120, alias="lease")
 
 
+class StorageSettings(_Settings):
+    """How the daemon waits for its database: ``{busy_timeout: 30s, retry_base: 1s,
+    retry_cap: 1m}`` (see docs/operations.md)."""
+
+    #: SQLite: how long a write waits for another process's write lock before the
+    #: attempt fails (and is retried with back-off).
+    busy_timeout_s: Duration = Field(30, alias="busy_timeout")
+    #: While the database is unavailable, the loops retry after ``retry_base``,
+    #: doubling up to ``retry_cap``, each pause with random jitter.
+    retry_base_s: Duration = Field(1, alias="retry_base")
+    retry_cap_s: Duration = Field(60, alias="retry_cap")
+
+
 class RuleSettings(_Settings):
     """One rule: ``{name, query, notify: [recipient...], feeds: [...], tags: [...]}``."""
 
@@ -456,6 +469,7 @@ class Settings(_Settings):
     #: Recipients of the rules that name none.
     default_notify: Names = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     #: WebSub push; None: feeds are only polled.
     websub: WebSubSettings | None = None
     stories: StoriesSettings = Field(default_factory=StoriesSettings)
@@ -466,13 +480,13 @@ class Settings(_Settings):
     _warnings: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
-                     "stories", "http", mode="before")
+                     "stories", "http", "storage", mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         """``feeds:`` with nothing under it is an empty section, not an error."""
         if value is not None:
             return value
-        sections = ("poll", "recipients", "entities", "delivery", "stories", "http")
+        sections = ("poll", "recipients", "entities", "delivery", "stories", "http", "storage")
         return {} if info.field_name in sections else []
 
     @field_validator("database")

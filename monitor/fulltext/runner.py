@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor.article import Article, Match, PageJob, Route
+from monitor.errors import StoreUnavailable
 from monitor.fulltext.extract import FullTextMode, wants_full_text
 from monitor.store.pages import PageRecord
 
@@ -135,6 +136,8 @@ class FullTextRunner:
             pages = await self._fetcher()
             result = await pages.get(job.url, job.etag, job.last_modified)
             new_alerts = await asyncio.to_thread(self._finish, job, result)
+        except StoreUnavailable:  # logged once by the store; the page's lease brings it back
+            return
         except Exception:  # one page must not stop the others; its lease brings it back
             log.exception("page.crashed url=%s", job.url)
             return

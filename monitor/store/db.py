@@ -7,9 +7,12 @@
 * PostgreSQL (``postgresql+psycopg://...``, ``?options=-csearch_path%3Dschema``
   honoured, also for ``alembic_version``): deadlocks and serialization failures
   are retried a few times, since every store method is one idempotent transaction.
+  So is a transaction whose connection died under it (a backend terminated, a
+  server restarted): it runs again at once on a fresh connection.
 
 Every database failure leaves this package as ``StoreError`` with the URL's
-password redacted.
+password redacted; ``StoreUnavailable`` when it is the database's state, not the
+query, that failed (unreachable, shutting down, locked, disk full): try again later.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -40,7 +44,15 @@ MIGRATION_LOCK_ID = 0x6E6D_6462  # "nmdb"
 #: PostgreSQL SQLSTATEs after which re-running the whole transaction is safe.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
 _ATTEMPTS = 5
-_SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: How long a SQLite write waits for another process's write lock (``storage.busy_timeout``).
+SQLITE_BUSY_TIMEOUT_S = 30.0
+#: libpq settings unless the URL sets them: a connect gives up after 10 s, and TCP
+#: keepalives declare a silent peer dead after about a minute (30 s + 3 x 10 s).
+PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                   "keepalives_interval": 10, "keepalives_count": 3}
+#: SQLite errors that say the database is busy, full or briefly unreadable, not the query.
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "disk is full",
+                       "disk i/o error", "unable to open database file", "readonly database")
 #: Alembic's ``context`` is a module global: one migration at a time per process.
 _ALEMBIC_LOCK = threading.Lock()
 _PASSWORD_RE = re.compile(r"(?P<head>://[^:/@?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)")
@@ -66,34 +78,69 @@ def describe_error(url: str, exc: BaseException) -> str:
     return f"{redact_url(url)}: {reason}"
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot serve anyone right now (connection
+    refused or lost, server shutting down, out of disk, a SQLite lock held too long),
+    as opposed to a failing query: the same work may succeed later."""
+    if isinstance(exc, (DisconnectionError, PoolTimeout, OSError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if type(orig).__module__.startswith("psycopg"):
+        # psycopg's OperationalError: connection failures, admin shutdown (57P01-3),
+        # insufficient resources (53xxx: disk full, too many connections), lock and
+        # statement timeouts. Programming and data errors are other classes.
+        import psycopg
+
+        return isinstance(orig, psycopg.OperationalError)
+    if type(orig).__module__ == "sqlite3":
+        text = str(orig).lower()
+        return any(marker in text for marker in _SQLITE_UNAVAILABLE)
+    return False
+
+
 @contextmanager
 def store_errors(url: str, action: str) -> Iterator[None]:
-    """Turn a foreign database error into StoreError (message never holds a password)."""
+    """Turn a foreign database error into StoreError, or StoreUnavailable when the
+    database is down, locked or full (the message never holds a password)."""
     try:
         yield
     except StoreError:
         raise
     except (SQLAlchemyError, OSError, ValueError) as e:
-        raise StoreError(f"{action} failed: {describe_error(url, e)}") from e
+        kind = StoreUnavailable if is_unavailable(e) else StoreError
+        raise kind(f"{action} failed: {describe_error(url, e)}") from e
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    """Deadlocks and serialization failures, and a connection that died under the
+    transaction (rolled back with it; a new one from the pool may well work)."""
+    return exc.connection_invalidated or (
+        getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine configured for the backend named by ``url``."""
+def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
+    """An engine configured for the backend named by ``url``; on SQLite a write waits
+    up to ``busy_timeout_s`` for another process's write lock."""
     with store_errors(url, "opening the database"):
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            return _sqlite_engine(url, parsed.database)
+            return _sqlite_engine(url, parsed.database, int(busy_timeout_s * 1000))
         if backend == "postgresql":
-            return create_engine(url, pool_pre_ping=True, future=True)
+            # A server that vanished without a reset (a dead host, a failover that
+            # moved its address) must fail a connect, and a query on an open connection,
+            # in bounded time: the outage is then noticed and retried with back-off, and
+            # a stop is not held by a worker thread waiting on a dead socket.
+            args = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in parsed.query}
+            return create_engine(url, pool_pre_ping=True, future=True, connect_args=args)
         raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -103,7 +150,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN, see _on_begin
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
         cursor.close()
@@ -124,8 +171,10 @@ def run_in_transaction(
     work: Callable[[Connection], T],
     *,
     readonly: bool = False,
+    on_reconnect: Callable[[], None] | None = None,
 ) -> T:
-    """Run ``work`` in one transaction; retry it on a PostgreSQL deadlock."""
+    """Run ``work`` in one transaction; retry it on a PostgreSQL deadlock, or at once
+    when its connection died under it (then ``on_reconnect`` is told)."""
     with store_errors(url, action):
         for attempt in range(1, _ATTEMPTS + 1):
             try:
@@ -137,8 +186,12 @@ def run_in_transaction(
             except DBAPIError as e:
                 if attempt == _ATTEMPTS or not _is_retryable(e):
                     raise
-                log.warning("store.retry action=%s attempt=%d sqlstate=%s", action, attempt,
-                            getattr(e.orig, "sqlstate", None))
+                # A lost connection is retried quietly: an outage logs once (StoreHealth).
+                level = logging.DEBUG if e.connection_invalidated else logging.WARNING
+                if e.connection_invalidated and on_reconnect is not None:
+                    on_reconnect()
+                log.log(level, "store.retry action=%s attempt=%d sqlstate=%s", action, attempt,
+                        getattr(e.orig, "sqlstate", None))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -15,6 +15,7 @@ adds nothing twice and never raises.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
@@ -32,8 +33,9 @@ from monitor.article import (
     Route,
     StoryRef,
 )
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreUnavailable
 from monitor.store import db
+from monitor.store.health import StoreHealth
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text
 from monitor.store.websub import WebSubQueries
@@ -176,6 +178,8 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
     def __init__(self, engine: Engine, url: str) -> None:
         self._engine = engine
         self._url = url
+        #: Whether the database answers; logs an outage once, and its end (monitor.store.health).
+        self.health = StoreHealth()
         #: Story assignment of new articles (None: stories off, e.g. tools that only read).
         self._stories: StoryCache | None = None
 
@@ -190,9 +194,11 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             self._stories.policy = policy
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to ``url``; bring the schema up to date unless ``migrate`` is False."""
-        engine = db.make_engine(url)
+    def open(cls, url: str, *, migrate: bool = True,
+             busy_timeout_s: float = db.SQLITE_BUSY_TIMEOUT_S) -> Store:
+        """Connect to ``url``; bring the schema up to date unless ``migrate`` is False.
+        ``busy_timeout_s``: how long a SQLite write waits for another process's lock."""
+        engine = db.make_engine(url, busy_timeout_s=busy_timeout_s)
         try:
             if migrate:
                 db.upgrade_engine(engine, url)
@@ -203,6 +209,29 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             engine.dispose()
             raise
         return cls(engine, url)
+
+    @classmethod
+    def open_when_available(
+        cls, url: str, *, delay_s: Callable[[int], float],
+        busy_timeout_s: float = db.SQLITE_BUSY_TIMEOUT_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Store:
+        """``open``, waiting for a database that is unavailable (a daemon started with
+        its database, or before it): one line when it is not there, one when it is;
+        the n-th retry after ``delay_s(n)`` seconds. Other failures raise at once."""
+        failures = 0
+        while True:
+            try:
+                store = cls.open(url, busy_timeout_s=busy_timeout_s)
+            except StoreUnavailable as e:
+                failures += 1
+                if failures == 1:
+                    log.error("store.unavailable error=%s (waiting for it with back-off)", e)
+                sleep(delay_s(failures))
+                continue
+            if failures:
+                log.warning("store.recovered failures=%d", failures)
+            return store
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -215,7 +244,16 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         self.close()
 
     def _tx(self, action: str, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
-        return db.run_in_transaction(self._engine, self._url, action, work, readonly=readonly)
+        started = time.monotonic()
+        try:
+            result = db.run_in_transaction(self._engine, self._url, action, work,
+                                           readonly=readonly,
+                                           on_reconnect=self.health.reconnected)
+        except StoreUnavailable as e:
+            self.health.failed(str(e))
+            raise
+        self.health.succeeded(started)
+        return result
 
     # -- feeds ---------------------------------------------------------------------------
 
@@ -552,6 +590,21 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         if any(released):
             log.info("store.leases_released owner=%s feeds=%d alerts=%d", owner, *released)
         return released
+
+    def release_feeds(self, owner: str, feed_ids: Collection[int] | None = None) -> int:
+        """Give up ``owner``'s leases on these feeds (None: on all its feeds) and change
+        nothing else: a poll whose outcome could not be stored leaves the feed due, on
+        its own schedule, as if it had not been polled. How many were released."""
+        stmt = (update(feed).where(feed.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None))
+
+        def work(conn: Connection) -> int:
+            if feed_ids is None:
+                return int(conn.execute(stmt).rowcount)
+            return sum(int(conn.execute(stmt.where(feed.c.id.in_(chunk))).rowcount)
+                       for chunk in _chunks(sorted(feed_ids)))
+
+        return self._tx("releasing feeds", work)
 
     def feeds_leased_elsewhere(self, now: datetime, owner: str) -> list[FeedLease]:
         """Active feeds another process holds a lease on at ``now`` (it is polling them,

@@ -20,11 +20,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor import __version__
 from monitor.config import Settings
+from monitor.errors import StoreUnavailable
 from monitor.feeds.health import feed_state
 from monitor.observe import Observer
 from monitor.store.repo import Store
@@ -64,6 +65,7 @@ class Metrics(Observer):
         for result in ALERT_RESULTS:
             self.alerts.labels(result)
         self._known_rules()
+        r.register(_HealthGauges(store))
         r.register(_StoreGauges(store, clock))
 
     def _known_rules(self) -> None:
@@ -90,6 +92,29 @@ class Metrics(Observer):
             self.alerts.labels(result).inc(n)
 
 
+class _HealthGauges(Collector):
+    """Whether this process reaches its database: read from its own state, so it shows
+    while the database is gone (then the database gauges below are left out)."""
+
+    def __init__(self, store: Store) -> None:
+        self._health = store.health
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        outage = self._health.outage
+        yield GaugeMetricFamily("newsmonitor_database_up",
+                                "1 when the last database transaction worked, else 0.",
+                                0 if outage else 1)
+        yield CounterMetricFamily("newsmonitor_database_outages",
+                                  "Database outages this process saw (began).",
+                                  self._health.outages)
+        yield GaugeMetricFamily("newsmonitor_database_failures",
+                                "Failed transactions in the outage under way (0: none).",
+                                outage.failures if outage else 0)
+
+
 class _StoreGauges(Collector):
     """Gauges computed from the database at each scrape."""
 
@@ -100,6 +125,12 @@ class _StoreGauges(Collector):
         return []  # collected on demand only: registering must not query the database
 
     def collect(self) -> Iterator[Metric]:
+        try:
+            yield from self._collect()
+        except StoreUnavailable:  # newsmonitor_database_up says so; the rest is unknown
+            return
+
+    def _collect(self) -> Iterator[Metric]:
         now = self._clock()
         outbox = self._store.outbox_summary()
         pending = sum(outbox.by_status.get(s, 0) for s in ("pending", "failed"))

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreUnavailable
 from monitor.store import db
 from monitor.web.state import STATE, WebState
 
@@ -49,8 +49,10 @@ async def _database_checks(state: WebState) -> list[Check]:
         current = await asyncio.wait_for(asyncio.to_thread(state.store.schema_revision),
                                          DB_TIMEOUT_S)
     except (MonitorError, TimeoutError) as e:
-        # The probe is public: the reason (host, database name) goes to the log only.
-        log.warning("web.readyz_database_failed error=%s", e)
+        # The probe is public: the reason (host, database name) goes to the log only,
+        # once per outage for an unavailable database (the store's store.unavailable).
+        level = logging.DEBUG if isinstance(e, StoreUnavailable) else logging.WARNING
+        log.log(level, "web.readyz_database_failed error=%s", e)
         reason = "no answer within 5 s" if isinstance(e, TimeoutError) else "unreachable"
         return [Check("database", False, reason), Check("schema", False, "unknown")]
     heads = db.script_heads()

@@ -6,12 +6,12 @@ replica's feeds are taken over when its leases expire."""
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from farm import Farm
 from feedserver import FeedServer
 from receivers import WebhookReceiver
 from sqlalchemy import create_engine, text
@@ -26,7 +27,6 @@ from sqlalchemy import create_engine, text
 from monitor.store import db
 
 FEEDS = 200
-KEEP = 20  # items per feed document (newest first)
 
 # The delivery lease outlasts a send on a loaded machine: a lease that runs out during
 # a slow send lets another replica send the same alert (seen at load 8-12 with 3 s).
@@ -41,36 +41,6 @@ recipients:
 rules:
   - {{name: alpha, query: alpha, notify: [hook], alert_per: article}}
 """
-
-
-class Farm:
-    """200 feeds; add() publishes a new item on some of them (every third says 'alpha')."""
-
-    def __init__(self, server: FeedServer) -> None:
-        self.server = server
-        self.items: dict[int, list[str]] = {i: [] for i in range(FEEDS)}
-        self.published: list[str] = []
-        self.rng = random.Random(5)
-        for i in range(FEEDS):
-            self._serve(i)
-
-    def url(self, i: int) -> str:
-        return self.server.url(f"/feed/{i}.xml")
-
-    def add(self, count: int) -> None:
-        for i in self.rng.sample(range(FEEDS), count):
-            n = len(self.published)
-            title = f"Story {n} from feed {i}" + (" alpha" if n % 3 == 0 else "")
-            self.published.append(title)
-            self.items[i].insert(0, f"<item><title>{title}</title><guid>s{n}</guid>"
-                                    f"<link>https://farm.test/{n}</link></item>")
-            self._serve(i)
-
-    def _serve(self, i: int) -> None:
-        body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Farm</title>'
-                + "".join(self.items[i][:KEEP]) + "</channel></rss>")
-        self.server.add(f"/feed/{i}.xml", body, content_type="application/rss+xml",
-                        etag=f'"{len(self.items[i])}"')
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -98,7 +68,7 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
             return conn.execute(text(sql), params).scalar()
 
     with FeedServer() as server, WebhookReceiver() as hook:
-        farm = Farm(server)
+        farm = Farm(server, FEEDS)
         farm.add(40)  # a backlog before anyone starts
         config = tmp_path / "monitor.yaml"
         config.write_text(CONFIG.format(
@@ -161,6 +131,64 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
     assert leftover == 0
     for r in replicas[1:]:
         assert r.returncode == 0, (tmp_path / "replica1.log").read_text()[-2000:]
+
+
+def test_sigterm_during_a_migration_leaves_the_old_schema_and_a_restart_migrates(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A rollout stopped mid-migration: the migration is one transaction, so a process
+    killed by SIGTERM while it runs leaves the previous schema whole, and the next start
+    applies it from the beginning."""
+    from alembic import command
+
+    app = f"nm_migrate_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(pg_url)
+    with engine.connect() as conn, conn.begin():
+        command.upgrade(db.alembic_config(conn), "0005")  # the release before
+
+    def scalar(sql: str) -> Any:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+
+    def blocked() -> bool:  # the daemon's migration waits for the lock held below
+        return bool(scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                           f"'{app}' AND wait_event_type = 'Lock'"))
+
+    with FeedServer() as server:
+        farm = Farm(server, 5)
+        farm.add(5)
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"feeds:\n{farm.config_feeds()}\npoll: {{full_text: false}}\n",
+                          encoding="utf-8")
+        url = f"{pg_url}&application_name={app}"
+        holder = engine.connect()
+        try:  # a reader holds the article table, as a long report would
+            holder.execute(text("LOCK TABLE article IN ACCESS EXCLUSIVE MODE"))
+            first = start(config, url, tmp_path / "first.log")
+            try:
+                wait_until(blocked, 60, "the migration to wait for the table")
+            finally:
+                first.send_signal(signal.SIGTERM)
+                first.wait(timeout=30)  # a guard: SIGTERM ends a migration at once
+        finally:
+            holder.rollback()  # the server then finds the client gone and rolls back
+            holder.close()
+        assert first.returncode == -signal.SIGTERM
+        wait_until(lambda: not blocked(), 30, "the dead migration to roll back")
+        assert scalar("SELECT version_num FROM alembic_version") == "0005"
+        assert scalar("SELECT to_regclass('article_page')") is None  # nothing half-applied
+        second = start(config, url, tmp_path / "second.log")
+        try:
+            wait_until(lambda: (scalar("SELECT count(*) FROM article") or 0) >= 5, 60,
+                       "the restarted daemon to migrate and store the items")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=60)
+        heads = db.script_heads()
+        assert scalar("SELECT version_num FROM alembic_version") in heads
+        assert scalar("SELECT count(DISTINCT key) FROM article") == 5
+    engine.dispose()
+    assert second.returncode == 0, (tmp_path / "second.log").read_text()[-2000:]
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from feedserver import FeedServer
 
-from monitor import service
+from monitor.poll import ingest
 from monitor.config import Settings
 from monitor.feeds.health import health, next_poll
 from monitor.service import Monitor
@@ -108,13 +108,13 @@ def test_identical_body_is_not_parsed_again(
 ) -> None:
     url = server.add("/feed", rss("a", "b"), content_type=RSS_TYPE)  # no validators
     parses: list[bytes] = []
-    real = service.parse_feed
+    real = ingest.parse_feed
 
     def counting(body: bytes, *args: Any, **kwargs: Any) -> Any:
         parses.append(body)
         return real(body, *args, **kwargs)
 
-    monkeypatch.setattr(service, "parse_feed", counting)
+    monkeypatch.setattr(ingest, "parse_feed", counting)
     clock = Clock()
     m = make_monitor(db_url, [url], clock)
     try:

@@ -1,0 +1,128 @@
+"""Ingest one fetched feed: parse, keep unseen, match, store (articles, matches, outbox).
+
+    FetchResult ─▶ parse ─▶ unseen ─▶ match ─▶ save_articles ─▶ IngestOutcome
+
+Whose failure is it? A feed that answers an error or does not parse is the feed's
+(``IngestOutcome.error``: stored on the feed, counted in its error streak, backed
+off). A database that is down, locked or full is ours (``IngestOutcome.deferred``):
+nothing is recorded on the feed, its lease is given back, and it is polled again on
+its own schedule once the database answers (its validators were not updated, so
+nothing it served is lost). A bug on one feed's data is recorded on that feed, so
+it backs off instead of crashing the pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitor.alerts.backlog import backlog_keys
+from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
+from monitor.errors import StoreUnavailable
+from monitor.feeds.parse import ParseResult, parse_feed
+from monitor.stories.ingest import with_languages
+from monitor.websub.discover import discover
+
+if TYPE_CHECKING:
+    from monitor.config import Settings
+    from monitor.fulltext.runner import FullTextRunner
+    from monitor.rules.compile import RuleSet
+    from monitor.store.repo import Store
+    from monitor.websub.subscriber import WebSubscriber
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What ingesting one fetched feed did."""
+
+    #: The feed's own failure (HTTP, parse): recorded on the feed.
+    error: str | None = None
+    #: The database was unavailable: nothing stored, nothing recorded on the feed.
+    deferred: str | None = None
+    #: 304, or a body byte-identical to the last one parsed.
+    unchanged: bool = False
+    #: Entries this feed had not seen before (stored now, or already via another feed).
+    new_items: int = 0
+    new_articles: int = 0
+    new_matches: int = 0
+    new_alerts: int = 0
+    #: The hash of the body parsed (None: nothing parsed).
+    body_hash: str | None = None
+    ttl_s: int | None = None
+    #: The rule of each match found in the new articles (for metrics).
+    rules: tuple[str, ...] = ()
+    #: Article pages claimed for their full text, to fetch beside the poll.
+    pages: tuple[PageJob, ...] = ()
+
+
+class Ingesting:
+    """The ingest half of ``Monitor`` (a mixin: the attributes are the Monitor's)."""
+
+    settings: Settings
+    store: Store
+    rules: RuleSet
+    clock: Callable[[], datetime]
+    fulltext: FullTextRunner
+    websub: WebSubscriber | None
+    _routes: Mapping[str, tuple[Route, ...]]
+
+    def _ingest_safely(
+        self, feed: FeedState, result: FetchResult, parsed: ParseResult | None = None,
+    ) -> IngestOutcome:
+        try:
+            return self._ingest(feed, result, parsed)
+        except StoreUnavailable as e:  # ours, not the feed's: StoreHealth logged it once
+            log.debug("feed.deferred url=%s reason=%s", feed.url, e)
+            return IngestOutcome(deferred=str(e))
+        except Exception as e:  # a bug on one feed must not stop the others
+            log.exception("feed.crashed url=%s", feed.url)
+            return IngestOutcome(error=f"internal error: {type(e).__name__}: {e}")
+
+    def _ingest(
+        self, feed: FeedState, result: FetchResult, parsed: ParseResult | None = None,
+    ) -> IngestOutcome:
+        """Parse (unless ``parsed``), match and store one fetched feed (no scheduling,
+        no fetch state)."""
+        if result.not_modified:
+            return IngestOutcome(unchanged=True)
+        if result.error or result.body is None:
+            return IngestOutcome(error=result.error or f"HTTP {result.status}: empty response")
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        if body_hash == feed.body_hash:  # servers without validators: skip the parse
+            return IngestOutcome(unchanged=True)
+        if parsed is None:
+            spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
+            parsed = parse_feed(result.body, result.headers, spec,
+                                max_items=self.settings.poll.max_items)
+        if parsed.error:
+            return IngestOutcome(error=parsed.error)
+        if self.websub is not None:
+            self.websub.discovered(feed.id, discover(result.body, result.headers, feed.url))
+        if parsed.warning:
+            log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
+        unseen = self.store.unseen_articles(feed.id, parsed.articles)
+        if self.settings.stories.enabled or self.rules.needs_language:
+            unseen = with_languages(unseen, parsed.language)
+        items = [(article, self.rules.match(article)) for article in unseen]
+        now = self.clock()
+        quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
+                             backlog_s=self.settings.poll.backlog_s)
+        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
+        # Backlog items stay silent: their pages would alert the rules they missed.
+        pages = self.fulltext.want(feed.id, feed.url, [a for a in unseen if a.key not in quiet])
+        return IngestOutcome(
+            new_articles=saved.new_articles,
+            new_items=len(unseen),
+            new_matches=saved.new_matches,
+            new_alerts=saved.new_alerts,
+            body_hash=body_hash,
+            ttl_s=parsed.ttl_s,
+            rules=tuple(m.rule for _, ms in items for m in ms),
+            pages=tuple(pages),
+        )
