@@ -32,6 +32,7 @@ from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
+from monitor.feeds.fetch import HostSlots
 from monitor.feeds.parse import ParseResult, parse_feed
 from monitor.feeds.schedule import (
     interval_for,
@@ -52,6 +53,7 @@ from monitor.store.stories import StoryPolicy
 from monitor.websub.discover import discover
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
+    import concurrent.futures
     from concurrent.futures import ProcessPoolExecutor
 
     from monitor.feeds.fetch import Fetcher
@@ -175,6 +177,8 @@ class Monitor:
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
         self._parse_workers = settings.poll.parse_workers or 0
         self._parse_pool: ProcessPoolExecutor | None = None
+        #: The pool's first (warm-up) job; until it is done, feeds parse in the thread.
+        self._parse_warm: concurrent.futures.Future[ParseResult] | None = None
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
         self.reloader: Callable[[], Settings] | None = None
         # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
@@ -192,10 +196,12 @@ class Monitor:
         self.polling_since: datetime | None = None
         #: Set by run_forever: wakes the delivery loop (new alerts from a page or a push).
         self._wake: asyncio.Event | None = None
+        #: ``poll.per_host``, shared by feed polls and article pages (politeness is per host).
+        self.hosts = HostSlots(settings.poll.per_host)
         #: Full text for teaser items, fetched beside the poll (monitor.fulltext).
         self.fulltext = FullTextRunner(store, settings, match=lambda a: self.rules.match(a),
                                        routes=lambda: self._routes, clock=self.clock,
-                                       on_alerts=self._deliver_soon)
+                                       on_alerts=self._deliver_soon, hosts=self.hosts)
         #: WebSub push (``websub:`` in the config); None: polling only.
         self.websub: WebSubscriber | None = None
         if settings.websub is not None:
@@ -239,6 +245,7 @@ class Monitor:
                                else None)
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         self.fulltext.configure(settings)
+        self.hosts.per_host = settings.poll.per_host
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
     def _reload_from_source(self) -> None:
@@ -290,7 +297,7 @@ class Monitor:
             timeout_s=poll.timeout_s,
             concurrency=poll.concurrency,
             max_bytes=poll.max_bytes,
-            per_host=poll.per_host,
+            hosts=self.hosts,
         ) as fetcher:
             running: set[asyncio.Task[None]] = set()
             # Claimed, not started: at most `batch` run at once, so a wait over the
@@ -409,8 +416,11 @@ class Monitor:
         self, feed: FeedState, result: FetchResult
     ) -> ParseResult | None:
         """Parse in the process pool (``poll.parse_workers``), so parsing uses another
-        core; None when there is no pool, nothing to parse, or the pool failed."""
+        core; None when there is no pool, nothing to parse, the pool failed, or it is
+        still starting (the thread parses meanwhile)."""
         if not self._parse_workers or not result.ok or result.body is None:
+            return None
+        if self._parse_warm is not None and not self._parse_warm.done():
             return None
         if hashlib.sha256(result.body).hexdigest() == feed.body_hash:
             return None  # unchanged: _ingest skips it
@@ -585,6 +595,15 @@ class Monitor:
                 and len(self.settings.feeds) >= min_feeds):
             self._parse_workers = self._parse_workers or 1
 
+    def _start_parse_pool(self) -> None:
+        """Start the parse processes now: spawning one and importing the parser takes
+        seconds on a loaded machine, which the first poll's alerts would otherwise wait
+        for (bench/latency.py: the first poll's items were its latency tail)."""
+        if self._parse_workers and self._parse_pool is None:
+            self._parse_pool = _parse_pool(self._parse_workers)
+            self._parse_warm = self._parse_pool.submit(parse_feed, b"<rss/>", {},
+                                                       FeedSpec(url="", name=""))
+
     # -- daemon --------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -592,6 +611,8 @@ class Monitor:
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
         self._default_parse_process(min_feeds=0)
+        self._start_parse_pool()
+        self.fulltext.warm()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)

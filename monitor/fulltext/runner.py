@@ -25,6 +25,7 @@ from monitor.store.pages import PageRecord
 
 if TYPE_CHECKING:  # aiohttp and the store load only when a page is fetched
     from monitor.config import Settings
+    from monitor.feeds.fetch import HostSlots
     from monitor.fulltext.pages import PageFetcher, PageResult
     from monitor.store.repo import Store
 
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 #: The first retry waits this long, each later one four times longer.
 RETRY_BASE_S = 120
+
+
+def _import_extractor() -> None:
+    import trafilatura  # noqa: F401
 
 
 def page_record(job: PageJob, result: PageResult, now: datetime) -> PageRecord:
@@ -61,13 +66,17 @@ class FullTextRunner:
                  match: Callable[[Article], list[Match]],
                  routes: Callable[[], Mapping[str, Sequence[Route]]],
                  clock: Callable[[], datetime],
-                 on_alerts: Callable[[], None] | None = None) -> None:
+                 on_alerts: Callable[[], None] | None = None,
+                 hosts: HostSlots | None = None) -> None:
         self.store = store
+        #: The per-host slots pages share with feed polls (None: pages have their own).
+        self.hosts = hosts
         self._match, self._routes, self._clock = match, routes, clock
         #: Called (on the loop) when a page added alerts: the daemon delivers at once.
         self.on_alerts = on_alerts
         self._pages: PageFetcher | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._warming: asyncio.Future[None] | None = None
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -79,6 +88,13 @@ class FullTextRunner:
         self._limits = {"timeout_s": poll.timeout_s, "max_bytes": poll.max_bytes,
                         "concurrency": poll.full_text_concurrency, "per_host": poll.per_host}
         self.lease_s = max(120, 3 * poll.timeout_s)
+
+    def warm(self) -> None:
+        """Import the extractor in the background (daemon start) when a feed may want
+        pages: trafilatura takes about a second to import, which the first page's
+        alert would otherwise wait for."""
+        if self.default_mode != "false" or any(m != "false" for m in self.modes.values()):
+            self._warming = asyncio.ensure_future(asyncio.to_thread(_import_extractor))
 
     def mode(self, feed_url: str) -> FullTextMode:
         return self.modes.get(feed_url, self.default_mode)
@@ -126,7 +142,7 @@ class FullTextRunner:
         if self._pages is None:
             from monitor.fulltext.pages import PageFetcher
 
-            pages = PageFetcher(**self._limits)
+            pages = PageFetcher(**self._limits, hosts=self.hosts)
             self._pages = await pages.__aenter__()
         return self._pages
 
