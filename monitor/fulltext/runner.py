@@ -6,8 +6,12 @@ article is matched again with it, and only rules that had not matched add a
 match row and alerts (the store's unique (rule, article) key makes a second row
 impossible), in the same transaction as the page's outcome.
 
-    want_pages (in the poll's save step) ─▶ submit ─▶ fetch + extract ─▶ match
+    wanted_keys ─▶ save_articles (page rows stored with the articles, due at once)
+        ─▶ claim (lease them) ─▶ submit ─▶ fetch + extract ─▶ match
         ─▶ record_page (page outcome + new matches + outbox rows) ─▶ kick delivery
+
+A crash between the save and the claim leaves the page due: ``resume`` (after
+every poll pass, in any replica) claims it.
 """
 
 from __future__ import annotations
@@ -99,15 +103,19 @@ class FullTextRunner:
     def mode(self, feed_url: str) -> FullTextMode:
         return self.modes.get(feed_url, self.default_mode)
 
-    def want(self, feed_id: int, feed_url: str, articles: Sequence[Article]) -> list[PageJob]:
-        """Claim the pages of a feed's new articles that want their full text (blocking:
-        call it in the worker thread that saved them). Pages other feeds claimed first
-        are not returned, so no page is fetched twice."""
+    def wanted_keys(self, feed_url: str, articles: Sequence[Article]) -> list[str]:
+        """The keys of the articles whose page to fetch (``save_articles(pages=...)``
+        stores their page jobs with them)."""
         mode = self.mode(feed_url)
-        keys = [a.key for a in articles if wants_full_text(mode, a)]
+        return [a.key for a in articles if wants_full_text(mode, a)]
+
+    def claim(self, feed_id: int, keys: Sequence[str]) -> list[PageJob]:
+        """Lease the pages just stored for these articles (blocking: call it in the
+        worker thread that saved them). Pages another feed or replica claimed first
+        are not returned, so no page is fetched twice."""
         if not keys:
             return []
-        return self.store.want_pages(feed_id, keys, self._clock(), lease_s=self.lease_s)
+        return self.store.claim_new_pages(feed_id, keys, self._clock(), lease_s=self.lease_s)
 
     def submit(self, jobs: Sequence[PageJob]) -> None:
         """Start one task per page (on the running loop); returns at once."""
