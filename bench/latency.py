@@ -14,6 +14,9 @@
    (tests/websubhub.py); after the daemon subscribed, each item is published through
    the hub (signed POST to the daemon's callback). Latency: from the publish call to
    the local webhook receiving the alert. Polling is hourly, so pushes do it all.
+   Beside it, a second feed is polled every second (one new item every 0.5 s); its
+   poll-to-alert latency is measured with the pushes and, first, without them
+   (the same daemon and feeds, nothing published): pushes must not slow polling.
 2. Throughput. N alerts are put in the outbox at once; one delivery worker
    (``deliver_due``, the daemon's pass) sends them to a local webhook through
    apprise ``json://``. Reported: alerts/s.
@@ -48,8 +51,9 @@ from monitor.store.repo import Store
 class Feed:
     """A local RSS feed whose items grow; remembers when each item was first served."""
 
-    def __init__(self, link_base: str = "https://bench.test") -> None:
+    def __init__(self, link_base: str = "https://bench.test", title: str = "Zoom story") -> None:
         self.link_base = link_base
+        self.title = title
         #: Extra channel elements (the WebSub hub links).
         self.head = ""
         self.items: list[int] = []
@@ -65,7 +69,7 @@ class Feed:
                 self.first_served.setdefault(i, now)
             shown = self.items[-100:]  # a feed shows its latest entries
         entries = "".join(
-            f"<item><title>Zoom story {i}</title><link>{self.link_base}/{i}</link>"
+            f"<item><title>{self.title} {i}</title><link>{self.link_base}/{i}</link>"
             f"<guid>g{i}</guid><description>Zoom item {i}</description></item>"
             for i in reversed(shown))
         return (f'<?xml version="1.0"?><rss version="2.0" '
@@ -203,7 +207,11 @@ async def started(monitor: Monitor) -> None:
 PHASES: dict[str, list[float]] = {}
 
 
-async def websub_latency(items: int, tmp: Path) -> list[float]:
+async def websub_latency(items: int, tmp: Path, *, push: bool = True
+                         ) -> tuple[list[float], list[float]]:
+    """Publish-to-alert latency of a pushed feed, and poll-to-alert latency of a feed
+    polled every second beside it (one new item every 0.5 s). ``push=False`` runs the
+    same daemon and feeds but publishes nothing: the polled feed's baseline."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -213,15 +221,17 @@ async def websub_latency(items: int, tmp: Path) -> list[float]:
     hook, port = Hook(), unused_port()
     hsrv = serve(None, hook)
     with LocalHub() as hub:
-        feed = Feed()
-        fsrv = serve(feed, None)
+        feed, polled = Feed(), Feed(title="Zoom polled")
+        fsrv, psrv = serve(feed, None), serve(polled, None)
         topic = f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml"
         feed.head = (f'<atom:link rel="hub" href="{hub.url}"/>'
                      f'<atom:link rel="self" href="{topic}"/>')
         settings = Settings.model_validate({
-            "database": f"sqlite:///{tmp / 'latency-ws.db'}",
+            "database": f"sqlite:///{tmp / f'latency-ws-{push}.db'}",
             "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
-            "feeds": [{"url": topic, "name": "Bench"}],
+            "feeds": [{"url": topic, "name": "Bench"},
+                      {"url": f"http://127.0.0.1:{psrv.server_address[1]}/feed.xml",
+                       "name": "Polled", "interval": 1}],
             "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
             "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"], "alert_per": "article"}],
             "delivery": {"tick": 1},
@@ -235,24 +245,34 @@ async def websub_latency(items: int, tmp: Path) -> list[float]:
         try:
             while not hub.verified(topic):
                 await asyncio.sleep(0.05)
+            await started(monitor)
             for i in range(items):
+                if i % 5 == 0:
+                    with polled.lock:
+                        polled.items.append(i // 5)
                 with feed.lock:
                     feed.items.append(i)
                 body = feed.body()
                 published[i] = time.monotonic()
-                await asyncio.to_thread(hub.publish, topic, body)
+                if push:
+                    await asyncio.to_thread(hub.publish, topic, body)
                 await asyncio.sleep(0.1)
             deadline = time.monotonic() + 60
-            while len(hook.received) < items and time.monotonic() < deadline:
+            wanted = (items if push else 0) + len(polled.items)
+            while len(hook.received) < wanted and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         finally:
             stop.set()
             await runner
             monitor.close()
             fsrv.shutdown()
+            psrv.shutdown()
             hsrv.shutdown()
-    return [hook.received[f"[zoom] Zoom story {i}"] - published[i]
-            for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+    pushed = [hook.received[f"[zoom] Zoom story {i}"] - published[i]
+              for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+    polls = [hook.received[f"[zoom] Zoom polled {i}"] - polled.first_served[i]
+             for i in polled.items if f"[zoom] Zoom polled {i}" in hook.received]
+    return pushed, polls
 
 
 def throughput(n: int, db_url: str) -> tuple[int, float]:
@@ -297,7 +317,10 @@ def main() -> None:
         lat = asyncio.run(latency(args.items, args.burst, Path(tmp)))
         ft = (asyncio.run(latency(args.items, args.burst, Path(tmp), full_text=True))
               if args.full_text else [])
-        ws = asyncio.run(websub_latency(args.items, Path(tmp))) if args.websub else []
+        ws, beside, alone = [], [], []
+        if args.websub:
+            _, alone = asyncio.run(websub_latency(args.items, Path(tmp), push=False))
+            ws, beside = asyncio.run(websub_latency(args.items, Path(tmp)))
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
         sent, elapsed = throughput(args.throughput, db_url)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
@@ -326,6 +349,14 @@ def main() -> None:
         print(f"| WebSub: latency p50 / p90 / p99 / max (publish -> webhook) | "
               f"{statistics.median(wms):.0f} / {pct(wms, 90):.0f} / {pct(wms, 99):.0f} / "
               f"{max(wms):.0f} ms |")
+        ams, bms = [v * 1000 for v in alone], [v * 1000 for v in beside]
+        print(f"| polled feed (every 1 s): delivered, without / with a pushed feed beside | "
+              f"{len(alone)} / {len(beside)} of {args.items // 5} |")
+        print(f"| polled feed: p50 / p99 without pushes beside (baseline) | "
+              f"{statistics.median(ams):.0f} / {pct(ams, 99):.0f} ms |")
+        print(f"| polled feed: p50 / p99 with 200 pushes beside | "
+              f"{statistics.median(bms):.0f} / {pct(bms, 99):.0f} ms "
+              f"({pct(bms, 99) / pct(ams, 99):.1f}x) |")
     print(f"| delivery throughput (1 worker, {backend}, json:// to local webhook) | "
           f"{sent / elapsed:.0f} alerts/s ({sent} in {elapsed:.2f} s) |")
 

@@ -51,6 +51,7 @@ from monitor.stories.ingest import with_languages
 from monitor.store.repo import FeedLease, FetchRecord, Store
 from monitor.store.stories import StoryPolicy
 from monitor.websub.discover import discover
+from monitor.websub.schedule import safety_net_interval
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
     import concurrent.futures
@@ -66,8 +67,6 @@ ONCE_PARSE_PROCESS_FEEDS = 50
 ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
-#: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
-PUSHED_POLL_FACTOR = 4
 
 
 def utcnow() -> datetime:
@@ -509,8 +508,9 @@ class Monitor:
             min_interval_s=poll.min_interval_s,
             max_interval_s=poll.max_interval_s,
         )
-        if self.websub is not None and feed.id in self.websub.active:
-            interval = max(interval, min(interval * PUSHED_POLL_FACTOR, poll.max_interval_s))
+        interval = safety_net_interval(
+            interval, pushed=self.websub is not None and feed.id in self.websub.active,
+            missed_items=outcome.new_items, max_interval_s=poll.max_interval_s)
         retry_after = None
         if result.status in (429, 503):
             retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
