@@ -167,3 +167,20 @@ def test_a_hub_that_verifies_before_it_answers(db_url: str) -> None:
             assert sub.checks[0] == ("subscribe", 200, True) and hub.verified(topic)
         finally:
             m.close()
+
+
+def test_once_polls_and_records_the_hub_but_never_subscribes(db_url: str) -> None:
+    port = unused_port()
+    with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "Zoom polled story"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, topic, hook.json_url("/hook"), port))
+        try:
+            poll, delivery = asyncio.run(m.run_once())
+            assert (poll.new_articles, delivery.sent) == (1, 1)
+            sub = m.store.subscription(1)
+            assert sub is not None and (sub.hub, sub.state) == (hub.url, "new")  # for a daemon
+            assert hub.requests == []  # nothing asked of the hub: no listener to verify
+        finally:
+            m.close()
