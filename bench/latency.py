@@ -180,6 +180,8 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
     finally:
         stop.set()
         await runner
+        if full_text:
+            PAGE_OUTCOMES.update(page_outcomes(monitor.store))
         monitor.close()
         fsrv.shutdown()
         hsrv.shutdown()
@@ -205,6 +207,19 @@ async def started(monitor: Monitor) -> None:
 
 #: The full-text run's latency split in two (seconds per item), for the table.
 PHASES: dict[str, list[float]] = {}
+#: The full-text run's pages by outcome and error (a late alert's cause).
+PAGE_OUTCOMES: dict[str, int] = {}
+
+
+def page_outcomes(store: Store) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from monitor.store.tables import article_page as page
+
+    query = (select(page.c.status, page.c.attempts, page.c.error, func.count())
+             .group_by(page.c.status, page.c.attempts, page.c.error))
+    rows = store._tx("bench", lambda c: c.execute(query).all(), readonly=True)
+    return {f"{r[0]}, {r[1]} attempt(s){', ' + r[2] if r[2] else ''}": r[3] for r in rows}
 
 
 async def websub_latency(items: int, tmp: Path, *, push: bool = True
@@ -221,7 +236,7 @@ async def websub_latency(items: int, tmp: Path, *, push: bool = True
     hook, port = Hook(), unused_port()
     hsrv = serve(None, hook)
     with LocalHub() as hub:
-        feed, polled = Feed(), Feed(title="Zoom polled")
+        feed, polled = Feed(), Feed("https://polled.test", title="Zoom polled")
         fsrv, psrv = serve(feed, None), serve(polled, None)
         topic = f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml"
         feed.head = (f'<atom:link rel="hub" href="{hub.url}"/>'
@@ -339,6 +354,8 @@ def main() -> None:
               f"{statistics.median(fms):.0f} / {pct(fms, 90):.0f} / {pct(fms, 99):.0f} / "
               f"{max(fms):.0f} ms |")
         print(f"| full text vs feed-item alerts, p99 | {pct(fms, 99) / pct(ms, 99):.1f}x |")
+        outcomes = "; ".join(f"{k}: {n}" for k, n in sorted(PAGE_OUTCOMES.items()))
+        print(f"| full text: pages by outcome at the end | {outcomes} |")
         for phase, values in PHASES.items():
             pms = [v * 1000 for v in values] or [0.0]
             print(f"| full text: {phase} p50 / p99 / max | {statistics.median(pms):.0f} / "

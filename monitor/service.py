@@ -54,8 +54,7 @@ from monitor.websub.discover import discover
 from monitor.websub.schedule import safety_net_interval
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
-    import concurrent.futures
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     from monitor.feeds.fetch import Fetcher
     from monitor.websub.subscriber import WebSubscriber
@@ -177,7 +176,7 @@ class Monitor:
         self._parse_workers = settings.poll.parse_workers or 0
         self._parse_pool: ProcessPoolExecutor | None = None
         #: The pool's first (warm-up) job; until it is done, feeds parse in the thread.
-        self._parse_warm: concurrent.futures.Future[ParseResult] | None = None
+        self._parse_warm: Future[ParseResult] | None = None
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
         self.reloader: Callable[[], Settings] | None = None
         # Daemon state, set by run_forever: a poll pass stops claiming once _stop_event
