@@ -84,7 +84,8 @@ class PageQueries:
         def work(conn: Connection) -> list[PageJob]:
             won = conn.execute(
                 update(article_page)
-                .where(article_page.c.article_id.in_(ids.with_for_update(skip_locked=True)))
+                .where(article_page.c.article_id.in_(
+                    ids.with_for_update(of=article_page, skip_locked=True)))
                 .values(due_at=now + timedelta(seconds=lease_s))
                 .returning(article_page.c.article_id)).scalars().all()
             return _jobs(conn, won)
