@@ -182,16 +182,21 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
         await runner
         if full_text:
             PAGE_OUTCOMES.update(page_outcomes(monitor.store))
+            stored = pages_stored_at(monitor.store)
         monitor.close()
         fsrv.shutdown()
         hsrv.shutdown()
     if full_text:
         PHASES["fetch -> page requested"] = [feed.page_requested[i] - feed.first_served[i]
                                              for i in range(items) if i in feed.page_requested]
-        PHASES["page requested -> webhook"] = [
-            hook.received[f"[zoom] Zoom story {i}"] - feed.page_requested[i]
+        PHASES["page requested -> stored (extracted, matched)"] = [
+            stored[f"{feed.link_base}/{i}"] - feed.page_requested[i]
             for i in range(items)
-            if i in feed.page_requested and f"[zoom] Zoom story {i}" in hook.received]
+            if i in feed.page_requested and f"{feed.link_base}/{i}" in stored]
+        PHASES["stored -> webhook (delivery)"] = [
+            hook.received[f"[zoom] Zoom story {i}"] - stored[f"{feed.link_base}/{i}"]
+            for i in range(items)
+            if f"{feed.link_base}/{i}" in stored and f"[zoom] Zoom story {i}" in hook.received]
     return [hook.received[f"[zoom] Zoom story {i}"] - feed.first_served[i]
             for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
 
@@ -209,6 +214,19 @@ async def started(monitor: Monitor) -> None:
 PHASES: dict[str, list[float]] = {}
 #: The full-text run's pages by outcome and error (a late alert's cause).
 PAGE_OUTCOMES: dict[str, int] = {}
+
+
+def pages_stored_at(store: Store) -> dict[str, float]:
+    """Per page URL: when its outcome was stored (``fetched_at``), in time.monotonic()."""
+    from sqlalchemy import select
+
+    from monitor.store.tables import article_page as page
+
+    offset = time.time() - time.monotonic()
+    rows = store._tx("bench", lambda c: c.execute(select(page.c.url, page.c.fetched_at)).all(),
+                     readonly=True)
+    return {r.url: r.fetched_at.replace(tzinfo=UTC).timestamp() - offset
+            for r in rows if r.fetched_at is not None}
 
 
 def page_outcomes(store: Store) -> dict[str, int]:
