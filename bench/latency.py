@@ -1,7 +1,8 @@
 """Delivery benchmark: poll-to-webhook latency and delivery worker throughput.
 
 1. Latency. The real daemon loop (``Monitor.run_forever``, in process, SQLite in a
-   temporary folder) watches a local feed; 200 items arrive in bursts. For each
+   temporary folder) watches a local feed; once its first poll pass is over (steady
+   state: start-up is bench/startup.py's), 200 items arrive in bursts. For each
    item: from the moment the feed server answered the poll that first carried
    it, to the moment the local webhook received its alert. Reported: p50, p90,
    p99, max.
@@ -13,6 +14,9 @@
    (tests/websubhub.py); after the daemon subscribed, each item is published through
    the hub (signed POST to the daemon's callback). Latency: from the publish call to
    the local webhook receiving the alert. Polling is hourly, so pushes do it all.
+   Beside it, a second feed is polled every second (one new item every 0.5 s); its
+   poll-to-alert latency is measured with the pushes and, first, without them
+   (the same daemon and feeds, nothing published): pushes must not slow polling.
 2. Throughput. N alerts are put in the outbox at once; one delivery worker
    (``deliver_due``, the daemon's pass) sends them to a local webhook through
    apprise ``json://``. Reported: alerts/s.
@@ -47,12 +51,15 @@ from monitor.store.repo import Store
 class Feed:
     """A local RSS feed whose items grow; remembers when each item was first served."""
 
-    def __init__(self, link_base: str = "https://bench.test") -> None:
+    def __init__(self, link_base: str = "https://bench.test", title: str = "Zoom story") -> None:
         self.link_base = link_base
+        self.title = title
         #: Extra channel elements (the WebSub hub links).
         self.head = ""
         self.items: list[int] = []
         self.first_served: dict[int, float] = {}
+        #: When the article page of each item was first requested (full text).
+        self.page_requested: dict[int, float] = {}
         self.lock = threading.Lock()
 
     def body(self) -> bytes:
@@ -62,7 +69,7 @@ class Feed:
                 self.first_served.setdefault(i, now)
             shown = self.items[-100:]  # a feed shows its latest entries
         entries = "".join(
-            f"<item><title>Zoom story {i}</title><link>{self.link_base}/{i}</link>"
+            f"<item><title>{self.title} {i}</title><link>{self.link_base}/{i}</link>"
             f"<guid>g{i}</guid><description>Zoom item {i}</description></item>"
             for i in reversed(shown))
         return (f'<?xml version="1.0"?><rss version="2.0" '
@@ -82,9 +89,15 @@ class Hook:
 def serve(feed: Feed | None, hook: Hook | None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are separate writes: with Nagle's algorithm on, the body
+        # waits for the client's delayed ACK (40 ms on Linux), which no real server does.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             if self.path.startswith("/a/"):
+                if feed is not None and self.path[3:].isdigit():
+                    with feed.lock:
+                        feed.page_requested.setdefault(int(self.path[3:]), time.monotonic())
                 self._reply(200, article_page(self.path[3:]), "text/html; charset=utf-8")
             elif self.path == "/robots.txt":
                 self._reply(404, b"", "text/plain")
@@ -156,6 +169,7 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
     stop = asyncio.Event()
     runner = asyncio.create_task(monitor.run_forever(stop))
     try:
+        await started(monitor)
         for start in range(0, items, burst):
             with feed.lock:
                 feed.items.extend(range(start, min(start + burst, items)))
@@ -166,14 +180,71 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
     finally:
         stop.set()
         await runner
+        if full_text:
+            PAGE_OUTCOMES.update(page_outcomes(monitor.store))
+            stored = pages_stored_at(monitor.store)
         monitor.close()
         fsrv.shutdown()
         hsrv.shutdown()
+    if full_text:
+        PHASES["fetch -> page requested"] = [feed.page_requested[i] - feed.first_served[i]
+                                             for i in range(items) if i in feed.page_requested]
+        PHASES["page requested -> stored (extracted, matched)"] = [
+            stored[f"{feed.link_base}/{i}"] - feed.page_requested[i]
+            for i in range(items)
+            if i in feed.page_requested and f"{feed.link_base}/{i}" in stored]
+        PHASES["stored -> webhook (delivery)"] = [
+            hook.received[f"[zoom] Zoom story {i}"] - stored[f"{feed.link_base}/{i}"]
+            for i in range(items)
+            if f"{feed.link_base}/{i}" in stored and f"[zoom] Zoom story {i}" in hook.received]
     return [hook.received[f"[zoom] Zoom story {i}"] - feed.first_served[i]
             for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
 
 
-async def websub_latency(items: int, tmp: Path) -> list[float]:
+async def started(monitor: Monitor) -> None:
+    """Wait for the daemon's first poll pass to end (an empty feed): steady-state
+    latency, without the start-up (migrations, the parse process, imports), which
+    bench/startup.py measures."""
+    while monitor.last_tick_at is None or monitor.polling_since is not None:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1)  # the extractor's import, started with the daemon
+
+
+#: The full-text run's latency split in two (seconds per item), for the table.
+PHASES: dict[str, list[float]] = {}
+#: The full-text run's pages by outcome and error (a late alert's cause).
+PAGE_OUTCOMES: dict[str, int] = {}
+
+
+def pages_stored_at(store: Store) -> dict[str, float]:
+    """Per page URL: when its outcome was stored (``fetched_at``), in time.monotonic()."""
+    from sqlalchemy import select
+
+    from monitor.store.tables import article_page as page
+
+    offset = time.time() - time.monotonic()
+    rows = store._tx("bench", lambda c: c.execute(select(page.c.url, page.c.fetched_at)).all(),
+                     readonly=True)
+    return {r.url: r.fetched_at.replace(tzinfo=UTC).timestamp() - offset
+            for r in rows if r.fetched_at is not None}
+
+
+def page_outcomes(store: Store) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from monitor.store.tables import article_page as page
+
+    query = (select(page.c.status, page.c.attempts, page.c.error, func.count())
+             .group_by(page.c.status, page.c.attempts, page.c.error))
+    rows = store._tx("bench", lambda c: c.execute(query).all(), readonly=True)
+    return {f"{r[0]}, {r[1]} attempt(s){', ' + r[2] if r[2] else ''}": r[3] for r in rows}
+
+
+async def websub_latency(items: int, tmp: Path, *, push: bool = True
+                         ) -> tuple[list[float], list[float]]:
+    """Publish-to-alert latency of a pushed feed, and poll-to-alert latency of a feed
+    polled every second beside it (one new item every 0.5 s). ``push=False`` runs the
+    same daemon and feeds but publishes nothing: the polled feed's baseline."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -183,15 +254,17 @@ async def websub_latency(items: int, tmp: Path) -> list[float]:
     hook, port = Hook(), unused_port()
     hsrv = serve(None, hook)
     with LocalHub() as hub:
-        feed = Feed()
-        fsrv = serve(feed, None)
+        feed, polled = Feed(), Feed("https://polled.test", title="Zoom polled")
+        fsrv, psrv = serve(feed, None), serve(polled, None)
         topic = f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml"
         feed.head = (f'<atom:link rel="hub" href="{hub.url}"/>'
                      f'<atom:link rel="self" href="{topic}"/>')
         settings = Settings.model_validate({
-            "database": f"sqlite:///{tmp / 'latency-ws.db'}",
+            "database": f"sqlite:///{tmp / f'latency-ws-{push}.db'}",
             "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
-            "feeds": [{"url": topic, "name": "Bench"}],
+            "feeds": [{"url": topic, "name": "Bench"},
+                      {"url": f"http://127.0.0.1:{psrv.server_address[1]}/feed.xml",
+                       "name": "Polled", "interval": 1}],
             "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
             "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"], "alert_per": "article"}],
             "delivery": {"tick": 1},
@@ -205,24 +278,34 @@ async def websub_latency(items: int, tmp: Path) -> list[float]:
         try:
             while not hub.verified(topic):
                 await asyncio.sleep(0.05)
+            await started(monitor)
             for i in range(items):
+                if i % 5 == 0:
+                    with polled.lock:
+                        polled.items.append(i // 5)
                 with feed.lock:
                     feed.items.append(i)
                 body = feed.body()
                 published[i] = time.monotonic()
-                await asyncio.to_thread(hub.publish, topic, body)
+                if push:
+                    await asyncio.to_thread(hub.publish, topic, body)
                 await asyncio.sleep(0.1)
             deadline = time.monotonic() + 60
-            while len(hook.received) < items and time.monotonic() < deadline:
+            wanted = (items if push else 0) + len(polled.items)
+            while len(hook.received) < wanted and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         finally:
             stop.set()
             await runner
             monitor.close()
             fsrv.shutdown()
+            psrv.shutdown()
             hsrv.shutdown()
-    return [hook.received[f"[zoom] Zoom story {i}"] - published[i]
-            for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+    pushed = [hook.received[f"[zoom] Zoom story {i}"] - published[i]
+              for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+    polls = [hook.received[f"[zoom] Zoom polled {i}"] - polled.first_served[i]
+             for i in polled.items if f"[zoom] Zoom polled {i}" in hook.received]
+    return pushed, polls
 
 
 def throughput(n: int, db_url: str) -> tuple[int, float]:
@@ -267,7 +350,10 @@ def main() -> None:
         lat = asyncio.run(latency(args.items, args.burst, Path(tmp)))
         ft = (asyncio.run(latency(args.items, args.burst, Path(tmp), full_text=True))
               if args.full_text else [])
-        ws = asyncio.run(websub_latency(args.items, Path(tmp))) if args.websub else []
+        ws, beside, alone = [], [], []
+        if args.websub:
+            _, alone = asyncio.run(websub_latency(args.items, Path(tmp), push=False))
+            ws, beside = asyncio.run(websub_latency(args.items, Path(tmp)))
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
         sent, elapsed = throughput(args.throughput, db_url)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
@@ -286,12 +372,26 @@ def main() -> None:
               f"{statistics.median(fms):.0f} / {pct(fms, 90):.0f} / {pct(fms, 99):.0f} / "
               f"{max(fms):.0f} ms |")
         print(f"| full text vs feed-item alerts, p99 | {pct(fms, 99) / pct(ms, 99):.1f}x |")
+        outcomes = "; ".join(f"{k}: {n}" for k, n in sorted(PAGE_OUTCOMES.items()))
+        print(f"| full text: pages by outcome at the end | {outcomes} |")
+        for phase, values in PHASES.items():
+            pms = [v * 1000 for v in values] or [0.0]
+            print(f"| full text: {phase} p50 / p99 / max | {statistics.median(pms):.0f} / "
+                  f"{pct(pms, 99):.0f} / {max(pms):.0f} ms |")
     if args.websub:
         wms = [v * 1000 for v in ws]
         print(f"| WebSub: items delivered / published | {len(ws)} / {args.items} |")
         print(f"| WebSub: latency p50 / p90 / p99 / max (publish -> webhook) | "
               f"{statistics.median(wms):.0f} / {pct(wms, 90):.0f} / {pct(wms, 99):.0f} / "
               f"{max(wms):.0f} ms |")
+        ams, bms = [v * 1000 for v in alone], [v * 1000 for v in beside]
+        print(f"| polled feed (every 1 s): delivered, without / with a pushed feed beside | "
+              f"{len(alone)} / {len(beside)} of {args.items // 5} |")
+        print(f"| polled feed: p50 / p99 without pushes beside (baseline) | "
+              f"{statistics.median(ams):.0f} / {pct(ams, 99):.0f} ms |")
+        print(f"| polled feed: p50 / p99 with 200 pushes beside | "
+              f"{statistics.median(bms):.0f} / {pct(bms, 99):.0f} ms "
+              f"({pct(bms, 99) / pct(ams, 99):.1f}x) |")
     print(f"| delivery throughput (1 worker, {backend}, json:// to local webhook) | "
           f"{sent / elapsed:.0f} alerts/s ({sent} in {elapsed:.2f} s) |")
 

@@ -30,6 +30,7 @@ from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.article import FeedSpec, FetchResult, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreUnavailable
+from monitor.feeds.fetch import HostSlots
 from monitor.fulltext.runner import FullTextRunner
 from monitor.loop import every, interruptible
 from monitor.observe import Observer
@@ -42,8 +43,9 @@ from monitor.store.stories import StoryPolicy
 from monitor.stories.assign import StorySettings
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
+    from monitor.feeds.parse import ParseResult
     from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ class Monitor(Polling):
         #: Parses feeds on other cores when ``poll.parse_workers`` > 0 (made on first use).
         self._parse_workers = settings.poll.parse_workers or 0
         self._parse_pool: ProcessPoolExecutor | None = None
+        #: The pool's first (warm-up) job; until it is done, feeds parse in the thread.
+        self._parse_warm: Future[ParseResult] | None = None
         #: Poll outcomes not stored yet (kept across passes while the database is down).
         self._records = Records(time.monotonic())
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).
@@ -111,10 +115,12 @@ class Monitor(Polling):
         self.polling_since: datetime | None = None
         #: Set by run_forever: wakes the delivery loop (new alerts from a page or a push).
         self._wake: asyncio.Event | None = None
+        #: ``poll.per_host``, shared by feed polls and article pages (politeness is per host).
+        self.hosts = HostSlots(settings.poll.per_host)
         #: Full text for teaser items, fetched beside the poll (monitor.fulltext).
         self.fulltext = FullTextRunner(store, settings, match=lambda a: self.rules.match(a),
                                        routes=lambda: self._routes, clock=self.clock,
-                                       on_alerts=self._deliver_soon)
+                                       on_alerts=self._deliver_soon, hosts=self.hosts)
         #: WebSub push (``websub:`` in the config); None: polling only.
         self.websub: WebSubscriber | None = None
         if settings.websub is not None:
@@ -167,6 +173,7 @@ class Monitor(Polling):
                                else None)
         self._fixed_interval = {f.url for f in settings.feeds if f.interval_s is not None}
         self.fulltext.configure(settings)
+        self.hosts.per_host = settings.poll.per_host
         log.info("config.reloaded feeds=%d rules=%d", len(settings.feeds), len(settings.rules))
 
     def _reload_from_source(self) -> None:
@@ -282,6 +289,8 @@ class Monitor(Polling):
         stop = stop or asyncio.Event()
         self._stop_event = stop  # a poll pass stops claiming feeds once this is set
         self._default_parse_process(min_feeds=0)
+        self._start_parse_pool()
+        self.fulltext.warm()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)

@@ -36,8 +36,10 @@ class HubSubscription:
 
 
 class LocalHub:
-    def __init__(self, grant_lease_s: int | None = None) -> None:
+    def __init__(self, grant_lease_s: int | None = None, *, verify_first: bool = False) -> None:
         self.requests: list[dict[str, str]] = []
+        #: Verify intent before answering the (un)subscribe request (the spec allows it).
+        self.verify_first = verify_first
         self.subscriptions: dict[str, HubSubscription] = {}  # by callback
         self.grant_lease_s = grant_lease_s
         self.lock = threading.Lock()
@@ -49,10 +51,13 @@ class LocalHub:
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 with hub.lock:
                     hub.requests.append(form)
+                if hub.verify_first:
+                    hub._verify(form)
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                threading.Thread(target=hub._verify, args=(form,), daemon=True).start()
+                if not hub.verify_first:
+                    threading.Thread(target=hub._verify, args=(form,), daemon=True).start()
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -85,6 +85,8 @@ def once(
     """One full cycle over ALL feeds (due or not), match, then deliver every due alert.
 
     Ctrl-C (or SIGTERM) stops it and releases its feeds, so the next run polls them all.
+    WebSub: `once` never subscribes to hubs (a one-shot process cannot receive their
+    callbacks); it polls every feed and records the hubs it finds for the daemon.
     """
     import asyncio
 

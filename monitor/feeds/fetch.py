@@ -10,16 +10,21 @@ limits protect the daemon from hostile or broken servers:
   a bounded output size, so a gzip bomb never inflates in memory;
 * at most ``MAX_REDIRECTS`` redirects, only to http(s) URLs;
 * at most ``concurrency`` fetches at once in all, and at most ``per_host`` to one
-  host, so one site carrying 300 of the feeds is never hammered.
+  host, so one site carrying 300 of the feeds is never hammered. The per-host
+  limit is a ``HostSlots`` that several fetchers share (the daemon's feed polls
+  and article pages): politeness is per host, whoever asks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -176,14 +181,95 @@ def _next_location(chain: _Chain, status: int, headers: Mapping[str, str]) -> st
     return str(target)
 
 
+#: ``HostSlots`` priorities: an article page (an alert may wait on it) before a feed poll.
+PRIORITY_PAGE = 0
+PRIORITY_FEED = 1
+
+
+@dataclass
+class _Host:
+    busy: int = 0
+    #: (priority, arrival, future): the future is resolved when a slot is handed over.
+    waiters: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
+
+
+class HostSlots:
+    """At most ``per_host`` requests at once to one host, shared by every fetcher given
+    it. Waiters get a freed slot by priority (lower first), then in arrival order.
+
+    Not tied to one event loop (a waiter's future is made when it waits), so one
+    instance serves a daemon's whole life and every ``asyncio.run`` of a test;
+    ``per_host`` may change (a config reload) and applies from the next release.
+    """
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._hosts: dict[str, _Host] = {}
+        self._arrival = itertools.count()
+
+    def busy(self, host: str) -> int:
+        """Requests to ``host`` running now (for tests and logs)."""
+        entry = self._hosts.get(host)
+        return entry.busy if entry else 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, url: str, *, priority: int = PRIORITY_FEED) -> AsyncIterator[None]:
+        """Hold one of the host's slots for the body of the ``async with``."""
+        host = host_of(url)
+        await self._acquire(host, priority)
+        try:
+            yield
+        finally:
+            self._release(host)
+
+    async def _acquire(self, host: str, priority: int) -> None:
+        entry = self._hosts.setdefault(host, _Host())
+        if entry.busy < self.per_host and not entry.waiters:
+            entry.busy += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(entry.waiters, (priority, next(self._arrival), waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release(host)  # handed a slot just as it was cancelled: pass it on
+            else:
+                entry.waiters = [w for w in entry.waiters if w[2] is not waiter]
+                heapq.heapify(entry.waiters)
+            raise
+
+    def _release(self, host: str) -> None:
+        entry = self._hosts[host]
+        entry.busy -= 1
+        while entry.waiters and entry.busy < self.per_host:
+            _, _, waiter = heapq.heappop(entry.waiters)
+            if not waiter.done():  # a waiter cancelled in the meantime is skipped
+                entry.busy += 1
+                waiter.set_result(None)
+        if not entry.busy and not entry.waiters:
+            del self._hosts[host]  # idle hosts cost nothing
+
+
+def host_of(url: str) -> str:
+    """The host part of a URL, lower-cased ("" for a URL without one)."""
+    from yarl import URL
+
+    try:
+        return (URL(url).host or "").lower()
+    except ValueError:
+        return ""  # the fetch itself reports the bad URL
+
+
 class Fetcher:
     """An HTTP client for feeds: one keep-alive session, bounded concurrency.
 
     Use as ``async with Fetcher() as f: result = await f.fetch(url)``. The session
     (and aiohttp, a fifth of a second to import) is made on the first fetch, so a
     cycle with nothing to fetch never pays for it.
-    A fetch first waits for its host's slot, then for a global one: a fetch
-    queued behind a busy host never holds a global slot other hosts could use.
+    A fetch first waits for its host's slot (in ``hosts``, shared with other
+    fetchers, at ``priority``), then for a global one: a fetch queued behind a busy
+    host never holds a global slot other hosts could use.
     """
 
     def __init__(
@@ -196,6 +282,8 @@ class Fetcher:
         per_host: int = 2,
         user_agent: str = monitor.USER_AGENT,
         accept: str = ACCEPT,
+        hosts: HostSlots | None = None,
+        priority: int = PRIORITY_FEED,
     ) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -203,9 +291,9 @@ class Fetcher:
         self.concurrency = concurrency
         self.user_agent = user_agent
         self.accept = accept
-        self.per_host = per_host
+        self.hosts = hosts if hosts is not None else HostSlots(per_host)
+        self.priority = priority
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
         self._session: aiohttp.ClientSession | None = None
         self._entered = False
 
@@ -248,7 +336,7 @@ class Fetcher:
         if not self._entered:
             raise RuntimeError("Fetcher used outside 'async with'")
         self._session = self._session or self._open_session()
-        async with self._host_slot(url), self._semaphore:
+        async with self.hosts.slot(url, priority=self.priority), self._semaphore:
             started = time.monotonic()
             result = await self._fetch_bounded(url, etag, last_modified, started)
         level = logging.INFO if result.error else logging.DEBUG
@@ -263,18 +351,6 @@ class Fetcher:
             result.elapsed_ms,
         )
         return result
-
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
-        from yarl import URL
-
-        try:
-            host = (URL(url).host or "").lower()
-        except ValueError:
-            host = ""  # the fetch itself reports the bad URL
-        slot = self._hosts.get(host)
-        if slot is None:
-            slot = self._hosts[host] = asyncio.Semaphore(self.per_host)
-        return slot
 
     async def _fetch_bounded(
         self, url: str, etag: str | None, last_modified: str | None, started: float

@@ -1,8 +1,10 @@
 """Fetch article pages politely: robots.txt per host, the feed fetcher's limits.
 
-Pages go through the same ``Fetcher`` as feeds (per-host limit, total timeout,
-decompressed-size cap, at most 5 redirects to http/https only, conditional GET),
-with an Accept header for HTML. Before a page, its host's robots.txt is read once
+Pages go through the same ``Fetcher`` as feeds (total timeout, decompressed-size
+cap, at most 5 redirects to http/https only, conditional GET), with an Accept
+header for HTML, and share the daemon's per-host slots with feed polls (one
+``HostSlots``: a host never sees more than ``per_host`` requests from us at once);
+a page waiting for its host goes before a waiting poll, since an alert may wait on it. Before a page, its host's robots.txt is read once
 and cached: a disallowed page is never fetched. Following RFC 9309, a robots.txt
 that does not exist (4xx) allows everything, and one that cannot be read (5xx,
 network error) disallows the host until it is retried.
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 from monitor.article import Article
-from monitor.feeds.fetch import Fetcher
+from monitor.feeds.fetch import PRIORITY_PAGE, Fetcher, HostSlots
 from monitor.fulltext.extract import FullTextMode, extract_main_text, wants_full_text
 
 log = logging.getLogger(__name__)
@@ -94,9 +96,10 @@ class PageFetcher:
     """Article pages -> extracted text. ``async with PageFetcher(...) as pages``."""
 
     def __init__(self, *, timeout_s: float, max_bytes: int, concurrency: int,
-                 per_host: int) -> None:
+                 per_host: int, hosts: HostSlots | None = None) -> None:
         self._fetcher = Fetcher(timeout_s=timeout_s, max_bytes=max_bytes,
-                                concurrency=concurrency, per_host=per_host, accept=PAGE_ACCEPT)
+                                concurrency=concurrency, per_host=per_host, accept=PAGE_ACCEPT,
+                                hosts=hosts, priority=PRIORITY_PAGE)
         self.robots = RobotsCache(self._fetcher)
 
     async def __aenter__(self) -> Self:

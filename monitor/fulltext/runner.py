@@ -6,8 +6,12 @@ article is matched again with it, and only rules that had not matched add a
 match row and alerts (the store's unique (rule, article) key makes a second row
 impossible), in the same transaction as the page's outcome.
 
-    want_pages (in the poll's save step) ─▶ submit ─▶ fetch + extract ─▶ match
+    wanted_keys ─▶ save_articles (page rows stored with the articles, due at once)
+        ─▶ claim (lease them) ─▶ submit ─▶ fetch + extract ─▶ match
         ─▶ record_page (page outcome + new matches + outbox rows) ─▶ kick delivery
+
+A crash between the save and the claim leaves the page due: ``resume`` (after
+every poll pass, in any replica) claims it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from monitor.store.pages import PageRecord
 
 if TYPE_CHECKING:  # aiohttp and the store load only when a page is fetched
     from monitor.config import Settings
+    from monitor.feeds.fetch import HostSlots
     from monitor.fulltext.pages import PageFetcher, PageResult
     from monitor.store.repo import Store
 
@@ -35,6 +40,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 #: The first retry waits this long, each later one four times longer.
 RETRY_BASE_S = 120
+
+
+def _import_extractor() -> None:
+    import trafilatura  # noqa: F401
 
 
 def page_record(job: PageJob, result: PageResult, now: datetime) -> PageRecord:
@@ -62,13 +71,17 @@ class FullTextRunner:
                  match: Callable[[Article], list[Match]],
                  routes: Callable[[], Mapping[str, Sequence[Route]]],
                  clock: Callable[[], datetime],
-                 on_alerts: Callable[[], None] | None = None) -> None:
+                 on_alerts: Callable[[], None] | None = None,
+                 hosts: HostSlots | None = None) -> None:
         self.store = store
+        #: The per-host slots pages share with feed polls (None: pages have their own).
+        self.hosts = hosts
         self._match, self._routes, self._clock = match, routes, clock
         #: Called (on the loop) when a page added alerts: the daemon delivers at once.
         self.on_alerts = on_alerts
         self._pages: PageFetcher | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._warming: asyncio.Future[None] | None = None
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -81,18 +94,29 @@ class FullTextRunner:
                         "concurrency": poll.full_text_concurrency, "per_host": poll.per_host}
         self.lease_s = max(120, 3 * poll.timeout_s)
 
+    def warm(self) -> None:
+        """Import the extractor in the background (daemon start) when a feed may want
+        pages: trafilatura takes about a second to import, which the first page's
+        alert would otherwise wait for."""
+        if self.default_mode != "false" or any(m != "false" for m in self.modes.values()):
+            self._warming = asyncio.ensure_future(asyncio.to_thread(_import_extractor))
+
     def mode(self, feed_url: str) -> FullTextMode:
         return self.modes.get(feed_url, self.default_mode)
 
-    def want(self, feed_id: int, feed_url: str, articles: Sequence[Article]) -> list[PageJob]:
-        """Claim the pages of a feed's new articles that want their full text (blocking:
-        call it in the worker thread that saved them). Pages other feeds claimed first
-        are not returned, so no page is fetched twice."""
+    def wanted_keys(self, feed_url: str, articles: Sequence[Article]) -> list[str]:
+        """The keys of the articles whose page to fetch (``save_articles(pages=...)``
+        stores their page jobs with them)."""
         mode = self.mode(feed_url)
-        keys = [a.key for a in articles if wants_full_text(mode, a)]
+        return [a.key for a in articles if wants_full_text(mode, a)]
+
+    def claim(self, feed_id: int, keys: Sequence[str]) -> list[PageJob]:
+        """Lease the pages just stored for these articles (blocking: call it in the
+        worker thread that saved them). Pages another feed or replica claimed first
+        are not returned, so no page is fetched twice."""
         if not keys:
             return []
-        return self.store.want_pages(feed_id, keys, self._clock(), lease_s=self.lease_s)
+        return self.store.claim_new_pages(feed_id, keys, self._clock(), lease_s=self.lease_s)
 
     def submit(self, jobs: Sequence[PageJob]) -> None:
         """Start one task per page (on the running loop); returns at once."""
@@ -127,7 +151,7 @@ class FullTextRunner:
         if self._pages is None:
             from monitor.fulltext.pages import PageFetcher
 
-            pages = PageFetcher(**self._limits)
+            pages = PageFetcher(**self._limits, hosts=self.hosts)
             self._pages = await pages.__aenter__()
         return self._pages
 

@@ -38,17 +38,16 @@ from monitor.feeds.schedule import (
 )
 from monitor.poll.ingest import Ingesting, IngestOutcome
 from monitor.store.repo import FeedLease, FetchRecord
+from monitor.websub.schedule import safety_net_interval
 
 if TYPE_CHECKING:
     import random
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
-    from monitor.feeds.fetch import Fetcher
+    from monitor.feeds.fetch import Fetcher, HostSlots
     from monitor.observe import Observer
 
 log = logging.getLogger(__name__)
-#: While a feed is pushed (WebSub), polling, the safety net, runs this many times slower.
-PUSHED_POLL_FACTOR = 4
 _GONE = "HTTP 410 Gone: the server says the feed was removed"
 
 
@@ -123,6 +122,8 @@ class Polling(Ingesting):
     _fixed_interval: set[str]
     _parse_workers: int
     _parse_pool: ProcessPoolExecutor | None
+    _parse_warm: Future[ParseResult] | None
+    hosts: HostSlots
     _records: Records
     _stopping: Callable[[], bool]
     #: Set under run_forever (the daemon); None for ``once``.
@@ -152,7 +153,7 @@ class Polling(Ingesting):
         if records:  # outcomes an outage kept from the last pass: they go first
             await self._flush(records, force=True)
         async with Fetcher(timeout_s=poll.timeout_s, concurrency=poll.concurrency,
-                           max_bytes=poll.max_bytes, per_host=poll.per_host) as fetcher:
+                           max_bytes=poll.max_bytes, hosts=self.hosts) as fetcher:
             running: set[asyncio.Task[None]] = set()
             # Claimed, not started: at most `batch` run at once, so a wait over the
             # running set stays cheap even when `once` claims 10,000 feeds.
@@ -270,10 +271,22 @@ class Polling(Ingesting):
             await asyncio.to_thread(self.store.release_feeds, self.owner)
             records.release_all = False
 
+    def _start_parse_pool(self) -> None:
+        """Start the parse processes now: spawning one and importing the parser takes
+        seconds on a loaded machine, which the first poll's alerts would otherwise wait
+        for (bench/latency.py: the first poll's items were its latency tail)."""
+        if self._parse_workers and self._parse_pool is None:
+            self._parse_pool = _parse_pool(self._parse_workers)
+            self._parse_warm = self._parse_pool.submit(parse_feed, b"<rss/>", {},
+                                                       FeedSpec(url="", name=""))
+
     async def _parse_elsewhere(self, feed: FeedState, result: FetchResult) -> ParseResult | None:
         """Parse in the process pool (``poll.parse_workers``), so parsing uses another
-        core; None when there is no pool, nothing to parse, or the pool failed."""
+        core; None when there is no pool, nothing to parse, the pool failed, or it is
+        still starting (the thread parses meanwhile)."""
         if not self._parse_workers or not result.ok or result.body is None:
+            return None
+        if self._parse_warm is not None and not self._parse_warm.done():
             return None
         if hashlib.sha256(result.body).hexdigest() == feed.body_hash:
             return None  # unchanged: _ingest skips it
@@ -302,8 +315,9 @@ class Polling(Ingesting):
             feed.interval_s, items_per_day=rate,
             adaptive=poll.adaptive and feed.url not in self._fixed_interval,
             min_interval_s=poll.min_interval_s, max_interval_s=poll.max_interval_s)
-        if self.websub is not None and feed.id in self.websub.active:
-            interval = max(interval, min(interval * PUSHED_POLL_FACTOR, poll.max_interval_s))
+        interval = safety_net_interval(
+            interval, pushed=self.websub is not None and feed.id in self.websub.active,
+            missed_items=outcome.new_items, max_interval_s=poll.max_interval_s)
         retry_after = None
         if result.status in (429, 503):
             retry_after = retry_after_seconds(result.headers.get("retry-after"), now)

@@ -113,9 +113,11 @@ class Ingesting:
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
                              backlog_s=self.settings.poll.backlog_s)
-        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
         # Backlog items stay silent: their pages would alert the rules they missed.
-        pages = self.fulltext.want(feed.id, feed.url, [a for a in unseen if a.key not in quiet])
+        page_keys = self.fulltext.wanted_keys(feed.url, [a for a in unseen if a.key not in quiet])
+        saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet,
+                                         pages=page_keys)
+        pages = self.fulltext.claim(feed.id, page_keys)
         return IngestOutcome(
             new_articles=saved.new_articles,
             new_items=len(unseen),

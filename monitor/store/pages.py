@@ -1,15 +1,18 @@
 """Article pages wanted for their full text (mixed into ``repo.Store``).
 
-One ``article_page`` row per article: inserting it claims the page, so when two
-feeds (or two replicas) carry the same story, only the insert that wins fetches
-it. A row stays ``wanted`` while a fetch is due or running (``due_at`` is then
-its lease: a replica that dies mid-fetch loses the page to the next claim), and
-ends ``done`` (text kept) or ``failed`` (error kept, the article as it was).
+One ``article_page`` row per article, inserted in the transaction that saves the
+article (``want_pages_in``, called by ``save_articles``), due at once: a crash right
+after the save leaves a due row, which the next claim (any replica, or this one
+restarted) picks up. The process that saved it then claims it (``claim_new_pages``);
+when two feeds (or two replicas) carry the same story, one row is stored and one
+claim wins. A row stays ``wanted`` while a fetch is due or running (``due_at`` is
+then its lease: a replica that dies mid-fetch loses the page to the next claim),
+and ends ``done`` (text kept) or ``failed`` (error kept, the article as it was).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,47 +58,39 @@ class PageQueries:
 
     _tx: Callable[..., Any]
 
-    def want_pages(self, feed_id: int, keys: Sequence[str], now: datetime, *,
-                   lease_s: int) -> list[PageJob]:
-        """Claim the pages of this feed's stored articles with these keys. An article
-        whose page is already wanted, fetched or failed (via another feed) is skipped."""
+    def claim_new_pages(self, feed_id: int, keys: Sequence[str], now: datetime, *,
+                        lease_s: int) -> list[PageJob]:
+        """Lease the pages just wanted for this feed's articles with these keys (see
+        ``want_pages_in``). A page another feed or replica holds, or that is fetched
+        or failed already, is not returned: no page is fetched twice."""
         if not keys:
             return []
-        src = article_source.c
-        rows = (select(article.c.id, article.c.link)
-                .join(article_source, src.article_id == article.c.id)
+        src, page = article_source.c, article_page.c
+        mine = (select(page.article_id)
+                .join(article_source, src.article_id == page.article_id)
                 .where(src.feed_id == feed_id, src.key.in_(list(keys)),
-                       article.c.link.is_not(None)))
-
-        def work(conn: Connection) -> list[PageJob]:
-            values = [{"article_id": r.id, "url": r.link, "status": "wanted", "text": "",
-                       "attempts": 0, "due_at": now + timedelta(seconds=lease_s),
-                       "created_at": now} for r in conn.execute(rows)]
-            if not values:
-                return []
-            won = conn.execute(_insert(conn).on_conflict_do_nothing(
-                index_elements=[article_page.c.article_id])
-                .returning(article_page.c.article_id), values).scalars().all()
-            return _jobs(conn, won)
-
-        return self._tx("claiming article pages", work)  # type: ignore[no-any-return]
+                       page.status == "wanted", page.due_at <= now))
+        return self._lease_pages(mine, now, lease_s, "claiming new pages")
 
     def claim_due_pages(self, now: datetime, *, lease_s: int, limit: int = 50) -> list[PageJob]:
-        """Lease wanted pages whose (next) attempt is due: retries, and pages whose
-        fetcher died (their lease ran out)."""
+        """Lease wanted pages whose (next) attempt is due: retries, pages whose fetcher
+        died (their lease ran out), and pages whose saver died before its claim."""
         due = (select(article_page.c.article_id)
                .where(article_page.c.status == "wanted", article_page.c.due_at <= now)
                .order_by(article_page.c.due_at).limit(limit))
+        return self._lease_pages(due, now, lease_s, "claiming due pages")
 
+    def _lease_pages(self, ids: Any, now: datetime, lease_s: int, action: str) -> list[PageJob]:
         def work(conn: Connection) -> list[PageJob]:
-            ids = conn.execute(
+            won = conn.execute(
                 update(article_page)
-                .where(article_page.c.article_id.in_(due.with_for_update(skip_locked=True)))
+                .where(article_page.c.article_id.in_(
+                    ids.with_for_update(of=article_page, skip_locked=True)))
                 .values(due_at=now + timedelta(seconds=lease_s))
                 .returning(article_page.c.article_id)).scalars().all()
-            return _jobs(conn, ids)
+            return _jobs(conn, won)
 
-        return self._tx("claiming due pages", work)  # type: ignore[no-any-return]
+        return self._tx(action, work)  # type: ignore[no-any-return]
 
     def record_page(self, record: PageRecord, matches: Sequence[Match],
                     routes: Mapping[str, Sequence[Route]]) -> tuple[int, int]:
@@ -137,6 +132,24 @@ class PageQueries:
                     for r in conn.execute(query)}
 
         return self._tx("reading page stats", work, readonly=True)  # type: ignore[no-any-return]
+
+
+def want_pages_in(conn: Connection, feed_id: int, keys: Collection[str], now: datetime) -> None:
+    """Within the transaction that saved them: want the pages of this feed's articles
+    with these keys, due at once. An article whose page is already wanted, fetched or
+    failed (via another feed) keeps its row."""
+    if not keys:
+        return
+    src = article_source.c
+    rows = (select(article.c.id, article.c.link)
+            .join(article_source, src.article_id == article.c.id)
+            .where(src.feed_id == feed_id, src.key.in_(list(keys)),
+                   article.c.link.is_not(None)))
+    values = [{"article_id": r.id, "url": r.link, "status": "wanted", "text": "",
+               "attempts": 0, "due_at": now, "created_at": now} for r in conn.execute(rows)]
+    if values:
+        conn.execute(_insert(conn).on_conflict_do_nothing(
+            index_elements=[article_page.c.article_id]), values)
 
 
 def _insert(conn: Connection) -> Any:

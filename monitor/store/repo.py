@@ -37,7 +37,7 @@ from monitor.errors import StoreError, StoreUnavailable
 from monitor.store import db
 from monitor.store.health import StoreHealth
 from monitor.store.outbox import OutboxQueries
-from monitor.store.pages import PageQueries, article_full_text
+from monitor.store.pages import PageQueries, article_full_text, want_pages_in
 from monitor.store.websub import WebSubQueries
 from monitor.store.stories import (
     StoryCache,
@@ -411,14 +411,16 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
     def save_articles(
         self, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
         routes: Mapping[str, Sequence[Route]], now: datetime,
-        *, quiet: Collection[str] = (),
+        *, quiet: Collection[str] = (), pages: Collection[str] = (),
     ) -> SaveResult:
         """Store new articles, their matches and the alert rows (outbox), atomically.
 
         An article whose canonical URL is already stored gains this feed as a source;
         only rules that had not matched the story yet (e.g. scoped to this feed) add a
         match, so each rule alerts a story once. Articles whose key is in ``quiet``
-        (a new feed's backlog) are stored and matched without alerts.
+        (a new feed's backlog) are stored and matched without alerts. Articles whose
+        key is in ``pages`` want their page (full text): its job is stored with them
+        (``pages.want_pages_in``), so a crash right after the save cannot lose it.
         """
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
@@ -435,6 +437,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             for chunk in _chunks(ordered):
                 counts = _save_batch(conn, feed_id, chunk, routes, now, quiet, stories)
                 totals = [t + c for t, c in zip(totals, counts)]
+            want_pages_in(conn, feed_id, pages, now)
             return SaveResult(*totals)
 
         if stories is None:

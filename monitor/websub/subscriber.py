@@ -5,11 +5,17 @@ checks and hands over pushed content. State lives in the store (websub_subscript
     hub ─▶ GET callback?hub.challenge (verify: pending request, same topic and mode)
     hub ─▶ POST callback + X-Hub-Signature ─▶ verify ─▶ ingest (same path as a poll)
 
-Polling stays on as the safety net (slower while a subscription is active).
+Polling stays on as the safety net (slower while a subscription is active and the
+hub brings everything: monitor.websub.schedule).
+
+Every store call runs in a worker thread, never on the event loop: a write waits for
+the database (SQLite's write lock while a feed's articles are saved, a PostgreSQL
+round trip), and on the loop that wait would stall every poll and page fetch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -62,14 +68,14 @@ class WebSubscriber:
         """Send the due (re)subscribe and unsubscribe requests; returns how many."""
         now = self.clock()
         renew = max(3600, int(self.settings.lease_s * RENEW_SHARE))
-        due = self.store.subscriptions_to_request(now, renew_before_s=renew,
-                                                  retry_after_s=RETRY_S)
+        due = await asyncio.to_thread(self.store.subscriptions_to_request, now,
+                                      renew_before_s=renew, retry_after_s=RETRY_S)
         for sub in due:
             mode = "subscribe" if sub.feed_active else "unsubscribe"
             if mode == "unsubscribe" and sub.state in ("unsubscribed", "new", "failed"):
                 continue
             await self._request(session, sub, mode, now)
-        self.active = self.store.active_subscriptions(now)
+        self.active = await asyncio.to_thread(self.store.active_subscriptions, now)
         return len(due)
 
     async def _request(self, session: aiohttp.ClientSession, sub: Subscription, mode: str,
@@ -78,24 +84,28 @@ class WebSubscriber:
         if mode == "subscribe":
             form.update({"hub.secret": sub.secret,
                          "hub.lease_seconds": str(self.settings.lease_s)})
+        # Pending before the request: a hub may verify intent before it answers.
         pending = "subscribing" if mode == "subscribe" else "unsubscribing"
+        await asyncio.to_thread(self.store.update_subscription, sub.feed_id, state=pending,
+                                requested_at=now)
         try:
             async with session.post(sub.hub, data=form, allow_redirects=False,
                                     timeout=aiohttp.ClientTimeout(total=20)) as resp:
                 error = None if 200 <= resp.status < 300 else f"hub answered HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as e:
             error = f"hub unreachable: {type(e).__name__}: {e}"[:300]
-        state = "failed" if error else pending
-        if error and sub.state == "active":
-            state = "active"  # a failed renewal keeps the lease it has; asked again later
-        self.store.update_subscription(sub.feed_id, state=state, requested_at=now,
-                                       last_error=error)
+        if error:
+            # A failed renewal keeps the lease it has; asked again later.
+            state = "active" if sub.state == "active" else "failed"
+            await asyncio.to_thread(self.store.update_subscription, sub.feed_id, state=state,
+                                    last_error=error)
         log.info("websub.requested feed_id=%d mode=%s hub=%s error=%s", sub.feed_id, mode,
                  sub.hub, error)
 
     def verify(self, feed_id: int, token: str, query: Mapping[str, str]) -> tuple[int, str]:
-        """The hub's verification of intent (GET): echo ``hub.challenge`` only for a
-        request we made and still wait on, with the same topic and mode."""
+        """The hub's verification of intent (GET; blocking: the listener runs it in a
+        thread): echo ``hub.challenge`` only for a request we made and still wait on,
+        with the same topic and mode."""
         sub = self._subscription(feed_id, token)
         mode = query.get("hub.mode", "")
         if sub is None or query.get("hub.topic") != sub.topic:
@@ -124,14 +134,15 @@ class WebSubscriber:
                       headers: Mapping[str, str]) -> int:
         """Pushed content (POST). Content whose signature does not verify is dropped
         (the spec has the subscriber answer 2xx all the same, so hubs do not retry it)."""
-        sub = self._subscription(feed_id, token)
+        sub = await asyncio.to_thread(self._subscription, feed_id, token)
         if sub is None or sub.state not in ("active", "subscribing"):
             return 410  # unknown or cancelled: the hub drops the subscription
         problem = signature_problem(sub.secret, body, headers.get("x-hub-signature"))
         if problem:
             log.warning("websub.rejected feed_id=%d reason=%s", feed_id, problem)
             return 202
-        self.store.update_subscription(feed_id, last_push_at=self.clock())
+        await asyncio.to_thread(self.store.update_subscription, feed_id,
+                                last_push_at=self.clock())
         await self.ingest(feed_id, body, headers)
         return 202
 

@@ -229,3 +229,31 @@ def test_an_empty_page_is_retried_conditionally_then_given_up(
         assert matches(m) == set()
     finally:
         m.close()
+
+
+def test_feed_polls_and_page_fetches_share_the_per_host_limit(
+    db_url: str, server: FeedServer
+) -> None:
+    # One host carries a teaser feed (its pages slow), polled first, and slow feeds
+    # polled in the same pass: while pages are fetched the other polls are still running, and together
+    # they must stay within per_host (the pages once had slots of their own: 2x).
+    base = server.base_url
+    for i in range(4):
+        server.add_file(f"/slow/court{i}", PAGES / "court-tiktok.html", content_type=HTML,
+                        delay_s=0.4)
+    teasers = server.add("/a-teasers.xml", rss(*(item(f"/slow/court{i}", f"Court {i}", "T.", base)
+                                               for i in range(4))),
+                         content_type="application/rss+xml")
+    slow = [server.add(f"/slow{i}.xml", rss(), content_type="application/rss+xml", delay_s=0.4)
+            for i in range(8)]
+    m = make_monitor(db_url, [{"url": teasers, "name": "T"}]
+                     + [{"url": u, "name": f"S{i}"} for i, u in enumerate(slow)],
+                     Clock(), per_host=2)
+    try:
+        asyncio.run(m.poll())
+        assert len([r for r in server.requests if r.path.startswith("/slow/court")]) == 4
+        assert len([r for r in server.requests if r.path.startswith("/slow")]) == 12
+        assert server.max_in_flight == 2
+        assert {t for r, t in matches(m) if r == "deadline"} == {f"Court {i}" for i in range(4)}
+    finally:
+        m.close()

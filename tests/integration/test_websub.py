@@ -146,3 +146,41 @@ def test_a_hub_that_is_down_leaves_polling_in_charge(db_url: str) -> None:
             assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom polled story"]
         finally:
             m.close()
+
+
+def test_a_hub_that_verifies_before_it_answers(db_url: str) -> None:
+    # The spec lets a hub verify intent before answering the subscribe request: the
+    # subscription must already be pending then (it once was still "new": 404).
+    port = unused_port()
+    with FeedServer() as server, LocalHub(verify_first=True) as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "A"), content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, topic, hook.json_url("/hook"), port))
+
+        async def scenario() -> None:
+            await until(lambda: hub.subscriptions)
+            await until(lambda: m.store.subscription(1).state == "active")
+
+        try:
+            asyncio.run(with_daemon(m, scenario))
+            (sub,) = hub.subscriptions.values()
+            assert sub.checks[0] == ("subscribe", 200, True) and hub.verified(topic)
+        finally:
+            m.close()
+
+
+def test_once_polls_and_records_the_hub_but_never_subscribes(db_url: str) -> None:
+    port = unused_port()
+    with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "Zoom polled story"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, topic, hook.json_url("/hook"), port))
+        try:
+            poll, delivery = asyncio.run(m.run_once())
+            assert (poll.new_articles, delivery.sent) == (1, 1)
+            sub = m.store.subscription(1)
+            assert sub is not None and (sub.hub, sub.state) == (hub.url, "new")  # for a daemon
+            assert hub.requests == []  # nothing asked of the hub: no listener to verify
+        finally:
+            m.close()
