@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from monitor import upkeep
 from monitor.alerts.backlog import backlog_keys
-from monitor.alerts.deliver import DeliveryReport, Notifier, drain
+from monitor.alerts.deliver import DeliveryReport, Dispatch, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
+from monitor.alerts.sendpool import SendPool
 from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError
@@ -168,6 +170,8 @@ class Monitor:
         }
         self._delivery = RuleDelivery.from_settings(settings)
         self._retry = retry_policy(settings)
+        #: Sends in flight and targets stuck on a hung send, across delivery passes.
+        self._sends = SendPool()
         if settings.stories.enabled:
             store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
@@ -465,7 +469,8 @@ class Monitor:
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
-                             backlog_s=self.settings.poll.backlog_s)
+                             backlog_s=self.settings.poll.backlog_s,
+                             forgotten_s=self.settings.retention.articles_s)
         saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet)
         # Backlog items stay silent: their pages would alert the rules they missed.
         pages = self.fulltext.want(feed.id, feed.url, [a for a in unseen if a.key not in quiet])
@@ -540,7 +545,8 @@ class Monitor:
         delivery = self.settings.delivery
         report = drain(self.store, self.notifier, self.clock, owner=self.owner,
                        batch=delivery.batch, lease_s=delivery.lease_s, policy=self._retry,
-                       rules=self._delivery, deadline=deadline, stop=self._halt.is_set)
+                       rules=self._delivery, deadline=deadline, stop=self._halt.is_set,
+                       dispatch=Dispatch(delivery.timeout_s, delivery.concurrency, self._sends))
         self.observer.alerts_done(report.sent, report.failed, report.dead)
         return report
 
@@ -603,6 +609,8 @@ class Monitor:
                                         name="poll")),
             asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
                                         self._deliver_pass, stop, wake, name="deliver")),
+            asyncio.ensure_future(every(lambda: self.settings.retention.every_s,
+                                        self._prune_pass, stop, name="prune")),
         ]
         stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
@@ -613,7 +621,8 @@ class Monitor:
         self._halt.set()  # a delivery drain stops after its current batch
         log.info("service.stopping")
         # Let in-flight passes finish; each feed and alert is its own transaction.
-        await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10))
+        await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10,
+                                              self.settings.delivery.timeout_s + 5))
         await self.fulltext.aclose(timeout_s=self.settings.poll.timeout_s + 5)
         await stop_websub()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -652,6 +661,10 @@ class Monitor:
                 wake.set()  # new alerts go out right after the poll that stored them
         finally:
             self.last_tick_at, self.polling_since = self.clock(), None
+
+    async def _prune_pass(self) -> None:
+        await asyncio.to_thread(upkeep.prune, self.store, self.settings, self.clock(),
+                                stop=self._halt.is_set)
 
     async def _deliver_pass(self) -> None:
         report = await asyncio.to_thread(self.deliver)

@@ -1,4 +1,4 @@
-"""The core commands: run, once, check, status, matches, notify-test, demo, db upgrade."""
+"""The core commands: run, once, check, status, matches, notify-test, demo, db upgrade/prune."""
 
 from __future__ import annotations
 
@@ -376,6 +376,36 @@ def db_upgrade(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     except MonitorError as e:
         raise fail(str(e)) from None
     out.print(f"database at head: {redact(settings.database)}")
+
+
+@db_app.command("prune")
+def db_prune(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="then VACUUM (SQLite: shrink the file; PostgreSQL: VACUUM ANALYZE)"
+    )] = False,
+) -> None:
+    """Delete the rows `retention:` no longer keeps, in small batches (the daemon does
+    this every `retention.every`)."""
+    from monitor import upkeep
+
+    settings = load(config)
+    store = open_database(str(settings.database))
+    try:
+        report = upkeep.prune(store, settings, datetime.now(UTC))
+        if report is None:
+            out.print("retention: not configured, nothing deleted (add a `retention:` section)",
+                      markup=False)
+        else:
+            counts = ", ".join(f"{n} {name}" for name, n in vars(report).items())
+            out.print(f"deleted: {counts}", markup=False)
+        if vacuum:
+            store.vacuum()
+            out.print("vacuumed", markup=False)
+    except MonitorError as e:
+        raise fail(str(e)) from None
+    finally:
+        store.close()
 
 
 # -- helpers -----------------------------------------------------------------
