@@ -123,13 +123,14 @@ class Notifier:
 
     def __init__(self, recipients: Mapping[str, Sequence[str]], *, throttle: bool = False) -> None:
         self._throttle = throttle
+        self._asset = _asset()
         self._by_recipient: dict[str, list[_Target]] = {}
         self._targets: dict[tuple[str, str], _Target] = {}
         for name, urls in recipients.items():
             targets = self._by_recipient.setdefault(name, [])
             for index, url in enumerate(urls):
                 register_secrets(url_secrets(url))
-                apobj = _apprise().Apprise()
+                apobj = _apprise().Apprise(asset=self._asset)
                 usable = apobj.add(url)
                 target = _Target(name, index, url, target_key(url), apobj if usable else None)
                 targets.append(target)
@@ -179,7 +180,7 @@ class Notifier:
         target = self._target(route)
         if target.apobj is None:
             raise DeliveryError(f"{target.label}: apprise cannot use '{redact(target.url)}'")
-        apobj = target.apobj if self._throttle else _fresh_apprise(target.url)
+        apobj = target.apobj if self._throttle else _fresh_apprise(target.url, self._asset)
         apprise = _apprise()
         with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s %(message)s") as captured:
             try:
@@ -202,10 +203,39 @@ class Notifier:
         return target
 
 
-def _fresh_apprise(url: str) -> apprise.Apprise:
-    apobj = _apprise().Apprise()
+def _fresh_apprise(url: str, asset: Any) -> apprise.Apprise:
+    apobj = _apprise().Apprise(asset=asset)
     apobj.add(url)  # parsed once already in Notifier.__init__, so it is usable
     return apobj
+
+
+def _asset() -> Any:
+    """apprise settings: send in the calling thread, without a deadline of apprise's own.
+
+    apprise >= 2.3 otherwise hands every send with a deadline (60 s by default) to one
+    shared pool of a few threads and stops waiting at the deadline: a few hung targets
+    then fill the pool (every other send times out in its queue), and the pool's
+    threads are joined when the interpreter exits, so a stop waits for them for ever.
+    Our SendPool owns the thread of each send and its total timeout instead.
+    """
+    apprise = _apprise()
+    try:
+        return apprise.AppriseAsset(async_mode=False, service_timeout=0)
+    except TypeError:  # apprise < 2.3: no service_timeout; sends run in the caller's thread
+        return apprise.AppriseAsset(async_mode=False)
+
+
+def send_within(notifier: Notifier, route: Route, rendered: RenderedAlert,
+                timeout_s: float) -> str | None:
+    """Send one message outside the delivery loop (``notify-test``), giving up after
+    ``timeout_s``; the redacted error text, or None when it was delivered."""
+    pool = SendPool()
+    pool.start(route.target_key, None, partial(_send, notifier, route, lambda: rendered, 0,
+                                               "notify-test"), timeout_s)
+    outcomes: list[SendOutcome] = []
+    while not outcomes:
+        outcomes = pool.wait()
+    return outcomes[0].error
 
 
 def plugin_format(plugin: Any) -> str:

@@ -319,9 +319,8 @@ def notify_test(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Send a test message to every target of one recipient."""
-    from monitor.alerts.deliver import Notifier
+    from monitor.alerts.deliver import Notifier, send_within
     from monitor.alerts.render import render_test_message
-    from monitor.errors import DeliveryError
 
     settings = load(config)
     if recipient not in settings.recipients:
@@ -331,12 +330,12 @@ def notify_test(
     message = render_test_message(recipient)
     failed = 0
     for i, route in enumerate(notifier.routes_for([recipient])):
-        try:
-            notifier.send_rendered(route, message)
+        error = send_within(notifier, route, message, settings.delivery.timeout_s)
+        if error is None:
             out.print(f"{recipient}[{i}]: sent")
-        except DeliveryError as e:
+        else:
             failed += 1
-            err.print(f"{recipient}[{i}]: failed: {redact(str(e))}", markup=False)
+            err.print(f"{recipient}[{i}]: failed: {redact(error)}", markup=False)
     if failed:
         raise typer.Exit(1)
 

@@ -27,9 +27,11 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, exists, not_, or_, select, text
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, not_, or_, select
 from sqlalchemy.sql.expression import Select
 
+from monitor.errors import StoreError
+from monitor.redact import redact
 from monitor.store.tables import (
     alert,
     article,
@@ -170,8 +172,20 @@ class RetentionQueries:
         PostgreSQL reuse it and refresh its statistics (``VACUUM ANALYZE``); outside
         a transaction, as both require."""
         engine = self._engine  # type: ignore[attr-defined]
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM" if conn.dialect.name == "sqlite" else "VACUUM ANALYZE"))
+        sqlite = engine.dialect.name == "sqlite"
+        # The raw driver connection: the engine's "begin" hook would open a transaction.
+        raw = engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            if not sqlite:
+                driver.autocommit = True  # psycopg: VACUUM refuses a transaction block
+            driver.execute("VACUUM" if sqlite else "VACUUM ANALYZE")
+        except Exception as e:  # the driver's own error types: sqlite3 or psycopg
+            raise StoreError(redact(f"vacuum failed: {type(e).__name__}: {e}")) from e
+        finally:
+            if not sqlite:
+                raw.driver_connection.autocommit = False
+            raw.close()
 
 
 def _delete_alerts(conn: Connection, ids: list[int]) -> int:

@@ -23,7 +23,8 @@ from monitor.alerts.deliver import Dispatch, Notifier, RetryPolicy, RuleDelivery
 from monitor.article import Article, Hit, Match
 from monitor.store.repo import Store
 
-TIMEOUT_S = 1.0
+#: Long enough for a local send on a loaded machine, short enough for a test.
+TIMEOUT_S = 3.0
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_a_hung_target_times_out_alone_and_keeps_its_alerts(
         assert len(failed) == 1 and failed[0][1] == 1
         assert "timeout" in (failed[0][2] or "")
         assert sorted(r[:2] for r in rows["hung"] if r[0] != "failed") == [("pending", 0)] * 5
-        assert hung.connections == 1
+        assert hung.wait_for(1) == 1  # (the timed-out send may connect late on a busy machine)
         if trickle_s is not None:  # only our total timeout can end these: still stuck
             assert dispatch.pool.stuck_targets() == {notifier.routes_for(["hung"])[0].target_key}
             # A next pass sends nothing to a stuck target: no second connection, no thread.
@@ -99,7 +100,7 @@ def test_every_target_hung_a_stopping_drain_ends_after_one_timeout_each(store: S
         # (retry scheduled), 9 still pending.
         assert (report.sent, report.failed) == (0, 3)
         assert report.pending == 9
-        assert (h1.connections, h2.connections, h3.connections) == (1, 1, 1)
+        assert (h1.wait_for(1), h2.wait_for(1), h3.wait_for(1)) == (1, 1, 1)
         statuses = sorted(r.status for r in store.list_alerts())
         assert statuses == ["failed"] * 3 + ["pending"] * 9
 
