@@ -23,8 +23,13 @@
 
 Everything is local (127.0.0.1); nothing leaves the machine.
 
+   With ``--hung``, a run with three targets, one of them hung (it accepts the
+   connection and trickles one byte every 0.5 s, so only ``delivery.timeout`` ends a
+   send): the latencies of the other two. Then a stop with every target hung
+   (silent HTTP, trickling HTTP, trickling SMTP): how long the stop took.
+
 Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000]
-                             [--full-text] [--websub]
+                             [--full-text] [--websub] [--hung [--stop-timeout 30]]
 """
 
 from __future__ import annotations
@@ -148,20 +153,40 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False) -> list[float]:
-    feed, hook = Feed(), Hook()
-    fsrv, hsrv = serve(feed, None), serve(None, hook)
+def hung_server(protocol: str, trickle_s: float | None = None) -> Any:
+    """tests/receivers.HungServer: accepts connections, never answers (or one byte a time)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from receivers import HungServer
+
+    return HungServer(protocol, trickle_s=trickle_s)
+
+
+async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False,
+                  hung: bool = False) -> list[float]:
+    """Fetch-to-webhook latencies. With ``hung``: two webhooks and a third target that
+    never answers (trickling one byte every 0.5 s, so only delivery.timeout ends a send);
+    the latencies are the two webhooks'."""
+    feed, hooks = Feed(), [Hook(), Hook()] if hung else [Hook()]
+    fsrv, hsrvs = serve(feed, None), [serve(None, h) for h in hooks]
     base = f"http://127.0.0.1:{fsrv.server_address[1]}"
     feed.link_base = f"{base}/a"
+    recipients = {f"hook{n}": [f"json://127.0.0.1:{h.server_address[1]}/hook"]
+                  for n, h in enumerate(hsrvs)}
+    stuck = hung_server("http", trickle_s=0.5).__enter__() if hung else None
+    if stuck is not None:
+        recipients["hung"] = [stuck.url]
     # Without full text: the rule matches the feed item. With it: only the page body.
     rule = {"name": "zoom", "query": '"partner-only"' if full_text else "Zoom",
-            "notify": ["hook"], "alert_per": "article"}
+            "notify": list(recipients), "alert_per": "article"}
+    name = "latency-ft.db" if full_text else "latency-hung.db" if hung else "latency.db"
     settings = Settings.model_validate({
-        "database": f"sqlite:///{tmp / ('latency-ft.db' if full_text else 'latency.db')}",
+        "database": f"sqlite:///{tmp / name}",
         "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5,
                  "full_text": "auto" if full_text else False},
         "feeds": [{"url": f"{base}/feed.xml", "name": "Bench"}],
-        "recipients": {"hook": [f"json://127.0.0.1:{hsrv.server_address[1]}/hook"]},
+        "recipients": recipients,
         "rules": [rule],
         "delivery": {"tick": 1},
     }, by_alias=True)
@@ -175,7 +200,8 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
                 feed.items.extend(range(start, min(start + burst, items)))
             await asyncio.sleep(0.5)
         deadline = time.monotonic() + 60
-        while len(hook.received) < items and time.monotonic() < deadline:
+        while (any(len(h.received) < items for h in hooks)
+               and time.monotonic() < deadline):
             await asyncio.sleep(0.05)
     finally:
         stop.set()
@@ -185,8 +211,12 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
             stored = pages_stored_at(monitor.store)
         monitor.close()
         fsrv.shutdown()
-        hsrv.shutdown()
+        for h in hsrvs:
+            h.shutdown()
+        if stuck is not None:
+            stuck.__exit__(None, None, None)
     if full_text:
+        hook = hooks[0]
         PHASES["fetch -> page requested"] = [feed.page_requested[i] - feed.first_served[i]
                                              for i in range(items) if i in feed.page_requested]
         PHASES["page requested -> stored (extracted, matched)"] = [
@@ -198,7 +228,43 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False)
             for i in range(items)
             if f"{feed.link_base}/{i}" in stored and f"[zoom] Zoom story {i}" in hook.received]
     return [hook.received[f"[zoom] Zoom story {i}"] - feed.first_served[i]
-            for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+            for hook in hooks for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
+
+
+async def stop_all_hung(tmp: Path, timeout_s: int) -> tuple[float, int]:
+    """The daemon with every target hung (HTTP silent, HTTP trickling, SMTP trickling):
+    once each has a send in flight, stop it (what SIGTERM does); seconds the stop took,
+    and the alerts still due afterwards (none dropped)."""
+    feed = Feed()
+    feed.items.extend(range(5))
+    fsrv = serve(feed, None)
+    servers = [hung_server("http"), hung_server("http", 0.5), hung_server("smtp", 0.5)]
+    for server in servers:
+        server.__enter__()
+    settings = Settings.model_validate({
+        "database": f"sqlite:///{tmp / 'latency-stop.db'}",
+        "poll": {"interval": 60, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
+        "feeds": [{"url": f"http://127.0.0.1:{fsrv.server_address[1]}/feed.xml"}],
+        "recipients": {f"t{n}": [s.url] for n, s in enumerate(servers)},
+        "rules": [{"name": "zoom", "query": "Zoom", "alert_per": "article",
+                   "notify": [f"t{n}" for n in range(len(servers))]}],
+        "delivery": {"tick": 1, "timeout": timeout_s},
+    }, by_alias=True)
+    monitor = Monitor.from_settings(settings)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(monitor.run_forever(stop))
+    while any(s.connections == 0 for s in servers):
+        await asyncio.sleep(0.05)
+    started = time.monotonic()
+    stop.set()
+    await runner
+    took = time.monotonic() - started
+    due = monitor.store.count_due_alerts(datetime.now(UTC) + timedelta(days=1))
+    monitor.close()
+    fsrv.shutdown()
+    for server in servers:
+        server.__exit__(None, None, None)
+    return took, due
 
 
 async def started(monitor: Monitor) -> None:
@@ -342,6 +408,11 @@ def main() -> None:
                         help="also measure publish-to-alert through a local WebSub hub")
     parser.add_argument("--full-text", action="store_true",
                         help="also measure alerts that need the article page (issue 10)")
+    parser.add_argument("--hung", action="store_true",
+                        help="also measure with one of three targets hung, and a stop with "
+                             "every target hung (issue 12)")
+    parser.add_argument("--stop-timeout", type=int, default=30,
+                        help="delivery.timeout for the all-hung stop measure (default 30)")
     parser.add_argument("--db-url", default=None,
                         help="database for the throughput run (default: a fresh SQLite file); "
                              "give an empty PostgreSQL schema to measure SKIP LOCKED claims")
@@ -354,6 +425,10 @@ def main() -> None:
         if args.websub:
             _, alone = asyncio.run(websub_latency(args.items, Path(tmp), push=False))
             ws, beside = asyncio.run(websub_latency(args.items, Path(tmp)))
+        hung = (asyncio.run(latency(args.items, args.burst, Path(tmp), hung=True))
+                if args.hung else [])
+        stop_s, stop_due = (asyncio.run(stop_all_hung(Path(tmp), args.stop_timeout))
+                            if args.hung else (0.0, 0))
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
         sent, elapsed = throughput(args.throughput, db_url)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
@@ -392,6 +467,17 @@ def main() -> None:
         print(f"| polled feed: p50 / p99 with 200 pushes beside | "
               f"{statistics.median(bms):.0f} / {pct(bms, 99):.0f} ms "
               f"({pct(bms, 99) / pct(ams, 99):.1f}x) |")
+    if args.hung:
+        hms = [v * 1000 for v in hung]
+        print(f"| one of 3 targets hung: alerts at the 2 others / expected | {len(hung)} / "
+              f"{2 * args.items} |")
+        print(f"| one of 3 targets hung: latency p50 / p90 / p99 / max | "
+              f"{statistics.median(hms):.0f} / {pct(hms, 90):.0f} / {pct(hms, 99):.0f} / "
+              f"{max(hms):.0f} ms |")
+        print(f"| one hung vs none, p99 | {pct(hms, 99) / pct(ms, 99):.2f}x |")
+        print(f"| every target hung: stop took (delivery.timeout {args.stop_timeout} s) | "
+              f"{stop_s:.1f} s (budget {args.stop_timeout + 5} s); alerts still due after: "
+              f"{stop_due} |")
     print(f"| delivery throughput (1 worker, {backend}, json:// to local webhook) | "
           f"{sent / elapsed:.0f} alerts/s ({sent} in {elapsed:.2f} s) |")
 

@@ -25,8 +25,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from monitor.alerts.deliver import DeliveryReport, Notifier, drain
+from monitor import upkeep
+from monitor.alerts.deliver import DeliveryReport, Dispatch, Notifier, drain
 from monitor.alerts.policy import RuleDelivery, retry_policy
+from monitor.alerts.sendpool import SendPool
 from monitor.article import FeedSpec, FetchResult, Route
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreUnavailable
@@ -87,6 +89,8 @@ class Monitor(Polling):
         }
         self._delivery = RuleDelivery.from_settings(settings)
         self._retry = retry_policy(settings)
+        #: Sends in flight and targets stuck on a hung send, across delivery passes.
+        self._sends = SendPool()
         if settings.stories.enabled:
             store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
@@ -237,7 +241,8 @@ class Monitor(Polling):
         delivery = self.settings.delivery
         report = drain(self.store, self.notifier, self.clock, owner=self.owner,
                        batch=delivery.batch, lease_s=delivery.lease_s, policy=self._retry,
-                       rules=self._delivery, deadline=deadline, stop=self._halt.is_set)
+                       rules=self._delivery, deadline=deadline, stop=self._halt.is_set,
+                       dispatch=Dispatch(delivery.timeout_s, delivery.concurrency, self._sends))
         self.observer.alerts_done(report.sent, report.failed, report.dead)
         return report
 
@@ -303,6 +308,9 @@ class Monitor(Polling):
             asyncio.ensure_future(every(lambda: self.settings.delivery.tick_s,
                                         self._deliver_pass, stop, wake, name="deliver",
                                         backoff=self._retry_delay_s)),
+            asyncio.ensure_future(every(lambda: self.settings.retention.every_s,
+                                        self._prune_pass, stop, name="prune",
+                                        backoff=self._retry_delay_s)),
         ]
         stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
@@ -313,7 +321,8 @@ class Monitor(Polling):
         self._halt.set()  # a delivery drain stops after its current batch
         log.info("service.stopping")
         # Let in-flight passes finish; each feed and alert is its own transaction.
-        await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10))
+        await asyncio.wait(loops, timeout=max(30, self.settings.poll.timeout_s + 10,
+                                              self.settings.delivery.timeout_s + 5))
         await self.fulltext.aclose(timeout_s=self.settings.poll.timeout_s + 5)
         await stop_websub()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -358,6 +367,10 @@ class Monitor(Polling):
                 wake.set()  # new alerts go out right after the poll that stored them
         finally:
             self.last_tick_at, self.polling_since = self.clock(), None
+
+    async def _prune_pass(self) -> None:
+        await asyncio.to_thread(upkeep.prune, self.store, self.settings, self.clock(),
+                                stop=self._halt.is_set)
 
     async def _deliver_pass(self) -> None:
         report = await asyncio.to_thread(self.deliver)

@@ -11,6 +11,9 @@ returns, its message is already recorded) and are context managers::
         ...
         assert smtp.messages[0].subject == "..."
         assert hook.requests[-1].json["title"] == "..."
+
+:class:`HungServer` accepts connections and never answers (or answers one byte
+at a time, for ever): a notifier that hangs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -240,3 +244,90 @@ class WebhookReceiver:
                 pass  # keep test output quiet
 
         return Handler
+
+
+class HungServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers.
+
+    ``protocol`` ("http" or "smtp") only picks the apprise URL (``url``). With
+    ``trickle_s``, it sends one byte of an endless reply (HTTP header lines, SMTP
+    "220-" continuation lines) every ``trickle_s`` seconds: each socket read gets
+    something in time, so per-read timeouts (apprise's own) never fire and only a
+    total timeout ends the send. Closing the server closes every connection, which
+    ends the senders still hanging on it.
+    """
+
+    _ENDLESS = {"http": (b"HTTP/1.1 200 OK\r\n", b"X-Wait: still thinking\r\n"),
+                "smtp": (b"", b"220-still thinking\r\n")}
+
+    def __init__(self, protocol: str = "http", *, trickle_s: float | None = None) -> None:
+        self.protocol = protocol
+        self.trickle_s = trickle_s
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Condition()
+        self._closed = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """An apprise URL sending to this server."""
+        if self.protocol == "smtp":
+            return (f"mailto://127.0.0.1:{self.port}?mode=insecure&from=monitor@example.com"
+                    "&to=team@example.com")
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        with self._lock:
+            return len(self._conns)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> int:
+        """Block until ``count`` connections were accepted; how many there are."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self._conns) >= count, timeout)
+            return len(self._conns)
+
+    def __enter__(self) -> HungServer:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed.set()
+        for thread in self._threads:
+            thread.join()
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with self._lock:
+                self._conns.append(conn)
+                self._lock.notify_all()
+            if self.trickle_s is not None:
+                thread = threading.Thread(target=self._trickle, args=(conn,), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _trickle(self, conn: socket.socket) -> None:
+        first, line = self._ENDLESS[self.protocol]
+        data = iter(first + line * 100_000)
+        while not self._closed.wait(self.trickle_s):
+            try:
+                conn.send(bytes([next(data)]))
+            except (OSError, StopIteration):
+                return

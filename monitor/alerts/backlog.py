@@ -16,13 +16,21 @@ from monitor.article import Article
 
 
 def backlog_keys(
-    articles: Iterable[Article], *, first_poll: bool, now: datetime, backlog_s: int
+    articles: Iterable[Article], *, first_poll: bool, now: datetime, backlog_s: int,
+    forgotten_s: int | None = None,
 ) -> set[str]:
     """The keys of ``articles`` not to alert: on a first poll, those dated (published,
-    else updated) before ``now - backlog_s``. Items without a date count as new."""
-    if not first_poll:
+    else updated) before ``now - backlog_s``. Items without a date count as new.
+
+    On any poll, an item dated before ``now - forgotten_s`` (``retention.articles``)
+    is not alerted either: retention may have deleted it while its feed still lists
+    it (a quiet feed keeps old items for months), so it looks unseen again.
+    """
+    cutoffs = [now - timedelta(seconds=s) for s, on in ((backlog_s, first_poll),
+                                                       (forgotten_s, True)) if on and s]
+    if not cutoffs:
         return set()
-    cutoff = now - timedelta(seconds=backlog_s)
+    cutoff = max(cutoffs)
     return {a.key for a in articles if _older(a, cutoff)}
 
 

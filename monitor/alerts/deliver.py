@@ -20,6 +20,7 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ from monitor.alerts.policy import (  # noqa: F401  (RetryPolicy, next_retry_at: 
     rule_policy,
 )
 from monitor.alerts.render import RenderedAlert
+from monitor.alerts.sendpool import SendOutcome, SendPool
 from monitor.article import AlertToSend, Route
 from monitor.errors import ConfigError, DeliveryError
 from monitor.redact import redact, register_secrets, url_secrets
@@ -103,6 +105,8 @@ class _Target:
     index: int
     url: str
     key: str
+    #: The apprise asset of every send (Notifier.asset; built with apprise, lazily too).
+    asset: Callable[[], Any] = field(repr=False, default=lambda: None)
     _apobj: Any = field(default=_UNBUILT, repr=False)
 
     @property
@@ -111,7 +115,7 @@ class _Target:
         send never loads apprise's plugins (0.4 s). None when apprise cannot use the
         URL; sending then fails with the reason."""
         if self._apobj is _UNBUILT:
-            apobj = _apprise().Apprise()
+            apobj = _apprise().Apprise(asset=self.asset())
             self._apobj = apobj if apobj.add(self.url) else None
         return self._apobj  # type: ignore[no-any-return]
 
@@ -133,15 +137,22 @@ class Notifier:
 
     def __init__(self, recipients: Mapping[str, Sequence[str]], *, throttle: bool = False) -> None:
         self._throttle = throttle
+        self._asset: Any = None
         self._by_recipient: dict[str, list[_Target]] = {}
         self._targets: dict[tuple[str, str], _Target] = {}
         for name, urls in recipients.items():
             targets = self._by_recipient.setdefault(name, [])
             for index, url in enumerate(urls):
                 register_secrets(url_secrets(url))
-                target = _Target(name, index, url, target_key(url))
+                target = _Target(name, index, url, target_key(url), self.asset)
                 targets.append(target)
                 self._targets.setdefault((name, target.key), target)
+
+    def asset(self) -> Any:
+        """The apprise asset of our sends, made at the first send (it loads apprise)."""
+        if self._asset is None:
+            self._asset = _asset()
+        return self._asset
 
     def problems(self) -> list[str]:
         """One line per URL apprise cannot parse, with the URL redacted."""
@@ -187,7 +198,7 @@ class Notifier:
         target = self._target(route)
         if target.apobj is None:
             raise DeliveryError(f"{target.label}: apprise cannot use '{redact(target.url)}'")
-        apobj = target.apobj if self._throttle else _fresh_apprise(target.url)
+        apobj = target.apobj if self._throttle else _fresh_apprise(target.url, self.asset())
         apprise = _apprise()
         with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s %(message)s") as captured:
             try:
@@ -210,10 +221,39 @@ class Notifier:
         return target
 
 
-def _fresh_apprise(url: str) -> apprise.Apprise:
-    apobj = _apprise().Apprise()
+def _fresh_apprise(url: str, asset: Any) -> apprise.Apprise:
+    apobj = _apprise().Apprise(asset=asset)
     apobj.add(url)  # parsed once already (_Target.apobj), so it is usable
     return apobj
+
+
+def _asset() -> Any:
+    """apprise settings: send in the calling thread, without a deadline of apprise's own.
+
+    apprise >= 2.3 otherwise hands every send with a deadline (60 s by default) to one
+    shared pool of a few threads and stops waiting at the deadline: a few hung targets
+    then fill the pool (every other send times out in its queue), and the pool's
+    threads are joined when the interpreter exits, so a stop waits for them for ever.
+    Our SendPool owns the thread of each send and its total timeout instead.
+    """
+    apprise = _apprise()
+    try:
+        return apprise.AppriseAsset(async_mode=False, service_timeout=0)
+    except TypeError:  # apprise < 2.3: no service_timeout; sends run in the caller's thread
+        return apprise.AppriseAsset(async_mode=False)
+
+
+def send_within(notifier: Notifier, route: Route, rendered: RenderedAlert,
+                timeout_s: float) -> str | None:
+    """Send one message outside the delivery loop (``notify-test``), giving up after
+    ``timeout_s``; the redacted error text, or None when it was delivered."""
+    pool = SendPool()
+    pool.start(route.target_key, None, partial(_send, notifier, route, lambda: rendered, 0,
+                                               "notify-test"), timeout_s)
+    outcomes: list[SendOutcome] = []
+    while not outcomes:
+        outcomes = pool.wait()
+    return outcomes[0].error
 
 
 def plugin_format(plugin: Any) -> str:
@@ -310,31 +350,69 @@ class DeliveryReport:
         self.held += other.held
 
 
+#: Sends at once (to different targets) when the config does not say (``delivery.concurrency``).
+DEFAULT_CONCURRENCY = 4
+#: The longest one send may take, in seconds, when the config does not say (``delivery.timeout``).
+DEFAULT_TIMEOUT_S = 30.0
+#: While sends are in flight, ``drain`` looks for newly due alerts this often (seconds):
+#: a target that hangs must not keep the other targets' new alerts waiting.
+RECLAIM_S = 0.25
+
+
+@dataclass
+class Dispatch:
+    """How sends run: each within ``timeout_s``, at most ``concurrency`` at once and one
+    per target. The pool remembers targets whose send hung past its timeout (the daemon
+    keeps one Dispatch, so a pass knows what the last one left stuck)."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    concurrency: int = DEFAULT_CONCURRENCY
+    pool: SendPool = field(default_factory=SendPool)
+
+
 def drain(
     store: Any, notifier: Notifier, clock: Callable[[], datetime], *, owner: str, batch: int,
     rules: RuleDelivery, policy: RetryPolicy, lease_s: int | None = None,
     deadline: float | None = None, stop: Callable[[], bool] = lambda: False,
+    dispatch: Dispatch | None = None,
 ) -> DeliveryReport:
-    """Deliver everything due, batch by batch, until nothing is due: closed digest
-    windows are claimed, then up to ``batch`` alerts and digests are sent, each row
-    committed as it goes, and again while a claim comes back full.
+    """Deliver everything due until nothing is due: closed digest windows are claimed,
+    then up to ``batch`` alerts and digests, sent as targets become free, each row
+    committed as it goes, claiming again as the queue empties. While a send is in
+    flight, newly due alerts of the other targets are claimed every ``RECLAIM_S``.
 
-    Stops early at ``deadline`` (a ``time.monotonic()`` value; at least one batch
-    is sent) or once ``stop()``; ``pending`` then says how many alerts are still due.
+    Past ``deadline`` (a ``time.monotonic()`` value) nothing more is claimed (the first
+    claim is always sent). Once ``stop()``, nothing more is started: rows not yet sent
+    are given back and sends in flight get their timeout. ``pending`` then says how
+    many alerts are still due.
     """
     total = DeliveryReport()
+    run = _Run(store, notifier, dispatch or Dispatch(), total, clock=clock, owner=owner,
+               policy=policy, rules=rules, lease_s=lease_s)
+    full, claimed_once, next_claim, ended = True, False, 0.0, False
     while True:
-        now = clock()
-        claim_digests(store, rules, now)
-        report = deliver_due(store, notifier, now, owner=owner, limit=batch, policy=policy,
-                             rules=rules, lease_s=lease_s)
-        total.add(report)
-        if not report.more:
-            return total
-        if stop() or (deadline is not None and _monotonic() >= deadline):
-            total.more, total.pending = True, store.count_due_alerts(clock())
+        stopping = stop()
+        ended = ended or stopping or (
+            claimed_once and deadline is not None and _monotonic() >= deadline)
+        if stopping:
+            run.give_back_all()
+        elif not ended and run.queued <= batch // 2 and (
+                full or (run.left_out and not run.active) or _monotonic() >= next_claim):
+            now = clock()
+            claim_digests(store, rules, now)
+            full = run.claim(now, batch - run.queued)
+            claimed_once, next_claim = True, _monotonic() + RECLAIM_S
+        if not run.active:
+            if ended or not (full or run.left_out):
+                break
+            continue
+        run.step(until=None if ended else next_claim)
+    if ended:
+        total.pending = store.count_due_alerts(clock())
+        total.more = total.pending > 0
+        if total.pending:
             log.info("deliver.stopped_early pending=%d", total.pending)
-            return total
+    return total
 
 
 def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
@@ -378,8 +456,10 @@ def deliver_due(
     rng: random.Random | None = None,
     rules: RuleDelivery | None = None,
     lease_s: int | None = None,
+    dispatch: Dispatch | None = None,
 ) -> DeliveryReport:
-    """Claim due alerts, hold or render and send each to its one target, record the outcome.
+    """One pass: claim due alerts, hold or render and send each to its one target
+    (targets in parallel, each send within its timeout), record every outcome.
 
     With ``rules`` (the daemon always passes them) alerts may be held for a digest,
     rules' templates are used, and due digest messages are sent too.
@@ -389,59 +469,155 @@ def deliver_due(
     a send and another replica send the same row again.
     """
     report = DeliveryReport()
-    rules = rules or RuleDelivery()
-    lease = {} if lease_s is None else {"lease_s": lease_s}  # None: the store's default
-    give_back_at = _monotonic() + (lease_s or DEFAULT_LEASE_S) / 2
-    alerts = store.claim_due_alerts(now, owner=owner, limit=limit, **lease)
-    report.more = len(alerts) >= limit
-    sent_recently = _sent_last_hour(store, rules, alerts, now)
-    for i, alert in enumerate(alerts):
-        if _monotonic() >= give_back_at:
-            _give_back(store, [a.id for a in alerts[i:]], owner, report)
-            return report
-        key = (alert.rule, alert.recipient, alert.target_key)
-        how = rules.policy(alert.rule)
-        reason = hold_reason(how, now, sent_recently.get(key, 0))
-        if reason is not None:
-            release = how.release_at(now)
-            store.hold_alert(alert.id, release)  # type: ignore[attr-defined]
-            report.held += 1
-            log.info("alert.held id=%s rule=%s recipient=%s reason=%s release_at=%s",
-                     alert.id, alert.rule, alert.recipient, reason, release.isoformat())
-            continue
-        route = Route(recipient=alert.recipient, target_key=alert.target_key)
-        error = _send(notifier, route, partial(rules.render_alert, alert), alert.id, alert.rule)
-        _record(store, report, policy, rng, now, error, alert.id, alert.rule, route,
-                alert.attempts, alert.matched_at)
-        if error is None:
-            sent_recently[key] = sent_recently.get(key, 0) + 1
-    if isinstance(store, DigestStore) and _monotonic() < give_back_at:
-        digests = store.claim_due_digests(now, owner=owner, limit=limit,
-                                          max_items=rules.digest_max_items, **lease)
-        _deliver_digests(store, notifier, digests, report, policy, rng, now, rules)
-        report.more = report.more or len(digests) >= limit
+    run = _Run(store, notifier, dispatch or Dispatch(), report, clock=lambda: now, owner=owner,
+               policy=policy, rules=rules or RuleDelivery(), lease_s=lease_s, rng=rng)
+    report.more = run.claim(now, limit)
+    while run.active:
+        run.step()
     return report
 
 
-def _give_back(store: AlertStore, ids: list[int], owner: str, report: DeliveryReport) -> None:
-    """Release claimed rows not sent in time: the next claim (ours or another's) takes them."""
-    store.release_alerts(ids, owner)
-    report.more = True
-    log.info("deliver.gave_back alerts=%d reason=half the lease spent", len(ids))
+@dataclass(frozen=True)
+class _Job:
+    """One claimed outbox row (an alert or a digest message) waiting for its send."""
+
+    id: int
+    rule: str
+    route: Route
+    attempts: int
+    created_at: datetime
+    render: Callable[[], RenderedAlert]
+    #: After this ``_monotonic()`` the claim is too old to send on: it is given back.
+    give_back_at: float
 
 
-def _deliver_digests(
-    store: AlertStore, notifier: Notifier, digests: Sequence[DigestToSend],
-    report: DeliveryReport, policy: RetryPolicy, rng: random.Random | None, now: datetime,
-    rules: RuleDelivery,
-) -> None:
-    """Send claimed digest messages; they retry and die like any alert."""
-    for digest in digests:
-        route = Route(recipient=digest.recipient, target_key=digest.target_key)
-        error = _send(notifier, route, partial(rules.render_digest, digest), digest.id,
-                      digest.rule)
-        _record(store, report, policy, rng, now, error, digest.id, digest.rule, route,
-                digest.attempts, digest.created_at)
+class _Run:
+    """Claimed rows queued per target, sent through the pool, outcomes recorded.
+
+    Only this thread touches the store; the pool's threads only send.
+    """
+
+    def __init__(
+        self, store: Any, notifier: Notifier, dispatch: Dispatch, report: DeliveryReport, *,
+        clock: Callable[[], datetime], owner: str, policy: RetryPolicy, rules: RuleDelivery,
+        lease_s: int | None, rng: random.Random | None = None,
+    ) -> None:
+        self.store, self.notifier, self.dispatch, self.report = store, notifier, dispatch, report
+        self.clock, self.owner, self.policy, self.rules = clock, owner, policy, rules
+        self.lease_s, self.rng = lease_s, rng
+        self.queues: dict[str, deque[_Job]] = {}
+        #: The last claim skipped targets that were busy (they may have rows due).
+        self.left_out = False
+
+    @property
+    def queued(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+    @property
+    def active(self) -> bool:
+        """Rows wait for a send, or sends are in flight."""
+        return self.queued > 0 or self.dispatch.pool.running > 0
+
+    def claim(self, now: datetime, limit: int) -> bool:
+        """Claim due rows of the targets that are free, hold or queue each; True when
+        a claim came back full. ``left_out``: targets busy with a send were skipped."""
+        for outcome in self.dispatch.pool.wait(until=0.0):  # what ended since (late ones)
+            self._settle(outcome)
+        lease = {} if self.lease_s is None else {"lease_s": self.lease_s}
+        give_back_at = _monotonic() + (self.lease_s or DEFAULT_LEASE_S) / 2
+        stuck = self.dispatch.pool.stuck_targets()
+        working = (self.dispatch.pool.busy_targets() - stuck) | {
+            t for t, q in self.queues.items() if q}
+        busy = stuck | working
+        skip = {"skip_targets": busy} if busy else {}
+        alerts = self.store.claim_due_alerts(now, owner=self.owner, limit=limit, **lease, **skip)
+        # Targets with rows queued or in flight are not claimed: the store's count is exact.
+        sent_recently = _sent_last_hour(self.store, self.rules, alerts, now)
+        for alert in alerts:
+            key = (alert.rule, alert.recipient, alert.target_key)
+            if self._held(alert, now, sent_recently.get(key, 0)):
+                continue
+            sent_recently[key] = sent_recently.get(key, 0) + 1
+            route = Route(recipient=alert.recipient, target_key=alert.target_key)
+            self._queue(_Job(alert.id, alert.rule, route, alert.attempts, alert.matched_at,
+                             partial(self.rules.render_alert, alert), give_back_at))
+        self.left_out = bool(working)
+        full = len(alerts) >= limit
+        if isinstance(self.store, DigestStore):
+            digests = self.store.claim_due_digests(now, owner=self.owner, limit=limit,
+                                                   max_items=self.rules.digest_max_items, **lease)
+            for d in digests:
+                route = Route(recipient=d.recipient, target_key=d.target_key)
+                self._queue(_Job(d.id, d.rule, route, d.attempts, d.created_at,
+                                 partial(self.rules.render_digest, d), give_back_at))
+            full = full or len(digests) >= limit
+        return full
+
+    def _held(self, alert: AlertToSend, now: datetime, sent_last_hour: int) -> bool:
+        how = self.rules.policy(alert.rule)
+        reason = hold_reason(how, now, sent_last_hour)
+        if reason is None:
+            return False
+        release = how.release_at(now)
+        self.store.hold_alert(alert.id, release)
+        self.report.held += 1
+        log.info("alert.held id=%s rule=%s recipient=%s reason=%s release_at=%s",
+                 alert.id, alert.rule, alert.recipient, reason, release.isoformat())
+        return True
+
+    def _queue(self, job: _Job) -> None:
+        self.queues.setdefault(job.route.target_key, deque()).append(job)
+
+    def step(self, until: float | None = None) -> None:
+        """Start what may start, wait for an outcome (or ``until``), record outcomes."""
+        self._start_sends()
+        for outcome in self.dispatch.pool.wait(until):
+            self._settle(outcome)
+
+    def _start_sends(self) -> None:
+        pool, limit = self.dispatch.pool, self.dispatch.concurrency
+        busy = pool.busy_targets()
+        for target in list(self.queues):
+            queue = self.queues[target]
+            if pool.running >= limit:
+                return
+            if not queue or target in busy:
+                continue
+            if _monotonic() >= queue[0].give_back_at:
+                self._give_back(target, "half the lease spent")
+                continue
+            job = queue.popleft()
+            send = partial(_send, self.notifier, job.route, job.render, job.id, job.rule)
+            pool.start(target, job, send, self.dispatch.timeout_s)
+            self.queues[target] = self.queues.pop(target)  # round robin: to the back
+
+    def _settle(self, outcome: SendOutcome) -> None:
+        job: _Job = outcome.job
+        if outcome.late:  # its timeout was recorded (a retry is scheduled)
+            log.warning("alert.late_outcome id=%s target=%s delivered=%s error=%s",
+                        job.id, outcome.target, outcome.error is None, outcome.error)
+            if outcome.error is None:  # delivered after all: do not send it again
+                self.store.mark_alert_sent(job.id, self.clock())
+            return
+        _record(self.store, self.report, self.policy, self.rng, self.clock(), outcome.error,
+                job)
+        if outcome.timed_out:
+            log.warning("target.stuck recipient=%s target=%s timeout_s=%g: no other send to "
+                        "it until this one returns", job.route.recipient, outcome.target,
+                        self.dispatch.timeout_s)
+            self._give_back(outcome.target, "its target timed out")
+
+    def _give_back(self, target: str, reason: str) -> None:
+        """Release a target's rows not sent: the next claim (ours or another's) takes them."""
+        ids = [job.id for job in self.queues.pop(target, ())]
+        if ids:
+            self.store.release_alerts(ids, self.owner)
+            self.report.more = True
+            log.info("deliver.gave_back alerts=%d target=%s reason=%s", len(ids), target, reason)
+
+    def give_back_all(self) -> None:
+        for target in list(self.queues):
+            self._give_back(target, "stopping")
 
 
 @runtime_checkable
@@ -468,25 +644,25 @@ def _sent_last_hour(
 
 def _record(
     store: AlertStore, report: DeliveryReport, policy: RetryPolicy, rng: random.Random | None,
-    now: datetime, error: str | None, row_id: int, rule: str, route: Route, attempts: int,
-    created_at: datetime,
+    now: datetime, error: str | None, job: _Job,
 ) -> None:
     """Mark one outbox row sent, or failed with its retry time, or dead."""
+    route = job.route
     if error is None:
-        store.mark_alert_sent(row_id, now)
+        store.mark_alert_sent(job.id, now)
         report.sent += 1
         log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
-                 row_id, rule, route.recipient, route.target_key)
+                 job.id, job.rule, route.recipient, route.target_key)
         return
-    attempts += 1
-    retry_at = policy.retry_at(attempts, created_at, now, rng)
-    store.mark_alert_failed(row_id, error, now, retry_at)
+    attempts = job.attempts + 1
+    retry_at = policy.retry_at(attempts, job.created_at, now, rng)
+    store.mark_alert_failed(job.id, error, now, retry_at)
     if retry_at is None:
         report.dead += 1
     else:
         report.failed += 1
     log.warning("alert.failed id=%s rule=%s recipient=%s target=%s attempts=%s "
-                "next_attempt_at=%s error=%s", row_id, rule, route.recipient,
+                "next_attempt_at=%s error=%s", job.id, job.rule, route.recipient,
                 route.target_key, attempts, retry_at.isoformat() if retry_at else "dead", error)
 
 

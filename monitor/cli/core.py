@@ -1,4 +1,4 @@
-"""The core commands: run, once, check, status, matches, notify-test, demo, db upgrade."""
+"""The core commands: run, once, check, status, matches, notify-test, demo, db upgrade/prune."""
 
 from __future__ import annotations
 
@@ -326,9 +326,8 @@ def notify_test(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Send a test message to every target of one recipient."""
-    from monitor.alerts.deliver import Notifier
+    from monitor.alerts.deliver import Notifier, send_within
     from monitor.alerts.render import render_test_message
-    from monitor.errors import DeliveryError
 
     settings = load(config)
     if recipient not in settings.recipients:
@@ -338,12 +337,12 @@ def notify_test(
     message = render_test_message(recipient)
     failed = 0
     for i, route in enumerate(notifier.routes_for([recipient])):
-        try:
-            notifier.send_rendered(route, message)
+        error = send_within(notifier, route, message, settings.delivery.timeout_s)
+        if error is None:
             out.print(f"{recipient}[{i}]: sent")
-        except DeliveryError as e:
+        else:
             failed += 1
-            err.print(f"{recipient}[{i}]: failed: {redact(str(e))}", markup=False)
+            err.print(f"{recipient}[{i}]: failed: {redact(error)}", markup=False)
     if failed:
         raise typer.Exit(1)
 
@@ -383,6 +382,36 @@ def db_upgrade(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     except MonitorError as e:
         raise fail(str(e)) from None
     out.print(f"database at head: {redact(settings.database)}")
+
+
+@db_app.command("prune")
+def db_prune(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="then VACUUM (SQLite: shrink the file; PostgreSQL: VACUUM ANALYZE)"
+    )] = False,
+) -> None:
+    """Delete the rows `retention:` no longer keeps, in small batches (the daemon does
+    this every `retention.every`)."""
+    from monitor import upkeep
+
+    settings = load(config)
+    store = open_database(str(settings.database))
+    try:
+        report = upkeep.prune(store, settings, datetime.now(UTC))
+        if report is None:
+            out.print("retention: not configured, nothing deleted (add a `retention:` section)",
+                      markup=False)
+        else:
+            counts = ", ".join(f"{n} {name}" for name, n in vars(report).items())
+            out.print(f"deleted: {counts}", markup=False)
+        if vacuum:
+            store.vacuum()
+            out.print("vacuumed", markup=False)
+    except MonitorError as e:
+        raise fail(str(e)) from None
+    finally:
+        store.close()
 
 
 # -- helpers -----------------------------------------------------------------

@@ -291,6 +291,47 @@ class DeliverySettings(_Settings):
     #: mid-pass leaves its claimed alerts to the others after this.
     batch: int = Field(50, ge=1)
     lease_s: Duration = Field(120, alias="lease")
+    #: The longest one send may take in all (connect, TLS, every read): a target that
+    #: hangs past it is recorded as failed (a timeout, retried) and the others go on.
+    #: Default 30 s, or half of ``lease`` when that is shorter.
+    timeout_s: Duration = Field(30, alias="timeout")
+    #: Sends at once, to different targets (one target gets one send at a time).
+    concurrency: int = Field(4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _timeout_within_lease(self) -> DeliverySettings:
+        # A claim is used for half its lease; a send must fit in that, or another
+        # worker could claim the row while it is still being sent.
+        if "timeout_s" not in self.model_fields_set:
+            # The default, fitted to a short lease (the model is frozen: set it once here).
+            object.__setattr__(self, "timeout_s", max(1, min(self.timeout_s, self.lease_s // 2)))
+        elif self.timeout_s * 2 > self.lease_s:
+            raise PydanticCustomError(
+                "delivery_timeout", "delivery.timeout ({timeout} s) must be at most half of "
+                "delivery.lease ({lease} s)", {"timeout": self.timeout_s, "lease": self.lease_s})
+        return self
+
+
+class RetentionSettings(_Settings):
+    """How long rows are kept: ``{articles: 90d, matches: 365d, alerts: 30d}``; a kind
+    left out is kept for ever (see monitor.store.retention for what each keeps)."""
+
+    articles_s: Duration | None = Field(None, alias="articles")
+    matches_s: Duration | None = Field(None, alias="matches")
+    alerts_s: Duration | None = Field(None, alias="alerts")
+    #: How often the daemon prunes.
+    every_s: Duration = Field(3600, alias="every")
+    #: Rows deleted per transaction (short transactions: polls and sends wait little).
+    batch: int = Field(500, ge=1, le=10_000)
+
+    @field_validator("articles_s", "matches_s", "alerts_s")
+    @classmethod
+    def _at_least_a_day(cls, value: int | None) -> int | None:
+        # "90" is 90 seconds: almost certainly meant as days, and it would delete everything.
+        if value is not None and value < 86400:
+            raise PydanticCustomError(
+                "retention", "keep rows at least 1d (got {s} s; write e.g. 90d)", {"s": value})
+        return value
 
 
 class StorageSettings(_Settings):
@@ -473,6 +514,7 @@ class Settings(_Settings):
     #: WebSub push; None: feeds are only polled.
     websub: WebSubSettings | None = None
     stories: StoriesSettings = Field(default_factory=StoriesSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     #: The dashboard, API, metrics and probes; None: the daemon serves no HTTP.
     http: HttpSettings | None = None
     # Private: never in model_dump() or repr().
@@ -480,13 +522,14 @@ class Settings(_Settings):
     _warnings: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("poll", "feeds", "recipients", "rules", "entities", "delivery",
-                     "stories", "http", "storage", mode="before")
+                     "stories", "retention", "http", "storage", mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         """``feeds:`` with nothing under it is an empty section, not an error."""
         if value is not None:
             return value
-        sections = ("poll", "recipients", "entities", "delivery", "stories", "http", "storage")
+        sections = ("poll", "recipients", "entities", "delivery", "stories", "retention",
+                    "http", "storage")
         return {} if info.field_name in sections else []
 
     @field_validator("database")

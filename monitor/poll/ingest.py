@@ -112,7 +112,8 @@ class Ingesting:
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
-                             backlog_s=self.settings.poll.backlog_s)
+                             backlog_s=self.settings.poll.backlog_s,
+                             forgotten_s=self.settings.retention.articles_s)
         # Backlog items stay silent: their pages would alert the rules they missed.
         page_keys = self.fulltext.wanted_keys(feed.url, [a for a in unseen if a.key not in quiet])
         saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet,

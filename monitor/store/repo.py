@@ -38,6 +38,7 @@ from monitor.store import db
 from monitor.store.health import StoreHealth
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text, want_pages_in
+from monitor.store.retention import RetentionQueries
 from monitor.store.websub import WebSubQueries
 from monitor.store.stories import (
     StoryCache,
@@ -172,7 +173,8 @@ class AlertRecord:
     url: str | None = None
 
 
-class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries):
+class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries,
+            RetentionQueries):
     """The database behind news-monitor (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -534,15 +536,19 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         return self._tx("listing matches", work, readonly=True)
 
     def claim_due_alerts(
-        self, now: datetime, *, owner: str, lease_s: int = 120, limit: int = 100
+        self, now: datetime, *, owner: str, lease_s: int = 120, limit: int = 100,
+        skip_targets: Collection[str] = (),
     ) -> list[AlertToSend]:
-        """Lease up to ``limit`` pending/failed alerts due at ``now``, oldest due first."""
+        """Lease up to ``limit`` pending/failed alerts due at ``now``, oldest due first,
+        except those of ``skip_targets`` (targets busy with, or stuck on, another send)."""
         due = (select(alert.c.id)
                .where(alert.c.kind == "match",  # digest messages: claim_due_digests
                       alert.c.status.in_(("pending", "failed")), alert.c.next_attempt_at <= now,
                       lease_free(alert, now))
                .order_by(alert.c.next_attempt_at, alert.c.id).limit(limit)
                .with_for_update(skip_locked=True))
+        if skip_targets:
+            due = due.where(alert.c.target_key.not_in(sorted(skip_targets)))
 
         def work(conn: Connection) -> list[AlertToSend]:
             ids = conn.scalars(

@@ -493,3 +493,29 @@ def test_story_keys_refuse_bad_values(tmp_path: Path) -> None:
     """)
     text = "\n".join(problems)
     assert "rules[0].alert_per" in text and "stories.window" in text
+
+
+@pytest.mark.parametrize("text", [
+    "delivery: {timeout: 90s}\n",                 # more than half the default lease (2m)
+    "delivery: {timeout: 30s, lease: 40s}\n",     # more than half its lease
+    "delivery: {concurrency: 0}\n",
+    "retention: {articles: 90}\n",                # 90 seconds: surely meant as days
+    "retention: {alerts: 1h}\n",
+    "retention: {batch: 0}\n",
+])
+def test_delivery_and_retention_refuse(tmp_path: Path, text: str) -> None:
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.startswith(("delivery", "retention")), problem
+
+
+def test_delivery_timeout_defaults_to_30s_or_half_a_short_lease(tmp_path: Path) -> None:
+    assert load(tmp_path, "poll: {}\n").delivery.timeout_s == 30
+    assert load(tmp_path, "delivery: {lease: 20s}\n").delivery.timeout_s == 10
+    assert load(tmp_path, "delivery: {timeout: 5s, concurrency: 8}\n").delivery.concurrency == 8
+
+
+def test_retention_durations(tmp_path: Path) -> None:
+    r = load(tmp_path, "retention: {articles: 90d, matches: 365d, alerts: 30d}\n").retention
+    assert (r.articles_s, r.matches_s, r.alerts_s, r.every_s, r.batch) == (
+        90 * 86400, 365 * 86400, 30 * 86400, 3600, 500)
+    assert load(tmp_path, "poll: {}\n").retention.articles_s is None  # nothing configured: keep all

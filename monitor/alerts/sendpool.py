@@ -1,0 +1,141 @@
+"""Blocking sends in worker threads, each with a total deadline.
+
+apprise sends block, and its own timeouts are per socket operation (4 s per HTTP
+read, 15 s per SMTP command): a server that accepts the connection and then
+answers nothing, or one byte now and then, holds a send for as long as it likes.
+A :class:`SendPool` runs each send in its own daemon thread and stops waiting
+for it at its deadline (``delivery.timeout``): the caller records the send as
+failed (a timeout, retried later) and goes on with the other targets.
+
+A thread cannot be killed. One past its deadline is kept as *stuck* until it
+returns, and its target takes no new send while it is: a hung target holds at
+most one thread, so threads never pile up (at most ``concurrency`` running plus
+one stuck per configured target). When a stuck send returns at last, its
+outcome is reported as ``late`` (a late success can then be recorded as sent).
+The pool outlives delivery passes (the daemon keeps one), so the next pass knows
+which targets are still stuck.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A send: returns None when delivered, else the (redacted) reason it failed.
+SendFn = Callable[[], "str | None"]
+
+
+@dataclass(eq=False)
+class _Send:
+    target: str
+    job: Any
+    deadline: float
+    timeout_s: float
+    #: Set by the worker thread when the send returned.
+    error: str | None = None
+    done: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """How one send ended."""
+
+    #: What the caller handed to :meth:`SendPool.start` (the outbox row).
+    job: Any
+    target: str
+    #: None: delivered. Otherwise why not (``timeout: ...`` when the deadline passed).
+    error: str | None
+    #: The send returned after its timeout had been reported (its outcome came too late).
+    late: bool = False
+    #: The deadline passed with the send still running (its thread is now stuck).
+    timed_out: bool = False
+
+
+class SendPool:
+    """Sends in flight, by target (at most one per target), and the stuck ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._finished: queue.SimpleQueue[_Send] = queue.SimpleQueue()
+        self._running: dict[str, _Send] = {}
+        self._stuck: dict[str, _Send] = {}
+
+    @property
+    def running(self) -> int:
+        """Sends started and not past their deadline."""
+        return len(self._running)
+
+    def busy_targets(self) -> frozenset[str]:
+        """Targets with a send running or stuck: they take no other send now."""
+        with self._lock:
+            return frozenset(self._running) | frozenset(self._stuck)
+
+    def stuck_targets(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._stuck)
+
+    def start(self, target: str, job: Any, send: SendFn, timeout_s: float) -> None:
+        """Run ``send`` in a new daemon thread; its outcome comes from :meth:`wait`."""
+        if target in self.busy_targets():
+            raise RuntimeError(f"target {target} already has a send in flight")
+        item = _Send(target, job, time.monotonic() + timeout_s, timeout_s)
+        item.thread = threading.Thread(target=self._run, args=(item, send), daemon=True,
+                                       name=f"send-{target}")
+        with self._lock:
+            self._running[target] = item
+        item.thread.start()
+
+    def _run(self, item: _Send, send: SendFn) -> None:
+        try:
+            item.error = send()
+        except BaseException as e:  # the caller's send catches everything; belt and braces
+            item.error = f"internal error: {type(e).__name__}"
+        item.done = True
+        self._finished.put(item)
+
+    def wait(self, until: float | None = None) -> list[SendOutcome]:
+        """Wait until a send returns, one passes its deadline, or ``until``
+        (``time.monotonic()``); then every outcome known, possibly none."""
+        deadlines = [s.deadline for s in self._running.values()]
+        if until is not None:
+            deadlines.append(until)
+        # Nothing running and no ``until``: only stuck sends, which may never return.
+        timeout = min(deadlines) - time.monotonic() if deadlines else 0.0
+        outcomes: list[SendOutcome] = []
+        try:
+            if timeout > 0:
+                outcomes.append(self._finish(self._finished.get(timeout=timeout)))
+        except queue.Empty:
+            pass
+        while True:
+            try:
+                outcomes.append(self._finish(self._finished.get_nowait()))
+            except queue.Empty:
+                break
+        return outcomes + self._expire(time.monotonic())
+
+    def _finish(self, item: _Send) -> SendOutcome:
+        with self._lock:
+            late = self._stuck.get(item.target) is item
+            if late:
+                del self._stuck[item.target]
+            else:
+                self._running.pop(item.target, None)
+        return SendOutcome(item.job, item.target, item.error, late=late)
+
+    def _expire(self, now: float) -> list[SendOutcome]:
+        """Sends past their deadline: reported as timeouts, their threads kept as stuck."""
+        expired: list[SendOutcome] = []
+        with self._lock:
+            for target, item in list(self._running.items()):
+                if now >= item.deadline and not item.done:
+                    del self._running[target]
+                    self._stuck[target] = item
+                    error = f"timeout: no answer within {item.timeout_s:g} s (delivery.timeout)"
+                    expired.append(SendOutcome(item.job, target, error, timed_out=True))
+        return expired
