@@ -103,12 +103,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-store"})
     await response.prepare(request)
-    template = request.app[TEMPLATES].get_template("_match.html")
+    item = request.app[TEMPLATES].filters["match_item"]
     while not state.closing.is_set():
         page = await asyncio.to_thread(state.store.match_page, MatchFilter(after_id=after),
                                        None, 50)
         for m in reversed(page.items):  # oldest first, so the newest ends on top
-            html = template.render(m=m).replace("\n", " ")
+            html = str(item(m)).replace("\n", " ")
             await response.write(f"id: {m.id}\nevent: match\ndata: {html}\n\n".encode())
             after = max(after, m.id)
         if not page.items:
