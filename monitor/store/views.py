@@ -11,11 +11,23 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, exists, func, inspect, select, text, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    exists,
+    func,
+    inspect,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from monitor.article import Hit
 from monitor.errors import MonitorError
@@ -157,6 +169,12 @@ class ViewQueries:
 
     _tx: Callable[..., Any]
 
+    def _known_matches(self) -> KnownMatches:
+        known = self.__dict__.get("_known")
+        if known is None:
+            known = self.__dict__.setdefault("_known", KnownMatches())
+        return known  # type: ignore[no-any-return]
+
     def match_page(self, where: MatchFilter, cursor: str | None = None,
                    limit: int = 50) -> Page[MatchView]:
         """Matches passing ``where``, newest first (by id: the order they were stored)."""
@@ -173,7 +191,7 @@ class ViewQueries:
             if after is not None:
                 ids = ids.where(match.c.id < after)
             found = conn.execute(ids.order_by(match.c.id.desc()).limit(size + 1)).scalars().all()
-            return _page(_match_views(conn, found), limit)
+            return _page(_match_views(conn, found, self._known_matches()), limit)
 
         return self._tx("listing matches", work, readonly=True)  # type: ignore[no-any-return]
 
@@ -191,7 +209,7 @@ class ViewQueries:
         """One match with its evidence, or None."""
 
         def work(conn: Connection) -> MatchView | None:
-            found = _match_views(conn, [match_id])
+            found = _match_views(conn, [match_id], self._known_matches())
             return found[0] if found else None
 
         return self._tx("reading a match", work, readonly=True)  # type: ignore[no-any-return]
@@ -374,19 +392,52 @@ def _feed_ids(conn: Connection, where: MatchFilter) -> list[int] | None:
 _MATCH_COLUMNS = (match.c.id, match.c.rule, match.c.article_id, match.c.terms, match.c.hits,
                   match.c.snippet, match.c.matched_at, article.c.title, article.c.link,
                   func.coalesce(article.c.published, article.c.updated).label("published"),
-                  article.c.story_id, article.c.language, feed.c.name.label("feed_name"))
+                  article.c.story_id, article.c.language, article.c.first_feed_id,
+                  literal("").label("feed_name"))
 
 
-def _match_views(conn: Connection, ids: Sequence[int]) -> list[MatchView]:
+class KnownMatches:
+    """Matches already read, by id. A stored match and its article never change (the
+    story is set in the transaction that stores the article), so the newest matches,
+    which every page view lists, are read and decoded once; decoding their evidence
+    was most of a request's cost. Only the feed's name can change (a config edit):
+    it is read each time."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self._size = size
+        self._known: OrderedDict[int, tuple[MatchView, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ids: Sequence[int]) -> dict[int, tuple[MatchView, int]]:
+        with self._lock:
+            return {i: self._known[i] for i in ids if i in self._known}
+
+    def add(self, found: dict[int, tuple[MatchView, int]]) -> None:
+        with self._lock:
+            self._known.update(found)
+            while len(self._known) > self._size:
+                self._known.popitem(last=False)
+
+
+def _match_views(conn: Connection, ids: Sequence[int],
+                 known: KnownMatches | None = None) -> list[MatchView]:
     """The matches with these ids, in the order given."""
     if not ids:
         return []
-    rows = conn.execute(select(*_MATCH_COLUMNS)
-                        .join(article, article.c.id == match.c.article_id)
-                        .join(feed, feed.c.id == article.c.first_feed_id)
-                        .where(match.c.id.in_(list(ids))))
-    by_id = {r.id: r for r in rows}
-    return [_match_view(by_id[i]) for i in ids if i in by_id]
+    found = known.get(ids) if known is not None else {}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        rows = conn.execute(select(*_MATCH_COLUMNS)
+                            .join(article, article.c.id == match.c.article_id)
+                            .where(match.c.id.in_(missing)))
+        new = {r.id: (_match_view(r), r.first_feed_id) for r in rows}
+        if known is not None:
+            known.add(new)
+        found.update(new)
+    names = dict(conn.execute(select(feed.c.id, feed.c.name)
+                              .where(feed.c.id.in_({fid for _, fid in found.values()}))).all())
+    return [replace(view, feed=names.get(fid, "")) for i in ids if i in found
+            for view, fid in (found[i],)]
 
 
 def _match_view(r: Any) -> MatchView:
