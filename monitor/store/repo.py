@@ -15,9 +15,10 @@ adds nothing twice and never raises.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, tuple_, update
 from sqlalchemy.dialects import sqlite
@@ -36,7 +37,6 @@ from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text
-from monitor.store.websub import WebSubQueries
 from monitor.store.stories import (
     StoryCache,
     StoryPolicy,
@@ -54,6 +54,7 @@ from monitor.store.tables import (
     match,
 )
 from monitor.store.views import MatchFilter, MatchView, ViewQueries
+from monitor.store.websub import WebSubQueries
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator, Sequence
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -32,7 +32,8 @@ from sqlalchemy import (
 from monitor.article import Hit
 from monitor.errors import MonitorError
 from monitor.store.search import article_matches
-from monitor.store.tables import alert, article, digest, feed, match
+from monitor.store.stories import StoryRecord, story_records
+from monitor.store.tables import alert, article, digest, feed, match, story
 
 T = TypeVar("T")
 #: The most rows one page may ask for.
@@ -213,6 +214,36 @@ class ViewQueries:
             return found[0] if found else None
 
         return self._tx("reading a match", work, readonly=True)  # type: ignore[no-any-return]
+
+    def story_page(self, *, since: datetime | None = None, rule: str | None = None,
+                   cursor: str | None = None, limit: int = 50) -> Page[StoryRecord]:
+        """Stories, newest first (seen since ``since``, with a match of ``rule``)."""
+        after = decode_cursor(cursor)
+        query = select(story)
+        if since is not None:
+            query = query.where(story.c.last_seen >= since)
+        if rule:
+            query = query.where(exists().where(article.c.story_id == story.c.id,
+                                               match.c.article_id == article.c.id,
+                                               match.c.rule == rule))
+        if after is not None:
+            query = query.where(story.c.id < after)
+        query = query.order_by(story.c.id.desc()).limit(_bounded(limit) + 1)
+
+        def work(conn: Connection) -> Page[StoryRecord]:
+            return _page(story_records(conn, conn.execute(query).all()), limit)
+
+        return self._tx("listing stories", work, readonly=True)  # type: ignore[no-any-return]
+
+    def story_view(self, story_id: int) -> StoryRecord | None:
+        """One story with its articles, or None."""
+
+        def work(conn: Connection) -> StoryRecord | None:
+            found = story_records(conn, conn.execute(select(story).where(
+                story.c.id == story_id)).all())
+            return found[0] if found else None
+
+        return self._tx("reading a story", work, readonly=True)  # type: ignore[no-any-return]
 
     def article_page(self, search: str | None = None, feed_name: str | None = None,
                      cursor: str | None = None, limit: int = 50) -> Page[ArticleView]:

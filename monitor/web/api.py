@@ -16,9 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.errors import QueryError
+from monitor.apply import ApplyResult, apply_rules
+from monitor.errors import ConfigError, QueryError
 from monitor.feeds.health import feed_state, health, next_poll
 from monitor.redact import redact
+from monitor.store.stories import StoryRecord
 from monitor.store.views import MatchView, Page
 from monitor.web import params
 from monitor.web.problems import ProblemError, bad_request
@@ -91,6 +93,38 @@ async def match(request: web.Request) -> web.Response:
     return web.json_response(match_json(found))
 
 
+def story_json(s: StoryRecord) -> dict[str, Any]:
+    """A story with its articles (each with the rules that matched it)."""
+    return {"id": s.id, "title": s.title, "first_seen": _iso(s.first_seen),
+            "last_seen": _iso(s.last_seen), "feeds": s.feeds, "rules": s.rules,
+            "articles": [{"id": a.id, "title": a.title, "url": a.url, "feed": a.feed,
+                          "fetched_at": _iso(a.fetched_at), "language": a.language,
+                          "rules": list(a.rules)} for a in s.articles]}
+
+
+async def story_page(request: web.Request) -> Page[StoryRecord]:
+    """The page of stories a request's query asks for (page and API alike)."""
+    state = _state(request)
+    since, rule = params.story_filter(request.query, state.clock())
+    cursor, limit = params.paging(request.query)
+    return await asyncio.to_thread(state.store.story_page, since=since, rule=rule,
+                                   cursor=cursor, limit=limit)
+
+
+async def stories(request: web.Request) -> web.Response:
+    page = await story_page(request)
+    return web.json_response({"items": [story_json(s) for s in page.items],
+                              "next_cursor": page.next_cursor})
+
+
+async def story(request: web.Request) -> web.Response:
+    story_id = params.path_id(request)
+    found = await asyncio.to_thread(_state(request).store.story_view, story_id)
+    if found is None:
+        raise ProblemError(404, "Not Found", f"no story with id {story_id}")
+    return web.json_response(story_json(found))
+
+
 async def articles(request: web.Request) -> web.Response:
     q = request.query
     cursor, limit = params.paging(q)
@@ -131,6 +165,29 @@ async def rules(request: web.Request) -> web.Response:
     state = _state(request)
     stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
     return web.json_response({"items": rule_items(state, stats), "next_cursor": None})
+
+
+async def run_apply(state: WebState, rules: list[str], since_text: str,
+                    alert: bool) -> ApplyResult:
+    """Apply rules to stored articles (400 for an unknown rule or a bad ``since``)."""
+    since = params.since(since_text or "7d", state.clock(), "since")
+    try:
+        return await asyncio.to_thread(apply_rules, state.store, state.settings, since=since,
+                                       clock=state.clock, rules=rules, alert=alert)
+    except ConfigError as e:
+        raise bad_request(str(e), parameter="rules") from None
+
+
+async def apply(request: web.Request) -> web.Response:
+    body = await params.json_body(request)
+    rules = body.get("rules", [])
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise bad_request("rules: a list of rule names", parameter="rules")
+    alert = body.get("alert", False)
+    if not isinstance(alert, bool):
+        raise bad_request("alert: true or false", parameter="alert")
+    result = await run_apply(_state(request), rules, str(body.get("since", "7d")), alert)
+    return web.json_response(jsonable(result))
 
 
 async def alerts(request: web.Request) -> web.Response:

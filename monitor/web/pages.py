@@ -23,7 +23,14 @@ from monitor.redact import redact
 from monitor.store.tables import ALERT_STATUSES
 from monitor.store.views import MatchFilter
 from monitor.web import params
-from monitor.web.api import feed_action, feed_url, match_json, rule_items
+from monitor.web.api import (
+    feed_action,
+    feed_url,
+    match_json,
+    rule_items,
+    run_apply,
+    story_page,
+)
 from monitor.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_S, new_login_csrf
 from monitor.web.render import TEMPLATES, render
 from monitor.web.state import STATE, WebState
@@ -137,7 +144,7 @@ async def matches(request: web.Request) -> web.Response:
              if page.next_cursor else None)
     export = urlencode({k: v for k, v in query.items() if k != "limit"})
     return render(request, "matches.html", page=page, q=request.query, older=older,
-                  export=export, **await _options(state))
+                  export=export, story=where.story, **await _options(state))
 
 
 async def export_matches(request: web.Request) -> web.Response:
@@ -181,7 +188,7 @@ async def rules(request: web.Request) -> web.Response:
     state = _state(request)
     stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
     return render(request, "rules.html", rules=rule_items(state, stats), trial=None,
-                  error=None, query="", since="30d")
+                  error=None, query="", since="30d", applied=None)
 
 
 async def try_rule(request: web.Request) -> web.Response:
@@ -201,7 +208,41 @@ async def try_rule(request: web.Request) -> web.Response:
     if request.headers.get("HX-Request") == "true":
         return render(request, "_trial.html", **context)
     stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
-    return render(request, "rules.html", rules=rule_items(state, stats), **context)
+    return render(request, "rules.html", rules=rule_items(state, stats), applied=None,
+                  **context)
+
+
+async def apply_rules(request: web.Request) -> web.Response:
+    """"Apply rules": record what the rules match among stored articles (after adding
+    or changing one), optionally queuing alerts; the rules page shows the outcome."""
+    state = _state(request)
+    form = await request.post()
+    rules = [str(r) for r in form.getall("rule", []) if r]
+    result = await run_apply(state, rules, str(form.get("since", "7d")),
+                             form.get("alert") == "1")
+    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
+    return render(request, "rules.html", rules=rule_items(state, stats), trial=None, error=None,
+                  query="", since="30d", applied=result,
+                  applied_to=", ".join(rules) or "every rule")
+
+
+async def stories(request: web.Request) -> web.Response:
+    state = _state(request)
+    page = await story_page(request)
+    query = {k: v for k, v in request.query.items() if k != "cursor" and v}
+    older = (f"?{urlencode({**query, 'cursor': page.next_cursor})}"
+             if page.next_cursor else None)
+    return render(request, "stories.html", page=page, q=request.query, older=older,
+                  rules=[r.name for r in state.settings.rules],
+                  enabled=state.settings.stories.enabled)
+
+
+async def story_detail(request: web.Request) -> web.Response:
+    story_id = params.path_id(request)
+    found = await asyncio.to_thread(_state(request).store.story_view, story_id)
+    if found is None:
+        return render(request, "error.html", status=404, message=f"No story {story_id}.")
+    return render(request, "story.html", s=found)
 
 
 async def feeds(request: web.Request) -> web.Response:
