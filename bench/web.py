@@ -216,10 +216,10 @@ def fresh_url(backend: str, work: Path, name: str, schemas: list[str]) -> str:
 
 
 def measure(url: str, work: Path, code: Path, args: argparse.Namespace,
-            during: Any = None) -> tuple[dict[str, list[float]], float, Any]:
+            during: Any = None, workers: int = 1) -> tuple[dict[str, list[float]], float, Any]:
     """Serve ``url`` with the checkout ``code`` and load it; (times per endpoint, server
     CPU ms per request, what ``during()`` returned, run in a thread under the load)."""
-    proc, base = start_server(url, work, code, args.workers)
+    proc, base = start_server(url, work, code, workers)
     try:
         asyncio.run(load(base, args.clients, 3))  # warm-up, not counted
         box: dict[str, Any] = {}
@@ -277,18 +277,20 @@ def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -
             alone_url = fresh_url(backend, work, "alone", schemas)
             beside_url = fresh_url(backend, work, "beside", schemas)
         runs = []
-        codes = [("after", HERE.parent)]
-        if args.baseline:
+        codes = [("after", HERE.parent, 1)]
+        if args.baseline:  # it may predate serve --workers
             codes.insert(0, (f"before ({args.baseline})",
-                             checkout(args.baseline, work / "baseline")))
-        for label, code in codes:
-            times, cpu_ms, _ = measure(url, work, code, args)
+                             checkout(args.baseline, work / "baseline"), 1))
+        if args.workers > 1:
+            codes.append((f"after, --workers {args.workers}", HERE.parent, args.workers))
+        for label, code, workers in codes:
+            times, cpu_ms, _ = measure(url, work, code, args, workers=workers)
             runs.append((label, times, cpu_ms))
         lines += latency_table(backend, runs, args.seconds)
         load_alone = os.getloadavg()[0]
         alone = ingest_child(farm, alone_url, args.feeds)
         _, _, loaded = measure(url, work, HERE.parent, args,
-                               lambda: ingest_child(farm, beside_url, args.feeds))
+                               lambda: ingest_child(farm, beside_url, args.feeds))  # 1 worker
         rate_alone = alone["articles"] / alone["first_s"]
         rate_loaded = loaded["articles"] / loaded["first_s"]
         lines.append(f"{backend} ingest (first ingest of {args.feeds} feeds x 50 items, "
@@ -312,7 +314,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--feeds", type=int, default=200, help="feeds in the ingest farm")
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
-    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also measure this checkout with serve --workers N")
     parser.add_argument("--baseline", default="fc4048f",
                         help="git ref measured first, on the same data ('' to skip)")
     args = parser.parse_args()
