@@ -48,6 +48,7 @@ TOKEN = "bench-token-0123456789abcdef"
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SEARCH_WORDS = ["oil", "election", "market", "court", "space", "china", "game", "bank"]
 FEEDS = 50
+NICE = 10  # serve's default --nice
 
 
 def seed(url: str, articles: int, matches: int) -> None:
@@ -89,8 +90,8 @@ def seed(url: str, articles: int, matches: int) -> None:
         store.record_fetches([])
 
 
-def start_server(url: str, workdir: Path, code: Path,
-                 workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, workdir: Path, code: Path, workers: int = 1,
+                 nice: int = 0) -> tuple[subprocess.Popen[bytes], str]:
     """``news-monitor serve`` of the checkout at ``code`` over ``url``."""
     port = ingest.free_port()
     config = workdir / "web.yaml"
@@ -100,6 +101,8 @@ def start_server(url: str, workdir: Path, code: Path,
                       encoding="utf-8")
     env = {**os.environ, "MONITOR_DATABASE_URL": url, "PYTHONPATH": str(code)}
     extra = ["--workers", str(workers)] if workers > 1 else []
+    if nice >= 0:  # -1: an older serve without --nice
+        extra += ["--nice", str(nice)]
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "-c", str(config),
                              *extra], cwd=code, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -215,11 +218,11 @@ def fresh_url(backend: str, work: Path, name: str, schemas: list[str]) -> str:
     return url
 
 
-def measure(url: str, work: Path, code: Path, args: argparse.Namespace,
-            during: Any = None, workers: int = 1) -> tuple[dict[str, list[float]], float, Any]:
+def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: Any = None,
+            workers: int = 1, nice: int = 0) -> tuple[dict[str, list[float]], float, Any]:
     """Serve ``url`` with the checkout ``code`` and load it; (times per endpoint, server
     CPU ms per request, what ``during()`` returned, run in a thread under the load)."""
-    proc, base = start_server(url, work, code, workers)
+    proc, base = start_server(url, work, code, workers, nice)
     try:
         asyncio.run(load(base, args.clients, 3))  # warm-up, not counted
         box: dict[str, Any] = {}
@@ -261,6 +264,15 @@ def latency_table(backend: str, runs: list[tuple[str, dict[str, list[float]], fl
     return lines
 
 
+def fresh_copy(backend: str, work: Path, url: str, schemas: list[str]) -> str:
+    """A second ingest target like the first: on SQLite a copy of the seeded database
+    taken before (the served one has the farm's articles by then), served itself;
+    on PostgreSQL a fresh schema."""
+    if backend == "sqlite":
+        return f"sqlite:///{work / 'beside2.db'}"
+    return fresh_url(backend, work, "beside2", schemas)
+
+
 def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -> list[str]:
     schemas: list[str] = []
     lines: list[str] = []
@@ -272,32 +284,39 @@ def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -
                      f"in {time.perf_counter() - started:.0f} s")
         if backend == "sqlite":  # the ingest alone goes into a copy of the same data
             shutil.copy(work / "web.db", work / "alone.db")
+            shutil.copy(work / "web.db", work / "beside2.db")
             alone_url, beside_url = f"sqlite:///{work / 'alone.db'}", url
         else:
             alone_url = fresh_url(backend, work, "alone", schemas)
             beside_url = fresh_url(backend, work, "beside", schemas)
+        # Latency at normal priority (--nice 0): the machine may run other work.
         runs = []
-        codes = [("after", HERE.parent, 1)]
-        if args.baseline:  # it may predate serve --workers
+        codes = [("after", HERE.parent, 1, 0)]
+        if args.baseline:  # it predates serve --workers and --nice
             codes.insert(0, (f"before ({args.baseline})",
-                             checkout(args.baseline, work / "baseline"), 1))
+                             checkout(args.baseline, work / "baseline"), 1, -1))
         if args.workers > 1:
-            codes.append((f"after, --workers {args.workers}", HERE.parent, args.workers))
-        for label, code, workers in codes:
-            times, cpu_ms, _ = measure(url, work, code, args, workers=workers)
+            codes.append((f"after, --workers {args.workers}", HERE.parent, args.workers, 0))
+        for label, code, workers, nice in codes:
+            times, cpu_ms, _ = measure(url, work, code, args, workers=workers, nice=nice)
             runs.append((label, times, cpu_ms))
         lines += latency_table(backend, runs, args.seconds)
         load_alone = os.getloadavg()[0]
         alone = ingest_child(farm, alone_url, args.feeds)
-        _, _, loaded = measure(url, work, HERE.parent, args,
-                               lambda: ingest_child(farm, beside_url, args.feeds))  # 1 worker
         rate_alone = alone["articles"] / alone["first_s"]
-        rate_loaded = loaded["articles"] / loaded["first_s"]
         lines.append(f"{backend} ingest (first ingest of {args.feeds} feeds x 50 items, "
                      f"100 rules): alone {rate_alone:,.0f} articles/s "
-                     f"({alone['first_s']:.1f} s, load average {load_alone:.1f}); beside the "
-                     f"web load {rate_loaded:,.0f} articles/s ({loaded['first_s']:.1f} s): "
-                     f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%")
+                     f"({alone['first_s']:.1f} s, load average {load_alone:.1f})")
+        for nice in (0, NICE):  # serve's priority as before, then its default
+            target = beside_url if nice == 0 else fresh_copy(backend, work, url, schemas)
+            served = target if backend == "sqlite" else url
+            _, _, loaded = measure(served, work, HERE.parent, args,
+                                   lambda t=target: ingest_child(farm, t, args.feeds),
+                                   nice=nice)
+            rate_loaded = loaded["articles"] / loaded["first_s"]
+            lines.append(f"{backend} ingest beside the web load (serve --nice {nice}): "
+                         f"{rate_loaded:,.0f} articles/s ({loaded['first_s']:.1f} s): "
+                         f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%")
     finally:
         for schema in schemas:
             drop_pg(schema)

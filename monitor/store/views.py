@@ -23,7 +23,6 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
-    literal,
     select,
     text,
     update,
@@ -423,8 +422,7 @@ def _feed_ids(conn: Connection, where: MatchFilter) -> list[int] | None:
 _MATCH_COLUMNS = (match.c.id, match.c.rule, match.c.article_id, match.c.terms, match.c.hits,
                   match.c.snippet, match.c.matched_at, article.c.title, article.c.link,
                   func.coalesce(article.c.published, article.c.updated).label("published"),
-                  article.c.story_id, article.c.language, article.c.first_feed_id,
-                  literal("").label("feed_name"))
+                  article.c.story_id, article.c.language, article.c.first_feed_id)
 
 
 class KnownMatches:
@@ -457,23 +455,29 @@ def _match_views(conn: Connection, ids: Sequence[int],
         return []
     found = known.get(ids) if known is not None else {}
     missing = [i for i in ids if i not in found]
-    if missing:
-        rows = conn.execute(select(*_MATCH_COLUMNS)
-                            .join(article, article.c.id == match.c.article_id)
-                            .where(match.c.id.in_(missing)))
-        new = {r.id: (_match_view(r), r.first_feed_id) for r in rows}
-        if known is not None:
-            known.add(new)
-        found.update(new)
+    rows = conn.execute(select(*_MATCH_COLUMNS)
+                        .join(article, article.c.id == match.c.article_id)
+                        .where(match.c.id.in_(missing))).all() if missing else []
+    feed_ids = {fid for _, fid in found.values()} | {r.first_feed_id for r in rows}
     names = dict(conn.execute(select(feed.c.id, feed.c.name)
-                              .where(feed.c.id.in_({fid for _, fid in found.values()}))).all())
-    return [replace(view, feed=names.get(fid, "")) for i in ids if i in found
-            for view, fid in (found[i],)]
+                              .where(feed.c.id.in_(feed_ids))).all())
+    new = {r.id: (_match_view(r, names.get(r.first_feed_id, "")), r.first_feed_id)
+           for r in rows}
+    if known is not None and new:
+        known.add(new)
+    found.update(new)
+    out = []
+    for i in ids:
+        if i in found:
+            view, fid = found[i]
+            name = names.get(fid, "")
+            out.append(view if view.feed == name else replace(view, feed=name))
+    return out
 
 
-def _match_view(r: Any) -> MatchView:
+def _match_view(r: Any, feed_name: str) -> MatchView:
     return MatchView(id=r.id, rule=r.rule, article_id=r.article_id, title=r.title, url=r.link,
-                     feed=r.feed_name, published=r.published, matched_at=r.matched_at,
+                     feed=feed_name, published=r.published, matched_at=r.matched_at,
                      terms=tuple(r.terms), snippet=r.snippet,
                      hits=tuple([Hit(**h) for h in r.hits]), story=r.story_id,
                      language=r.language)

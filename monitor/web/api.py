@@ -7,7 +7,6 @@ documents; a bad query answers 400 with the column of the mistake.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import json
@@ -81,13 +80,13 @@ async def matches(request: web.Request) -> web.Response:
     state = _state(request)
     where = params.match_filter(request.query, state.clock())
     cursor, limit = params.paging(request.query)
-    page = await asyncio.to_thread(state.store.match_page, where, cursor, limit)
+    page = await state.run(state.store.match_page, where, cursor, limit)
     return match_list_response(page)
 
 
 async def match(request: web.Request) -> web.Response:
     match_id = params.path_id(request)
-    found = await asyncio.to_thread(_state(request).store.match_view, match_id)
+    found = await _state(request).run(_state(request).store.match_view, match_id)
     if found is None:
         raise ProblemError(404, "Not Found", f"no match with id {match_id}")
     return web.json_response(match_json(found))
@@ -107,7 +106,7 @@ async def story_page(request: web.Request) -> Page[StoryRecord]:
     state = _state(request)
     since, rule = params.story_filter(request.query, state.clock())
     cursor, limit = params.paging(request.query)
-    return await asyncio.to_thread(state.store.story_page, since=since, rule=rule,
+    return await state.run(state.store.story_page, since=since, rule=rule,
                                    cursor=cursor, limit=limit)
 
 
@@ -119,7 +118,7 @@ async def stories(request: web.Request) -> web.Response:
 
 async def story(request: web.Request) -> web.Response:
     story_id = params.path_id(request)
-    found = await asyncio.to_thread(_state(request).store.story_view, story_id)
+    found = await _state(request).run(_state(request).store.story_view, story_id)
     if found is None:
         raise ProblemError(404, "Not Found", f"no story with id {story_id}")
     return web.json_response(story_json(found))
@@ -128,14 +127,14 @@ async def story(request: web.Request) -> web.Response:
 async def articles(request: web.Request) -> web.Response:
     q = request.query
     cursor, limit = params.paging(q)
-    page = await asyncio.to_thread(_state(request).store.article_page, q.get("q") or None,
+    page = await _state(request).run(_state(request).store.article_page, q.get("q") or None,
                                    q.get("feed") or None, cursor, limit)
     return _page_json(page)
 
 
 async def feeds(request: web.Request) -> web.Response:
     state = _state(request)
-    statuses = await asyncio.to_thread(state.store.feed_statuses)
+    statuses = await state.run(state.store.feed_statuses)
     now = state.clock()
     errors_only = request.query.get("errors") in ("1", "true", "yes")
     # A feed URL may hold a ${VAR} secret (an API key in the query): shown redacted.
@@ -163,7 +162,7 @@ def rule_items(state: WebState, stats: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def rules(request: web.Request) -> web.Response:
     state = _state(request)
-    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
+    stats = await state.run(state.store.rule_stats, state.clock())
     return web.json_response({"items": rule_items(state, stats), "next_cursor": None})
 
 
@@ -172,7 +171,7 @@ async def run_apply(state: WebState, rules: list[str], since_text: str,
     """Apply rules to stored articles (400 for an unknown rule or a bad ``since``)."""
     since = params.since(since_text or "7d", state.clock(), "since")
     try:
-        return await asyncio.to_thread(apply_rules, state.store, state.settings, since=since,
+        return await state.run(apply_rules, state.store, state.settings, since=since,
                                        clock=state.clock, rules=rules, alert=alert)
     except ConfigError as e:
         raise bad_request(str(e), parameter="rules") from None
@@ -194,7 +193,7 @@ async def alerts(request: web.Request) -> web.Response:
     q = request.query
     cursor, limit = params.paging(q)
     status = params.alert_status(q.get("status"))
-    page = await asyncio.to_thread(_state(request).store.alert_page, status, cursor, limit)
+    page = await _state(request).run(_state(request).store.alert_page, status, cursor, limit)
     items = jsonable(page.items)
     for item in items:  # an error from a target may quote its URL: mask its secrets
         item["last_error"] = redact(item["last_error"]) if item["last_error"] else None
@@ -204,7 +203,7 @@ async def alerts(request: web.Request) -> web.Response:
 async def retry_alert(request: web.Request) -> web.Response:
     state = _state(request)
     alert_id = params.path_id(request)
-    revived = await asyncio.to_thread(state.store.revive_alerts, state.clock(),
+    revived = await state.run(state.store.revive_alerts, state.clock(),
                                       alert_ids=[alert_id])
     if not revived:
         raise ProblemError(409, "Conflict", f"alert {alert_id} does not exist or is not "
@@ -214,7 +213,7 @@ async def retry_alert(request: web.Request) -> web.Response:
 
 async def retry_dead(request: web.Request) -> web.Response:
     state = _state(request)
-    revived = await asyncio.to_thread(state.store.revive_alerts, state.clock())
+    revived = await state.run(state.store.revive_alerts, state.clock())
     return web.json_response({"retried": revived})
 
 
@@ -234,7 +233,7 @@ def feed_url(state: WebState, url: object, name: object) -> str:
 async def feed_action(state: WebState, url: str, action: str) -> None:
     """Re-enable a feed (``enable``) or make it due now (``poll``); 404 if unknown."""
     method = state.store.enable_feed if action == "enable" else state.store.poll_feed_soon
-    if not await asyncio.to_thread(method, url, state.clock()):
+    if not await state.run(method, url, state.clock()):
         raise ProblemError(404, "Not Found", f"no configured feed with URL {redact(url)}")
 
 
@@ -256,7 +255,7 @@ async def poll_feed(request: web.Request) -> web.Response:
 
 async def poll_failing(request: web.Request) -> web.Response:
     state = _state(request)
-    count = await asyncio.to_thread(state.store.poll_failing_soon, state.clock())
+    count = await state.run(state.store.poll_failing_soon, state.clock())
     return web.json_response({"scheduled": count})
 
 
@@ -268,7 +267,7 @@ async def test_rule(request: web.Request) -> web.Response:
         raise bad_request("give the query as {\"query\": \"...\"}")
     since = params.since(str(body.get("since", "30d")), state.clock(), "since")
     try:
-        result = await asyncio.to_thread(try_query, state.store, query,
+        result = await state.run(try_query, state.store, query,
                                          state.settings.entity_aliases(), since)
     except QueryError as e:
         raise bad_request(f"the query is invalid: {e.reason}", column=e.column,

@@ -9,7 +9,6 @@ returns JSON; both call the same store methods (``monitor.store.views``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ API = "/api/v1"
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = await asyncio.to_thread(request.app[STATE].metrics.render)
+    body = await request.app[STATE].run(request.app[STATE].metrics.render)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -166,7 +165,11 @@ def make_app(settings_now: Callable[[], Settings], store: Store, *,
     async def closing(_app: web.Application) -> None:
         state.closing.set()
 
+    async def cleanup(_app: web.Application) -> None:
+        state.executor.shutdown(wait=False, cancel_futures=True)
+
     app.on_shutdown.append(closing)
+    app.on_cleanup.append(cleanup)
     app[render.TEMPLATES] = render.environment()
     metrics_access: Access = "public" if http and http.public_metrics else "read"
     for method, path, handler, access in [*ROUTES,

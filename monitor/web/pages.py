@@ -90,10 +90,10 @@ async def overview(request: web.Request) -> web.Response:
     now = state.clock()
     recent = MatchFilter(since=now - timedelta(hours=24))
     page, stats, statuses, outbox = await asyncio.gather(
-        asyncio.to_thread(state.store.match_page, recent, None, 30),
-        asyncio.to_thread(state.store.rule_stats, now),
-        asyncio.to_thread(state.store.feed_statuses),
-        asyncio.to_thread(state.store.outbox_summary))
+        state.run(state.store.match_page, recent, None, 30),
+        state.run(state.store.rule_stats, now),
+        state.run(state.store.feed_statuses),
+        state.run(state.store.outbox_summary))
     broken = [(s, redact(health(s))) for s in statuses if feed_state(s) in ("failing", "disabled")]
     last_id = max((m.id for m in page.items), default=0)
     return render(request, "overview.html", matches=page.items, last_id=last_id,
@@ -112,7 +112,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     item = request.app[TEMPLATES].filters["match_item"]
     while not state.closing.is_set():
-        page = await asyncio.to_thread(state.store.match_page, MatchFilter(after_id=after),
+        page = await state.run(state.store.match_page, MatchFilter(after_id=after),
                                        None, 50)
         for m in reversed(page.items):  # oldest first, so the newest ends on top
             html = str(item(m)).replace("\n", " ")
@@ -138,7 +138,7 @@ async def matches(request: web.Request) -> web.Response:
     state = _state(request)
     where = params.match_filter(request.query, state.clock())
     cursor, limit = params.paging(request.query)
-    page = await asyncio.to_thread(state.store.match_page, where, cursor, limit)
+    page = await state.run(state.store.match_page, where, cursor, limit)
     query = {k: v for k, v in request.query.items() if k not in ("cursor",) and v}
     older = (f"?{urlencode({**query, 'cursor': page.next_cursor})}"
              if page.next_cursor else None)
@@ -156,7 +156,7 @@ async def export_matches(request: web.Request) -> web.Response:
     where = params.match_filter(request.query, state.clock())
     rows, cursor = [], None
     while len(rows) < MAX_EXPORT:
-        page = await asyncio.to_thread(state.store.match_page, where, cursor, 200)
+        page = await state.run(state.store.match_page, where, cursor, 200)
         rows.extend(match_json(m) for m in page.items)
         cursor = page.next_cursor
         if cursor is None:
@@ -178,7 +178,7 @@ async def export_matches(request: web.Request) -> web.Response:
 
 async def match_detail(request: web.Request) -> web.Response:
     match_id = params.path_id(request)
-    found = await asyncio.to_thread(_state(request).store.match_view, match_id)
+    found = await _state(request).run(_state(request).store.match_view, match_id)
     if found is None:
         return render(request, "error.html", status=404, message=f"No match {match_id}.")
     return render(request, "match.html", m=found)
@@ -186,7 +186,7 @@ async def match_detail(request: web.Request) -> web.Response:
 
 async def rules(request: web.Request) -> web.Response:
     state = _state(request)
-    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
+    stats = await state.run(state.store.rule_stats, state.clock())
     return render(request, "rules.html", rules=rule_items(state, stats), trial=None,
                   error=None, query="", since="30d", applied=None)
 
@@ -200,14 +200,14 @@ async def try_rule(request: web.Request) -> web.Response:
     if query.strip():
         since = params.since(since_text, state.clock(), "since")
         try:
-            trial = await asyncio.to_thread(try_query, state.store, query,
+            trial = await state.run(try_query, state.store, query,
                                             state.settings.entity_aliases(), since)
         except QueryError as e:
             error = e
     context = {"trial": trial, "error": error, "query": query, "since": since_text}
     if request.headers.get("HX-Request") == "true":
         return render(request, "_trial.html", **context)
-    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
+    stats = await state.run(state.store.rule_stats, state.clock())
     return render(request, "rules.html", rules=rule_items(state, stats), applied=None,
                   **context)
 
@@ -220,7 +220,7 @@ async def apply_rules(request: web.Request) -> web.Response:
     rules = [str(r) for r in form.getall("rule", []) if r]
     result = await run_apply(state, rules, str(form.get("since", "7d")),
                              form.get("alert") == "1")
-    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
+    stats = await state.run(state.store.rule_stats, state.clock())
     return render(request, "rules.html", rules=rule_items(state, stats), trial=None, error=None,
                   query="", since="30d", applied=result,
                   applied_to=", ".join(rules) or "every rule")
@@ -239,7 +239,7 @@ async def stories(request: web.Request) -> web.Response:
 
 async def story_detail(request: web.Request) -> web.Response:
     story_id = params.path_id(request)
-    found = await asyncio.to_thread(_state(request).store.story_view, story_id)
+    found = await _state(request).run(_state(request).store.story_view, story_id)
     if found is None:
         return render(request, "error.html", status=404, message=f"No story {story_id}.")
     return render(request, "story.html", s=found)
@@ -247,7 +247,7 @@ async def story_detail(request: web.Request) -> web.Response:
 
 async def feeds(request: web.Request) -> web.Response:
     state = _state(request)
-    statuses = await asyncio.to_thread(state.store.feed_statuses)
+    statuses = await state.run(state.store.feed_statuses)
     now = state.clock()
     errors_only = request.query.get("errors") in ("1", "true", "yes")
     rows = [(s, feed_state(s), redact(health(s)), next_poll(s, now)) for s in statuses]
@@ -275,7 +275,7 @@ async def poll_feed(request: web.Request) -> web.StreamResponse:
 
 async def poll_failing(request: web.Request) -> web.StreamResponse:
     state = _state(request)
-    await asyncio.to_thread(state.store.poll_failing_soon, state.clock())
+    await state.run(state.store.poll_failing_soon, state.clock())
     raise web.HTTPSeeOther("/feeds?errors=1")
 
 
@@ -284,8 +284,8 @@ async def alerts(request: web.Request) -> web.Response:
     status = params.alert_status(request.query.get("status"))
     cursor, limit = params.paging(request.query)
     page, outbox = await asyncio.gather(
-        asyncio.to_thread(state.store.alert_page, status, cursor, limit),
-        asyncio.to_thread(state.store.outbox_summary))
+        state.run(state.store.alert_page, status, cursor, limit),
+        state.run(state.store.outbox_summary))
     older = (f"?{urlencode({'status': status or '', 'cursor': page.next_cursor})}"
              if page.next_cursor else None)
     return render(request, "alerts.html", page=page, current=status, outbox=outbox,
@@ -295,13 +295,13 @@ async def alerts(request: web.Request) -> web.Response:
 async def retry_alert(request: web.Request) -> web.StreamResponse:
     state = _state(request)
     alert_id = params.path_id(request)
-    await asyncio.to_thread(state.store.revive_alerts, state.clock(), alert_ids=[alert_id])
+    await state.run(state.store.revive_alerts, state.clock(), alert_ids=[alert_id])
     raise web.HTTPSeeOther("/alerts")
 
 
 async def retry_dead(request: web.Request) -> web.StreamResponse:
     state = _state(request)
-    await asyncio.to_thread(state.store.revive_alerts, state.clock())
+    await state.run(state.store.revive_alerts, state.clock())
     raise web.HTTPSeeOther("/alerts")
 
 
