@@ -182,16 +182,18 @@ class ViewQueries:
         size = _bounded(limit)
 
         def work(conn: Connection) -> Page[MatchView]:
-            # Two steps: the page's ids through the filters (narrow rows, indexes only),
-            # then those rows in full. One query sorting the joined wide rows of every
-            # searched article was 5x slower on a common word.
+            # The page's ids through the filters (narrow rows, indexes only), then only
+            # those rows: one query sorting the joined wide rows of every searched
+            # article was 5x slower on a common word. Both in one statement (a round
+            # trip to a busy PostgreSQL costs more than the query); rows already read
+            # come from KnownMatches, the rest from a second query.
             ids = _match_ids(conn, where)
             if ids is None:
                 return Page([], None)
             if after is not None:
                 ids = ids.where(match.c.id < after)
-            found = conn.execute(ids.order_by(match.c.id.desc()).limit(size + 1)).scalars().all()
-            return _page(_match_views(conn, found, self._known_matches()), limit)
+            ids = ids.order_by(match.c.id.desc()).limit(size + 1)
+            return _page(_match_views(conn, ids, self._known_matches()), limit)
 
         return self._tx("listing matches", work, readonly=True)  # type: ignore[no-any-return]
 
@@ -422,7 +424,9 @@ def _feed_ids(conn: Connection, where: MatchFilter) -> list[int] | None:
 _MATCH_COLUMNS = (match.c.id, match.c.rule, match.c.article_id, match.c.terms, match.c.hits,
                   match.c.snippet, match.c.matched_at, article.c.title, article.c.link,
                   func.coalesce(article.c.published, article.c.updated).label("published"),
-                  article.c.story_id, article.c.language, article.c.first_feed_id)
+                  article.c.story_id, article.c.language,
+                  select(feed.c.name).where(feed.c.id == article.c.first_feed_id)
+                  .scalar_subquery().label("feed_name"))
 
 
 class KnownMatches:
@@ -430,54 +434,53 @@ class KnownMatches:
     story is set in the transaction that stores the article), so the newest matches,
     which every page view lists, are read and decoded once; decoding their evidence
     was most of a request's cost. Only the feed's name can change (a config edit):
-    it is read each time."""
+    it is read with the page's ids each time."""
 
     def __init__(self, size: int = 5000) -> None:
         self._size = size
-        self._known: OrderedDict[int, tuple[MatchView, int]] = OrderedDict()
+        self._known: OrderedDict[int, MatchView] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, ids: Sequence[int]) -> dict[int, tuple[MatchView, int]]:
+    def get(self, ids: Sequence[int]) -> dict[int, MatchView]:
         with self._lock:
             return {i: self._known[i] for i in ids if i in self._known}
 
-    def add(self, found: dict[int, tuple[MatchView, int]]) -> None:
+    def add(self, found: dict[int, MatchView]) -> None:
         with self._lock:
             self._known.update(found)
             while len(self._known) > self._size:
                 self._known.popitem(last=False)
 
 
-def _match_views(conn: Connection, ids: Sequence[int],
+_PAGE_MATCH, _PAGE_ARTICLE, _PAGE_FEED = match.alias("pm"), article.alias("pa"), feed.alias("pf")
+
+
+def _match_views(conn: Connection, ids: Sequence[int] | Select[Any],
                  known: KnownMatches | None = None) -> list[MatchView]:
-    """The matches with these ids, in the order given."""
-    if not ids:
+    """The matches with these ids (a list, or a query of them), newest first."""
+    if isinstance(ids, Sequence) and not ids:
         return []
-    found = known.get(ids) if known is not None else {}
-    missing = [i for i in ids if i not in found]
-    rows = conn.execute(select(*_MATCH_COLUMNS)
-                        .join(article, article.c.id == match.c.article_id)
-                        .where(match.c.id.in_(missing))).all() if missing else []
-    feed_ids = {fid for _, fid in found.values()} | {r.first_feed_id for r in rows}
-    names = dict(conn.execute(select(feed.c.id, feed.c.name)
-                              .where(feed.c.id.in_(feed_ids))).all())
-    new = {r.id: (_match_view(r, names.get(r.first_feed_id, "")), r.first_feed_id)
-           for r in rows}
-    if known is not None and new:
-        known.add(new)
-    found.update(new)
-    out = []
-    for i in ids:
-        if i in found:
-            view, fid = found[i]
-            name = names.get(fid, "")
-            out.append(view if view.feed == name else replace(view, feed=name))
-    return out
+    # Aliases: ``ids`` may be a query over match and article that must not correlate.
+    m, a, f = _PAGE_MATCH, _PAGE_ARTICLE, _PAGE_FEED
+    heads = conn.execute(select(m.c.id, f.c.name).join(a, a.c.id == m.c.article_id)
+                         .join(f, f.c.id == a.c.first_feed_id)
+                         .where(m.c.id.in_(ids)).order_by(m.c.id.desc())).all()
+    found = known.get([i for i, _ in heads]) if known is not None else {}
+    missing = [i for i, _ in heads if i not in found]
+    if missing:
+        new = {r.id: _match_view(r) for r in conn.execute(
+            select(*_MATCH_COLUMNS).join(article, article.c.id == match.c.article_id)
+            .where(match.c.id.in_(missing)))}
+        if known is not None:
+            known.add(new)
+        found.update(new)
+    return [view if view.feed == name else replace(view, feed=name)
+            for i, name in heads if (view := found.get(i)) is not None]
 
 
-def _match_view(r: Any, feed_name: str) -> MatchView:
+def _match_view(r: Any) -> MatchView:
     return MatchView(id=r.id, rule=r.rule, article_id=r.article_id, title=r.title, url=r.link,
-                     feed=feed_name, published=r.published, matched_at=r.matched_at,
+                     feed=r.feed_name, published=r.published, matched_at=r.matched_at,
                      terms=tuple(r.terms), snippet=r.snippet,
                      hits=tuple([Hit(**h) for h in r.hits]), story=r.story_id,
                      language=r.language)
