@@ -1,21 +1,26 @@
-"""Web benchmark: latency of the dashboard and API under load, and what the load costs
-the daemon's poll cycle.
+"""Web benchmark: latency and server CPU of the dashboard and API under load, before
+and after a change on the same data, and what the load costs the daemon's poll cycle.
 
 Per backend (SQLite file, PostgreSQL schema):
   1. store ARTICLES articles (text from ``corpus/ag_news``, read in place from
      ``$MONITOR_SHARED_DATA`` or ``../shared/data``) and MATCHES matches with evidence;
-  2. start ``news-monitor serve`` on that database (its own process, as a replica);
-  3. CLIENTS concurrent clients for SECONDS seconds, round robin over the matches page,
-     a search on the matches page, the matches API and a search through the API;
-     per endpoint: requests, p50, p95, p99 (ms);
-  4. the in-process ingest benchmark (``bench/ingest.py ours``: a farm of feeds on
-     nginx, first ingest, 100 rules, one parse process) on a fresh database of the same
-     backend (a first ingest needs one), once alone and once while the clients run:
-     articles/s and the slowdown. On 2 CPUs the cost is mostly CPU shared with the
-     web server and the clients (the load generator runs on the same machine).
+  2. for each code version (``--baseline REF``, checked out from git into a temporary
+     folder, then this checkout): start ``news-monitor serve [--workers N]`` on that
+     database (its own processes, as a replica) and run CLIENTS concurrent clients for
+     SECONDS seconds, round robin over the matches page, a search on the matches page,
+     the matches API and a search through the API; per endpoint: requests, p50, p95,
+     p99 (ms); overall, the server's CPU time per request (from /proc: independent of
+     what else the machine runs, unlike latency on a shared machine);
+  3. the in-process ingest benchmark (``bench/ingest.py ours``: a farm of feeds on
+     nginx, first ingest, 100 rules, one parse process), once alone and once while the
+     clients run against this checkout's server. SQLite: into a copy of the seeded
+     database, and, beside the load, into the very database the server reads (WAL: a
+     reader must not hold up the writer); PostgreSQL: into fresh schemas (MVCC readers
+     take no locks a writer waits for). On 2 CPUs the cost is mostly CPU shared with
+     the web server and the clients (the load generator runs on the same machine).
 
 Run:  python bench/web.py [--articles 100000] [--matches 50000] [--seconds 30]
-      [--clients 20] [--backend sqlite --backend postgresql]
+      [--clients 20] [--workers 1] [--baseline fc4048f] [--backend sqlite ...]
 Results are printed; record them by hand in bench/RESULTS.md.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +48,7 @@ TOKEN = "bench-token-0123456789abcdef"
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SEARCH_WORDS = ["oil", "election", "market", "court", "space", "china", "game", "bank"]
 FEEDS = 50
+NICE = 10  # serve's default --nice
 
 
 def seed(url: str, articles: int, matches: int) -> None:
@@ -83,16 +90,22 @@ def seed(url: str, articles: int, matches: int) -> None:
         store.record_fetches([])
 
 
-def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, workdir: Path, code: Path, workers: int = 1,
+                 nice: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+    """``news-monitor serve`` of the checkout at ``code`` over ``url``."""
     port = ingest.free_port()
     config = workdir / "web.yaml"
     rules = "".join(f'  - {{name: rule-{i}, query: "x{i}", notify: []}}\n' for i in range(10))
     config.write_text(f'http:\n  listen: 127.0.0.1:{port}\n  tokens:\n'
                       f'    bench: {{token: "{TOKEN}", role: read}}\nrules:\n{rules}',
                       encoding="utf-8")
-    env = {**os.environ, "MONITOR_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "-c", str(config)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "MONITOR_DATABASE_URL": url, "PYTHONPATH": str(code)}
+    extra = ["--workers", str(workers)] if workers > 1 else []
+    if nice >= 0:  # -1: an older serve without --nice
+        extra += ["--nice", str(nice)]
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "-c", str(config),
+                             *extra], cwd=code, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     import urllib.request
 
@@ -105,6 +118,29 @@ def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]
             time.sleep(0.2)
     proc.kill()
     raise SystemExit(f"serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its living descendants (Linux /proc)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
+
+
+def checkout(ref: str, into: Path) -> Path:
+    """The package as of git ``ref``, extracted (not a worktree: nothing to clean up)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "monitor"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 ENDPOINTS = {
@@ -152,8 +188,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def ingest_child(farm: str, url: str, feeds: int) -> dict[str, Any]:
+    # Stories off: the default (``stories.enabled: false``).
     return ingest.child([sys.executable, str(HERE / "ingest.py"), "ours", farm, str(feeds),
-                         "100", url, "20", "20", "1"])
+                         "100", url, "20", "20", "1", "0"])
 
 
 def pg_url() -> tuple[str, str]:
@@ -181,6 +218,61 @@ def fresh_url(backend: str, work: Path, name: str, schemas: list[str]) -> str:
     return url
 
 
+def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: Any = None,
+            workers: int = 1, nice: int = 0) -> tuple[dict[str, list[float]], float, Any]:
+    """Serve ``url`` with the checkout ``code`` and load it; (times per endpoint, server
+    CPU ms per request, what ``during()`` returned, run in a thread under the load)."""
+    proc, base = start_server(url, work, code, workers, nice)
+    try:
+        asyncio.run(load(base, args.clients, 3))  # warm-up, not counted
+        box: dict[str, Any] = {}
+
+        async def both() -> None:
+            task = asyncio.create_task(load(base, args.clients, args.seconds))
+            if during is not None:
+                await asyncio.sleep(1)
+                box["during"] = await asyncio.to_thread(during)
+            box["times"] = await task
+
+        cpu_before = cpu_seconds(proc.pid)
+        asyncio.run(both())
+        cpu = cpu_seconds(proc.pid) - cpu_before
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    times = box["times"]
+    requests = sum(len(v) for v in times.values())
+    return times, 1000 * cpu / max(1, requests), box.get("during")
+
+
+def latency_table(backend: str, runs: list[tuple[str, dict[str, list[float]], float]],
+                  seconds: float) -> list[str]:
+    lines = [f"| {backend} endpoint | code | requests | req/s | p50 ms | p95 ms | p99 ms |",
+             "|---|---|---|---|---|---|---|"]
+    for name in ENDPOINTS:
+        for label, times, _ in runs:
+            v = times[name]
+            lines.append(f"| {name} | {label} | {len(v):,} | {len(v) / seconds:.0f} | "
+                         f"{pct(v, 50):.0f} | {pct(v, 95):.0f} | {pct(v, 99):.0f} |")
+    for label, times, cpu_ms in runs:
+        every = [v for values in times.values() for v in values]
+        lines.append(f"| all | {label} | {len(every):,} | {len(every) / seconds:.0f} | "
+                     f"{pct(every, 50):.0f} | {pct(every, 95):.0f} | {pct(every, 99):.0f} |")
+    lines.append("")
+    lines += [f"{backend} server CPU per request ({label}): {cpu_ms:.1f} ms"
+              for label, _, cpu_ms in runs]
+    return lines
+
+
+def fresh_copy(backend: str, work: Path, url: str, schemas: list[str]) -> str:
+    """A second ingest target like the first: on SQLite a copy of the seeded database
+    taken before (the served one has the farm's articles by then), served itself;
+    on PostgreSQL a fresh schema."""
+    if backend == "sqlite":
+        return f"sqlite:///{work / 'beside2.db'}"
+    return fresh_url(backend, work, "beside2", schemas)
+
+
 def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -> list[str]:
     schemas: list[str] = []
     lines: list[str] = []
@@ -190,40 +282,41 @@ def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -
         seed(url, args.articles, args.matches)
         lines.append(f"{backend}: seeded {args.articles:,} articles and {args.matches:,} matches "
                      f"in {time.perf_counter() - started:.0f} s")
-        alone = ingest_child(farm, fresh_url(backend, work, "alone", schemas), args.feeds)
-        beside = fresh_url(backend, work, "beside", schemas)
-        proc, base = start_server(url, work)
-        try:
-            asyncio.run(load(base, args.clients, 3))  # warm-up, not counted
-            box: dict[str, Any] = {}
-
-            async def both() -> None:
-                task = asyncio.create_task(load(base, args.clients, args.seconds))
-                await asyncio.sleep(1)
-                box["ingest"] = await asyncio.to_thread(ingest_child, farm, beside, args.feeds)
-                box["times"] = await task
-
-            asyncio.run(both())
-            times = box["times"]
-        finally:
-            proc.terminate()
-            proc.wait(30)
-        lines.append(f"| {backend} endpoint | requests | req/s | p50 ms | p95 ms | p99 ms |")
-        lines.append("|---|---|---|---|---|---|")
-        for name, values in times.items():
-            lines.append(f"| {name} | {len(values):,} | {len(values) / args.seconds:.0f} | "
-                         f"{pct(values, 50):.0f} | {pct(values, 95):.0f} | {pct(values, 99):.0f} |")
-        every = [v for values in times.values() for v in values]
-        lines.append(f"| all | {len(every):,} | {len(every) / args.seconds:.0f} | "
-                     f"{pct(every, 50):.0f} | {pct(every, 95):.0f} | {pct(every, 99):.0f} |")
-        loaded = box["ingest"]
+        if backend == "sqlite":  # the ingest alone goes into a copy of the same data
+            shutil.copy(work / "web.db", work / "alone.db")
+            shutil.copy(work / "web.db", work / "beside2.db")
+            alone_url, beside_url = f"sqlite:///{work / 'alone.db'}", url
+        else:
+            alone_url = fresh_url(backend, work, "alone", schemas)
+            beside_url = fresh_url(backend, work, "beside", schemas)
+        # Latency at normal priority (--nice 0): the machine may run other work.
+        runs = []
+        codes = [("after", HERE.parent, 1, 0)]
+        if args.baseline:  # it predates serve --workers and --nice
+            codes.insert(0, (f"before ({args.baseline})",
+                             checkout(args.baseline, work / "baseline"), 1, -1))
+        if args.workers > 1:
+            codes.append((f"after, --workers {args.workers}", HERE.parent, args.workers, 0))
+        for label, code, workers, nice in codes:
+            times, cpu_ms, _ = measure(url, work, code, args, workers=workers, nice=nice)
+            runs.append((label, times, cpu_ms))
+        lines += latency_table(backend, runs, args.seconds)
+        load_alone = os.getloadavg()[0]
+        alone = ingest_child(farm, alone_url, args.feeds)
         rate_alone = alone["articles"] / alone["first_s"]
-        rate_loaded = loaded["articles"] / loaded["first_s"]
         lines.append(f"{backend} ingest (first ingest of {args.feeds} feeds x 50 items, "
                      f"100 rules): alone {rate_alone:,.0f} articles/s "
-                     f"({alone['first_s']:.1f} s); beside the web load "
-                     f"{rate_loaded:,.0f} articles/s ({loaded['first_s']:.1f} s): "
-                     f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%")
+                     f"({alone['first_s']:.1f} s, load average {load_alone:.1f})")
+        for nice in (0, NICE):  # serve's priority as before, then its default
+            target = beside_url if nice == 0 else fresh_copy(backend, work, url, schemas)
+            served = target if backend == "sqlite" else url
+            _, _, loaded = measure(served, work, HERE.parent, args,
+                                   lambda t=target: ingest_child(farm, t, args.feeds),
+                                   nice=nice)
+            rate_loaded = loaded["articles"] / loaded["first_s"]
+            lines.append(f"{backend} ingest beside the web load (serve --nice {nice}): "
+                         f"{rate_loaded:,.0f} articles/s ({loaded['first_s']:.1f} s): "
+                         f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%")
     finally:
         for schema in schemas:
             drop_pg(schema)
@@ -240,6 +333,10 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--feeds", type=int, default=200, help="feeds in the ingest farm")
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also measure this checkout with serve --workers N")
+    parser.add_argument("--baseline", default="fc4048f",
+                        help="git ref measured first, on the same data ('' to skip)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     out: list[str] = []
@@ -258,7 +355,8 @@ def main() -> int:
                f"average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after. "
                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: python bench/web.py "
                f"--articles {args.articles} --matches {args.matches} --seconds {args.seconds:g} "
-               f"--clients {args.clients} --feeds {args.feeds}")
+               f"--clients {args.clients} --feeds {args.feeds} --workers {args.workers} "
+               f"--baseline '{args.baseline}'")
     print("\n".join(out))
     return 0
 

@@ -256,39 +256,21 @@ def rules_apply(
     poll.backlog, or one recorded by an earlier apply) is queued for its rule's
     recipients, once, and sent by the next delivery pass or `once`.
     """
-    from monitor.alerts.deliver import Notifier
-    from monitor.rules.compile import compile_rules
+    from monitor.apply import apply_rules
 
     settings = load(config)
-    specs = [s for s in settings.rule_specs() if not rule or s.name in rule]
-    unknown = set(rule or ()) - {s.name for s in specs}
-    if unknown:
-        raise fail(f"unknown rule(s): {', '.join(sorted(unknown))}")
-    ruleset = compile_rules(specs, settings.entity_aliases())
-    routes: dict[str, Any] = {}
-    if alert:
-        notifier = Notifier(settings.recipients)
-        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
     cutoff = since_cutoff(since)
     store = open_database(settings.database)
-    scanned = new_matches = new_alerts = 0
     try:
-        batch: list[tuple[int, list[Match]]] = []
-        for article_id, article in store.stored_articles_with_ids(since=cutoff):
-            scanned += 1
-            matches = ruleset.match(article)
-            if matches:
-                batch.append((article_id, matches))
-            if len(batch) >= 200:
-                m, a = store.add_matches(batch, routes, datetime.now(UTC))
-                new_matches, new_alerts, batch = new_matches + m, new_alerts + a, []
-        if batch:
-            m, a = store.add_matches(batch, routes, datetime.now(UTC))
-            new_matches, new_alerts = new_matches + m, new_alerts + a
+        result = apply_rules(store, settings, since=cutoff, clock=lambda: datetime.now(UTC),
+                             rules=rule or (), alert=alert)
+    except ConfigError as e:
+        raise fail(str(e)) from None
     except MonitorError as e:
         raise fail(redact(str(e))) from None
     finally:
         store.close()
+    scanned, new_matches, new_alerts = result.scanned, result.new_matches, result.new_alerts
     out.print(f"{plural(scanned, 'article')} scanned, {plural(new_matches, 'new match')}, "
               f"{plural(new_alerts, 'alert')} queued")
     sys.stdout.flush()

@@ -12,20 +12,48 @@ import typer
 from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_database, out
 from monitor.errors import MonitorError
 
+#: serve's default --nice: dashboard readers yield to polling on a shared host.
+NICE = 10
+
 
 @app.command()
-def serve(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def serve(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    workers: Annotated[int, typer.Option(
+        "--workers", "-w", min=1, max=64,
+        help="Processes serving the same port (SO_REUSEPORT); one Python process uses "
+             "one core. Several pay off on PostgreSQL, or SQLite with spare cores.")] = 1,
+    nice: Annotated[int, typer.Option(
+        "--nice", min=0, max=19,
+        help="Lower this process's CPU priority by this much (0: keep it), so a busy "
+             "dashboard yields the CPU to a daemon polling on the same host. Idle CPU is "
+             "used either way.")] = NICE,
+) -> None:
     """Serve the dashboard, API, metrics and probes without polling or delivering
     (an extra read replica on PostgreSQL). Needs an `http:` block."""
     settings = load(config)
     if settings.http is None:
         raise fail(f"{config}: no `http:` block: add one to serve the dashboard")
     from monitor.redact import register_secrets
-    from monitor.web.serve import serve_only
+    from monitor.web.serve import serve_only, serve_processes
 
     register_secrets(settings.secrets)
-    store = open_database(settings.database)
-    err.print(f"news-monitor: serving http://{settings.http.listen}/ (Ctrl-C to stop)")
+    if nice:
+        import os
+
+        os.nice(nice)
+    store = open_database(settings.database)  # migrates, once, before any worker starts
+    err.print(f"news-monitor: serving http://{settings.http.listen}/ "
+              f"{f'from {workers} processes ' if workers > 1 else ''}(Ctrl-C to stop)")
+    if workers > 1:
+        store.close()
+        from monitor.store.repo import Store
+
+        url = settings.database
+        status = serve_processes(settings, lambda: Store.open(url, migrate=False), workers)
+        if status:
+            raise fail("a web worker stopped unexpectedly (see above)")
+        return
     try:
         import asyncio
 

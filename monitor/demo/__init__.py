@@ -41,7 +41,7 @@ def serve_directory(directory: Path) -> Iterator[str]:
 
 
 def run_demo(keep: Path | None = None) -> list[Any]:
-    """Run one demo cycle; returns the stored matches (MatchRecord list)."""
+    """Run one demo cycle; returns the stored matches (MatchView list)."""
     from monitor.config import load_settings
     from monitor.service import Monitor
 

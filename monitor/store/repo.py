@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, bindparam, func, select, true, tuple_, update
 from sqlalchemy.dialects import sqlite
@@ -39,7 +40,6 @@ from monitor.store.health import StoreHealth
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text, want_pages_in
 from monitor.store.retention import RetentionQueries
-from monitor.store.websub import WebSubQueries
 from monitor.store.stories import (
     StoryCache,
     StoryPolicy,
@@ -56,7 +56,8 @@ from monitor.store.tables import (
     lease_free,
     match,
 )
-from monitor.store.views import ViewQueries
+from monitor.store.views import MatchFilter, MatchView, ViewQueries
+from monitor.store.websub import WebSubQueries
 
 log = logging.getLogger(__name__)
 
@@ -130,27 +131,6 @@ class FetchRecord:
     body_hash: str | None = None
     items_per_day: float | None = None
     disabled_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class MatchRecord:
-    """A stored match with its evidence, for ``news-monitor matches``."""
-
-    rule: str
-    title: str
-    url: str | None
-    #: Name of the feed the article was first seen in.
-    feed: str
-    #: The entry's published date, else its updated date (None: the feed gave neither).
-    published: datetime | None
-    matched_at: datetime
-    terms: tuple[str, ...]
-    snippet: str
-    hits: tuple[Hit, ...]
-    #: The story of the article (None: stored before stories existed).
-    story: int | None = None
-    #: The article's language (ISO 639-1; None: unknown).
-    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -510,30 +490,9 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
 
     def list_matches(
         self, *, rule: str | None = None, since: datetime | None = None
-    ) -> list[MatchRecord]:
+    ) -> list[MatchView]:
         """Stored matches, newest first, optionally of one rule and since a time."""
-        # An entry with only an updated date (Atom <updated>) shows that date.
-        published = func.coalesce(article.c.published, article.c.updated).label("published")
-        query = (select(match, article.c.title, article.c.link, published,
-                        article.c.story_id, article.c.language, feed.c.name.label("feed_name"))
-                 .join(article, article.c.id == match.c.article_id)
-                 .join(feed, feed.c.id == article.c.first_feed_id)
-                 .order_by(match.c.matched_at.desc(), match.c.id.desc()))
-        if rule is not None:
-            query = query.where(match.c.rule == rule)
-        if since is not None:
-            query = query.where(match.c.matched_at >= since)
-
-        def work(conn: Connection) -> list[MatchRecord]:
-            return [
-                MatchRecord(rule=r.rule, title=r.title, url=r.link, feed=r.feed_name,
-                            published=r.published, matched_at=r.matched_at,
-                            terms=tuple(r.terms), snippet=r.snippet, hits=_hits(r.hits),
-                            story=r.story_id, language=r.language)
-                for r in conn.execute(query)
-            ]
-
-        return self._tx("listing matches", work, readonly=True)
+        return list(self.match_views(MatchFilter(rule=rule, since=since)))
 
     def claim_due_alerts(
         self, now: datetime, *, owner: str, lease_s: int = 120, limit: int = 100,

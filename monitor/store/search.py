@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Connection, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, literal_column, select, text, true
 
 from monitor.store.tables import article
 
@@ -51,16 +51,17 @@ def _tsquery(words: list[str]) -> str:
     return " & ".join(parts)
 
 
-def article_matches(conn: Connection, query: str) -> ColumnElement[bool] | None:
-    """A condition on ``article.c.id`` for articles containing every word of
-    ``query``; None when the query has no words (no search)."""
+def article_matches(conn: Connection, query: str,
+                    column: ColumnElement[int] = article.c.id) -> ColumnElement[bool] | None:
+    """A condition on ``column`` (an article id) for articles containing every word
+    of ``query``; None when the query has no words (no search)."""
     words = search_words(query)
     if not words:
         return None
     if conn.dialect.name == "sqlite":
         ids = select(literal_column("rowid")).select_from(text("article_fts")).where(
             text("article_fts MATCH :fts").bindparams(fts=_fts5_query(words)))
-        return article.c.id.in_(ids)
+        return column.in_(ids)
     tsq = _tsquery(words)
     if not tsq:
         return None
@@ -68,4 +69,7 @@ def article_matches(conn: Connection, query: str) -> ColumnElement[bool] | None:
     # (as a filter on the joined rows it tends to compute tsvectors row by row).
     ids = select(literal_column("searched.id")).select_from(text("article AS searched")).where(
         text(f"{_PG_SEARCHED} @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsq))
-    return article.c.id.in_(ids)
+    # IS TRUE keeps the planner from turning IN into a join: the found ids become a
+    # hashed subplan filtering a newest-first index scan, which stops after one page
+    # (a hash join read every match: 4x slower with 50,000 of them).
+    return column.in_(ids).is_(true())

@@ -225,8 +225,6 @@ class StoryQueries:
     def list_stories(self, *, since: datetime | None = None, rule: str | None = None,
                      story_id: int | None = None) -> list[StoryRecord]:
         """Stories last seen at or after ``since`` (with a match of ``rule``), newest first."""
-        from monitor.store.tables import feed
-
         query = select(story).order_by(story.c.last_seen.desc(), story.c.id.desc())
         if since is not None:
             query = query.where(story.c.last_seen >= since)
@@ -238,23 +236,29 @@ class StoryQueries:
                 .where(match.c.rule == rule)))
 
         def work(conn: Connection) -> list[StoryRecord]:
-            stories = conn.execute(query).all()
-            ids = [s.id for s in stories]
-            arts = conn.execute(
-                select(article.c.id, article.c.story_id, article.c.title, article.c.link,
-                       article.c.fetched_at, article.c.language, feed.c.name.label("feed"))
-                .join(feed, feed.c.id == article.c.first_feed_id)
-                .where(article.c.story_id.in_(ids)).order_by(article.c.id)).all() if ids else []
-            rules: dict[int, list[str]] = {}
-            for art_id, r in conn.execute(select(match.c.article_id, match.c.rule).where(
-                    match.c.article_id.in_([a.id for a in arts])).order_by(match.c.id)) if arts else []:
-                rules.setdefault(art_id, []).append(r)
-            by_story: dict[int, list[StoryArticle]] = {}
-            for a in arts:
-                by_story.setdefault(a.story_id, []).append(StoryArticle(
-                    a.id, a.title, a.link, a.feed, a.fetched_at, a.language,
-                    tuple(rules.get(a.id, ()))))
-            return [StoryRecord(s.id, s.title, s.first_seen, s.last_seen,
-                                tuple(by_story.get(s.id, ()))) for s in stories]
+            return story_records(conn, conn.execute(query).all())
 
         return self._tx("listing stories", work, readonly=True)  # type: ignore[no-any-return]
+
+
+def story_records(conn: Connection, stories: Sequence[Any]) -> list[StoryRecord]:
+    """``story`` rows as records, with their articles (feed, rules that matched them)."""
+    from monitor.store.tables import feed
+
+    ids = [s.id for s in stories]
+    arts = conn.execute(
+        select(article.c.id, article.c.story_id, article.c.title, article.c.link,
+               article.c.fetched_at, article.c.language, feed.c.name.label("feed"))
+        .join(feed, feed.c.id == article.c.first_feed_id)
+        .where(article.c.story_id.in_(ids)).order_by(article.c.id)).all() if ids else []
+    rules: dict[int, list[str]] = {}
+    for art_id, r in conn.execute(select(match.c.article_id, match.c.rule).where(
+            match.c.article_id.in_([a.id for a in arts])).order_by(match.c.id)) if arts else []:
+        rules.setdefault(art_id, []).append(r)
+    by_story: dict[int, list[StoryArticle]] = {}
+    for a in arts:
+        by_story.setdefault(a.story_id, []).append(StoryArticle(
+            a.id, a.title, a.link, a.feed, a.fetched_at, a.language,
+            tuple(rules.get(a.id, ()))))
+    return [StoryRecord(s.id, s.title, s.first_seen, s.last_seen,
+                        tuple(by_story.get(s.id, ()))) for s in stories]

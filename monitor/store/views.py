@@ -10,17 +10,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, func, inspect, select, text, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    exists,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 
 from monitor.article import Hit
 from monitor.errors import MonitorError
 from monitor.store.search import article_matches
-from monitor.store.tables import alert, article, digest, feed, match
+from monitor.store.stories import StoryRecord, story_records
+from monitor.store.tables import alert, article, digest, feed, match, story
 
 T = TypeVar("T")
 #: The most rows one page may ask for.
@@ -66,18 +78,21 @@ class MatchFilter:
     #: Feed name (as configured) where the article was first seen.
     feed: str | None = None
     tag: str | None = None
+    #: Matched at or after / before these times.
     since: datetime | None = None
     until: datetime | None = None
     #: Words that must all appear in the article (full-text search).
     search: str | None = None
+    #: Only matches of articles in this story.
+    story: int | None = None
     #: Only matches newer than this match id (live updates).
     after_id: int | None = None
 
 
 @dataclass(frozen=True)
 class MatchView:
-    """A stored match with its article and evidence (``repo.MatchRecord`` plus the ids
-    pages link by; a subclass would make repo and this module import each other)."""
+    """A stored match with its article and evidence: the one match type of the
+    dashboard, the API, the exports and ``news-monitor matches``."""
 
     id: int
     rule: str
@@ -85,12 +100,18 @@ class MatchView:
     title: str
     #: The article's link as the feed gave it (may be any scheme: check before linking).
     url: str | None
+    #: Name of the feed the article was first seen in.
     feed: str
+    #: The entry's published date, else its updated date (None: the feed gave neither).
     published: datetime | None
     matched_at: datetime
     terms: tuple[str, ...]
     snippet: str
     hits: tuple[Hit, ...]
+    #: The story of the article (None: stored before stories existed, or stories off).
+    story: int | None = None
+    #: The article's language (ISO 639-1; None: unknown).
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,28 +169,82 @@ class ViewQueries:
 
     _tx: Callable[..., Any]
 
+    def _known_matches(self) -> KnownMatches:
+        known = self.__dict__.get("_known")
+        if known is None:
+            known = self.__dict__.setdefault("_known", KnownMatches())
+        return known  # type: ignore[no-any-return]
+
     def match_page(self, where: MatchFilter, cursor: str | None = None,
                    limit: int = 50) -> Page[MatchView]:
-        """Matches passing ``where``, newest first."""
+        """Matches passing ``where``, newest first (by id: the order they were stored)."""
         after = decode_cursor(cursor)
+        size = _bounded(limit)
 
         def work(conn: Connection) -> Page[MatchView]:
-            query = _filtered_matches(conn, where)
+            # The page's ids through the filters (narrow rows, indexes only), then only
+            # those rows: one query sorting the joined wide rows of every searched
+            # article was 5x slower on a common word. Both in one statement (a round
+            # trip to a busy PostgreSQL costs more than the query); rows already read
+            # come from KnownMatches, the rest from a second query.
+            ids = _match_ids(conn, where)
+            if ids is None:
+                return Page([], None)
             if after is not None:
-                query = query.where(match.c.id < after)
-            rows = conn.execute(query.order_by(match.c.id.desc()).limit(_bounded(limit) + 1)).all()
-            return _page([_match_view(r) for r in rows], limit)
+                ids = ids.where(match.c.id < after)
+            ids = ids.order_by(match.c.id.desc()).limit(size + 1)
+            return _page(_match_views(conn, ids, self._known_matches()), limit)
 
         return self._tx("listing matches", work, readonly=True)  # type: ignore[no-any-return]
+
+    def match_views(self, where: MatchFilter, batch: int = MAX_PAGE) -> Iterator[MatchView]:
+        """Every match passing ``where``, newest first, read a page at a time."""
+        cursor: str | None = None
+        while True:
+            page = self.match_page(where, cursor, batch)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     def match_view(self, match_id: int) -> MatchView | None:
         """One match with its evidence, or None."""
 
         def work(conn: Connection) -> MatchView | None:
-            row = conn.execute(_match_select().where(match.c.id == match_id)).first()
-            return _match_view(row) if row else None
+            found = _match_views(conn, [match_id], self._known_matches())
+            return found[0] if found else None
 
         return self._tx("reading a match", work, readonly=True)  # type: ignore[no-any-return]
+
+    def story_page(self, *, since: datetime | None = None, rule: str | None = None,
+                   cursor: str | None = None, limit: int = 50) -> Page[StoryRecord]:
+        """Stories, newest first (seen since ``since``, with a match of ``rule``)."""
+        after = decode_cursor(cursor)
+        query = select(story)
+        if since is not None:
+            query = query.where(story.c.last_seen >= since)
+        if rule:
+            query = query.where(exists().where(article.c.story_id == story.c.id,
+                                               match.c.article_id == article.c.id,
+                                               match.c.rule == rule))
+        if after is not None:
+            query = query.where(story.c.id < after)
+        query = query.order_by(story.c.id.desc()).limit(_bounded(limit) + 1)
+
+        def work(conn: Connection) -> Page[StoryRecord]:
+            return _page(story_records(conn, conn.execute(query).all()), limit)
+
+        return self._tx("listing stories", work, readonly=True)  # type: ignore[no-any-return]
+
+    def story_view(self, story_id: int) -> StoryRecord | None:
+        """One story with its articles, or None."""
+
+        def work(conn: Connection) -> StoryRecord | None:
+            found = story_records(conn, conn.execute(select(story).where(
+                story.c.id == story_id)).all())
+            return found[0] if found else None
+
+        return self._tx("reading a story", work, readonly=True)  # type: ignore[no-any-return]
 
     def article_page(self, search: str | None = None, feed_name: str | None = None,
                      cursor: str | None = None, limit: int = 50) -> Page[ArticleView]:
@@ -309,39 +384,103 @@ def _page(rows: list[T], limit: int) -> Page[T]:
     return Page(rows, encode_cursor(last) if last is not None else None)
 
 
-def _match_select() -> Select[Any]:
-    return (select(match, article.c.title, article.c.link, article.c.published,
-                   feed.c.name.label("feed_name"))
-            .join(article, article.c.id == match.c.article_id)
-            .join(feed, feed.c.id == article.c.first_feed_id))
-
-
-def _filtered_matches(conn: Connection, where: MatchFilter) -> Select[Any]:
-    query = _match_select()
+def _match_ids(conn: Connection, where: MatchFilter) -> Select[Any] | None:
+    """The ids of the matches passing ``where`` (None: none can, e.g. an unknown tag)."""
+    query = select(match.c.id)
     if where.rule:
         query = query.where(match.c.rule == where.rule)
-    if where.feed:
-        query = query.where(feed.c.name == where.feed)
     if where.since is not None:
         query = query.where(match.c.matched_at >= where.since)
     if where.until is not None:
         query = query.where(match.c.matched_at < where.until)
     if where.after_id is not None:
         query = query.where(match.c.id > where.after_id)
-    if where.tag:
-        # Tags are a JSON list on the feed; few feeds, so pick their ids in Python.
-        tagged = [fid for fid, tags in conn.execute(select(feed.c.id, feed.c.tags))
-                  if where.tag in (tags or ())]
-        query = query.where(article.c.first_feed_id.in_(tagged))
+    feeds = _feed_ids(conn, where)
+    if feeds is not None:
+        if not feeds:
+            return None
+        query = query.where(exists().where(article.c.id == match.c.article_id,
+                                           article.c.first_feed_id.in_(feeds)))
+    if where.story is not None:
+        query = query.where(exists().where(article.c.id == match.c.article_id,
+                                           article.c.story_id == where.story))
     if where.search:
-        condition = article_matches(conn, where.search)
+        condition = article_matches(conn, where.search, match.c.article_id)
         if condition is not None:
             query = query.where(condition)
     return query
+
+
+def _feed_ids(conn: Connection, where: MatchFilter) -> list[int] | None:
+    """The ids of the feeds ``where`` names by name or tag (None: any feed). Few
+    feeds, and tags are a JSON list: picked in Python."""
+    if not where.feed and not where.tag:
+        return None
+    return [fid for fid, name, tags in conn.execute(select(feed.c.id, feed.c.name, feed.c.tags))
+            if (not where.feed or name == where.feed)
+            and (not where.tag or where.tag in (tags or ()))]
+
+
+_MATCH_COLUMNS = (match.c.id, match.c.rule, match.c.article_id, match.c.terms, match.c.hits,
+                  match.c.snippet, match.c.matched_at, article.c.title, article.c.link,
+                  func.coalesce(article.c.published, article.c.updated).label("published"),
+                  article.c.story_id, article.c.language,
+                  select(feed.c.name).where(feed.c.id == article.c.first_feed_id)
+                  .scalar_subquery().label("feed_name"))
+
+
+class KnownMatches:
+    """Matches already read, by id. A stored match and its article never change (the
+    story is set in the transaction that stores the article), so the newest matches,
+    which every page view lists, are read and decoded once; decoding their evidence
+    was most of a request's cost. Only the feed's name can change (a config edit):
+    it is read with the page's ids each time."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self._size = size
+        self._known: OrderedDict[int, MatchView] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ids: Sequence[int]) -> dict[int, MatchView]:
+        with self._lock:
+            return {i: self._known[i] for i in ids if i in self._known}
+
+    def add(self, found: dict[int, MatchView]) -> None:
+        with self._lock:
+            self._known.update(found)
+            while len(self._known) > self._size:
+                self._known.popitem(last=False)
+
+
+_PAGE_MATCH, _PAGE_ARTICLE, _PAGE_FEED = match.alias("pm"), article.alias("pa"), feed.alias("pf")
+
+
+def _match_views(conn: Connection, ids: Sequence[int] | Select[Any],
+                 known: KnownMatches | None = None) -> list[MatchView]:
+    """The matches with these ids (a list, or a query of them), newest first."""
+    if isinstance(ids, Sequence) and not ids:
+        return []
+    # Aliases: ``ids`` may be a query over match and article that must not correlate.
+    m, a, f = _PAGE_MATCH, _PAGE_ARTICLE, _PAGE_FEED
+    heads = conn.execute(select(m.c.id, f.c.name).join(a, a.c.id == m.c.article_id)
+                         .join(f, f.c.id == a.c.first_feed_id)
+                         .where(m.c.id.in_(ids)).order_by(m.c.id.desc())).all()
+    found = known.get([i for i, _ in heads]) if known is not None else {}
+    missing = [i for i, _ in heads if i not in found]
+    if missing:
+        new = {r.id: _match_view(r) for r in conn.execute(
+            select(*_MATCH_COLUMNS).join(article, article.c.id == match.c.article_id)
+            .where(match.c.id.in_(missing)))}
+        if known is not None:
+            known.add(new)
+        found.update(new)
+    return [view if view.feed == name else replace(view, feed=name)
+            for i, name in heads if (view := found.get(i)) is not None]
 
 
 def _match_view(r: Any) -> MatchView:
     return MatchView(id=r.id, rule=r.rule, article_id=r.article_id, title=r.title, url=r.link,
                      feed=r.feed_name, published=r.published, matched_at=r.matched_at,
                      terms=tuple(r.terms), snippet=r.snippet,
-                     hits=tuple(Hit(**h) for h in r.hits))
+                     hits=tuple([Hit(**h) for h in r.hits]), story=r.story_id,
+                     language=r.language)

@@ -9,7 +9,6 @@ returns JSON; both call the same store methods (``monitor.store.views``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ API = "/api/v1"
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = await asyncio.to_thread(request.app[STATE].metrics.render)
+    body = await request.app[STATE].run(request.app[STATE].metrics.render)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -56,6 +55,9 @@ ROUTES: list[tuple[str, str, Handler, Access]] = [
     ("GET", "/matches/{id}", pages.match_detail, "read"),
     ("GET", "/rules", pages.rules, "read"),
     ("GET", "/rules/try", pages.try_rule, "read"),
+    ("POST", "/rules/apply", pages.apply_rules, "admin"),
+    ("GET", "/stories", pages.stories, "read"),
+    ("GET", "/stories/{id}", pages.story_detail, "read"),
     ("GET", "/feeds", pages.feeds, "read"),
     ("POST", "/feeds/enable", pages.enable_feed, "admin"),
     ("POST", "/feeds/poll", pages.poll_feed, "admin"),
@@ -72,7 +74,10 @@ ROUTES: list[tuple[str, str, Handler, Access]] = [
     ("POST", f"{API}/feeds/enable", api.enable_feed, "admin"),
     ("POST", f"{API}/feeds/poll", api.poll_feed, "admin"),
     ("POST", f"{API}/feeds/poll-failing", api.poll_failing, "admin"),
+    ("GET", f"{API}/stories", api.stories, "read"),
+    ("GET", f"{API}/stories/{{id}}", api.story, "read"),
     ("GET", f"{API}/rules", api.rules, "read"),
+    ("POST", f"{API}/rules/apply", api.apply, "admin"),
     ("POST", f"{API}/test-rule", api.test_rule, "read"),
     ("GET", f"{API}/alerts", api.alerts, "read"),
     ("POST", f"{API}/alerts/{{id}}/retry", api.retry_alert, "admin"),
@@ -160,7 +165,11 @@ def make_app(settings_now: Callable[[], Settings], store: Store, *,
     async def closing(_app: web.Application) -> None:
         state.closing.set()
 
+    async def cleanup(_app: web.Application) -> None:
+        state.executor.shutdown(wait=False, cancel_futures=True)
+
     app.on_shutdown.append(closing)
+    app.on_cleanup.append(cleanup)
     app[render.TEMPLATES] = render.environment()
     metrics_access: Access = "public" if http and http.public_metrics else "read"
     for method, path, handler, access in [*ROUTES,

@@ -33,9 +33,21 @@ SCHEMAS: dict[str, Any] = {
     "Match": _obj({"id": {"type": "integer"}, "rule": {"type": "string"},
                    "article_id": {"type": "integer"}, "title": {"type": "string"},
                    "url": _STR_OR_NULL, "feed": {"type": "string"}, "published": _TIME,
-                   "matched_at": {"type": "string", "format": "date-time"}, "terms": _STRINGS,
-                   "snippet": {"type": "string"},
+                   "matched_at": {"type": "string", "format": "date-time"},
+                   "story": {"type": ["integer", "null"]}, "language": _STR_OR_NULL,
+                   "terms": _STRINGS, "snippet": {"type": "string"},
                    "evidence": {"type": "array", "items": _ref("Hit")}}),
+    "StoryArticle": _obj({"id": {"type": "integer"}, "title": {"type": "string"},
+                          "url": _STR_OR_NULL, "feed": {"type": "string"},
+                          "fetched_at": {"type": "string", "format": "date-time"},
+                          "language": _STR_OR_NULL, "rules": _STRINGS}),
+    "Story": _obj({"id": {"type": "integer"}, "title": {"type": "string"},
+                   "first_seen": {"type": "string", "format": "date-time"},
+                   "last_seen": {"type": "string", "format": "date-time"},
+                   "feeds": _STRINGS, "rules": _STRINGS,
+                   "articles": {"type": "array", "items": _ref("StoryArticle")}}),
+    "ApplyResult": _obj({"scanned": {"type": "integer"}, "new_matches": {"type": "integer"},
+                         "new_alerts": {"type": "integer"}}),
     "Article": _obj({"id": {"type": "integer"}, "title": {"type": "string"}, "url": _STR_OR_NULL,
                      "feed": {"type": "string"}, "published": _TIME,
                      "fetched_at": {"type": "string", "format": "date-time"},
@@ -74,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
                     ["type", "title", "status"]),
     "Done": {"type": "object"},
     "MatchPage": _page("Match"), "ArticlePage": _page("Article"), "FeedPage": _page("Feed"),
-    "RulePage": _page("Rule"), "AlertPage": _page("Alert"),
+    "RulePage": _page("Rule"), "AlertPage": _page("Alert"), "StoryPage": _page("Story"),
 }
 
 
@@ -86,13 +98,18 @@ def _param(name: str, doc: str, where: str = "query", kind: str = "string") -> d
 _PAGING = [_param("cursor", "next_cursor of the previous page"),
            _param("limit", "rows per page, 1-200 (default 50)", kind="integer")]
 _MATCH_FILTERS = [_param("rule", "rule name"), _param("feed", "feed name"),
-                  _param("tag", "feed tag"), _param("since", "7d, 2h or an ISO 8601 time"),
+                  _param("tag", "feed tag"), _param("story", "story id", kind="integer"),
+                  _param("since", "7d, 2h or an ISO 8601 time"),
                   _param("until", "7d, 2h or an ISO 8601 time"),
                   _param("q", "words that must all appear in the article")]
 _ID = [_param("id", "numeric id", "path", "integer")]
 _URL_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
     {"url": {"type": "string", "description": "the feed's URL as configured"},
      "name": {"type": "string", "description": "or the feed's name"}}, [])}}}
+_APPLY_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
+    {"rules": {**_STRINGS, "description": "rule names (default: every rule)"},
+     "since": {"type": "string", "default": "7d"},
+     "alert": {"type": "boolean", "default": False}}, [])}}}
 _TEST_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
     {"query": {"type": "string"}, "since": {"type": "string", "default": "30d"}}, ["query"])}}}
 
@@ -125,7 +142,14 @@ PATHS: dict[str, Any] = {
                                 admin=True)},
     "/feeds/poll-failing": {"post": _op("Poll every failing feed at the next tick", "Done",
                                         admin=True)},
+    "/stories": {"get": _op("Stories (one event across outlets), newest first", "StoryPage",
+                            [_param("since", "7d (default), 2h, an ISO 8601 time, or all"),
+                             _param("rule", "only stories this rule matched"), *_PAGING])},
+    "/stories/{id}": {"get": _op("One story with its articles", "Story", _ID)},
     "/rules": {"get": _op("Rules with recent match counts", "RulePage")},
+    "/rules/apply": {"post": _op("Apply rules to stored articles: record their matches "
+                                 "(and queue alerts never sent, with alert: true)",
+                                 "ApplyResult", body=_APPLY_BODY, admin=True)},
     "/test-rule": {"post": _op("What a query would match among stored articles",
                                "TestRuleResult", body=_TEST_BODY)},
     "/alerts": {"get": _op("The outbox, newest first", "AlertPage",

@@ -23,7 +23,14 @@ from monitor.redact import redact
 from monitor.store.tables import ALERT_STATUSES
 from monitor.store.views import MatchFilter
 from monitor.web import params
-from monitor.web.api import feed_action, feed_url, match_json, rule_items
+from monitor.web.api import (
+    feed_action,
+    feed_url,
+    match_json,
+    rule_items,
+    run_apply,
+    story_page,
+)
 from monitor.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_S, new_login_csrf
 from monitor.web.render import TEMPLATES, render
 from monitor.web.state import STATE, WebState
@@ -83,10 +90,10 @@ async def overview(request: web.Request) -> web.Response:
     now = state.clock()
     recent = MatchFilter(since=now - timedelta(hours=24))
     page, stats, statuses, outbox = await asyncio.gather(
-        asyncio.to_thread(state.store.match_page, recent, None, 30),
-        asyncio.to_thread(state.store.rule_stats, now),
-        asyncio.to_thread(state.store.feed_statuses),
-        asyncio.to_thread(state.store.outbox_summary))
+        state.run(state.store.match_page, recent, None, 30),
+        state.run(state.store.rule_stats, now),
+        state.run(state.store.feed_statuses),
+        state.run(state.store.outbox_summary))
     broken = [(s, redact(health(s))) for s in statuses if feed_state(s) in ("failing", "disabled")]
     last_id = max((m.id for m in page.items), default=0)
     return render(request, "overview.html", matches=page.items, last_id=last_id,
@@ -103,12 +110,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-store"})
     await response.prepare(request)
-    template = request.app[TEMPLATES].get_template("_match.html")
+    item = request.app[TEMPLATES].filters["match_item"]
     while not state.closing.is_set():
-        page = await asyncio.to_thread(state.store.match_page, MatchFilter(after_id=after),
+        page = await state.run(state.store.match_page, MatchFilter(after_id=after),
                                        None, 50)
         for m in reversed(page.items):  # oldest first, so the newest ends on top
-            html = template.render(m=m).replace("\n", " ")
+            html = str(item(m)).replace("\n", " ")
             await response.write(f"id: {m.id}\nevent: match\ndata: {html}\n\n".encode())
             after = max(after, m.id)
         if not page.items:
@@ -131,13 +138,13 @@ async def matches(request: web.Request) -> web.Response:
     state = _state(request)
     where = params.match_filter(request.query, state.clock())
     cursor, limit = params.paging(request.query)
-    page = await asyncio.to_thread(state.store.match_page, where, cursor, limit)
+    page = await state.run(state.store.match_page, where, cursor, limit)
     query = {k: v for k, v in request.query.items() if k not in ("cursor",) and v}
     older = (f"?{urlencode({**query, 'cursor': page.next_cursor})}"
              if page.next_cursor else None)
     export = urlencode({k: v for k, v in query.items() if k != "limit"})
     return render(request, "matches.html", page=page, q=request.query, older=older,
-                  export=export, **await _options(state))
+                  export=export, story=where.story, **await _options(state))
 
 
 async def export_matches(request: web.Request) -> web.Response:
@@ -149,7 +156,7 @@ async def export_matches(request: web.Request) -> web.Response:
     where = params.match_filter(request.query, state.clock())
     rows, cursor = [], None
     while len(rows) < MAX_EXPORT:
-        page = await asyncio.to_thread(state.store.match_page, where, cursor, 200)
+        page = await state.run(state.store.match_page, where, cursor, 200)
         rows.extend(match_json(m) for m in page.items)
         cursor = page.next_cursor
         if cursor is None:
@@ -171,7 +178,7 @@ async def export_matches(request: web.Request) -> web.Response:
 
 async def match_detail(request: web.Request) -> web.Response:
     match_id = params.path_id(request)
-    found = await asyncio.to_thread(_state(request).store.match_view, match_id)
+    found = await _state(request).run(_state(request).store.match_view, match_id)
     if found is None:
         return render(request, "error.html", status=404, message=f"No match {match_id}.")
     return render(request, "match.html", m=found)
@@ -179,9 +186,9 @@ async def match_detail(request: web.Request) -> web.Response:
 
 async def rules(request: web.Request) -> web.Response:
     state = _state(request)
-    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
+    stats = await state.run(state.store.rule_stats, state.clock())
     return render(request, "rules.html", rules=rule_items(state, stats), trial=None,
-                  error=None, query="", since="30d")
+                  error=None, query="", since="30d", applied=None)
 
 
 async def try_rule(request: web.Request) -> web.Response:
@@ -193,20 +200,54 @@ async def try_rule(request: web.Request) -> web.Response:
     if query.strip():
         since = params.since(since_text, state.clock(), "since")
         try:
-            trial = await asyncio.to_thread(try_query, state.store, query,
+            trial = await state.run(try_query, state.store, query,
                                             state.settings.entity_aliases(), since)
         except QueryError as e:
             error = e
     context = {"trial": trial, "error": error, "query": query, "since": since_text}
     if request.headers.get("HX-Request") == "true":
         return render(request, "_trial.html", **context)
-    stats = await asyncio.to_thread(state.store.rule_stats, state.clock())
-    return render(request, "rules.html", rules=rule_items(state, stats), **context)
+    stats = await state.run(state.store.rule_stats, state.clock())
+    return render(request, "rules.html", rules=rule_items(state, stats), applied=None,
+                  **context)
+
+
+async def apply_rules(request: web.Request) -> web.Response:
+    """"Apply rules": record what the rules match among stored articles (after adding
+    or changing one), optionally queuing alerts; the rules page shows the outcome."""
+    state = _state(request)
+    form = await request.post()
+    rules = [str(r) for r in form.getall("rule", []) if r]
+    result = await run_apply(state, rules, str(form.get("since", "7d")),
+                             form.get("alert") == "1")
+    stats = await state.run(state.store.rule_stats, state.clock())
+    return render(request, "rules.html", rules=rule_items(state, stats), trial=None, error=None,
+                  query="", since="30d", applied=result,
+                  applied_to=", ".join(rules) or "every rule")
+
+
+async def stories(request: web.Request) -> web.Response:
+    state = _state(request)
+    page = await story_page(request)
+    query = {k: v for k, v in request.query.items() if k != "cursor" and v}
+    older = (f"?{urlencode({**query, 'cursor': page.next_cursor})}"
+             if page.next_cursor else None)
+    return render(request, "stories.html", page=page, q=request.query, older=older,
+                  rules=[r.name for r in state.settings.rules],
+                  enabled=state.settings.stories.enabled)
+
+
+async def story_detail(request: web.Request) -> web.Response:
+    story_id = params.path_id(request)
+    found = await _state(request).run(_state(request).store.story_view, story_id)
+    if found is None:
+        return render(request, "error.html", status=404, message=f"No story {story_id}.")
+    return render(request, "story.html", s=found)
 
 
 async def feeds(request: web.Request) -> web.Response:
     state = _state(request)
-    statuses = await asyncio.to_thread(state.store.feed_statuses)
+    statuses = await state.run(state.store.feed_statuses)
     now = state.clock()
     errors_only = request.query.get("errors") in ("1", "true", "yes")
     rows = [(s, feed_state(s), redact(health(s)), next_poll(s, now)) for s in statuses]
@@ -234,7 +275,7 @@ async def poll_feed(request: web.Request) -> web.StreamResponse:
 
 async def poll_failing(request: web.Request) -> web.StreamResponse:
     state = _state(request)
-    await asyncio.to_thread(state.store.poll_failing_soon, state.clock())
+    await state.run(state.store.poll_failing_soon, state.clock())
     raise web.HTTPSeeOther("/feeds?errors=1")
 
 
@@ -243,8 +284,8 @@ async def alerts(request: web.Request) -> web.Response:
     status = params.alert_status(request.query.get("status"))
     cursor, limit = params.paging(request.query)
     page, outbox = await asyncio.gather(
-        asyncio.to_thread(state.store.alert_page, status, cursor, limit),
-        asyncio.to_thread(state.store.outbox_summary))
+        state.run(state.store.alert_page, status, cursor, limit),
+        state.run(state.store.outbox_summary))
     older = (f"?{urlencode({'status': status or '', 'cursor': page.next_cursor})}"
              if page.next_cursor else None)
     return render(request, "alerts.html", page=page, current=status, outbox=outbox,
@@ -254,13 +295,13 @@ async def alerts(request: web.Request) -> web.Response:
 async def retry_alert(request: web.Request) -> web.StreamResponse:
     state = _state(request)
     alert_id = params.path_id(request)
-    await asyncio.to_thread(state.store.revive_alerts, state.clock(), alert_ids=[alert_id])
+    await state.run(state.store.revive_alerts, state.clock(), alert_ids=[alert_id])
     raise web.HTTPSeeOther("/alerts")
 
 
 async def retry_dead(request: web.Request) -> web.StreamResponse:
     state = _state(request)
-    await asyncio.to_thread(state.store.revive_alerts, state.clock())
+    await state.run(state.store.revive_alerts, state.clock())
     raise web.HTTPSeeOther("/alerts")
 
 

@@ -44,14 +44,30 @@ def _text(query: Mapping[str, str], name: str) -> str | None:
 
 
 def match_filter(query: Mapping[str, str], now: datetime) -> MatchFilter:
-    """The match filter of a query string: rule, feed, tag, since, until, q."""
+    """The match filter of a query string: rule, feed, tag, story, since, until, q."""
     since_ = _text(query, "since")
     until = _text(query, "until")
     return MatchFilter(rule=_text(query, "rule"), feed=_text(query, "feed"),
-                       tag=_text(query, "tag"),
+                       tag=_text(query, "tag"), story=optional_id(query, "story"),
                        since=since(since_, now, "since") if since_ else None,
                        until=since(until, now, "until") if until else None,
                        search=_text(query, "q"))
+
+
+def optional_id(query: Mapping[str, str], name: str) -> int | None:
+    """A numeric id parameter, or None when absent or empty."""
+    raw = query.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise bad_request(f"{name}: expected a whole number", parameter=name)
+    return int(raw)
+
+
+def story_filter(query: Mapping[str, str], now: datetime) -> tuple[datetime | None, str | None]:
+    """(since, rule) of a story list request (since: default 7d, ``all``: no limit)."""
+    raw = _text(query, "since") or "7d"
+    return (None if raw == "all" else since(raw, now, "since")), _text(query, "rule")
 
 
 def paging(query: Mapping[str, str]) -> tuple[str | None, int]:

@@ -46,7 +46,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def _database_checks(state: WebState) -> list[Check]:
     try:
-        current = await asyncio.wait_for(asyncio.to_thread(state.store.schema_revision),
+        current = await asyncio.wait_for(state.run(state.store.schema_revision),
                                          DB_TIMEOUT_S)
     except (MonitorError, TimeoutError) as e:
         # The probe is public: the reason (host, database name) goes to the log only,

@@ -7,7 +7,9 @@ feed stays text.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,21 @@ def bars(counts: list[int] | tuple[int, ...]) -> Markup:
                   f'height="40" role="img" aria-label="matches per day">{rects}</svg>')
 
 
+#: Rendered matches kept (a list page shows up to 200; the overview 30 of the newest).
+MATCH_ITEMS_KEPT = 4096
+
+
+def _match_item(env: jinja2.Environment) -> Callable[[Any], Markup]:
+    """The filter rendering one match as a list item (``_match.html``), remembered by
+    value: a match listed again (every page view lists the newest) costs a lookup."""
+
+    @functools.lru_cache(maxsize=MATCH_ITEMS_KEPT)
+    def match_item(m: Any) -> Markup:
+        return Markup(env.get_template("_match.html").render(m=m))
+
+    return match_item
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -66,6 +83,7 @@ def environment() -> jinja2.Environment:
         auto_reload=False)
     env.filters.update(safe_href=safe_href, highlight=highlight, when=when, bars=bars,
                        redact=redact)
+    env.filters["match_item"] = _match_item(env)
     return env
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -17,6 +19,13 @@ from monitor.web.auth import Access, TokenBook
 if TYPE_CHECKING:
     from monitor.service import Monitor
     from monitor.web.metrics import Metrics
+
+T = TypeVar("T")
+#: Threads running the web's blocking store calls. The web's own pool, not asyncio's
+#: default one: under `run` the daemon ingests through the default pool, and 20
+#: dashboard clients queued there would make every feed's ingest wait behind them.
+#: Fewer than the store's pooled connections (5), so a request never waits for one.
+WEB_THREADS = 4
 
 
 @dataclass
@@ -36,6 +45,13 @@ class WebState:
     #: Set when the server shuts down: live streams end.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _book: tuple[Any, TokenBook] | None = None
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        WEB_THREADS, thread_name_prefix="web"))
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` (a blocking store call) on the web's threads."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(fn, *args, **kwargs))
 
     @property
     def settings(self) -> Settings:

@@ -163,3 +163,30 @@ def test_the_cli_does_not_import_the_web_stack(module: str) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_serve_workers_share_the_port_and_stop_together(db_url: str, tmp_path: Path) -> None:
+    port = unused_port()
+    config = tmp_path / "monitor.yaml"
+    config.write_text(CONFIG.format(feed="https://feeds.example/f.xml", port=port))
+    proc = _start(["serve", "-c", str(config), "--workers", "2", "--nice", "0"], tmp_path,
+                  db_url)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/readyz")
+        workers = _children(proc.pid)
+        assert len(workers) == 2  # both listening on the one port (SO_REUSEPORT)
+        for _ in range(8):  # connections spread over them; every one answers
+            status, body = _get(f"http://127.0.0.1:{port}/api/v1/matches", ADMIN)
+            assert status == 200 and json.loads(body) == {"items": [], "next_cursor": None}
+    finally:
+        code, err = _stop(proc)
+    assert code == 0, err
+    assert "from 2 processes" in err
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]

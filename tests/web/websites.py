@@ -48,6 +48,7 @@ arrangement.</description><pubDate>Tue, 01 Dec 2026 10:00:00 GMT</pubDate></item
 <guid>a3</guid><description>Grey skies all week.</description></item>
 </channel></rss>"""
 BROKEN_PATH = "/broken.xml"
+ENV = {"HOOK_PASS": HOOK_SECRET, "ADMIN_TOKEN": ADMIN, "READ_TOKEN": READ, "FEED_KEY": FEED_KEY}
 
 CONFIG = """
 database: {db}
@@ -59,6 +60,7 @@ entities:
   China: {{aliases: ["China", "mainland China"]}}
 recipients:
   hook: ["json://user:${{HOOK_PASS}}@127.0.0.1:9/hook"]
+stories: {{enabled: true}}
 rules:
   - {{name: zoom-china, query: "@Zoom AND @China", notify: [hook]}}
   - {{name: weather, query: "rain", notify: []}}
@@ -93,8 +95,7 @@ class Site:
                                       broken=self.feeds.url(BROKEN_PATH),
                                       public_metrics=str(self.public_metrics).lower()))
         self.config_path = path
-        self.settings = load_settings(path, env={"HOOK_PASS": HOOK_SECRET, "ADMIN_TOKEN": ADMIN,
-                                                 "READ_TOKEN": READ, "FEED_KEY": FEED_KEY})
+        self.settings = load_settings(path, env=ENV)
         #: The broken feed's configured URL (its query holds a secret).
         self.broken_url = f"{self.feeds.url(BROKEN_PATH)}?key={FEED_KEY}"
         self.monitor = Monitor.from_settings(self.settings)
@@ -160,6 +161,12 @@ class Site:
         status, _, body = self.call("GET", path, token=token)
         assert status == 200, (path, status, body)
         return json.loads(body)
+
+    def reload(self, extra_rules: str) -> None:
+        """Load the config again with more rules (YAML list items), as SIGHUP would."""
+        text = self.config_path.read_text().replace("rules:\n", f"rules:\n{extra_rules}", 1)
+        self.config_path.write_text(text)
+        self.monitor.settings = load_settings(self.config_path, env=ENV)
 
     def make_dead_alert(self, error: str = "HTTP 500 from hook") -> int:
         """Fail one pending alert for good; its id."""
