@@ -119,8 +119,23 @@ def _attrs(el: etree._Element) -> dict[str, str]:
     return out
 
 
+_SHORT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html",
+                "xhtml": "application/xhtml+xml"}
+
+
 def _content_type(value: str) -> str:
-    return str(_FeedParserMixin.map_content_type(value))
+    """feedparser's map_content_type."""
+    value = value.lower()
+    return _SHORT_TYPES.get(value, value)
+
+
+def _join(uri: str) -> str:
+    """feedparser's ``_urljoin("", uri)``: against an empty base only its repair of
+    ``scheme:///path`` changes anything, so the common case skips the regex."""
+    at = uri.find("://")
+    if at < 0 or uri[at + 3 : at + 4] != "/":
+        return uri
+    return str(_urljoin("", uri))
 
 
 # -- text values, as feedparser's pop() transforms them ------------------------------
@@ -129,6 +144,8 @@ def _content_type(value: str) -> str:
 def _finish(output: str) -> str:
     """feedparser's last steps on every text value: the double-encoded UTF-8 repair
     (the document is always UTF-8 by then) and the windows-1252 code points."""
+    if output.isascii():  # neither step changes ASCII
+        return output
     try:
         output = output.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -188,6 +205,9 @@ _ENTRY_KEYS = frozenset({
 })
 
 
+_ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")
+
+
 class _Entry:
     """One entry being built the way feedparser's handlers build it."""
 
@@ -207,10 +227,10 @@ class _Entry:
             raise Unsupported(f"content type {ctype}")
         output = _leaf_text(el)
         if element == "link" or (element == "id" and attrs.get("ispermalink", "true") == "true"):
-            output = _urljoin("", output)
-        if default_type is not None and not self.atom and ctype == "text/plain":
-            if _looks_like_html(output):
-                ctype = "text/html"
+            output = _join(output)
+        guess = default_type is not None and not self.atom and ctype == "text/plain"
+        if guess and _looks_like_html(output):  # RSS "plain text" is often HTML
+            ctype = "text/html"
         return _finish(output), ctype
 
     def add(self, el: etree._Element, name: str) -> None:
@@ -276,11 +296,12 @@ class _Entry:
             attrs["href"] = href
         if "href" in attrs:
             if rel == "alternate" and _content_type(attrs["type"]) in _HTML_TYPES:
-                self.data["link"] = _urljoin("", attrs["href"])
+                self.data["link"] = _join(attrs["href"])
             return
         value, _ = self.text(el, "link", None)
         # feedparser's repair of "?a=1&amp;b=2" read as entity references.
-        value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value.replace("&amp;", "&"))
+        if "&" in value:
+            value = _ENTITY_LIKE.sub(r"&\g<1>", value.replace("&amp;", "&"))
         self.data["link"] = value
 
     def author(self, el: etree._Element) -> None:
@@ -295,7 +316,7 @@ class _Entry:
                        "itunes_name": "name", "itunes_email": "email"}.get(name, name)
                 value = _leaf_text(child)
                 if key == "href":  # pushed as text: resolved and repaired like one
-                    value = _finish(_urljoin("", value))
+                    value = _finish(_join(value))
                 # name and email are not: feedparser returns them as written.
                 # feedparser's _save_author: detail, sync, then the list entry.
                 _sync_author(d)

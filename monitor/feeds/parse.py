@@ -187,6 +187,8 @@ def html_to_text(html: str) -> str:
 def _tidy(text: str) -> str:
     # Nested blocks (<div><ul><li>) give one line break, not a stack of blank lines;
     # a paragraph gives exactly one blank line.
+    if "\n" not in text and _PARA not in text:  # one line: nothing to collapse
+        return text.strip(" \n")
     text = _LINE_BREAKS.sub("\n", text)
     return _PARA_BREAKS.sub("\n\n", text).strip(" \n")
 
