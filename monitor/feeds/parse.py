@@ -499,6 +499,8 @@ def _read_document(body: bytes, headers: Mapping[str, str]) -> Mapping[str, Any]
         fast = fastxml.parse_fast(body, headers)
     except fastxml.Unsupported as e:
         log.debug("parse.fast_declined reason=%s", e)
+    except Exception:  # a fast-path bug must not cost the feed: feedparser reads it
+        log.warning("parse.fast_crashed", exc_info=True)
     else:
         if fast.entries and len(fast.entries) >= _count_entry_ends(body):
             return {

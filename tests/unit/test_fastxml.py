@@ -150,3 +150,13 @@ def test_an_empty_channel_goes_to_feedparser() -> None:
     assert _read_document(body, HEADERS)["parser"] == "feedparser"
     result = parse_feed(body, HEADERS, FEED)
     assert result.articles == () and result.error is None and result.title == "T"
+
+
+def test_a_fast_path_crash_falls_back_to_feedparser(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(body: bytes, headers: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(fastxml, "parse_fast", broken)
+    body = rss("<item><title>t</title><guid>g</guid></item>")
+    assert _read_document(body, HEADERS)["parser"] == "feedparser"
+    assert [a.key for a in parse_feed(body, HEADERS, FEED).articles] == ["g"]
