@@ -160,3 +160,10 @@ def test_a_fast_path_crash_falls_back_to_feedparser(monkeypatch: pytest.MonkeyPa
     body = rss("<item><title>t</title><guid>g</guid></item>")
     assert _read_document(body, HEADERS)["parser"] == "feedparser"
     assert [a.key for a in parse_feed(body, HEADERS, FEED).articles] == ["g"]
+
+
+def test_a_plain_base_attribute_is_left_to_feedparser() -> None:
+    # feedparser resolves links against base="" as against xml:base.
+    body = rss('<item base="https://b.test/dir/"><title>t</title><link>/x</link></item>')
+    with pytest.raises(fastxml.Unsupported, match="xml:base"):
+        fastxml.parse_fast(body, HEADERS)
