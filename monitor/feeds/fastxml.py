@@ -321,7 +321,9 @@ class _Entry:
                 # feedparser's _save_author: detail, sync, then the list entry.
                 _sync_author(d)
                 authors[-1][key] = value
-            elif name in _ENTRY_KEYS or name in _HANDLED_BY_FEEDPARSER:
+            elif name in _ENTRY_KEYS or name in _HANDLED_BY_FEEDPARSER or any(
+                _name(d) in _HANDLED_BY_FEEDPARSER for d in child.iterdescendants()
+            ):  # a <name> deeper down would still be the author's, in feedparser
                 raise Unsupported(f"<{name}> in an author")
             # Elements feedparser has no handler for (gd:image) are kept apart.
         d["author"] = _finish(_own_text(el))

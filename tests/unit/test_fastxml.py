@@ -167,3 +167,10 @@ def test_a_plain_base_attribute_is_left_to_feedparser() -> None:
     body = rss('<item base="https://b.test/dir/"><title>t</title><link>/x</link></item>')
     with pytest.raises(fastxml.Unsupported, match="xml:base"):
         fastxml.parse_fast(body, HEADERS)
+
+
+def test_an_author_name_nested_deeper_is_left_to_feedparser() -> None:
+    body = atom('<entry xmlns:x="urn:x"><id>i</id><title>t</title>'
+                "<author><x:wrap><name>Deep</name></x:wrap></author></entry>")
+    with pytest.raises(fastxml.Unsupported, match="in an author"):
+        fastxml.parse_fast(body, HEADERS)
