@@ -314,11 +314,12 @@ class Sink:
         self.server.shutdown()
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+def timed(cmd: list[str], env: dict[str, str] | None = None,
+          cwd: str | None = None) -> dict[str, Any]:
     """Run one whole process: wall seconds from spawn to exit, and the CPU seconds of
     the process and the children it waited for (a parse process)."""
     started, cpu = time.perf_counter(), children_cpu_s()
-    done = subprocess.run(cmd, capture_output=True, env=env, check=False)
+    done = subprocess.run(cmd, capture_output=True, env=env, check=False, cwd=cwd)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{cmd[:4]} exited {done.returncode}:\n{done.stderr.decode()[-3000:]}")
@@ -351,15 +352,16 @@ def whole_ours(base: str, feeds: int, rules: int, work: Path,
     env = {k: v for k, v in (code_env(tree) or os.environ).items()
            if not k.startswith("MONITOR_")}
     try:
-        subprocess.run([*exe, "db", "upgrade", "-c", str(config)], env=env, check=True,
+        # `python -m` puts the working directory first on sys.path: run in the tree.
+        subprocess.run([*exe, "db", "upgrade", "-c", str(config)], env=env, check=True, cwd=tree,
                        capture_output=True)
-        first = timed([*exe, "once", "-c", str(config)], env)
+        first = timed([*exe, "once", "-c", str(config)], env, tree)
         alerts_first = sink.count
-        second = timed([*exe, "once", "-c", str(config)], env)
+        second = timed([*exe, "once", "-c", str(config)], env, tree)
     finally:
         sink.close()
     def count(*args: str) -> int:
-        return subprocess.run([*exe, *args, "--format", "jsonl", "-c", str(config)], env=env,
+        return subprocess.run([*exe, *args, "--format", "jsonl", "-c", str(config)], env=env, cwd=tree,
                               capture_output=True, text=True, check=True).stdout.count("\n")
 
     return {"first_s": first["s"], "second_s": second["s"], "alerts": alerts_first,
