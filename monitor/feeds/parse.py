@@ -1,7 +1,10 @@
 """Feed bytes -> Articles (feedparser), HTML -> plain text, canonical URLs. Pure.
 
 JSON Feed documents (by content type or a body starting with ``{``) are handed to
-``monitor.feeds.jsonfeed``; everything else goes to feedparser.
+``monitor.feeds.jsonfeed``. RSS and Atom are read by the fast path
+(``monitor.feeds.fastxml``, lxml) when the document is well-formed and uses only what
+it reads exactly; everything else goes to feedparser, the reference: either way an
+entry becomes the same Article (tests/integration/test_parse_paths.py).
 
 ``parse_feed`` never raises: a document that is not a feed comes back as
 ``ParseResult.error``; a broken feed whose entries could still be read comes
@@ -34,6 +37,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import feedparser  # type: ignore[import-untyped]
 
 from monitor.article import Article, FeedSpec
+from monitor.feeds import fastxml
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +187,8 @@ def html_to_text(html: str) -> str:
 def _tidy(text: str) -> str:
     # Nested blocks (<div><ul><li>) give one line break, not a stack of blank lines;
     # a paragraph gives exactly one blank line.
+    if "\n" not in text and _PARA not in text:  # one line: nothing to collapse
+        return text.strip(" \n")
     text = _LINE_BREAKS.sub("\n", text)
     return _PARA_BREAKS.sub("\n\n", text).strip(" \n")
 
@@ -442,14 +448,7 @@ def _parse(
     cut = _truncate_entries(body, max_items) if max_items is not None else None
     if cut is not None:
         body, total = cut
-    # A BytesIO, never the bytes themselves: feedparser would try to open a
-    # body such as b"/etc/passwd" as a local file.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=_feedparser_headers(headers),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    parsed = _read_document(body, _feedparser_headers(headers))
     channel = parsed.get("feed") or {}
     title = _detail_text(channel, "title") or None
     entries = parsed.get("entries") or []
@@ -473,8 +472,9 @@ def _parse(
         # Broken and nothing recovered: as useless as a page that is not a feed.
         return ParseResult(error=f"no readable entries: {warning}", title=title)
     log.debug(
-        "feed.parsed url=%s entries=%s articles=%s warning=%s",
+        "feed.parsed url=%s parser=%s entries=%s articles=%s warning=%s",
         feed.url,
+        parsed.get("parser"),
         len(entries),
         len(articles),
         warning,
@@ -486,3 +486,43 @@ def _parse(
         ttl_s=_ttl_s(channel),
         language=_clean(channel.get("language")) or None,
     )
+
+
+def _read_document(body: bytes, headers: Mapping[str, str]) -> Mapping[str, Any]:
+    """feedparser's result for the document, or the fast path's equivalent.
+
+    The fast path (``fastxml``, lxml) is taken when it reads the document without
+    doubt: it did not decline, found entries, and found no fewer entries than the
+    document has closing item/entry tags. Anything else goes to feedparser.
+    """
+    try:
+        fast = fastxml.parse_fast(body, headers)
+    except fastxml.Unsupported as e:
+        log.debug("parse.fast_declined reason=%s", e)
+    except Exception:  # a fast-path bug must not cost the feed: feedparser reads it
+        log.warning("parse.fast_crashed", exc_info=True)
+    else:
+        if fast.entries and len(fast.entries) >= _count_entry_ends(body):
+            return {
+                "parser": "fast",
+                "version": fast.version,
+                "feed": fast.feed,
+                "entries": fast.entries,
+                "bozo": fast.bozo_exception is not None,
+                "bozo_exception": fast.bozo_exception,
+            }
+    # A BytesIO, never the bytes themselves: feedparser would try to open a
+    # body such as b"/etc/passwd" as a local file.
+    parsed = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    parsed["parser"] = "feedparser"
+    return parsed  # type: ignore[no-any-return]
+
+
+def _count_entry_ends(body: bytes) -> int:
+    """How many closing item/entry tags the bytes hold (0 for UTF-16/32 documents)."""
+    return sum(1 for _ in _ENTRY_END.finditer(body))

@@ -1,0 +1,524 @@
+"""The fast parse path: well-formed RSS 2.0/0.9x, RSS 1.0 and Atom 1.0 read with lxml.
+
+feedparser stays the reference (``monitor.feeds.parse``): this module reads a document
+into the same entry mappings feedparser would build for it (the keys
+``entry_to_article`` reads: id, link, title, summary, content, authors, author, tags,
+published, updated and their ``_detail``/``_parsed`` companions), so an article is the
+same article whichever path parsed it. It does so by following feedparser's own rules
+(``feedparser/mixin.py``, ``namespaces/_base.py``) for the elements it supports, and
+by reusing feedparser's decoding (``convert_to_utf8``), date parser and URL joining.
+
+It reads only what it can read exactly. Anything else raises ``Unsupported`` and the
+caller falls back to feedparser: a document that is not well-formed XML, a DOCTYPE
+(entities), ``xml:base``, Atom 0.3, ``type="xhtml"`` or base64 content, markup inside
+a text element, an element feedparser would treat specially that is not handled here
+(``<image>`` in an item, ``<source>`` with children, contributors, ...), or the
+orderings where feedparser turns a second summary into content.
+
+Safety: lxml runs with no network, no DTD loading, no entity resolution and no huge
+trees (libxml2's default limits on text and depth stay on); a document with a DOCTYPE
+is refused after parsing, before anything is read from it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedparser.datetimes import _parse_date  # type: ignore[import-untyped]
+from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
+from feedparser.html import _cp1252  # type: ignore[import-untyped]
+from feedparser.mixin import _FeedParserMixin  # type: ignore[import-untyped]
+from feedparser.urls import _urljoin  # type: ignore[import-untyped]
+from lxml import etree
+
+#: Namespace URI (lower-cased) -> feedparser's prefix ("" for RSS and Atom).
+_NAMESPACES: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
+_ATOM10 = "http://www.w3.org/2005/Atom"
+_RSS10 = "http://purl.org/rss/1.0/"
+_RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_TEXT_TYPES = ("text/plain", "text/html")
+_looks_like_html: Callable[[str], bool] = _FeedParserMixin.looks_like_html
+
+
+class Unsupported(Exception):
+    """The document needs feedparser (the reason is the message)."""
+
+
+@dataclass
+class FastFeed:
+    """What feedparser's result would hold, for the keys parse.py reads."""
+
+    version: str
+    #: Feed-level values: title, title_detail, ttl, language.
+    feed: dict[str, Any] = field(default_factory=dict)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    #: feedparser's bozo_exception from decoding (e.g. a charset override), or None.
+    bozo_exception: Exception | None = None
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, recover=False, remove_comments=True, remove_pis=True,
+        strip_cdata=True,
+    )
+
+
+# An lxml parser must not be used by two threads at once: one per thread.
+_local = threading.local()
+
+
+def _xml_parser() -> etree.XMLParser:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _parser()
+    return parser
+
+
+# -- names, as feedparser's strict parser computes them ------------------------------
+
+
+_name_cache: dict[tuple[str, str | None], str] = {}
+
+
+def _name(el: etree._Element) -> str:
+    """feedparser's handler name for an element: ``dc_creator``, ``pubdate``, ``title``."""
+    tag = el.tag
+    key = (tag, el.prefix)
+    name = _name_cache.get(key)
+    if name is None:
+        if tag[0] == "{":
+            uri, local = tag[1:].split("}", 1)
+        else:
+            uri, local = "", tag
+        lower = uri.lower()
+        if "backend.userland.com/rss" in lower:
+            lower = "http://backend.userland.com/rss"
+        prefix = _NAMESPACES.get(lower, el.prefix)
+        name = (prefix.lower() + "_" if prefix else "") + local.lower()
+        if len(_name_cache) < 4096:
+            _name_cache[key] = name
+    return name
+
+
+def _attrs(el: etree._Element) -> dict[str, str]:
+    """Attributes as feedparser sees them: lower-case names, rel/type values lower-cased."""
+    out: dict[str, str] = {}
+    for key, value in el.attrib.items():
+        if key[0] == "{":
+            uri, local = key[1:].split("}", 1)
+            prefix = _NAMESPACES.get(uri.lower(), "")
+            key = f"{prefix}:{local}" if prefix else local
+        key = key.lower()
+        out[key] = value.lower() if key in ("rel", "type") else value
+    return out
+
+
+_SHORT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html",
+                "xhtml": "application/xhtml+xml"}
+
+
+def _content_type(value: str) -> str:
+    """feedparser's map_content_type."""
+    value = value.lower()
+    return _SHORT_TYPES.get(value, value)
+
+
+def _join(uri: str) -> str:
+    """feedparser's ``_urljoin("", uri)``: against an empty base only its repair of
+    ``scheme:///path`` changes anything, so the common case skips the regex."""
+    at = uri.find("://")
+    if at < 0 or uri[at + 3 : at + 4] != "/":
+        return uri
+    return str(_urljoin("", uri))
+
+
+# -- text values, as feedparser's pop() transforms them ------------------------------
+
+
+def _finish(output: str) -> str:
+    """feedparser's last steps on every text value: the double-encoded UTF-8 repair
+    (the document is always UTF-8 by then) and the windows-1252 code points."""
+    if output.isascii():  # neither step changes ASCII
+        return output
+    try:
+        output = output.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return output.translate(_cp1252)
+
+
+def _own_text(el: etree._Element) -> str:
+    """The character data directly inside ``el`` (children's text belongs to them)."""
+    parts = [el.text or ""]
+    parts += [child.tail or "" for child in el]
+    return "".join(parts).strip()
+
+
+def _leaf_text(el: etree._Element) -> str:
+    """The text of an element that must not contain markup (else: Unsupported)."""
+    if len(el):
+        raise Unsupported(f"markup inside <{el.tag}>")
+    return (el.text or "").strip()
+
+
+# -- entries -------------------------------------------------------------------------
+
+_TITLES = frozenset({"title", "dc_title"})
+_SUMMARIES = {  # element -> (the key feedparser stores it under, its default type)
+    "description": "text/html", "dc_description": "text/html",
+    "summary": "text/plain", "itunes_summary": "text/plain",
+}
+_CONTENTS = {"content_encoded": "text/html", "fullitem": "text/html", "content": "text/plain"}
+_PUBLISHED = frozenset({"pubdate", "published", "issued", "dcterms_issued"})
+_UPDATED = frozenset({"updated", "modified", "dc_date", "dcterms_modified", "lastbuilddate"})
+_AUTHORS = frozenset({"author", "dc_creator", "dc_author", "itunes_author", "managingeditor"})
+_CATEGORIES = frozenset({"category", "dc_subject", "keywords", "itunes_category",
+                         "media_category"})
+_KEYWORD_LISTS = {"itunes_keywords": "http://www.itunes.com/", "media_keywords": None}
+#: Elements feedparser handles without touching any key an Article is built from.
+# fmt: off
+_HARMLESS = frozenset({
+    "enclosure", "cloud", "media_content", "media_thumbnail", "media_player",
+    "media_rating", "media_restriction", "media_license", "media_credit", "media_group",
+    "itunes_image", "itunes_explicit", "itunes_block", "itunes_subtitle", "subtitle",
+    "tagline", "dc_publisher", "webmaster", "dc_rights", "rights", "copyright",
+    "dc_language", "language", "created", "dcterms_created", "expirationdate",
+    "dcterms_valid", "generator", "info", "feedburner_browserfriendly", "width", "height",
+    "georss_point", "georss_line", "georss_polygon", "georss_box", "georss_where",
+})
+# fmt: on
+#: Every name feedparser has a handler for; one not handled here means Unsupported.
+_HANDLED_BY_FEEDPARSER = frozenset(
+    n.split("_", 2)[2] for n in dir(_FeedParserMixin) if n.startswith(("_start_", "_end_"))
+)
+#: Keys an Article is read from: an unknown element of that name would overwrite them.
+_ENTRY_KEYS = frozenset({
+    "id", "link", "title", "title_detail", "summary", "summary_detail", "content",
+    "authors", "author", "author_detail", "tags", "published", "published_parsed",
+    "updated", "updated_parsed", "guidislink", "links",
+})
+
+
+_ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")
+
+
+class _Entry:
+    """One entry being built the way feedparser's handlers build it."""
+
+    def __init__(self, version: str) -> None:
+        self.atom = version.startswith("atom")
+        self.data: dict[str, Any] = {}
+        self.has_content = False
+        self.title_locked = False
+
+    def text(self, el: etree._Element, element: str, default_type: str | None) -> tuple[str, str]:
+        """(value, type) of a text element, through feedparser's pop() steps."""
+        attrs = _attrs(el)
+        if "mode" in attrs:
+            raise Unsupported("content mode attribute (Atom 0.3)")
+        ctype = _content_type(attrs.get("type", default_type or "text/plain"))
+        if default_type is not None and ctype not in _TEXT_TYPES:
+            raise Unsupported(f"content type {ctype}")
+        output = _leaf_text(el)
+        if element == "link" or (element == "id" and attrs.get("ispermalink", "true") == "true"):
+            output = _join(output)
+        guess = default_type is not None and not self.atom and ctype == "text/plain"
+        if guess and _looks_like_html(output):  # RSS "plain text" is often HTML
+            ctype = "text/html"
+        return _finish(output), ctype
+
+    def add(self, el: etree._Element, name: str) -> None:
+        d = self.data
+        if name in _TITLES:
+            value, ctype = self.text(el, "title", "text/plain")
+            if not self.title_locked:
+                d["title"], d["title_detail"] = value, {"type": ctype}
+                self.title_locked = bool(value)
+        elif name in _SUMMARIES:
+            if "summary" in d and not self.has_content:
+                raise Unsupported("a second summary (feedparser makes it content)")
+            value, ctype = self.text(el, "summary", _SUMMARIES[name])
+            d["summary"], d["summary_detail"] = value, {"type": ctype}
+        elif name in _CONTENTS:
+            if "src" in el.attrib:
+                raise Unsupported("out-of-line content")
+            self.has_content = True
+            value, ctype = self.text(el, "content", _CONTENTS[name])
+            d.setdefault("content", []).append({"type": ctype, "value": value})
+            d.setdefault("summary", value)  # feedparser's copy (text and HTML types)
+        elif name in ("guid", "id"):
+            value, _ = self.text(el, "id", None)
+            d["id"] = value
+            if _attrs(el).get("ispermalink", "true") == "true":
+                d.setdefault("link", value)
+        elif name == "link":
+            self.link(el)
+        elif name in _PUBLISHED or name in _UPDATED:
+            key = "published" if name in _PUBLISHED else "updated"
+            value, _ = self.text(el, key, None)
+            d[key], d[key + "_parsed"] = value, _parse_date(value)
+        elif name in _AUTHORS:
+            self.author(el)
+        elif name in _CATEGORIES:
+            self.category(el, name)
+        elif name in _KEYWORD_LISTS:
+            if el.attrib:
+                raise Unsupported(f"<{name}> with attributes")
+            value, _ = self.text(el, name, None)
+            for term in value.split(","):
+                if term.strip():
+                    self.add_tag(term.strip(), _KEYWORD_LISTS[name], None)
+        elif name == "source":
+            if len(el):
+                raise Unsupported("<source> with children")
+            self.title_locked = False  # feedparser resets its title depth here
+        elif name == "media_title":
+            pass  # never overrides a non-empty <title>; checked in finish()
+        elif name == "image":
+            if len(el):
+                raise Unsupported("<image> with children in an entry")
+            self.title_locked = False  # as for <source>
+        elif name in _ENTRY_KEYS or (name in _HANDLED_BY_FEEDPARSER and name not in _HARMLESS):
+            raise Unsupported(f"<{name}> in an entry")
+
+    def link(self, el: etree._Element) -> None:
+        attrs = _attrs(el)
+        rel = attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        if href:  # feedparser's _enforce_href
+            attrs["href"] = href
+        if "href" in attrs:
+            if rel == "alternate" and _content_type(attrs["type"]) in _HTML_TYPES:
+                self.data["link"] = _join(attrs["href"])
+            return
+        value, _ = self.text(el, "link", None)
+        # feedparser's repair of "?a=1&amp;b=2" read as entity references.
+        if "&" in value:
+            value = _ENTITY_LIKE.sub(r"&\g<1>", value.replace("&amp;", "&"))
+        self.data["link"] = value
+
+    def author(self, el: etree._Element) -> None:
+        d = self.data
+        authors = d.setdefault("authors", [])
+        authors.append({})
+        for child in el:
+            name = _name(child)
+            if name in ("name", "email", "uri", "url", "homepage", "itunes_name",
+                        "itunes_email"):
+                key = {"uri": "href", "url": "href", "homepage": "href",
+                       "itunes_name": "name", "itunes_email": "email"}.get(name, name)
+                value = _leaf_text(child)
+                if key == "href":  # pushed as text: resolved and repaired like one
+                    value = _finish(_join(value))
+                # name and email are not: feedparser returns them as written.
+                # feedparser's _save_author: detail, sync, then the list entry.
+                _sync_author(d)
+                authors[-1][key] = value
+            elif name in _ENTRY_KEYS or name in _HANDLED_BY_FEEDPARSER or any(
+                _name(d) in _HANDLED_BY_FEEDPARSER for d in child.iterdescendants()
+            ):  # a <name> deeper down would still be the author's, in feedparser
+                raise Unsupported(f"<{name}> in an author")
+            # Elements feedparser has no handler for (gd:image) are kept apart.
+        d["author"] = _finish(_own_text(el))
+        _sync_author(d)
+
+    def category(self, el: etree._Element, name: str) -> None:
+        attrs = _attrs(el)
+        if name == "itunes_category":
+            if len(el):
+                raise Unsupported("nested itunes:category")
+            self.add_tag(attrs.get("text"), "http://www.itunes.com/", None)
+        else:
+            if name == "media_category":
+                attrs.setdefault("scheme", "http://search.yahoo.com/mrss/category_schema")
+            scheme = attrs.get("scheme", attrs.get("domain"))
+            self.add_tag(attrs.get("term"), scheme, attrs.get("label"))
+        value, _ = self.text(el, "category", None)
+        if not value:
+            return
+        tags = self.data["tags"]
+        if tags and not tags[-1]["term"]:
+            tags[-1]["term"] = value
+        else:
+            self.add_tag(value, None, None)
+
+    def add_tag(self, term: str | None, scheme: str | None, label: str | None) -> None:
+        tags = self.data.setdefault("tags", [])
+        if not term and not scheme and not label:
+            return
+        tag = {"term": term, "scheme": scheme, "label": label}
+        if tag not in tags:
+            tags.append(tag)
+
+
+_EMAIL = re.compile(
+    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
+)
+
+
+def _sync_author(d: dict[str, Any]) -> None:
+    """feedparser's ``_sync_author_detail``: the author string from the last author's
+    details, or the details (name, email) from the author string."""
+    detail = d.get("authors", [{}])[-1]
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name and email:
+            d["author"] = f"{name} ({email})"
+        elif name:
+            d["author"] = name
+        elif email:
+            d["author"] = email
+        return
+    author, email = d.get("author"), None
+    if not author:
+        return
+    match = _EMAIL.search(author)
+    if match:
+        email = match.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    if author:
+        detail["name"] = author
+    if email:
+        detail["email"] = email
+
+
+def _walk(entry: _Entry, el: etree._Element, depth: int) -> None:
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        name = _name(child)
+        if depth == 1 or name == "media_title":
+            entry.add(child, name)
+            if name in _AUTHORS or name in _CATEGORIES or name in _SUMMARIES:
+                continue  # children checked (or refused) by the handler
+        elif name in _ENTRY_KEYS or (name in _HANDLED_BY_FEEDPARSER and name not in _HARMLESS):
+            raise Unsupported(f"<{name}> nested in an entry")
+        if len(child):
+            _walk(entry, child, depth + 1)
+
+
+def _finish_entry(entry: _Entry, el: etree._Element) -> dict[str, Any]:
+    d = entry.data
+    if not _clean_title(d) and any(_name(x) == "media_title" for x in el.iter()):
+        raise Unsupported("media:title without a <title>")
+    return d
+
+
+def _clean_title(d: Mapping[str, Any]) -> bool:
+    title = d.get("title")
+    return isinstance(title, str) and bool(title)
+
+
+def _read_entry(el: etree._Element, version: str) -> dict[str, Any]:
+    attrs = _attrs(el)
+    if "xml:base" in attrs or "lastmod" in attrs or "href" in attrs:
+        raise Unsupported("item attributes feedparser reads")
+    entry = _Entry(version)
+    about = attrs.get("rdf:about")
+    if about:
+        entry.data["id"] = about
+    _walk(entry, el, 1)
+    return _finish_entry(entry, el)
+
+
+# -- documents -----------------------------------------------------------------------
+
+_ENTRY_NAMES = ("item", "entry")
+_BASE_ATTRIBUTE = re.compile(rb"\sbase\s*=", re.IGNORECASE)
+
+
+def _version(root: etree._Element) -> str:
+    name = _name(root)
+    if name == "rss":
+        version = root.get("version", "")
+        versions = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+        return versions.get(version) or ("rss20" if version.startswith("2.") else "rss")
+    for prefix, uri in root.nsmap.items():  # feedparser: the first format namespace seen
+        lower = (uri or "").lower()
+        if (prefix, lower) == (None, _RSS090):
+            return "rss090"
+        if lower == _RSS10:
+            return "rss10"
+        if lower == _ATOM10.lower():
+            return "atom10"
+    return ""
+
+
+def _feed_values(root: etree._Element, version: str, language: str | None) -> dict[str, Any]:
+    feed: dict[str, Any] = {}
+    if language:
+        feed["language"] = language.replace("_", "-")
+    lang = root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    if lang and _name(root) in ("feed", "rss"):
+        feed["language"] = lang.replace("_", "-")
+    channel = root
+    for child in root:
+        if isinstance(child.tag, str) and _name(child) == "channel":
+            channel = child
+            break
+    atom = version.startswith("atom")
+    for child in channel:
+        if not isinstance(child.tag, str):
+            continue
+        name = _name(child)
+        if name in _TITLES and "title" not in feed and len(child) == 0:
+            ctype = _content_type(_attrs(child).get("type", "text/plain"))
+            value = (child.text or "").strip()
+            if not atom and ctype == "text/plain" and _looks_like_html(value):
+                ctype = "text/html"
+            if value:
+                feed["title"], feed["title_detail"] = _finish(value), {"type": ctype}
+        elif name in ("ttl", "language", "dc_language") and len(child) == 0:
+            feed[name.removeprefix("dc_")] = _finish((child.text or "").strip())
+    return feed
+
+
+def parse_fast(body: bytes, headers: Mapping[str, str]) -> FastFeed:
+    """Read a well-formed RSS/Atom document the way feedparser would, or raise
+    Unsupported. ``headers`` are lower-cased, as ``parse._feedparser_headers`` gives
+    them to feedparser."""
+    result: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, result)
+    if not result.get("encoding"):
+        raise Unsupported("encoding unknown")
+    try:
+        root = etree.fromstring(data, _xml_parser())
+    except etree.XMLSyntaxError as e:
+        raise Unsupported(f"not well-formed: {e}") from e
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise Unsupported("DOCTYPE")
+    name = _name(root)
+    if name not in ("rss", "feed", "rdf_rdf"):
+        raise Unsupported(f"root <{name}>")
+    version = _version(root)
+    if name == "feed" and version != "atom10":
+        raise Unsupported("Atom before 1.0")
+    # feedparser changes its base URI on xml:base, and on a plain base="" attribute too.
+    if b"xml:base" in data or _BASE_ATTRIBUTE.search(data):
+        raise Unsupported("xml:base")
+    entries = []
+    for el in root.iter():
+        if isinstance(el.tag, str) and _name(el) in _ENTRY_NAMES:
+            if any(_name(p) in _ENTRY_NAMES for p in el.iterancestors()):
+                raise Unsupported("nested entries")
+            entries.append(_read_entry(el, version))
+    return FastFeed(
+        version=version,
+        feed=_feed_values(root, version, headers.get("content-language")),
+        entries=entries,
+        bozo_exception=result.get("bozo_exception"),
+    )
