@@ -61,6 +61,9 @@ class LiteralRegistry:
     ids: dict[LiteralSpec, int] = field(default_factory=dict)
     specs: list[LiteralSpec] = field(default_factory=list)
     _aliases: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
+    #: One leaf object per distinct literal use, so rules share its per-article evidence.
+    _leaves: dict[tuple[str, tuple[int, ...], frozenset[str]], LiteralLeaf] = field(
+        default_factory=dict)
 
     def intern(self, spec: LiteralSpec) -> int:
         lid = self.ids.get(spec)
@@ -68,6 +71,14 @@ class LiteralRegistry:
             lid = self.ids[spec] = len(self.specs)
             self.specs.append(spec)
         return lid
+
+    def leaf(self, label: str, ids: tuple[int, ...], fields: frozenset[str]) -> LiteralLeaf:
+        """The shared leaf for these literals in these fields."""
+        key = (label, ids, fields)
+        leaf = self._leaves.get(key)
+        if leaf is None:
+            leaf = self._leaves[key] = LiteralLeaf(label, ids, fields)
+        return leaf
 
     def alias_ids(self, name: str, aliases: Sequence[str]) -> tuple[int, ...]:
         """Literal ids of an entity's aliases (cached per entity)."""
@@ -151,7 +162,7 @@ class _Builder:
         else:
             text = node.text if isinstance(node, (q.Term, q.Phrase)) else ""
             ids = (reg.intern(LiteralSpec(fold_term(text))),)
-        return LiteralLeaf(q.literal_label(node), ids, frozenset(fields))
+        return reg.leaf(q.literal_label(node), ids, frozenset(fields))
 
     def triggers(self, ev: Evaluator) -> frozenset[int] | None:
         """Literals at least one of which any match must contain (None: unknown)."""

@@ -34,6 +34,10 @@ class ScanContext:
         self.snippets: dict[tuple[str, tuple[tuple[int, int], ...]], str] = {}
         #: Hits shared by the rules that fire on the same words.
         self.hits: dict[tuple[int, int, int, str, str], Hit] = {}
+        #: Labelled spans per leaf (leaves are shared by the rules that use them).
+        self.leaf_evidence: dict[Evaluator, list[tuple[str, Span]]] = {}
+        #: (hits, snippet) per distinct evidence: rules firing on the same words share it.
+        self.explained: dict[frozenset[tuple[str, Span]], tuple[tuple[Hit, ...], str]] = {}
 
     def text(self, name: str) -> str:
         t = self.texts.get(name)
@@ -102,7 +106,11 @@ class LiteralLeaf:
         return False
 
     def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
-        out.extend((self.label, s) for s in self.spans(ctx))
+        labelled = ctx.leaf_evidence.get(self)
+        if labelled is None:
+            label = self.label
+            labelled = ctx.leaf_evidence[self] = [(label, s) for s in self.spans(ctx)]
+        out.extend(labelled)
 
 
 @dataclass(frozen=True, eq=False)

@@ -133,6 +133,16 @@ def explain(ctx: ScanContext, rule: CompiledRule) -> Match:
     """The Match for a rule known to match: its hits and a snippet."""
     labelled: list[tuple[str, Span]] = []
     rule.root.evidence(ctx, labelled)
+    evidence = frozenset(labelled)
+    done = ctx.explained.get(evidence)
+    if done is None:
+        done = ctx.explained[evidence] = _hits_and_snippet(ctx, evidence)
+    return Match(rule.name, done[0], done[1])
+
+
+def _hits_and_snippet(
+    ctx: ScanContext, labelled: Iterable[tuple[str, Span]]
+) -> tuple[tuple[Hit, ...], str]:
     hits = build_hits(ctx, labelled)
     snippet = ""
     if hits:
@@ -142,7 +152,7 @@ def explain(ctx: ScanContext, rule: CompiledRule) -> Match:
         snippet = ctx.snippets.get((f, spans), "")
         if not snippet:
             snippet = ctx.snippets[(f, spans)] = make_snippet(ctx.text(f), spans)
-    return Match(rule.name, hits, snippet)
+    return hits, snippet
 
 
 class RuleSet:
