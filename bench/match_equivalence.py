@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from matching import load_articles, make_entities, make_rules, vocabulary
+from matchgen import load_articles, make_entities, make_rules, vocabulary
 
 from monitor.article import Article, RuleSpec
 from monitor.rules.compile import compile_rules

@@ -240,7 +240,9 @@ def _build_automaton(registry: LiteralRegistry, substring: bool) -> Any:
         if substring:
             payload: tuple[Any, ...] = (len(key), tuple(lid for lid, _, _ in entries))
         else:
-            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), tuple(entries))
+            lid, prefix, forms = entries[0]
+            simple = lid if len(entries) == 1 and not prefix and forms is None else -1
+            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), simple, tuple(entries))
         automaton.add_word(key, payload)
     automaton.make_automaton()
     return automaton

@@ -139,11 +139,19 @@ def joined(pieces: Sequence[Piece]) -> str:
     return "".join(f"{OPEN}{t}{CLOSE}" if hit else t for t, hit in pieces)
 
 
-def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) -> str:
+def plain_spacing(text: str) -> bool:
+    """True when ``text`` has no whitespace but single spaces (nothing to collapse)."""
+    return _PLAIN_SPACING.search(text) is None
+
+
+def make_snippet(
+    text: str, spans: Sequence[tuple[int, int]], width: int = 200, plain: bool = False
+) -> str:
     """Return ~``width`` chars of ``text`` around the first span, spans marked «».
 
     ``spans`` are [start, end) offsets into ``text``; overlapping spans are merged.
     Whitespace runs (line breaks included) become one space; "…" marks a cut.
+    ``plain``: the caller knows ``plain_spacing(text)`` (it then need not be checked).
     """
     if not text:
         return ""
@@ -151,7 +159,9 @@ def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) 
     if not ordered:
         return " ".join(text[:width].split()) + (ELLIPSIS if width < len(text) else "")
     start, end = _window(text, ordered[0], width)
-    return joined(mark_spans(text, ordered, start, end))
+    if plain or _PLAIN_SPACING.search(text, start, end) is None:
+        return joined(_mark_plain(text, ordered, start, end))
+    return joined(_mark_general(text, ordered, start, end))
 
 
 def lead_end(text: str, limit: int = 300) -> int:
