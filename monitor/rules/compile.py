@@ -227,12 +227,19 @@ def compile_query(
     return CompiledQuery(query, ast, root, builder.triggers(root), builder.registry)
 
 
-def _build_automaton(registry: LiteralRegistry, substring: bool) -> Any:
-    """The word automaton, or the substring one for regex keys (``match.*Payload``)."""
-    by_key: dict[str, list[tuple[int, bool, frozenset[str] | None]]] = {}
+_Entry = tuple[int, bool, frozenset[str] | None]
+
+
+def _keys(registry: LiteralRegistry, substring: bool) -> dict[str, list[_Entry]]:
+    by_key: dict[str, list[_Entry]] = {}
     for lid, spec in enumerate(registry.specs):
         if spec.substring == substring:
             by_key.setdefault(spec.key, []).append((lid, spec.prefix, spec.forms))
+    return by_key
+
+
+def _build_automaton(by_key: dict[str, list[_Entry]], substring: bool) -> Any:
+    """The word automaton, or the substring one for regex keys (``scan.*Payload``)."""
     if not by_key:
         return None
     automaton = ahocorasick.Automaton()
@@ -295,6 +302,6 @@ def compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str
         # Compiling is not the place to warn: test-rule and `rules apply` compile too,
         # where the cost does not matter. `check` and the daemon's start say it once.
         log.debug("rules.unindexed rules=%s", ",".join(compiled[i].name for i in unindexed))
-    return RuleSet(compiled, _build_automaton(registry, substring=False),
+    return RuleSet(compiled, _build_automaton(_keys(registry, substring=False), substring=False),
                    {k: tuple(v) for k, v in triggers.items()}, unindexed, scan,
-                   _build_automaton(registry, substring=True))
+                   _build_automaton(_keys(registry, substring=True), substring=True))

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from monitor.article import Article, Match
-from monitor.rules.evaluate import Evaluator, ScanContext
+from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
 from monitor.rules.evidence import match_for
-from monitor.rules.normalize import boundary_ok, case_key, word_end
+from monitor.rules.scan import scan_field, scan_substrings
 
 log = logging.getLogger(__name__)
 
@@ -43,79 +43,6 @@ class CompiledRule:
         return not self.tags or any(t in self.tags for t in article.feed_tags)
 
 
-#: Automaton payload per key: (key length, first char is a word char, last char is a
-#: word char, the literal id when the key is one plain whole-word literal (else -1),
-#: ((literal id, is prefix, case forms), ...)).
-Payload = tuple[int, bool, bool, int, tuple[tuple[int, bool, frozenset[str] | None], ...]]
-#: Payload in the substring automaton (regex keys): (key length, (literal id, ...)).
-SubstringPayload = tuple[int, tuple[int, ...]]
-
-
-def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
-    """Find every literal in one field, checking word boundaries and case forms.
-
-    The boundary test is inlined (this loop runs for every automaton hit), and a
-    key that is one plain literal (most keys) takes a short path; CJK exemptions
-    only apply when the text is not plain ASCII. Each (literal, span) is found once:
-    one key per literal, reported once per end position.
-    """
-    folded = ctx.fold(name)
-    text = folded.text
-    if not text:
-        return
-    plain = text.isascii()
-    last = len(text) - 1
-    found = ctx.found
-    for end, (klen, first_w, last_w, lid, entries) in automaton.iter(text):
-        start = end - klen + 1
-        if first_w and start and text[start - 1].isalnum():
-            if plain or not boundary_ok(text, start - 1, start):
-                continue
-        whole = not (last_w and end < last and text[end + 1].isalnum()) or (
-            not plain and boundary_ok(text, end, end + 1))
-        if lid >= 0:
-            if whole:
-                occ = found.get(lid)
-                if occ is None:
-                    found[lid] = [(name, start, end + 1)]
-                else:
-                    occ.append((name, start, end + 1))
-            continue
-        for lid, prefix, forms in entries:
-            if prefix:
-                span = (name, start, word_end(text, end + 1))
-            elif not whole:
-                continue
-            else:
-                span = (name, start, end + 1)
-                if forms is not None:
-                    o_start, o_end = folded.span(start, end + 1)
-                    if case_key(ctx.text(name)[o_start:o_end]) not in forms:
-                        continue
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [span]
-            else:
-                occ.append(span)
-
-
-def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:
-    """Find the regex keys in one field: anywhere, inside words too.
-
-    A separate automaton, so the word scan above stays as fast as without regexes.
-    """
-    text = ctx.fold(name).text
-    found = ctx.found
-    for end, (klen, lids) in automaton.iter(text):
-        span = (name, end - klen + 1, end + 1)
-        for lid in lids:
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [span]
-            else:
-                occ.append(span)
-
-
 class RuleSet:
     """All compiled rules behind one automaton. Immutable once built; rebuild to reload."""
 
@@ -136,6 +63,11 @@ class RuleSet:
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
         self._scoped = tuple(bool(r.feeds or r.tags or r.languages) for r in self._rules)
+        # A rule that is one literal in every scanned field matches whenever its
+        # literal was found, which is what made it a candidate: no test needed.
+        scanned = frozenset(self._scan_fields)
+        self._sure = tuple(isinstance(r.root, LiteralLeaf) and r.root.fields >= scanned
+                           for r in self._rules)
         self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property
@@ -188,11 +120,11 @@ class RuleSet:
         """Every rule that matches the article, in rule order, with its evidence."""
         ctx = ScanContext(article)
         out: list[Match] = []
-        rules, scoped = self._rules, self._scoped
+        rules, scoped, sure = self._rules, self._scoped, self._sure
         for i in self.candidates(ctx):
             rule = rules[i]
             if scoped[i] and not rule.in_scope(article):
                 continue
-            if rule.root.test(ctx):
+            if sure[i] or rule.root.test(ctx):
                 out.append(match_for(ctx, rule.name, rule.root))
         return out

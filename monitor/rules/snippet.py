@@ -56,7 +56,7 @@ def mark_spans(
     """
     end = len(text) if end is None else min(end, len(text))
     ordered = _ordered(text, spans)
-    if _PLAIN_SPACING.search(text, start, end) is None:
+    if plain_spacing(text[start:end]):
         return _mark_plain(text, ordered, start, end)
     return _mark_general(text, ordered, start, end)
 
@@ -141,6 +141,10 @@ def joined(pieces: Sequence[Piece]) -> str:
 
 def plain_spacing(text: str) -> bool:
     """True when ``text`` has no whitespace but single spaces (nothing to collapse)."""
+    # Every whitespace character but the space is unprintable (categories Z and C), so
+    # this test in C decides the common case; the regex is slow on long texts.
+    if text.isprintable():
+        return "  " not in text
     return _PLAIN_SPACING.search(text) is None
 
 
@@ -159,7 +163,7 @@ def make_snippet(
     if not ordered:
         return " ".join(text[:width].split()) + (ELLIPSIS if width < len(text) else "")
     start, end = _window(text, ordered[0], width)
-    if plain or _PLAIN_SPACING.search(text, start, end) is None:
+    if plain or plain_spacing(text[start:end]):
         return joined(_mark_plain(text, ordered, start, end))
     return joined(_mark_general(text, ordered, start, end))
 

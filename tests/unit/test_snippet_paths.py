@@ -49,3 +49,13 @@ def test_make_snippet_unchanged_on_any_spacing(text: str) -> None:
     spans = [(i, i + 2) for i in range(0, len(text), 5)]
     pieces = snippet.mark_spans(text, spans)
     assert pieces == snippet._mark_general(text, snippet._ordered(text, spans), 0, len(text))
+
+
+# Every whitespace character Python knows, a few invisible non-spaces, and anything else.
+_SPACES = [chr(i) for i in range(0x3001) if chr(i).isspace()] + ["\u200b", "\u00ad", "a"]
+
+
+@given(st.text(alphabet=st.sampled_from(_SPACES) | st.characters(), max_size=30))
+def test_plain_spacing_agrees_with_its_definition(text: str) -> None:
+    expected = all(c == " " or not c.isspace() for c in text) and "  " not in text
+    assert snippet.plain_spacing(text) == expected
