@@ -61,6 +61,9 @@ class LiteralRegistry:
     ids: dict[LiteralSpec, int] = field(default_factory=dict)
     specs: list[LiteralSpec] = field(default_factory=list)
     _aliases: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
+    #: One leaf object per distinct literal use, so rules share its per-article evidence.
+    _leaves: dict[tuple[str, tuple[int, ...], frozenset[str]], LiteralLeaf] = field(
+        default_factory=dict)
 
     def intern(self, spec: LiteralSpec) -> int:
         lid = self.ids.get(spec)
@@ -68,6 +71,14 @@ class LiteralRegistry:
             lid = self.ids[spec] = len(self.specs)
             self.specs.append(spec)
         return lid
+
+    def leaf(self, label: str, ids: tuple[int, ...], fields: frozenset[str]) -> LiteralLeaf:
+        """The shared leaf for these literals in these fields."""
+        key = (label, ids, fields)
+        leaf = self._leaves.get(key)
+        if leaf is None:
+            leaf = self._leaves[key] = LiteralLeaf(label, ids, fields)
+        return leaf
 
     def alias_ids(self, name: str, aliases: Sequence[str]) -> tuple[int, ...]:
         """Literal ids of an entity's aliases (cached per entity)."""
@@ -151,7 +162,7 @@ class _Builder:
         else:
             text = node.text if isinstance(node, (q.Term, q.Phrase)) else ""
             ids = (reg.intern(LiteralSpec(fold_term(text))),)
-        return LiteralLeaf(q.literal_label(node), ids, frozenset(fields))
+        return reg.leaf(q.literal_label(node), ids, frozenset(fields))
 
     def triggers(self, ev: Evaluator) -> frozenset[int] | None:
         """Literals at least one of which any match must contain (None: unknown)."""
@@ -216,12 +227,19 @@ def compile_query(
     return CompiledQuery(query, ast, root, builder.triggers(root), builder.registry)
 
 
-def _build_automaton(registry: LiteralRegistry, substring: bool) -> Any:
-    """The word automaton, or the substring one for regex keys (``match.*Payload``)."""
-    by_key: dict[str, list[tuple[int, bool, frozenset[str] | None]]] = {}
+_Entry = tuple[int, bool, frozenset[str] | None]
+
+
+def _keys(registry: LiteralRegistry, substring: bool) -> dict[str, list[_Entry]]:
+    by_key: dict[str, list[_Entry]] = {}
     for lid, spec in enumerate(registry.specs):
         if spec.substring == substring:
             by_key.setdefault(spec.key, []).append((lid, spec.prefix, spec.forms))
+    return by_key
+
+
+def _build_automaton(by_key: dict[str, list[_Entry]], substring: bool) -> Any:
+    """The word automaton, or the substring one for regex keys (``scan.*Payload``)."""
     if not by_key:
         return None
     automaton = ahocorasick.Automaton()
@@ -229,7 +247,9 @@ def _build_automaton(registry: LiteralRegistry, substring: bool) -> Any:
         if substring:
             payload: tuple[Any, ...] = (len(key), tuple(lid for lid, _, _ in entries))
         else:
-            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), tuple(entries))
+            lid, prefix, forms = entries[0]
+            simple = lid if len(entries) == 1 and not prefix and forms is None else -1
+            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), simple, tuple(entries))
         automaton.add_word(key, payload)
     automaton.make_automaton()
     return automaton
@@ -299,6 +319,6 @@ def _compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[st
         # Compiling is not the place to warn: test-rule and `rules apply` compile too,
         # where the cost does not matter. `check` and the daemon's start say it once.
         log.debug("rules.unindexed rules=%s", ",".join(compiled[i].name for i in unindexed))
-    return RuleSet(compiled, _build_automaton(registry, substring=False),
+    return RuleSet(compiled, _build_automaton(_keys(registry, substring=False), substring=False),
                    {k: tuple(v) for k, v in triggers.items()}, unindexed, scan,
-                   _build_automaton(registry, substring=True))
+                   _build_automaton(_keys(registry, substring=True), substring=True))

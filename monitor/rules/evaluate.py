@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from monitor.article import Article, Hit
+from monitor.article import FIELDS, Article, Hit
 from monitor.rules.normalize import Folded, fold, word_index, word_starts
+from monitor.rules.snippet import plain_spacing
 
 #: (field, start, end) in folded coordinates of that field.
 Span = tuple[str, int, int]
+#: One piece of evidence, ordered as hits are reported (field, start, longest first):
+#: (field rank, start, -end, literal label, field), folded coordinates.
+HitKey = tuple[int, int, int, str, str]
+FIELD_RANK = {f: i for i, f in enumerate(FIELDS)}
 #: Regex hits kept per field, so a pattern cannot flood the evidence.
 MAX_REGEX_HITS = 50
 
@@ -29,11 +34,18 @@ class ScanContext:
         self.folded: dict[str, Folded] = {}
         #: literal id -> spans where it was found.
         self.found: dict[int, list[Span]] = {}
+        #: Set once the automata have run (a second scan would repeat every span).
+        self.scanned = False
         self._starts: dict[str, list[int]] = {}
         self._regex: dict[int, list[Span]] = {}
         self.snippets: dict[tuple[str, tuple[tuple[int, int], ...]], str] = {}
         #: Hits shared by the rules that fire on the same words.
         self.hits: dict[tuple[int, int, int, str, str], Hit] = {}
+        #: Evidence per leaf (leaves are shared by the rules that use them).
+        self.leaf_evidence: dict[Evaluator, list[HitKey]] = {}
+        #: (hits, snippet) per distinct evidence: rules firing on the same words share it.
+        self.explained: dict[Any, tuple[tuple[Hit, ...], str]] = {}
+        self._plain: dict[str, bool] = {}
 
     def text(self, name: str) -> str:
         t = self.texts.get(name)
@@ -46,6 +58,13 @@ class ScanContext:
         if f is None:
             f = self.folded[name] = fold(self.text(name))
         return f
+
+    def plain_spacing(self, name: str) -> bool:
+        """True when a field's text has no whitespace but single spaces (see snippet)."""
+        p = self._plain.get(name)
+        if p is None:
+            p = self._plain[name] = plain_spacing(self.text(name))
+        return p
 
     def word_starts(self, name: str) -> list[int]:
         s = self._starts.get(name)
@@ -72,7 +91,7 @@ class Evaluator(Protocol):
     """A compiled query node: a verdict, and the evidence behind a true verdict."""
 
     def test(self, ctx: ScanContext) -> bool: ...
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None: ...
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,8 +120,8 @@ class LiteralLeaf:
                         return True
         return False
 
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
-        out.extend((self.label, s) for s in self.spans(ctx))
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
+        out.extend(_leaf_evidence(self, ctx))
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,8 +141,17 @@ class RegexLeaf:
     def test(self, ctx: ScanContext) -> bool:
         return bool(self.spans(ctx))
 
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
-        out.extend((self.label, s) for s in self.spans(ctx))
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
+        out.extend(_leaf_evidence(self, ctx))
+
+
+def _leaf_evidence(leaf: LiteralLeaf | RegexLeaf, ctx: ScanContext) -> list[HitKey]:
+    keys = ctx.leaf_evidence.get(leaf)
+    if keys is None:
+        label, rank = leaf.label, FIELD_RANK.get
+        keys = ctx.leaf_evidence[leaf] = [(rank(f, 99), s, -e, label, f)
+                                          for f, s, e in leaf.spans(ctx)]
+    return keys
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +166,7 @@ class AnyOf:
                 return True
         return False
 
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
         for c in self.children:
             c.evidence(ctx, out)
 
@@ -155,7 +183,7 @@ class AllOf:
                 return False
         return True
 
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
         for c in self.children:
             c.evidence(ctx, out)
 
@@ -169,12 +197,12 @@ class NoneOf:
     def test(self, ctx: ScanContext) -> bool:
         return not self.child.test(ctx)
 
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
         return None
 
 
-def _labelled(side: Evaluator, ctx: ScanContext) -> list[tuple[str, Span]]:
-    out: list[tuple[str, Span]] = []
+def _evidence_of(side: Evaluator, ctx: ScanContext) -> list[HitKey]:
+    out: list[HitKey] = []
     side.evidence(ctx, out)
     return out
 
@@ -188,27 +216,29 @@ class Nearby:
     right: Evaluator
     distance: int
 
-    def pairs(self, ctx: ScanContext, first_only: bool) -> list[tuple[str, Span]]:
-        lefts, rights = _labelled(self.left, ctx), _labelled(self.right, ctx)
+    def pairs(self, ctx: ScanContext, first_only: bool) -> list[HitKey]:
+        lefts, rights = _evidence_of(self.left, ctx), _evidence_of(self.right, ctx)
         if not lefts or not rights:
             return []
-        out: list[tuple[str, Span]] = []
-        for l_label, (lf, ls, le) in lefts:
+        out: list[HitKey] = []
+        for left in lefts:
+            _, ls, neg_le, _, lf = left
             starts = ctx.word_starts(lf)
-            a0, a1 = word_index(starts, ls), word_index(starts, le - 1)
-            for r_label, (rf, rs, re_) in rights:
+            a0, a1 = word_index(starts, ls), word_index(starts, -neg_le - 1)
+            for right in rights:
+                _, rs, neg_re, _, rf = right
                 if rf != lf:
                     continue
-                b0, b1 = word_index(starts, rs), word_index(starts, re_ - 1)
+                b0, b1 = word_index(starts, rs), word_index(starts, -neg_re - 1)
                 gap = b0 - a1 - 1 if a1 < b0 else a0 - b1 - 1 if b1 < a0 else -1
                 if 0 <= gap <= self.distance:
                     if first_only:
-                        return [(l_label, (lf, ls, le))]
-                    out.extend(((l_label, (lf, ls, le)), (r_label, (rf, rs, re_))))
+                        return [left]
+                    out.extend((left, right))
         return out
 
     def test(self, ctx: ScanContext) -> bool:
         return bool(self.pairs(ctx, first_only=True))
 
-    def evidence(self, ctx: ScanContext, out: list[tuple[str, Span]]) -> None:
+    def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
         out.extend(self.pairs(ctx, first_only=False))

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from monitor.article import FIELDS, Article, Hit, Match
-from monitor.rules.evaluate import Evaluator, ScanContext, Span
-from monitor.rules.normalize import boundary_ok, case_key, word_end
-from monitor.rules.snippet import make_snippet
+from monitor.article import Article, Match
+from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
+from monitor.rules.evidence import match_for
+from monitor.rules.scan import scan_field, scan_substrings
 
 log = logging.getLogger(__name__)
-_FIELD_ORDER = {f: i for i, f in enumerate(FIELDS)}
 
 
 @dataclass(frozen=True)
@@ -44,107 +43,6 @@ class CompiledRule:
         return not self.tags or any(t in self.tags for t in article.feed_tags)
 
 
-#: Automaton payload per key: (key length, first char is a word char, last char is a
-#: word char, ((literal id, is prefix, case forms), ...)).
-Payload = tuple[int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...]]
-#: Payload in the substring automaton (regex keys): (key length, (literal id, ...)).
-SubstringPayload = tuple[int, tuple[int, ...]]
-
-
-def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
-    """Find every literal in one field, checking word boundaries and case forms.
-
-    The boundary test is inlined (this loop runs for every automaton hit); CJK
-    exemptions only apply when the text is not plain ASCII.
-    """
-    folded = ctx.fold(name)
-    text = folded.text
-    if not text:
-        return
-    plain = text.isascii()
-    last = len(text) - 1
-    found = ctx.found
-    for end, (klen, first_w, last_w, entries) in automaton.iter(text):
-        start = end - klen + 1
-        if first_w and start and text[start - 1].isalnum():
-            if plain or not boundary_ok(text, start - 1, start):
-                continue
-        whole = not (last_w and end < last and text[end + 1].isalnum()) or (
-            not plain and boundary_ok(text, end, end + 1))
-        for lid, prefix, forms in entries:
-            if prefix:
-                span = (name, start, word_end(text, end + 1))
-            elif not whole:
-                continue
-            else:
-                span = (name, start, end + 1)
-                if forms is not None:
-                    o_start, o_end = folded.span(start, end + 1)
-                    if case_key(ctx.text(name)[o_start:o_end]) not in forms:
-                        continue
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [span]
-            elif span not in occ:
-                occ.append(span)
-
-
-def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:
-    """Find the regex keys in one field: anywhere, inside words too.
-
-    A separate automaton, so the word scan above stays as fast as without regexes.
-    """
-    text = ctx.fold(name).text
-    found = ctx.found
-    for end, (klen, lids) in automaton.iter(text):
-        span = (name, end - klen + 1, end + 1)
-        for lid in lids:
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [span]
-            else:
-                occ.append(span)
-
-
-def build_hits(ctx: ScanContext, labelled: Iterable[tuple[str, Span]]) -> tuple[Hit, ...]:
-    """Turn folded-coordinate evidence into Hits on the original text, in reading order.
-
-    A hit covered by a longer hit of the same term is dropped ("China" inside
-    "mainland China" for @China).
-    """
-    keyed = sorted({(_FIELD_ORDER.get(f, 99), s, -e, label, f) for label, (f, s, e) in labelled})
-    reach: dict[tuple[str, str], int] = {}
-    hits: list[Hit] = []
-    cache = ctx.hits
-    for key in keyed:
-        _, s, neg_e, label, f = key
-        if reach.get((label, f), -1) >= -neg_e:
-            continue
-        reach[(label, f)] = -neg_e
-        hit = cache.get(key)
-        if hit is None:
-            o_start, o_end = ctx.folded[f].span(s, -neg_e)
-            hit = cache[key] = Hit(label, f, o_start, o_end, ctx.texts[f][o_start:o_end])
-        hits.append(hit)
-    return tuple(hits)
-
-
-def explain(ctx: ScanContext, rule: CompiledRule) -> Match:
-    """The Match for a rule known to match: its hits and a snippet."""
-    labelled: list[tuple[str, Span]] = []
-    rule.root.evidence(ctx, labelled)
-    hits = build_hits(ctx, labelled)
-    snippet = ""
-    if hits:
-        f = hits[0].field
-        spans = tuple((h.start, h.end) for h in hits if h.field == f)
-        # Rules firing on the same words share one snippet.
-        snippet = ctx.snippets.get((f, spans), "")
-        if not snippet:
-            snippet = ctx.snippets[(f, spans)] = make_snippet(ctx.text(f), spans)
-    return Match(rule.name, hits, snippet)
-
-
 class RuleSet:
     """All compiled rules behind one automaton. Immutable once built; rebuild to reload."""
 
@@ -165,6 +63,11 @@ class RuleSet:
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
         self._scoped = tuple(bool(r.feeds or r.tags or r.languages) for r in self._rules)
+        # A rule that is one literal in every scanned field matches whenever its
+        # literal was found, which is what made it a candidate: no test needed.
+        scanned = frozenset(self._scan_fields)
+        self._sure = tuple(isinstance(r.root, LiteralLeaf) and r.root.fields >= scanned
+                           for r in self._rules)
         self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property
@@ -197,12 +100,14 @@ class RuleSet:
 
     def candidates(self, ctx: ScanContext) -> list[int]:
         """Scan the article once and return the indices of the rules worth evaluating."""
-        if self._automaton is not None:
-            for name in self._scan_fields:
-                scan_field(ctx, self._automaton, name)
-        if self._substrings is not None:
-            for name in self._scan_fields:
-                scan_substrings(ctx, self._substrings, name)
+        if not ctx.scanned:
+            ctx.scanned = True
+            if self._automaton is not None:
+                for name in self._scan_fields:
+                    scan_field(ctx, self._automaton, name)
+            if self._substrings is not None:
+                for name in self._scan_fields:
+                    scan_substrings(ctx, self._substrings, name)
         triggers = self._triggers
         chosen: set[int] = set(self._unindexed)
         for lid in ctx.found:
@@ -215,11 +120,11 @@ class RuleSet:
         """Every rule that matches the article, in rule order, with its evidence."""
         ctx = ScanContext(article)
         out: list[Match] = []
-        rules, scoped = self._rules, self._scoped
+        rules, scoped, sure = self._rules, self._scoped, self._sure
         for i in self.candidates(ctx):
             rule = rules[i]
             if scoped[i] and not rule.in_scope(article):
                 continue
-            if rule.root.test(ctx):
-                out.append(explain(ctx, rule))
+            if sure[i] or rule.root.test(ctx):
+                out.append(match_for(ctx, rule.name, rule.root))
         return out

@@ -16,6 +16,8 @@ OPEN, CLOSE, ELLIPSIS = "«", "»", "…"
 #: One piece of marked text: the text and whether it is a hit.
 Piece = tuple[str, bool]
 _WS = re.compile(r"\s+")
+#: Whitespace other than single spaces (what ``_tidy`` has to collapse).
+_PLAIN_SPACING = re.compile(r"[^\S ]|  ")
 
 
 def _window(text: str, first: tuple[int, int], width: int) -> tuple[int, int]:
@@ -53,9 +55,18 @@ def mark_spans(
     included) become one space; "…" pieces mark a cut at either edge.
     """
     end = len(text) if end is None else min(end, len(text))
+    ordered = _ordered(text, spans)
+    if plain_spacing(text[start:end]):
+        return _mark_plain(text, ordered, start, end)
+    return _mark_general(text, ordered, start, end)
+
+
+def _mark_general(
+    text: str, ordered: list[tuple[int, int]], start: int, end: int
+) -> tuple[Piece, ...]:
     pieces: list[list[Any]] = [[ELLIPSIS, False]] if start > 0 else []
     pos = start
-    for s, e in _ordered(text, spans):
+    for s, e in ordered:
         if e <= pos or s >= end:  # outside the window, or inside a merged hit
             continue
         s, e = max(s, pos), min(e, end)
@@ -68,6 +79,44 @@ def mark_spans(
     if end < len(text):
         pieces.append([ELLIPSIS, False])
     return _tidy(pieces)
+
+
+def _mark_plain(
+    text: str, ordered: list[tuple[int, int]], start: int, end: int
+) -> tuple[Piece, ...]:
+    """``mark_spans`` for a window whose only whitespace is single spaces.
+
+    Every piece is then a contiguous slice of the window, so collapsing whitespace
+    inside or across pieces changes nothing: only the ends need stripping. This is
+    the common case, and snippets are built for every match.
+    """
+    pieces: list[Piece] = [(ELLIPSIS, False)] if start > 0 else []
+    pos = start
+    for s, e in ordered:
+        if e <= pos or s >= end:
+            continue
+        if s < pos:
+            s = pos
+        if e > end:
+            e = end
+        if s == pos and pieces and pieces[-1][1]:
+            pieces[-1] = (pieces[-1][0] + text[s:e], True)
+        else:
+            if s > pos:
+                pieces.append((text[pos:s], False))
+            pieces.append((text[s:e], True))
+        pos = e
+    if end > pos:
+        pieces.append((text[pos:end], False))
+    if end < len(text):
+        pieces.append((ELLIPSIS, False))
+    out = [p for p in pieces if p[0]]
+    if out:
+        out[0] = (out[0][0].lstrip(), out[0][1])
+        out[-1] = (out[-1][0].rstrip(), out[-1][1])
+        if not (out[0][0] and out[-1][0]):
+            return tuple(p for p in out if p[0])
+    return tuple(out)
 
 
 def _tidy(pieces: list[list[Any]]) -> tuple[Piece, ...]:
@@ -90,11 +139,23 @@ def joined(pieces: Sequence[Piece]) -> str:
     return "".join(f"{OPEN}{t}{CLOSE}" if hit else t for t, hit in pieces)
 
 
-def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) -> str:
+def plain_spacing(text: str) -> bool:
+    """True when ``text`` has no whitespace but single spaces (nothing to collapse)."""
+    # Every whitespace character but the space is unprintable (categories Z and C), so
+    # this test in C decides the common case; the regex is slow on long texts.
+    if text.isprintable():
+        return "  " not in text
+    return _PLAIN_SPACING.search(text) is None
+
+
+def make_snippet(
+    text: str, spans: Sequence[tuple[int, int]], width: int = 200, plain: bool = False
+) -> str:
     """Return ~``width`` chars of ``text`` around the first span, spans marked «».
 
     ``spans`` are [start, end) offsets into ``text``; overlapping spans are merged.
     Whitespace runs (line breaks included) become one space; "…" marks a cut.
+    ``plain``: the caller knows ``plain_spacing(text)`` (it then need not be checked).
     """
     if not text:
         return ""
@@ -102,7 +163,9 @@ def make_snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 200) 
     if not ordered:
         return " ".join(text[:width].split()) + (ELLIPSIS if width < len(text) else "")
     start, end = _window(text, ordered[0], width)
-    return joined(mark_spans(text, ordered, start, end))
+    if plain or plain_spacing(text[start:end]):
+        return joined(_mark_plain(text, ordered, start, end))
+    return joined(_mark_general(text, ordered, start, end))
 
 
 def lead_end(text: str, limit: int = 300) -> int:
