@@ -26,8 +26,11 @@ def backlog_keys(
     is not alerted either: retention may have deleted it while its feed still lists
     it (a quiet feed keeps old items for months), so it looks unseen again.
     """
-    cutoffs = [now - timedelta(seconds=s) for s, on in ((backlog_s, first_poll),
-                                                       (forgotten_s, True)) if on and s]
+    cutoffs = []
+    if first_poll:  # backlog 0: every dated item of the first poll is old news
+        cutoffs.append(now - timedelta(seconds=backlog_s))
+    if forgotten_s:  # None or 0: retention keeps articles for ever
+        cutoffs.append(now - timedelta(seconds=forgotten_s))
     if not cutoffs:
         return set()
     cutoff = max(cutoffs)
