@@ -183,7 +183,7 @@ class FullTextRunner:
             try:
                 new_alerts = await asyncio.to_thread(
                     self._finish, [(job, result) for job, result, _ in batch])
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (each page's task logs it: page.crashed)
                 for _, _, done in batch:
                     if not done.done():
                         done.set_exception(e)
