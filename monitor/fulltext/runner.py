@@ -8,7 +8,8 @@ impossible), in the same transaction as the page's outcome.
 
     wanted_keys ─▶ save_articles (page rows stored with the articles, due at once)
         ─▶ claim (lease them) ─▶ submit ─▶ fetch + extract ─▶ match
-        ─▶ record_page (page outcome + new matches + outbox rows) ─▶ kick delivery
+        ─▶ record_pages (one writer: the outcomes of the pages fetched meanwhile, new
+           matches and outbox rows, one transaction) ─▶ kick delivery
 
 A crash between the save and the claim leaves the page due: ``resume`` (after
 every poll pass, in any replica) claims it.
@@ -82,6 +83,9 @@ class FullTextRunner:
         self._pages: PageFetcher | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._warming: asyncio.Future[None] | None = None
+        #: Pages fetched, waiting for the writer (``_store``), and the writer's task.
+        self._queue: list[tuple[PageJob, PageResult, asyncio.Future[None]]] = []
+        self._writer: asyncio.Future[None] | None = None
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -159,23 +163,53 @@ class FullTextRunner:
         try:
             pages = await self._fetcher()
             result = await pages.get(job.url, job.etag, job.last_modified)
-            new_alerts = await asyncio.to_thread(self._finish, job, result)
+            await self._store(job, result)
         except StoreUnavailable:  # logged once by the store; the page's lease brings it back
             return
         except Exception:  # one page must not stop the others; its lease brings it back
             log.exception("page.crashed url=%s", job.url)
-            return
-        if new_alerts and self.on_alerts is not None:
-            self.on_alerts()
 
-    def _finish(self, job: PageJob, result: PageResult) -> int:
-        """Match the article with its full text and store the page's outcome."""
-        record = page_record(job, result, self._clock())
-        matches: list[Match] = []
-        if record.status == "done":
-            matches = self._match(replace(job.article, full_text=record.text))
-        new_matches, new_alerts = self.store.record_page(record, matches, self._routes())
-        log.info("page.fetched url=%s status=%s outcome=%s words=%d error=%s new_matches=%d",
-                 job.url, result.status, record.status, len(record.text.split()),
-                 record.error, new_matches)
+    async def _store(self, job: PageJob, result: PageResult) -> None:
+        """Queue the page for the writer and wait until it is stored. One writer stores
+        every page fetched meanwhile in one transaction: pages stored one by one from
+        several threads contended for SQLite's write lock (bench/latency.py: 49 ms a
+        page, holding the worker threads that delivery and ingest need too)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((job, result, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                new_alerts = await asyncio.to_thread(
+                    self._finish, [(job, result) for job, result, _ in batch])
+            except Exception as e:  # noqa: BLE001 (each page's task logs it: page.crashed)
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(e)
+                continue
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+            if new_alerts and self.on_alerts is not None:
+                self.on_alerts()
+
+    def _finish(self, batch: Sequence[tuple[PageJob, PageResult]]) -> int:
+        """Match the articles with their full texts and store the pages' outcomes."""
+        now, items = self._clock(), []
+        for job, result in batch:
+            record = page_record(job, result, now)
+            matches: list[Match] = []
+            if record.status == "done":
+                matches = self._match(replace(job.article, full_text=record.text))
+            items.append((record, matches))
+            log.info("page.fetched url=%s status=%s outcome=%s words=%d error=%s matches=%d",
+                     job.url, result.status, record.status, len(record.text.split()),
+                     record.error, len(matches))
+        new_matches, new_alerts = self.store.record_pages(items, self._routes())
+        log.info("pages.stored pages=%d new_matches=%d new_alerts=%d", len(items),
+                 new_matches, new_alerts)
         return new_alerts

@@ -94,28 +94,28 @@ class PageQueries:
 
     def record_page(self, record: PageRecord, matches: Sequence[Match],
                     routes: Mapping[str, Sequence[Route]]) -> tuple[int, int]:
-        """Store a page's outcome and the matches its text added (rules that had not
-        matched yet: one more match row each, never a second one), atomically.
-        Returns (new_matches, new_alerts)."""
-        from monitor.store.repo import _cap, _insert_matches_bulk  # repo imports this module
+        """``record_pages`` for one page."""
+        return self.record_pages([(record, matches)], routes)
 
-        r = record
-        values = {"status": r.status, "error": _cap(r.error), "http_status": r.http_status,
-                  "due_at": r.due_at, "fetched_at": r.now,
-                  "attempts": article_page.c.attempts + 1}
-        if r.status == "done":
-            values["text"] = r.text
-        if r.etag or r.last_modified:
-            values.update(etag=r.etag, last_modified=r.last_modified)
+    def record_pages(self, items: Sequence[tuple[PageRecord, Sequence[Match]]],
+                     routes: Mapping[str, Sequence[Route]]) -> tuple[int, int]:
+        """Store pages' outcomes and the matches their texts added (rules that had not
+        matched yet: one more match row each, never a second one), in one transaction:
+        one write for a burst of pages, not one each contending for the write lock.
+        Returns (new_matches, new_alerts)."""
+        from monitor.store.repo import _insert_matches_bulk  # repo imports this module
 
         def work(conn: Connection) -> tuple[int, int]:
-            conn.execute(update(article_page)
-                         .where(article_page.c.article_id == r.article_id).values(values))
-            if not matches:
+            for record, _ in items:
+                conn.execute(update(article_page)
+                             .where(article_page.c.article_id == record.article_id)
+                             .values(_page_values(record)))
+            found = [(r.article_id, ms, True) for r, ms in items if ms]
+            if not found:
                 return (0, 0)
-            return _insert_matches_bulk(conn, [(r.article_id, matches, True)], routes, r.now)
+            return _insert_matches_bulk(conn, found, routes, items[0][0].now)
 
-        return self._tx("recording a page", work)  # type: ignore[no-any-return]
+        return self._tx("recording pages", work)  # type: ignore[no-any-return]
 
     def page_stats(self) -> dict[str, PageStats]:
         """Per feed URL: its articles' pages done, failed and wanted."""
@@ -132,6 +132,19 @@ class PageQueries:
                     for r in conn.execute(query)}
 
         return self._tx("reading page stats", work, readonly=True)  # type: ignore[no-any-return]
+
+
+def _page_values(r: PageRecord) -> dict[str, Any]:
+    from monitor.store.repo import _cap  # repo imports this module
+
+    values: dict[str, Any] = {"status": r.status, "error": _cap(r.error),
+                              "http_status": r.http_status, "due_at": r.due_at,
+                              "fetched_at": r.now, "attempts": article_page.c.attempts + 1}
+    if r.status == "done":
+        values["text"] = r.text
+    if r.etag or r.last_modified:
+        values.update(etag=r.etag, last_modified=r.last_modified)
+    return values
 
 
 def want_pages_in(conn: Connection, feed_id: int, keys: Collection[str], now: datetime) -> None:
