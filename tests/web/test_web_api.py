@@ -247,3 +247,18 @@ def test_applying_a_new_rule_records_its_matches_and_queues_alerts_once(site: Si
     status, _, body = site.call("POST", "/api/v1/rules/apply", token=ADMIN,
                                 json_body={"rules": "berlin"})
     assert status == 400 and "list of rule names" in body
+
+
+def test_matches_already_read_show_their_feed_under_its_new_name(site: Site) -> None:
+    from monitor.article import FeedSpec
+
+    [before] = site.get_json("/api/v1/matches?rule=weather")["items"]  # read: now known
+    assert before["feed"] == "World"
+    site.monitor.store.sync_feeds([  # a config edit renames the feed
+        FeedSpec(url=site.feeds.url("/world.xml"), name="Welt", tags=("world",)),
+        FeedSpec(url=site.broken_url, name="Broken")], site.monitor.clock())
+    [after] = site.get_json("/api/v1/matches?rule=weather")["items"]
+    assert after == {**before, "feed": "Welt"}
+    assert site.get_json(f"/api/v1/matches/{before['id']}")["feed"] == "Welt"
+    assert site.get_json("/api/v1/matches?feed=Welt&rule=weather")["items"] == [after]
+    assert site.get_json("/api/v1/matches?feed=World")["items"] == []
