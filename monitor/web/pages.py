@@ -166,8 +166,8 @@ async def export_matches(request: web.Request) -> web.Response:
         return web.Response(text=body, content_type="application/x-ndjson",
                             headers={"Content-Disposition": "attachment; filename=matches.jsonl"})
     out = io.StringIO()
-    columns = ["id", "rule", "title", "url", "feed", "published", "matched_at", "terms",
-               "snippet"]
+    columns = ["id", "rule", "title", "url", "feed", "published", "matched_at", "story",
+               "language", "terms", "snippet"]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
