@@ -299,6 +299,16 @@ async def retry_alert(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/alerts")
 
 
+async def retry_selected(request: web.Request) -> web.StreamResponse:
+    """Bulk action: retry the failed or dead alerts ticked on the alerts page."""
+    state = _state(request)
+    form = await request.post()
+    ids = [int(v) for v in form.getall("id", []) if str(v).isdigit() and len(str(v)) <= 18]
+    if ids:
+        await state.run(state.store.revive_alerts, state.clock(), alert_ids=ids)
+    raise web.HTTPSeeOther("/alerts")
+
+
 async def retry_dead(request: web.Request) -> web.StreamResponse:
     state = _state(request)
     await state.run(state.store.revive_alerts, state.clock())

@@ -61,6 +61,8 @@ def test_every_response_matches_the_openapi_document(site: Site) -> None:
         ("GET", "/matches/{id}", "/api/v1/matches/999999", None, 404),
         ("POST", "/alerts/{id}/retry", f"/api/v1/alerts/{dead}/retry", None, 200),
         ("POST", "/alerts/retry-dead", "/api/v1/alerts/retry-dead", None, 200),
+        ("POST", "/alerts/retry", "/api/v1/alerts/retry", {"ids": [dead]}, 200),
+        ("POST", "/alerts/retry", "/api/v1/alerts/retry", {"ids": "all"}, 400),
         ("POST", "/feeds/poll", "/api/v1/feeds/poll", {"url": site.feeds.url("/world.xml")},
          200),
         ("POST", "/feeds/poll-failing", "/api/v1/feeds/poll-failing", None, 200),
@@ -262,3 +264,14 @@ def test_matches_already_read_show_their_feed_under_its_new_name(site: Site) -> 
     assert site.get_json(f"/api/v1/matches/{before['id']}")["feed"] == "Welt"
     assert site.get_json("/api/v1/matches?feed=Welt&rule=weather")["items"] == [after]
     assert site.get_json("/api/v1/matches?feed=World")["items"] == []
+
+
+def test_selected_alerts_are_retried_in_bulk(site: Site) -> None:
+    dead = site.make_dead_alert()
+    status, _, body = site.call("POST", "/api/v1/alerts/retry", token=READ,
+                                json_body={"ids": [dead]})
+    assert status == 403
+    status, _, body = site.call("POST", "/api/v1/alerts/retry", token=ADMIN,
+                                json_body={"ids": [dead, 999999]})
+    assert (status, json.loads(body)) == (200, {"retried": 1})  # unknown ids: ignored
+    assert dead in [a.id for a in site.monitor.store.list_alerts(status="pending")]

@@ -217,3 +217,14 @@ def test_admin_applies_a_new_rule_from_the_rules_page(site: Site) -> None:
     assert "Applied berlin: 3 articles scanned, 1 new match, 0 alerts queued." in body
     status, _, _ = site.call("POST", "/rules/apply", cookie=cookie, form={"rule": "berlin"})
     assert status == 403  # no CSRF token
+
+
+def test_admin_retries_the_ticked_alerts(site: Site) -> None:
+    dead = site.make_dead_alert()
+    cookie, csrf = login(site, ADMIN)
+    page = _page(site, "/alerts", cookie)
+    assert f'name="id" value="{dead}" form="bulk"' in page and 'id="retry-selected"' in page
+    status, headers, _ = site.call("POST", "/alerts/retry", cookie=cookie,
+                                   form={"csrf": csrf, "id": str(dead)})
+    assert (status, headers["Location"]) == (303, "/alerts")
+    assert dead in [a.id for a in site.monitor.store.list_alerts(status="pending")]
