@@ -211,6 +211,17 @@ async def retry_alert(request: web.Request) -> web.Response:
     return web.json_response({"retried": revived})
 
 
+async def retry_alerts(request: web.Request) -> web.Response:
+    """Bulk action: retry these failed or dead alerts (``{"ids": [...]}``)."""
+    state = _state(request)
+    ids = (await params.json_body(request)).get("ids")
+    if not isinstance(ids, list) or not ids or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise bad_request("ids: a list of alert ids", parameter="ids")
+    revived = await state.run(state.store.revive_alerts, state.clock(), alert_ids=ids)
+    return web.json_response({"retried": revived})
+
+
 async def retry_dead(request: web.Request) -> web.Response:
     state = _state(request)
     revived = await state.run(state.store.revive_alerts, state.clock())

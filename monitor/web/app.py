@@ -65,6 +65,7 @@ ROUTES: list[tuple[str, str, Handler, Access]] = [
     ("GET", "/alerts", pages.alerts, "read"),
     ("POST", "/alerts/{id}/retry", pages.retry_alert, "admin"),
     ("POST", "/alerts/retry-dead", pages.retry_dead, "admin"),
+    ("POST", "/alerts/retry", pages.retry_selected, "admin"),
     ("GET", "/static/{name}", pages.static, "public"),
     ("GET", f"{API}/openapi.json", openapi.document, "read"),
     ("GET", f"{API}/matches", api.matches, "read"),
@@ -82,6 +83,7 @@ ROUTES: list[tuple[str, str, Handler, Access]] = [
     ("GET", f"{API}/alerts", api.alerts, "read"),
     ("POST", f"{API}/alerts/{{id}}/retry", api.retry_alert, "admin"),
     ("POST", f"{API}/alerts/retry-dead", api.retry_dead, "admin"),
+    ("POST", f"{API}/alerts/retry", api.retry_alerts, "admin"),
 ]
 #: Routes anyone may use: the probes, the login form and the static files.
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/login", "/static/{name}"})

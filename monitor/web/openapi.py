@@ -110,6 +110,8 @@ _APPLY_BODY = {"required": True, "content": {"application/json": {"schema": _obj
     {"rules": {**_STRINGS, "description": "rule names (default: every rule)"},
      "since": {"type": "string", "default": "7d"},
      "alert": {"type": "boolean", "default": False}}, [])}}}
+_IDS_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
+    {"ids": {"type": "array", "items": {"type": "integer"}}})}}}
 _TEST_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
     {"query": {"type": "string"}, "since": {"type": "string", "default": "30d"}}, ["query"])}}}
 
@@ -157,6 +159,8 @@ PATHS: dict[str, Any] = {
                             *_PAGING])},
     "/alerts/{id}/retry": {"post": _op("Retry a failed or dead alert", "Done", _ID, admin=True)},
     "/alerts/retry-dead": {"post": _op("Retry every dead alert", "Done", admin=True)},
+    "/alerts/retry": {"post": _op("Retry these failed or dead alerts", "Done",
+                                  body=_IDS_BODY, admin=True)},
 }
 
 DOCUMENT: dict[str, Any] = {

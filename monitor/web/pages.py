@@ -166,8 +166,8 @@ async def export_matches(request: web.Request) -> web.Response:
         return web.Response(text=body, content_type="application/x-ndjson",
                             headers={"Content-Disposition": "attachment; filename=matches.jsonl"})
     out = io.StringIO()
-    columns = ["id", "rule", "title", "url", "feed", "published", "matched_at", "terms",
-               "snippet"]
+    columns = ["id", "rule", "title", "url", "feed", "published", "matched_at", "story",
+               "language", "terms", "snippet"]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
@@ -296,6 +296,16 @@ async def retry_alert(request: web.Request) -> web.StreamResponse:
     state = _state(request)
     alert_id = params.path_id(request)
     await state.run(state.store.revive_alerts, state.clock(), alert_ids=[alert_id])
+    raise web.HTTPSeeOther("/alerts")
+
+
+async def retry_selected(request: web.Request) -> web.StreamResponse:
+    """Bulk action: retry the failed or dead alerts ticked on the alerts page."""
+    state = _state(request)
+    form = await request.post()
+    ids = [int(v) for v in form.getall("id", []) if str(v).isdigit() and len(str(v)) <= 18]
+    if ids:
+        await state.run(state.store.revive_alerts, state.clock(), alert_ids=ids)
     raise web.HTTPSeeOther("/alerts")
 
 

@@ -61,6 +61,8 @@ def test_every_response_matches_the_openapi_document(site: Site) -> None:
         ("GET", "/matches/{id}", "/api/v1/matches/999999", None, 404),
         ("POST", "/alerts/{id}/retry", f"/api/v1/alerts/{dead}/retry", None, 200),
         ("POST", "/alerts/retry-dead", "/api/v1/alerts/retry-dead", None, 200),
+        ("POST", "/alerts/retry", "/api/v1/alerts/retry", {"ids": [dead]}, 200),
+        ("POST", "/alerts/retry", "/api/v1/alerts/retry", {"ids": "all"}, 400),
         ("POST", "/feeds/poll", "/api/v1/feeds/poll", {"url": site.feeds.url("/world.xml")},
          200),
         ("POST", "/feeds/poll-failing", "/api/v1/feeds/poll-failing", None, 200),
@@ -247,3 +249,29 @@ def test_applying_a_new_rule_records_its_matches_and_queues_alerts_once(site: Si
     status, _, body = site.call("POST", "/api/v1/rules/apply", token=ADMIN,
                                 json_body={"rules": "berlin"})
     assert status == 400 and "list of rule names" in body
+
+
+def test_matches_already_read_show_their_feed_under_its_new_name(site: Site) -> None:
+    from monitor.article import FeedSpec
+
+    [before] = site.get_json("/api/v1/matches?rule=weather")["items"]  # read: now known
+    assert before["feed"] == "World"
+    site.monitor.store.sync_feeds([  # a config edit renames the feed
+        FeedSpec(url=site.feeds.url("/world.xml"), name="Welt", tags=("world",)),
+        FeedSpec(url=site.broken_url, name="Broken")], site.monitor.clock())
+    [after] = site.get_json("/api/v1/matches?rule=weather")["items"]
+    assert after == {**before, "feed": "Welt"}
+    assert site.get_json(f"/api/v1/matches/{before['id']}")["feed"] == "Welt"
+    assert site.get_json("/api/v1/matches?feed=Welt&rule=weather")["items"] == [after]
+    assert site.get_json("/api/v1/matches?feed=World")["items"] == []
+
+
+def test_selected_alerts_are_retried_in_bulk(site: Site) -> None:
+    dead = site.make_dead_alert()
+    status, _, body = site.call("POST", "/api/v1/alerts/retry", token=READ,
+                                json_body={"ids": [dead]})
+    assert status == 403
+    status, _, body = site.call("POST", "/api/v1/alerts/retry", token=ADMIN,
+                                json_body={"ids": [dead, 999999]})
+    assert (status, json.loads(body)) == (200, {"retried": 1})  # unknown ids: ignored
+    assert dead in [a.id for a in site.monitor.store.list_alerts(status="pending")]

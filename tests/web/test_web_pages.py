@@ -129,6 +129,7 @@ def test_export_gives_the_current_filter_as_csv_and_jsonl(site: Site, cookie: st
     rows = list(csv.DictReader(io.StringIO(body)))
     assert {r["rule"] for r in rows} == {"zoom-china"} and len(rows) == 2
     assert HOSTILE_TITLE in {r["title"] for r in rows}
+    assert all(r["story"].isdigit() for r in rows)  # the test site groups stories
     status, headers, body = site.call("GET", "/matches/export?format=jsonl&q=berlin",
                                       cookie=cookie)
     lines = [json.loads(line) for line in body.splitlines()]
@@ -216,3 +217,14 @@ def test_admin_applies_a_new_rule_from_the_rules_page(site: Site) -> None:
     assert "Applied berlin: 3 articles scanned, 1 new match, 0 alerts queued." in body
     status, _, _ = site.call("POST", "/rules/apply", cookie=cookie, form={"rule": "berlin"})
     assert status == 403  # no CSRF token
+
+
+def test_admin_retries_the_ticked_alerts(site: Site) -> None:
+    dead = site.make_dead_alert()
+    cookie, csrf = login(site, ADMIN)
+    page = _page(site, "/alerts", cookie)
+    assert f'name="id" value="{dead}" form="bulk"' in page and 'id="retry-selected"' in page
+    status, headers, _ = site.call("POST", "/alerts/retry", cookie=cookie,
+                                   form={"csrf": csrf, "id": str(dead)})
+    assert (status, headers["Location"]) == (303, "/alerts")
+    assert dead in [a.id for a in site.monitor.store.list_alerts(status="pending")]
