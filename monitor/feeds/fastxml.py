@@ -84,11 +84,16 @@ def _xml_parser() -> etree.XMLParser:
 
 
 _name_cache: dict[tuple[str, str | None], str] = {}
+#: Names of tags whose namespace feedparser knows (or that have none): no prefix needed.
+_tag_names: dict[str, str] = {}
 
 
 def _name(el: etree._Element) -> str:
     """feedparser's handler name for an element: ``dc_creator``, ``pubdate``, ``title``."""
     tag = el.tag
+    name = _tag_names.get(tag)
+    if name is not None:
+        return name
     key = (tag, el.prefix)
     name = _name_cache.get(key)
     if name is None:
@@ -99,17 +104,21 @@ def _name(el: etree._Element) -> str:
         lower = uri.lower()
         if "backend.userland.com/rss" in lower:
             lower = "http://backend.userland.com/rss"
-        prefix = _NAMESPACES.get(lower, el.prefix)
+        known = lower in _NAMESPACES
+        prefix = _NAMESPACES[lower] if known else el.prefix
         name = (prefix.lower() + "_" if prefix else "") + local.lower()
-        if len(_name_cache) < 4096:
-            _name_cache[key] = name
+        if len(_name_cache) + len(_tag_names) < 8192:  # bounded: names come from feeds
+            if known:  # the prefix the document chose does not matter then
+                _tag_names[tag] = name
+            else:
+                _name_cache[key] = name
     return name
 
 
 def _attrs(el: etree._Element) -> dict[str, str]:
     """Attributes as feedparser sees them: lower-case names, rel/type values lower-cased."""
     out: dict[str, str] = {}
-    for key, value in el.attrib.items():
+    for key, value in el.items():
         if key[0] == "{":
             uri, local = key[1:].split("}", 1)
             prefix = _NAMESPACES.get(uri.lower(), "")
@@ -218,19 +227,21 @@ class _Entry:
         self.title_locked = False
 
     def text(self, el: etree._Element, element: str, default_type: str | None) -> tuple[str, str]:
-        """(value, type) of a text element, through feedparser's pop() steps."""
-        attrs = _attrs(el)
+        """(value, type) of a text element, through feedparser's pop() steps; the type
+        only for content elements (``default_type`` given)."""
+        attrs = _attrs(el) if el.items() else {}
         if "mode" in attrs:
             raise Unsupported("content mode attribute (Atom 0.3)")
-        ctype = _content_type(attrs.get("type", default_type or "text/plain"))
+        ctype = "" if default_type is None else _content_type(attrs.get("type", default_type))
         if default_type is not None and ctype not in _TEXT_TYPES:
             raise Unsupported(f"content type {ctype}")
         output = _leaf_text(el)
         if element == "link" or (element == "id" and attrs.get("ispermalink", "true") == "true"):
             output = _join(output)
-        guess = default_type is not None and not self.atom and ctype == "text/plain"
-        if guess and _looks_like_html(output):  # RSS "plain text" is often HTML
-            ctype = "text/html"
+        if default_type is None:
+            return _finish(output), ""
+        if not self.atom and ctype == "text/plain" and _looks_like_html(output):
+            ctype = "text/html"  # RSS "plain text" is often HTML: feedparser guesses
         return _finish(output), ctype
 
     def add(self, el: etree._Element, name: str) -> None:
@@ -510,12 +521,9 @@ def parse_fast(body: bytes, headers: Mapping[str, str]) -> FastFeed:
     # feedparser changes its base URI on xml:base, and on a plain base="" attribute too.
     if b"xml:base" in data or _BASE_ATTRIBUTE.search(data):
         raise Unsupported("xml:base")
-    entries = []
-    for el in root.iter():
-        if isinstance(el.tag, str) and _name(el) in _ENTRY_NAMES:
-            if any(_name(p) in _ENTRY_NAMES for p in el.iterancestors()):
-                raise Unsupported("nested entries")
-            entries.append(_read_entry(el, version))
+    # In document order; an entry inside an entry is refused by the outer one's walk.
+    entries = [_read_entry(el, version) for el in root.iter()
+               if isinstance(el.tag, str) and _name(el) in _ENTRY_NAMES]
     return FastFeed(
         version=version,
         feed=_feed_values(root, version, headers.get("content-language")),
