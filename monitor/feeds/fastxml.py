@@ -33,7 +33,7 @@ from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
 from feedparser.html import _cp1252  # type: ignore[import-untyped]
 from feedparser.mixin import _FeedParserMixin  # type: ignore[import-untyped]
 from feedparser.urls import _urljoin  # type: ignore[import-untyped]
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 #: Namespace URI (lower-cased) -> feedparser's prefix ("" for RSS and Atom).
 _NAMESPACES: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
@@ -179,7 +179,7 @@ def _leaf_text(el: etree._Element) -> str:
 # -- entries -------------------------------------------------------------------------
 
 _TITLES = frozenset({"title", "dc_title"})
-_SUMMARIES = {  # element -> (the key feedparser stores it under, its default type)
+_SUMMARIES = {  # element -> its default content type (all are stored as "summary")
     "description": "text/html", "dc_description": "text/html",
     "summary": "text/plain", "itunes_summary": "text/plain",
 }
@@ -224,7 +224,10 @@ class _Entry:
         self.atom = version.startswith("atom")
         self.data: dict[str, Any] = {}
         self.has_content = False
+        #: feedparser's title_depth: a non-empty title locks out later ones...
         self.title_locked = False
+        #: ...and a title stored at some depth is replaced only from that depth or above.
+        self.title_depth: int | None = None
 
     def text(self, el: etree._Element, element: str, default_type: str | None) -> tuple[str, str]:
         """(value, type) of a text element, through feedparser's pop() steps; the type
@@ -244,13 +247,12 @@ class _Entry:
             ctype = "text/html"  # RSS "plain text" is often HTML: feedparser guesses
         return _finish(output), ctype
 
-    def add(self, el: etree._Element, name: str) -> None:
+    def add(self, el: etree._Element, name: str, depth: int = 1) -> None:
         d = self.data
         if name in _TITLES:
             value, ctype = self.text(el, "title", "text/plain")
-            if not self.title_locked:
-                d["title"], d["title_detail"] = value, {"type": ctype}
-                self.title_locked = bool(value)
+            self.title(value, ctype, depth)
+            self.title_locked = self.title_locked or bool(value)
         elif name in _SUMMARIES:
             if "summary" in d and not self.has_content:
                 raise Unsupported("a second summary (feedparser makes it content)")
@@ -289,14 +291,24 @@ class _Entry:
             if len(el):
                 raise Unsupported("<source> with children")
             self.title_locked = False  # feedparser resets its title depth here
-        elif name == "media_title":
-            pass  # never overrides a non-empty <title>; checked in finish()
+        elif name == "media_title":  # a title that does not lock out later ones
+            value, ctype = self.text(el, "title", "text/plain")
+            self.title(value, ctype, depth)
         elif name == "image":
             if len(el):
                 raise Unsupported("<image> with children in an entry")
             self.title_locked = False  # as for <source>
         elif name in _ENTRY_KEYS or (name in _HANDLED_BY_FEEDPARSER and name not in _HARMLESS):
             raise Unsupported(f"<{name}> in an entry")
+
+    def title(self, value: str, ctype: str, depth: int) -> None:
+        if self.title_locked:
+            return
+        if self.title_depth is None or depth <= self.title_depth:
+            self.data["title"] = value
+            self.title_depth = depth
+        # feedparser replaces the detail (the type) even when it keeps the value.
+        self.data["title_detail"] = {"type": ctype}
 
     def link(self, el: etree._Element) -> None:
         attrs = _attrs(el)
@@ -412,25 +424,13 @@ def _walk(entry: _Entry, el: etree._Element, depth: int) -> None:
             continue
         name = _name(child)
         if depth == 1 or name == "media_title":
-            entry.add(child, name)
+            entry.add(child, name, depth)
             if name in _AUTHORS or name in _CATEGORIES or name in _SUMMARIES:
                 continue  # children checked (or refused) by the handler
         elif name in _ENTRY_KEYS or (name in _HANDLED_BY_FEEDPARSER and name not in _HARMLESS):
             raise Unsupported(f"<{name}> nested in an entry")
         if len(child):
             _walk(entry, child, depth + 1)
-
-
-def _finish_entry(entry: _Entry, el: etree._Element) -> dict[str, Any]:
-    d = entry.data
-    if not _clean_title(d) and any(_name(x) == "media_title" for x in el.iter()):
-        raise Unsupported("media:title without a <title>")
-    return d
-
-
-def _clean_title(d: Mapping[str, Any]) -> bool:
-    title = d.get("title")
-    return isinstance(title, str) and bool(title)
 
 
 def _read_entry(el: etree._Element, version: str) -> dict[str, Any]:
@@ -442,7 +442,7 @@ def _read_entry(el: etree._Element, version: str) -> dict[str, Any]:
     if about:
         entry.data["id"] = about
     _walk(entry, el, 1)
-    return _finish_entry(entry, el)
+    return entry.data
 
 
 # -- documents -----------------------------------------------------------------------
