@@ -454,9 +454,10 @@ def main() -> int:
     rows = corpus()
     with tempfile.TemporaryDirectory(prefix="nm-bench-") as tmp:
         work = Path(tmp)
-        write_farm(work / "www", max(args.feeds, args.big_feeds), ITEMS, rows)
+        big = 0 if args.no_big or args.only_whole or args.only_stories else args.big_feeds
+        write_farm(work / "www", max(args.feeds, big), ITEMS, rows)
         small = work / "www" / "small"  # the big run: 5 items per feed
-        write_farm(small, args.big_feeds, 5, rows)
+        write_farm(small, big, 5, rows)
         proc, base = start_nginx(work)
         try:
             if args.only_stories:

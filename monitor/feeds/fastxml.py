@@ -33,7 +33,7 @@ from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
 from feedparser.html import _cp1252  # type: ignore[import-untyped]
 from feedparser.mixin import _FeedParserMixin  # type: ignore[import-untyped]
 from feedparser.urls import _urljoin  # type: ignore[import-untyped]
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 #: Namespace URI (lower-cased) -> feedparser's prefix ("" for RSS and Atom).
 _NAMESPACES: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
@@ -84,11 +84,16 @@ def _xml_parser() -> etree.XMLParser:
 
 
 _name_cache: dict[tuple[str, str | None], str] = {}
+#: Names of tags whose namespace feedparser knows (or that have none): no prefix needed.
+_tag_names: dict[str, str] = {}
 
 
 def _name(el: etree._Element) -> str:
     """feedparser's handler name for an element: ``dc_creator``, ``pubdate``, ``title``."""
     tag = el.tag
+    name = _tag_names.get(tag)
+    if name is not None:
+        return name
     key = (tag, el.prefix)
     name = _name_cache.get(key)
     if name is None:
@@ -99,17 +104,21 @@ def _name(el: etree._Element) -> str:
         lower = uri.lower()
         if "backend.userland.com/rss" in lower:
             lower = "http://backend.userland.com/rss"
-        prefix = _NAMESPACES.get(lower, el.prefix)
+        known = lower in _NAMESPACES
+        prefix = _NAMESPACES[lower] if known else el.prefix
         name = (prefix.lower() + "_" if prefix else "") + local.lower()
-        if len(_name_cache) < 4096:
-            _name_cache[key] = name
+        if len(_name_cache) + len(_tag_names) < 8192:  # bounded: names come from feeds
+            if known:  # the prefix the document chose does not matter then
+                _tag_names[tag] = name
+            else:
+                _name_cache[key] = name
     return name
 
 
 def _attrs(el: etree._Element) -> dict[str, str]:
     """Attributes as feedparser sees them: lower-case names, rel/type values lower-cased."""
     out: dict[str, str] = {}
-    for key, value in el.attrib.items():
+    for key, value in el.items():
         if key[0] == "{":
             uri, local = key[1:].split("}", 1)
             prefix = _NAMESPACES.get(uri.lower(), "")
@@ -170,7 +179,7 @@ def _leaf_text(el: etree._Element) -> str:
 # -- entries -------------------------------------------------------------------------
 
 _TITLES = frozenset({"title", "dc_title"})
-_SUMMARIES = {  # element -> (the key feedparser stores it under, its default type)
+_SUMMARIES = {  # element -> its default content type (all are stored as "summary")
     "description": "text/html", "dc_description": "text/html",
     "summary": "text/plain", "itunes_summary": "text/plain",
 }
@@ -215,31 +224,35 @@ class _Entry:
         self.atom = version.startswith("atom")
         self.data: dict[str, Any] = {}
         self.has_content = False
+        #: feedparser's title_depth: a non-empty title locks out later ones...
         self.title_locked = False
+        #: ...and a title stored at some depth is replaced only from that depth or above.
+        self.title_depth: int | None = None
 
     def text(self, el: etree._Element, element: str, default_type: str | None) -> tuple[str, str]:
-        """(value, type) of a text element, through feedparser's pop() steps."""
-        attrs = _attrs(el)
+        """(value, type) of a text element, through feedparser's pop() steps; the type
+        only for content elements (``default_type`` given)."""
+        attrs = _attrs(el) if el.items() else {}
         if "mode" in attrs:
             raise Unsupported("content mode attribute (Atom 0.3)")
-        ctype = _content_type(attrs.get("type", default_type or "text/plain"))
+        ctype = "" if default_type is None else _content_type(attrs.get("type", default_type))
         if default_type is not None and ctype not in _TEXT_TYPES:
             raise Unsupported(f"content type {ctype}")
         output = _leaf_text(el)
         if element == "link" or (element == "id" and attrs.get("ispermalink", "true") == "true"):
             output = _join(output)
-        guess = default_type is not None and not self.atom and ctype == "text/plain"
-        if guess and _looks_like_html(output):  # RSS "plain text" is often HTML
-            ctype = "text/html"
+        if default_type is None:
+            return _finish(output), ""
+        if not self.atom and ctype == "text/plain" and _looks_like_html(output):
+            ctype = "text/html"  # RSS "plain text" is often HTML: feedparser guesses
         return _finish(output), ctype
 
-    def add(self, el: etree._Element, name: str) -> None:
+    def add(self, el: etree._Element, name: str, depth: int = 1) -> None:
         d = self.data
         if name in _TITLES:
             value, ctype = self.text(el, "title", "text/plain")
-            if not self.title_locked:
-                d["title"], d["title_detail"] = value, {"type": ctype}
-                self.title_locked = bool(value)
+            self.title(value, ctype, depth)
+            self.title_locked = self.title_locked or bool(value)
         elif name in _SUMMARIES:
             if "summary" in d and not self.has_content:
                 raise Unsupported("a second summary (feedparser makes it content)")
@@ -278,14 +291,24 @@ class _Entry:
             if len(el):
                 raise Unsupported("<source> with children")
             self.title_locked = False  # feedparser resets its title depth here
-        elif name == "media_title":
-            pass  # never overrides a non-empty <title>; checked in finish()
+        elif name == "media_title":  # a title that does not lock out later ones
+            value, ctype = self.text(el, "title", "text/plain")
+            self.title(value, ctype, depth)
         elif name == "image":
             if len(el):
                 raise Unsupported("<image> with children in an entry")
             self.title_locked = False  # as for <source>
         elif name in _ENTRY_KEYS or (name in _HANDLED_BY_FEEDPARSER and name not in _HARMLESS):
             raise Unsupported(f"<{name}> in an entry")
+
+    def title(self, value: str, ctype: str, depth: int) -> None:
+        if self.title_locked:
+            return
+        if self.title_depth is None or depth <= self.title_depth:
+            self.data["title"] = value
+            self.title_depth = depth
+        # feedparser replaces the detail (the type) even when it keeps the value.
+        self.data["title_detail"] = {"type": ctype}
 
     def link(self, el: etree._Element) -> None:
         attrs = _attrs(el)
@@ -401,25 +424,13 @@ def _walk(entry: _Entry, el: etree._Element, depth: int) -> None:
             continue
         name = _name(child)
         if depth == 1 or name == "media_title":
-            entry.add(child, name)
+            entry.add(child, name, depth)
             if name in _AUTHORS or name in _CATEGORIES or name in _SUMMARIES:
                 continue  # children checked (or refused) by the handler
         elif name in _ENTRY_KEYS or (name in _HANDLED_BY_FEEDPARSER and name not in _HARMLESS):
             raise Unsupported(f"<{name}> nested in an entry")
         if len(child):
             _walk(entry, child, depth + 1)
-
-
-def _finish_entry(entry: _Entry, el: etree._Element) -> dict[str, Any]:
-    d = entry.data
-    if not _clean_title(d) and any(_name(x) == "media_title" for x in el.iter()):
-        raise Unsupported("media:title without a <title>")
-    return d
-
-
-def _clean_title(d: Mapping[str, Any]) -> bool:
-    title = d.get("title")
-    return isinstance(title, str) and bool(title)
 
 
 def _read_entry(el: etree._Element, version: str) -> dict[str, Any]:
@@ -431,7 +442,7 @@ def _read_entry(el: etree._Element, version: str) -> dict[str, Any]:
     if about:
         entry.data["id"] = about
     _walk(entry, el, 1)
-    return _finish_entry(entry, el)
+    return entry.data
 
 
 # -- documents -----------------------------------------------------------------------
@@ -510,12 +521,9 @@ def parse_fast(body: bytes, headers: Mapping[str, str]) -> FastFeed:
     # feedparser changes its base URI on xml:base, and on a plain base="" attribute too.
     if b"xml:base" in data or _BASE_ATTRIBUTE.search(data):
         raise Unsupported("xml:base")
-    entries = []
-    for el in root.iter():
-        if isinstance(el.tag, str) and _name(el) in _ENTRY_NAMES:
-            if any(_name(p) in _ENTRY_NAMES for p in el.iterancestors()):
-                raise Unsupported("nested entries")
-            entries.append(_read_entry(el, version))
+    # In document order; an entry inside an entry is refused by the outer one's walk.
+    entries = [_read_entry(el, version) for el in root.iter()
+               if isinstance(el.tag, str) and _name(el) in _ENTRY_NAMES]
     return FastFeed(
         version=version,
         feed=_feed_values(root, version, headers.get("content-language")),
