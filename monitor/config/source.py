@@ -126,7 +126,14 @@ _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 def _read_yaml(loader_class: type[yaml.SafeLoader], text: str,
                env: Mapping[str, str]) -> Document:
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)
+    except yaml.reader.ReaderError as e:  # the pure-Python reader checks every character first
+        where = Position(text.count("\n", 0, e.position) + 1,
+                         e.position - text.rfind("\n", 0, e.position))
+        char = e.character if isinstance(e.character, int) else ord(e.character[:1] or "\0")
+        message = f"invalid YAML: control character U+{char:04X} is not allowed ({where})"
+        raise ConfigError(problems=[message]) from e
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
