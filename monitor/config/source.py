@@ -260,8 +260,15 @@ class _Builder:
         if node.tag != _STR_TAG:
             try:
                 return self.loader.construct_object(node)
-            except yaml.YAMLError as e:  # an unknown !tag, a bad !!binary ...
-                self._problem(path, f"cannot read this value: {getattr(e, 'problem', e)}")
+            # An unknown !tag, a bad !!binary (YAMLError); PyYAML's constructors for explicit
+            # tags raise what int() and dict lookups do: "!!int x", "!!bool maybe" (KeyError),
+            # "!!timestamp " (AttributeError: its regex did not match).
+            except (yaml.YAMLError, ValueError, TypeError, AttributeError, LookupError,
+                    OverflowError) as e:
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                reason = getattr(e, "problem", None) or (
+                    str(e) if isinstance(e, yaml.YAMLError) else f"not a valid {tag}")
+                self._problem(path, f"cannot read this value: {reason}")
                 self.doc.tainted.add(path)
                 return None
         text, secrets, errors = interpolate(str(node.value), self.env)

@@ -51,7 +51,7 @@ YAML_SNIPPETS = [
     b"&a ", b"*a", b"<<: *a\n", b"- &x [*x]\n", b"!!python/object/apply:os.system ['true']",
     b"!!binary ", b"!!binary x\n", b"!!timestamp ", b"!!float ", b"!!int ", b"!custom ",
     b"? ", b"- ", b": ", b"{", b"}", b"[", b"]", b"'", b'"', b"|", b">", b"#", b"%YAML 1.1\n",
-    b"---\n", b"...\n", b"\t", b"\xef\xbb\xbf", b"\x00", b"\xff", b"\r", b"\x85", b"\u2028",
+    b"---\n", b"...\n", b"\t", b"\xef\xbb\xbf", b"\x00", b"\xff", b"\r", b"\x85", "\u2028".encode(),
     b"${X}", b"${", b"$${", b"9" * 400, b"1e999", b".inf", b".nan", b"0x1F", b"0o17",
     b"2026-13-45", b"\xf0\x9f\x92\xa9", b'"\\ud800"', b'"\\x00"', b"<<: [*a, *a]\n",
     # YAML billion laughs
@@ -183,6 +183,11 @@ REGRESSIONS = [
     # the pure-Python YAML reader refuses control characters in its constructor: ReaderError
     (b"database: x\n\x00", "control character U+0000 is not allowed (line 2, column 1)"),
     (EXAMPLE_TEXT.replace(b"poll:", b"poll:\x07", 1), "U+0007"),
+    # PyYAML's constructor of an explicitly tagged scalar raised AttributeError/ValueError
+    (b"database: !!timestamp \n", "cannot read this value: not a valid !!timestamp"),
+    (b"database: !!bool maybe\n", "cannot read this value: not a valid !!bool"),
+    (b"database: !!int x\n", "cannot read this value"),
+    (b"poll: {interval: !!timestamp 2026-13-45}\n", "cannot read this value"),
     # urlsplit raises on unbalanced IPv6 brackets: ValueError from the duplicate-URL check
     (with_feed_url("https://[::1/"), "must be an http:// or https:// URL"),
     # accepted, then timedelta() overflowed at start: now at most 100 years
