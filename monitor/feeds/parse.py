@@ -578,13 +578,29 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
 
     try:
         return run(_defuse(body), headers)
-    except (ValueError, OverflowError):
-        # feedparser read the document in an encoding _defuse could not see (a UTF-16
-        # byte-order mark on ASCII bytes): convert it as feedparser does, defuse the
-        # UTF-8 and parse that once more, rather than lose every entry.
-        utf8 = convert_to_utf8(headers, body, {})
-        media = headers.get("content-type", "application/xml").split(";", 1)[0]
-        return run(_defuse(utf8), {**headers, "content-type": f"{media}; charset=utf-8"})
+    except Exception:  # noqa: BLE001 -- feedparser's lenient parser failed: one more try
+        log.debug("feed.parse_retry", exc_info=True)
+    # Once more, rather than lose every entry: converted to UTF-8 as feedparser does
+    # (_defuse cannot see a UTF-16 byte-order mark on ASCII bytes), defused, and without
+    # the extension elements whose lenient handlers fail on a stray or orphaned end tag
+    # (</media:player>, </creativeCommons:license>: KeyError). A failure here is a crash.
+    utf8 = convert_to_utf8(headers, body, {})
+    media = headers.get("content-type", "application/xml").split(";", 1)[0]
+    return run(_without_extensions(_defuse(utf8)),
+               {**headers, "content-type": f"{media}; charset=utf-8"})
+
+
+#: Namespace prefixes of the elements articles are read from (content:encoded, dc:date,
+#: rdf:RDF, atom:link, xhtml:div, itunes:author ...); other prefixed tags are extensions.
+_READ_PREFIXES = frozenset({"content", "dc", "dcterms", "atom", "atom10", "a10", "rdf", "rss",
+                            "xhtml", "html", "itunes"})
+_PREFIXED_TAG = re.compile(rb"</?([A-Za-z_][\w.-]*):[\w.-]+(?:\s[^>]*)?/?>")
+
+
+def _without_extensions(data: bytes) -> bytes:
+    """``data`` without the start and end tags of extension elements (media:, cc:, ...)."""
+    return _PREFIXED_TAG.sub(
+        lambda m: m[0] if m[1].decode("ascii").lower() in _READ_PREFIXES else b"", data)
 
 
 def _ttl_s(channel: Mapping[str, Any]) -> int | None:
