@@ -157,12 +157,12 @@ REGRESSIONS = [
     # ("media_player", "license") and the whole feed was lost (nightly run)
     (rss(b"<item><guid>1</guid><title>a</title></media:player></media:rating></item>"),
      ["a"]),
-    (b'<feed xmlns="http://www.w3.org/2005/Atom">&bad;<title>t</title>'
-     b"</creativeCommons:license><entry><id>1</id><title>a</title></entry></feed>", ["a"]),
+    ((b'<feed xmlns="http://www.w3.org/2005/Atom">&bad;<title>t</title>'
+     b"</creativeCommons:license><entry><id>1</id><title>a</title></entry></feed>"), ["a"]),
     # the root element broken, so its namespace declarations are lost
-    (b'<?xml version="1.0"?>\n\x00feed xmlns="http://www.w3.org/2005/Atom" xmlns:creativeCommons='
+    ((b'<?xml version="1.0"?>\n\x00feed xmlns="http://www.w3.org/2005/Atom" xmlns:creativeCommons='
      b'"http://backend.userland.com/creativeCommonsRssModule"><creativeCommons:license>'
-     b"http://x</creativeCommons:license><entry><id>1</id><title>a</title></entry></feed>",
+     b"http://x</creativeCommons:license><entry><id>1</id><title>a</title></entry></feed>"),
      ["a"]),
     # NUL from a reference or a raw byte: PostgreSQL refused the whole batch, every poll
     (rss(b"<item><guid>1</guid><title>a&#0;b\x00c</title></item>"), ["a\ufffdbc"]),
