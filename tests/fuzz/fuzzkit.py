@@ -4,7 +4,7 @@ normal suite, thousands under ``MONITOR_FUZZ=nightly`` (see README, "Fuzzing").
     MONITOR_FUZZ=nightly python -m pytest -m fuzz          # the nightly run
     MONITOR_FUZZ_EXAMPLES=20000 python -m pytest -m fuzz   # any number per test
 
-Every test here is marked ``fuzz`` (tests/fuzz/conftest.py), so ``-m fuzz`` runs
+Every test module here is marked ``fuzz`` (``pytestmark``), so ``-m fuzz`` runs
 only them and ``-m "not fuzz"`` leaves them out.
 """
 

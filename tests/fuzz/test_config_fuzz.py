@@ -28,6 +28,8 @@ from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.rules.compile import compile_rules
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 EXAMPLE_TEXT = EXAMPLE.read_bytes()
 EXAMPLE_TREE = yaml.safe_load(EXAMPLE_TEXT)

@@ -25,6 +25,8 @@ from mutate import CHARSET_NAMES, mutated
 from monitor.article import Article, FeedSpec
 from monitor.feeds.parse import ParseResult, parse_feed
 
+pytestmark = pytest.mark.fuzz
+
 FEED = FeedSpec(url="https://fuzz.example/feeds/main.xml", name="fuzz")
 OWN_FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fuzzkit import fuzz_settings, logged_errors
 from hypothesis import given
 from hypothesis import strategies as st
 from test_feeds_fuzz import FEED, check_result
 
 from monitor.feeds.parse import parse_feed
+
+pytestmark = pytest.mark.fuzz
 
 ODD = st.sampled_from(["", " ", "\x00", "\ud800", "<b>x</b>", "&#0;", "&#xD800;", "x" * 3000,
                        "2026-12-02T12:00:00Z", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00",

@@ -9,6 +9,7 @@ import functools
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from fuzzkit import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from mutate import mutated
 from test_feeds_fuzz import LAUGHS_DOCTYPES
 
 from monitor.opml import OpmlDocument, read_opml
+
+pytestmark = pytest.mark.fuzz
 
 SNIPPETS = [
     *LAUGHS_DOCTYPES, b"&lol9;", b'<!DOCTYPE opml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',

@@ -9,6 +9,7 @@ strings and bytes decoded the ways a config file may carry them.
 
 from __future__ import annotations
 
+import pytest
 from fuzzkit import fuzz_settings
 from hypothesis import event, example, given
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 from monitor.article import Article, RuleSpec
 from monitor.errors import QueryError
 from monitor.rules.compile import compile_query, compile_rules
+
+pytestmark = pytest.mark.fuzz
 
 ENTITIES = {"China": ["China", "PRC", "People's Republic"], "TikTok": ["TikTok", "tik tok"],
             "Empty": [], "Odd": ["", "*", "\u0301", "ǅ"]}

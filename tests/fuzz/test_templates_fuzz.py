@@ -29,6 +29,8 @@ from monitor.alerts.render import (
 from monitor.alerts.templates import RuleTemplate, template_error
 from monitor.article import AlertToSend, Article, Hit, StoryRef
 
+pytestmark = pytest.mark.fuzz
+
 PIECES = [
     "{{", "}}", "{%", "%}", "{#", "#}", "{{ ", " }}", "{%- ", " -%}", "\n", " ", "text ",
     "article.title", "article.url", "article.summary", "article.lead", "article.when",
