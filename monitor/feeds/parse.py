@@ -496,12 +496,20 @@ def _truncate_entries(body: bytes, max_items: int) -> tuple[bytes, int] | None:
 
 #: A character reference (see ``_charref``).
 _CHARREF = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
-#: A markup declaration (``<!DOCTYPE``, ``<!ENTITY``) not at the start of a line.
-_INLINE_DECL = re.compile(r"(?<!\n)<!(?=[A-Z])")
 #: The encoding named by the XML declaration (as feedparser finds it).
-_DECLARED_ENCODING = re.compile(r"""((?:\ufeff|\xef\xbb\xbf)?<\?[^\n]*encoding=['"])([^\n]*?)(?=['"][^\n]*\?>)""")
-#: Where the root element starts (feedparser's own test for the end of the prolog).
-_ELEMENT = re.compile(r"<\w")
+_DECLARED_ENCODING = re.compile(
+    r"""((?:\ufeff|\xef\xbb\xbf)?<\?[^\n]*encoding=['"])([^\n]*?)(?=['"][^\n]*\?>)""")
+#: A DOCTYPE with its internal subset, quoted values and comments read as such (so a
+#: "]>" inside a value does not end it early).
+_DOCTYPE = re.compile(
+    r"""<!DOCTYPE\b(?:[^\[>"']|"[^"]*"|'[^']*')*"""
+    r"""(?:\[(?:[^\]"'<]|"[^"]*"|'[^']*'|<!--.*?-->|<(?:[^>"']|"[^"]*"|'[^']*')*>)*\])?\s*>""",
+    re.DOTALL)
+#: An entity defined by other entities (the "billion laughs" step), or any parameter
+#: entity: no feed needs one, and expat would expand them. (``&#160;`` is fine.)
+_NESTED_ENTITY = re.compile(
+    r"""<!ENTITY\s+(?:%(?:[^>"']|"[^"]*"|'[^']*')*"""
+    r"""|[^\s%>]+\s+(?:"[^"]*(?:&[^#"]|%)[^"]*"|'[^']*(?:&[^#']|%)[^']*'))\s*>""")
 #: Byte-order marks and first bytes of a ``<`` in encodings wider than ASCII, by codec.
 _WIDE_STARTS = (
     (b"\xff\xfe\x00\x00", 4, "utf-32-le"), (b"\x00\x00\xfe\xff", 4, "utf-32-be"),
@@ -530,10 +538,11 @@ def _defuse_text(text: str) -> str:
         text = declared[1] + text[declared.end(2):]
     if "&#" in text:
         text = _CHARREF.sub(_charref, text)
-    element = _ELEMENT.search(text)
-    prolog_end = element.start() if element else len(text)
-    if "<!" in text[:prolog_end]:
-        text = _INLINE_DECL.sub("\n<!", text[:prolog_end]) + text[prolog_end:]
+    if "<!DOCTYPE" in text:
+        doctype = _DOCTYPE.search(text)
+        if doctype and "<!ENTITY" in doctype[0]:
+            kept = _NESTED_ENTITY.sub("", doctype[0])
+            text = text[: doctype.start()] + kept + text[doctype.end() :]
     return text
 
 
@@ -545,10 +554,11 @@ def _defuse(body: bytes) -> bytes:
       surrogate or past U+10FFFF), losing every entry of the feed.
     * An XML declaration naming an encoding whose decoder crashes feedparser
       (``idna``, ``undefined``, a name with a NUL or a non-ASCII byte) names none.
-    * Each ``<!ENTITY``/``<!DOCTYPE`` of the prolog goes on a line of its own:
-      feedparser drops entities defined by other entities ("billion laughs") only
-      there; written on one line, 909 bytes became 300 kB of titles (expat's own
-      limit stops bigger ones, after seconds and ~60 MB).
+    * Entities defined by other entities ("billion laughs") and parameter entities
+      are dropped from the DOCTYPE. feedparser drops them only from declarations at
+      the start of a line before anything that looks like a tag: on one line, or after
+      ``<!-- <a -->``, 909 bytes became 300 kB of titles in 5 s (expat's own limit
+      stops bigger ones, after seconds and ~60 MB).
     A document in UTF-16 or UTF-32 is edited as text and written back in its encoding.
     """
     for start, bom, codec in _WIDE_STARTS:

@@ -177,6 +177,17 @@ REGRESSIONS = [
     (rss(b"<item><guid>1</guid><title>&lol5;</title></item><item><guid>2</guid>"
          b"<title>x &lol5;</title></item></channel></rss>", LAUGHS_DOCTYPES[0], b""),
      ["&lol5;", "x &lol5;"]),
+    # ... or multi-line, after a comment holding a "<a" (feedparser's own defence stops
+    # at the first thing that looks like a tag): 300 kB of titles in 5 s
+    (rss(b"<item><guid>1</guid><title>&lol5;</title></item></channel></rss>",
+         b"<!-- <a -->" + LAUGHS_DOCTYPES[1], b""), ["&lol5;"]),
+    # a parameter entity defining the general one: dropped too (and expat then skips the
+    # reference it cannot resolve: an empty title, not "boom")
+    (rss(b"<item><guid>1</guid><title>&x;</title></item></channel></rss>",
+         b"""<!DOCTYPE rss [<!ENTITY % p "<!ENTITY x 'boom'>"> %p;]>""", b""), [""]),
+    # an entity defined by a character reference still works
+    (rss(b"<item><guid>1</guid><title>a&nb;b</title></item></channel></rss>",
+         b'<!DOCTYPE rss [<!ENTITY nb "&#160;">]>', b""), ["a b"]),
 ]
 
 
