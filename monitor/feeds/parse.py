@@ -588,7 +588,7 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
 
     try:
         return run(_defuse(body), headers)
-    except Exception:  # noqa: BLE001 -- feedparser's lenient parser failed: one more try
+    except Exception:  # feedparser's lenient parser failed: one more try, below
         log.debug("feed.parse_retry", exc_info=True)
     # Once more, rather than lose every entry: converted to UTF-8 as feedparser does
     # (_defuse cannot see a UTF-16 byte-order mark on ASCII bytes), defused, and without
