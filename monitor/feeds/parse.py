@@ -593,11 +593,18 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
     # Once more, rather than lose every entry: converted to UTF-8 as feedparser does
     # (_defuse cannot see a UTF-16 byte-order mark on ASCII bytes), defused, and without
     # the extension elements whose lenient handlers fail on a stray or orphaned end tag
-    # (</media:player>, </creativeCommons:license>: KeyError). A failure here is a crash.
+    # (</media:player>, </creativeCommons:license>: KeyError).
     utf8 = convert_to_utf8(headers, body, {})
     media = headers.get("content-type", "application/xml").split(";", 1)[0]
-    return run(_without_extensions(_defuse(utf8)),
-               {**headers, "content-type": f"{media}; charset=utf-8"})
+    try:
+        return run(_without_extensions(_defuse(utf8)),
+                   {**headers, "content-type": f"{media}; charset=utf-8"})
+    except Exception as e:  # its handlers on a broken document, e.g. int(None) in <width>
+        raise _FeedparserFailed(f"{type(e).__name__}: {e}") from e
+
+
+class _FeedparserFailed(Exception):
+    """feedparser raised on a document twice: the document's error, recorded on the feed."""
 
 
 #: Namespace prefixes of the elements articles are read from (content:encoded, dc:date,
@@ -626,7 +633,11 @@ def _parse(
     cut = _truncate_entries(body, max_items) if max_items is not None else None
     if cut is not None:
         body, total = cut
-    parsed = _feedparser(body, _feedparser_headers(headers))
+    try:
+        parsed = _feedparser(body, _feedparser_headers(headers))
+    except _FeedparserFailed as e:
+        log.warning("feed.unreadable url=%s error=%s", feed.url, e)
+        return ParseResult(error=f"unreadable: the feed parser failed on it: {e}"[:300])
     channel = parsed.get("feed") or {}
     title = _detail_text(channel, "title") or None
     entries = parsed.get("entries") or []

@@ -199,6 +199,19 @@ def test_crash_found_by_fuzzing_is_fixed(body: bytes, titles: list[str]) -> None
     assert [a.title for a in result.articles] == titles
 
 
+def test_a_document_feedparser_fails_on_twice_is_the_feeds_error() -> None:
+    # Found by the nightly run: "<title>x/title>" in <image> made feedparser's <width>
+    # handler call int(None), in the strict and the lenient parser alike. Logged as a
+    # crash and "parse failed: TypeError" before; now the feed's own error, said so.
+    body = rss(b"<image><title>x/title><link>http://x/</link><width>120</width></image>"
+               b"<item><guid>1</guid><title>a</title></item></channel></rss>")
+    with logged_errors("monitor.feeds") as crashes:
+        result = parse_feed(body, {}, FEED)
+    check_result(body, result, crashes)
+    assert result.error is not None
+    assert result.error.startswith("unreadable: the feed parser failed on it: TypeError")
+
+
 @pytest.mark.parametrize("charset", ["idna", "undefined", "punycode", '"idna"'])
 def test_a_charset_header_that_crashed_feedparser_is_ignored(charset: str) -> None:
     body = rss(b"<item><guid>1</guid><title>a.xn--abc</title></item>")
