@@ -18,7 +18,6 @@ resolved against the feed URL here.
 from __future__ import annotations
 
 import calendar
-import codecs
 import dataclasses
 import hashlib
 import io
@@ -37,6 +36,14 @@ import feedparser  # type: ignore[import-untyped]
 from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
 
 from monitor.article import Article, FeedSpec
+from monitor.feeds.defuse import (
+    CHARSET_PARAM,
+    defuse,
+    storable_articles,
+    storable_text,
+    usable_charset,
+    without_extensions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -371,26 +378,10 @@ def _feedparser_headers(headers: Mapping[str, str]) -> dict[str, str]:
     # The fetcher has already decompressed the body.
     lowered.pop("content-encoding", None)
     content_type = lowered.get("content-type", "")
-    charset = _CHARSET_PARAM.search(content_type)
-    if charset and not _usable_charset(charset[1]):
+    charset = CHARSET_PARAM.search(content_type)
+    if charset and not usable_charset(charset[1]):
         lowered["content-type"] = content_type.split(";", 1)[0]
     return lowered
-
-
-_CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([^;"'\s]*)""", re.IGNORECASE)
-#: Codecs whose decode raises a bare UnicodeError; feedparser catches only
-#: UnicodeDecodeError and LookupError around the encodings it tries.
-_UNUSABLE_CODECS = frozenset({"idna", "punycode", "undefined"})
-
-
-def _usable_charset(name: str) -> bool:
-    """False for a charset name that crashes feedparser (``idna``, a NUL in the name)."""
-    try:
-        return codecs.lookup(name).name not in _UNUSABLE_CODECS
-    except LookupError:
-        return True  # unknown: feedparser skips it
-    except ValueError:  # "embedded null character"
-        return False
 
 
 #: feedparser bozo exceptions that say nothing is wrong with the entries.
@@ -419,45 +410,14 @@ def parse_feed(
         return ParseResult(error=f"parse failed: {type(e).__name__}: {e}"[:300])
 
 
-#: What no database column can hold: NUL (PostgreSQL text refuses it; a broken feed's
-#: ``&#0;`` or raw zero byte reaches the text) and lone surrogates (not UTF-8).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _storable_text(text: str) -> str:
-    if not _UNSTORABLE.search(text):
-        return text
-    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
-
-
-def _storable_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return _storable_text(value)
-    if isinstance(value, tuple) and any(isinstance(v, str) and _UNSTORABLE.search(v)
-                                        for v in value):
-        return tuple(_storable_text(v) if isinstance(v, str) else v for v in value)
-    return value
-
-
 def storable(result: ParseResult) -> ParseResult:
-    """``result`` with every string safe to store: NUL dropped, lone surrogates U+FFFD.
-
-    One saved article with a NUL fails the whole batch on PostgreSQL, on every poll of
-    the feed; so this is checked once here, at the edge, for every parse path."""
-    changed: dict[str, Any] = {}
-    for name in ("title", "language", "warning", "error"):
-        value = getattr(result, name)
-        if value is not None and _storable_text(value) is not value:
-            changed[name] = _storable_text(value)
-    articles: dict[str, Article] = {}
-    for a in result.articles:
-        fields = {f.name: getattr(a, f.name) for f in dataclasses.fields(a)}
-        fixed = {k: new for k, v in fields.items() if (new := _storable_value(v)) is not v}
-        a = dataclasses.replace(a, **fixed) if fixed else a
-        articles.setdefault(a.key, a)  # "a\x00" and "a" are now one key: keep the first
-    if len(articles) != len(result.articles) or any(
-            new is not old for new, old in zip(articles.values(), result.articles)):
-        changed["articles"] = tuple(articles.values())
+    """``result`` with every string safe to store (see ``defuse.storable_articles``)."""
+    changed: dict[str, Any] = {
+        name: new for name in ("title", "language", "warning", "error")
+        if (new := storable_text(getattr(result, name))) is not getattr(result, name)}
+    articles = storable_articles(result.articles)
+    if articles is not result.articles:
+        changed["articles"] = articles
     return dataclasses.replace(result, **changed) if changed else result
 
 
@@ -494,91 +454,6 @@ def _truncate_entries(body: bytes, max_items: int) -> tuple[bytes, int] | None:
     return body[: ends[max_items - 1]] + closers, total
 
 
-#: A character reference (see ``_charref``).
-_CHARREF = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
-#: The encoding named by the XML declaration (as feedparser finds it).
-_DECLARED_ENCODING = re.compile(
-    r"""((?:\ufeff|\xef\xbb\xbf)?<\?[^\n]*encoding=['"])([^\n]*?)(?=['"][^\n]*\?>)""")
-#: A DOCTYPE with its internal subset, quoted values and comments read as such (so a
-#: "]>" inside a value does not end it early).
-_DOCTYPE = re.compile(
-    r"""<!DOCTYPE\b(?:[^\[>"']|"[^"]*"|'[^']*')*"""
-    r"""(?:\[(?:[^\]"'<]|"[^"]*"|'[^']*'|<!--.*?-->|<(?:[^>"']|"[^"]*"|'[^']*')*>)*\])?\s*>""",
-    re.DOTALL)
-#: An entity defined by other entities (the "billion laughs" step), or any parameter
-#: entity: no feed needs one, and expat would expand them. (``&#160;`` is fine.)
-_NESTED_ENTITY = re.compile(
-    r"""<!ENTITY\s+(?:%(?:[^>"']|"[^"]*"|'[^']*')*"""
-    r"""|[^\s%>]+\s+(?:"[^"]*(?:&[^#"]|%)[^"]*"|'[^']*(?:&[^#']|%)[^']*'))\s*>""")
-#: Byte-order marks and first bytes of a ``<`` in encodings wider than ASCII, by codec.
-_WIDE_STARTS = (
-    (b"\xff\xfe\x00\x00", 4, "utf-32-le"), (b"\x00\x00\xfe\xff", 4, "utf-32-be"),
-    (b"\xff\xfe", 2, "utf-16-le"), (b"\xfe\xff", 2, "utf-16-be"),
-    (b"<\x00\x00\x00", 0, "utf-32-le"), (b"\x00\x00\x00<", 0, "utf-32-be"),
-    (b"<\x00", 0, "utf-16-le"), (b"\x00<", 0, "utf-16-be"),
-)
-
-
-def _charref(m: re.Match[str]) -> str:
-    """A character reference feedparser survives: impossible characters (NUL, a surrogate,
-    past U+10FFFF) as U+FFFD, and no number longer than int() reads (4,300 digits)."""
-    ref = m[1]
-    hexa = ref[0] in "xX"
-    digits = (ref[1:] if hexa else ref).lstrip("0")
-    value = int(digits or "0", 16 if hexa else 10) if len(digits) <= 7 else -1
-    if not 0 < value <= 0x10FFFF or 0xD800 <= value <= 0xDFFF:
-        return "&#xFFFD;"
-    return m[0] if len(ref) <= 8 else f"&#x{value:X};"
-
-
-def _defuse_text(text: str) -> str:
-    """See ``_defuse``; on the document as text."""
-    declared = _DECLARED_ENCODING.match(text)
-    if declared and not (declared[2].isascii() and _usable_charset(declared[2])):
-        text = declared[1] + text[declared.end(2):]
-    if "&#" in text:
-        text = _CHARREF.sub(_charref, text)
-    if "<!DOCTYPE" in text:
-        doctype = _DOCTYPE.search(text)
-        if doctype and "<!ENTITY" in doctype[0]:
-            kept = _NESTED_ENTITY.sub("", doctype[0])
-            text = text[: doctype.start()] + kept + text[doctype.end() :]
-    return text
-
-
-def _defuse(body: bytes) -> bytes:
-    """The document with what breaks feedparser defused, before it sees it.
-
-    * References to impossible characters (``&#xD800;``, ``&#0;``, ``&#99999999;``)
-      become ``&#xFFFD;``: feedparser's lenient parser crashes on them (``chr()`` of a
-      surrogate or past U+10FFFF), losing every entry of the feed.
-    * An XML declaration naming an encoding whose decoder crashes feedparser
-      (``idna``, ``undefined``, a name with a NUL or a non-ASCII byte) names none.
-    * Entities defined by other entities ("billion laughs") and parameter entities
-      are dropped from the DOCTYPE. feedparser drops them only from declarations at
-      the start of a line before anything that looks like a tag: on one line, or after
-      ``<!-- <a -->``, 909 bytes became 300 kB of titles in 5 s (expat's own limit
-      stops bigger ones, after seconds and ~60 MB).
-    A document in UTF-16 or UTF-32 is edited as text and written back in its encoding.
-    """
-    for start, bom, codec in _WIDE_STARTS:
-        if body.startswith(start):
-            width = 4 if "32" in codec else 2
-            end = bom + (len(body) - bom) // width * width
-            try:
-                text = body[bom:end].decode(codec, "surrogatepass")
-            except UnicodeDecodeError:
-                return body
-            fixed = _defuse_text(text)
-            if fixed == text:
-                return body
-            return body[:bom] + fixed.encode(codec, "surrogatepass") + body[end:]
-    if b"&#" not in body and b"<!" not in body and b"encoding=" not in body[:200]:
-        return body
-    # latin-1 maps bytes to characters one to one: an ASCII-compatible edit, losslessly.
-    return _defuse_text(body.decode("latin-1")).encode("latin-1")
-
-
 def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
     # A BytesIO, never the bytes themselves: feedparser would try to open a
     # body such as b"/etc/passwd" as a local file.
@@ -587,17 +462,17 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
                                 sanitize_html=False, resolve_relative_uris=False)
 
     try:
-        return run(_defuse(body), headers)
+        return run(defuse(body), headers)
     except Exception:  # feedparser's lenient parser failed: one more try, below
         log.debug("feed.parse_retry", exc_info=True)
     # Once more, rather than lose every entry: converted to UTF-8 as feedparser does
-    # (_defuse cannot see a UTF-16 byte-order mark on ASCII bytes), defused, and without
+    # (defuse cannot see a UTF-16 byte-order mark on ASCII bytes), defused, and without
     # the extension elements whose lenient handlers fail on a stray or orphaned end tag
     # (</media:player>, </creativeCommons:license>: KeyError).
     utf8 = convert_to_utf8(headers, body, {})
     media = headers.get("content-type", "application/xml").split(";", 1)[0]
     try:
-        return run(_without_extensions(_defuse(utf8)),
+        return run(without_extensions(defuse(utf8)),
                    {**headers, "content-type": f"{media}; charset=utf-8"})
     except Exception as e:  # its handlers on a broken document, e.g. int(None) in <width>
         raise _FeedparserFailed(f"{type(e).__name__}: {e}") from e
@@ -605,19 +480,6 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
 
 class _FeedparserFailed(Exception):
     """feedparser raised on a document twice: the document's error, recorded on the feed."""
-
-
-#: Namespace prefixes of the elements articles are read from (content:encoded, dc:date,
-#: rdf:RDF, atom:link, xhtml:div, itunes:author ...); other prefixed tags are extensions.
-_READ_PREFIXES = frozenset({"content", "dc", "dcterms", "atom", "atom10", "a10", "rdf", "rss",
-                            "xhtml", "html", "itunes"})
-_PREFIXED_TAG = re.compile(rb"</?([A-Za-z_][\w.-]*):[\w.-]+(?:\s[^>]*)?/?>")
-
-
-def _without_extensions(data: bytes) -> bytes:
-    """``data`` without the start and end tags of extension elements (media:, cc:, ...)."""
-    return _PREFIXED_TAG.sub(
-        lambda m: m[0] if m[1].decode("ascii").lower() in _READ_PREFIXES else b"", data)
 
 
 def _ttl_s(channel: Mapping[str, Any]) -> int | None:
