@@ -211,3 +211,29 @@ def test_crash_found_by_fuzzing_is_a_config_error(text: bytes, problem: str) -> 
         with pytest.raises(ConfigError) as raised:
             load_settings(path, ENV)
     assert problem in "\n".join(raised.value.problems)
+
+
+SCHEMES = ["console", "mailto", "mailtos", "json", "jsons", "slack", "tgram", "mqtt", "ntfy",
+           "discord", "form", "xml", "nope", ""]
+URL_TAILS = st.lists(st.sampled_from(
+    ["x", "@", ":", "/", "//", "?", "&", "=", "%", "%zz", "[", "]", "::1", "#", " ", "\u202e",
+     "é", "${X}", "a" * 300, "to=", "from=", "-X-Token=", "99999999999", ":0", ":65536"]),
+    max_size=10).map("".join)
+
+
+@fuzz_settings(scale=0.1)  # apprise is slow to load and to parse: 20 examples, 500 nightly
+@given(st.lists(st.tuples(st.sampled_from(SCHEMES), URL_TAILS).map(lambda t: f"{t[0]}://{t[1]}"),
+                min_size=1, max_size=3))
+def test_recipient_urls_checked_by_apprise_load_or_raise_config_error(urls: list[str]) -> None:
+    # What `news-monitor check` does: every recipient URL through apprise.
+    from monitor.cli.app import apprise_refusal
+
+    tree = copy.deepcopy(EXAMPLE_TREE)
+    tree["recipients"]["console"] = urls
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "monitor.yaml"
+        path.write_bytes(dump(tree))
+        try:
+            load_settings(path, ENV, url_check=apprise_refusal)
+        except ConfigError as e:
+            assert e.problems
