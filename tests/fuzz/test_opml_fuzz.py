@@ -63,3 +63,15 @@ def test_mutated_opml_reads_without_raising(shared_data: Path, data: st.DataObje
         "utf-8", "surrogatepass")))
 def test_arbitrary_bytes_read_without_raising(data: bytes) -> None:
     check_opml(data)
+
+
+def test_an_xml_url_urlsplit_refuses_is_skipped() -> None:
+    # Found by the nightly run: urlsplit raised ValueError ("Invalid IPv6 URL") out of
+    # read_opml, both in the tag parser and in the pass that recovers hidden xmlUrls.
+    doc = read_opml(b'<opml><body><outline xmlUrl="http://[::1/"/>'
+                    b'<outline xmlUrl="https://ok.example/feed" title="ok"/></body></opml>')
+    assert [f.url for f in doc.feeds] == ["https://ok.example/feed"]
+    assert doc.skipped == ("http://[::1/",)
+    recovered = read_opml(b'<opml><body><outline title="a"description="x "y" xmlUrl="http://[::1/"/>'
+                          b"</body></opml>")
+    assert recovered.feeds == ()
