@@ -109,7 +109,7 @@ class _Reader(HTMLParser):
         url = (attrs.get("xmlurl") or "").strip()
         if not url:
             return label or None
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
+        if not _is_http(url):
             self.skipped.append(url)
             return None
         folders = [f for f in self.stack if f]
@@ -117,6 +117,14 @@ class _Reader(HTMLParser):
         self.feeds.append(OpmlFeed(url=url, title=label or None, tags=tuple(tags)))
         self.lines.append(self.getpos()[0])
         return None
+
+
+def _is_http(url: str) -> bool:
+    """An http(s) URL; not one that urlsplit refuses ("http://[::1/": bad IPv6 brackets)."""
+    try:
+        return urlsplit(url).scheme.lower() in ("http", "https")
+    except ValueError:
+        return False
 
 
 def _clean(text: str) -> str:
@@ -149,7 +157,7 @@ def _recover(text: str, reader: _Reader) -> list[OpmlFeed]:
     found = list(zip(reader.lines, range(len(reader.feeds)), reader.feeds))
     for m in _XML_URL.finditer(text):
         url = html.unescape(m.group(2)).strip()
-        if not url or url in seen or urlsplit(url).scheme.lower() not in ("http", "https"):
+        if not url or url in seen or not _is_http(url):
             continue
         seen.add(url)
         line = text.count("\n", 0, m.start()) + 1

@@ -32,6 +32,27 @@ if TYPE_CHECKING:  # Jinja2 is imported on first use: most configs have no templ
 log = logging.getLogger(__name__)
 
 PARTS = ("title", "text", "markdown", "html")
+#: The largest value ``*`` and ``**`` may build in a template: characters or items of a
+#: repeated string or list, bits of a power. ``{{ "x" * 10**9 }}`` would take a gigabyte
+#: and ``9**9**9`` minutes, holding up every alert behind it; they fail instead (and
+#: the alert goes out in the default format).
+MAX_TEMPLATE_VALUE = 100_000
+
+
+def bounded_binop(operator: str, left: Any, right: Any) -> None:
+    """Raise SecurityError when ``left operator right`` would exceed MAX_TEMPLATE_VALUE."""
+    from jinja2.exceptions import SecurityError
+
+    if operator == "*":
+        for seq, times in ((left, right), (right, left)):
+            if (isinstance(seq, (str, list, tuple)) and isinstance(times, int)
+                    and len(seq) * times > MAX_TEMPLATE_VALUE):
+                raise SecurityError(f"the template builds a value of over "
+                                    f"{MAX_TEMPLATE_VALUE:,} items with *")
+    elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
+          and abs(left) > 1 and abs(left).bit_length() * right > MAX_TEMPLATE_VALUE):
+        raise SecurityError(f"the template builds a number of over {MAX_TEMPLATE_VALUE:,}"
+                            " bits with **")
 
 
 @functools.cache
@@ -39,8 +60,16 @@ def _env(autoescape: bool) -> SandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined,
-                               trim_blocks=True, lstrip_blocks=True)
+    class BoundedSandbox(SandboxedEnvironment):
+        # Intercepted operators are also never folded at compile time (start-up).
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            bounded_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+    env = BoundedSandbox(autoescape=autoescape, undefined=StrictUndefined,
+                         trim_blocks=True, lstrip_blocks=True)
     env.filters["md"] = md_escape
     return env
 

@@ -53,7 +53,8 @@ def _interval_warnings(doc: Document) -> list[Problem]:
     out = []
     for path, value in places:
         bare = isinstance(value, int) and not isinstance(value, bool)
-        if isinstance(value, str) and value.strip().isdigit():
+        # (A number of 40 digits or more is an error of its own, reported elsewhere.)
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 40:
             bare, value = True, int(value)
         if bare and value > 0:
             out.append(Problem(

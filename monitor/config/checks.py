@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.models import FeedSettings, RuleSettings
@@ -53,7 +54,10 @@ def _did_you_mean(word: str, choices: set[str]) -> str:
 
 def _same_url_key(url: str) -> str:
     """Scheme and host are case-insensitive: HTTPS://BBC.co.uk/x is https://bbc.co.uk/x."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[::1/": not a URL (the feed's own check says so)
+        return url
     return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
 
 

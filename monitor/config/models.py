@@ -42,14 +42,24 @@ _SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
                "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
+#: Longest duration accepted: past it, ``now + timedelta`` overflows somewhere (year 9999).
+MAX_DURATION_S = 100 * 365 * 86400
+#: Largest size accepted (1TB): beyond any feed body or page.
+MAX_SIZE = 10**12
+#: Longer duration or size texts are refused before int() (which refuses 4,300 digits).
+_MAX_NUMBER_TEXT = 40
+
+
 def parse_duration(value: str | int) -> int:
-    """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` or a number -> seconds (> 0).
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` or a number -> seconds (> 0,
+    at most 100 years).
 
     Raises ValueError with a message fit for the user.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"invalid duration {value!r}: use seconds or 90s, 15m, 2h, 1d")
-    if isinstance(value, int) or value.strip().isdigit():
+    if (isinstance(value, bool) or not isinstance(value, (int, str))
+            or isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT):
+        raise ValueError(f"invalid duration {_short(value)}: use seconds or 90s, 15m, 2h, 1d")
+    if isinstance(value, int) or value.strip().isdecimal():
         seconds = int(value)
     else:
         parts = _DURATION_PART.findall(value)
@@ -58,13 +68,22 @@ def parse_duration(value: str | int) -> int:
         seconds = sum(int(n) * _DURATION_UNITS[unit.lower()] for n, unit in parts)
     if seconds <= 0:
         raise ValueError(f"invalid duration {value!r}: must be more than 0 seconds")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {_short(value)}: must be at most 100 years")
     return seconds
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 50 else text[:45] + "…" + text[-4:]
+
+
 def parse_size(value: str | int) -> int:
-    """``"10MB"``, ``"512KB"``, ``"1MiB"`` or a number of bytes -> bytes (> 0). KB = 1000 bytes."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"invalid size {value!r}: use bytes or 512KB, 10MB, 1GB")
+    """``"10MB"``, ``"512KB"``, ``"1MiB"`` or a number of bytes -> bytes (> 0, at most 1TB).
+    KB = 1000 bytes."""
+    if (isinstance(value, bool) or not isinstance(value, (int, str))
+            or isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT):
+        raise ValueError(f"invalid size {_short(value)}: use bytes or 512KB, 10MB, 1GB")
     if isinstance(value, int):
         size = value
     else:
@@ -74,6 +93,8 @@ def parse_size(value: str | int) -> int:
         size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
     if size <= 0:
         raise ValueError(f"invalid size {value!r}: must be more than 0 bytes")
+    if size > MAX_SIZE:
+        raise ValueError(f"invalid size {_short(value)}: must be at most 1TB")
     return size
 
 
@@ -194,7 +215,10 @@ class FeedSettings(_Settings):
         if url is None:
             return None
         url = url.strip()
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "https://[::1/" (unbalanced IPv6 brackets)
+            parts = urlsplit("")
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise PydanticCustomError(
                 "feed_url", "must be an http:// or https:// URL, got '{url}'", {"url": url})

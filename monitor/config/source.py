@@ -126,7 +126,14 @@ _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 def _read_yaml(loader_class: type[yaml.SafeLoader], text: str,
                env: Mapping[str, str]) -> Document:
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)
+    except yaml.reader.ReaderError as e:  # the pure-Python reader checks every character first
+        where = Position(text.count("\n", 0, e.position) + 1,
+                         e.position - text.rfind("\n", 0, e.position))
+        char = e.character if isinstance(e.character, int) else ord(e.character[:1] or "\0")
+        message = f"invalid YAML: control character U+{char:04X} is not allowed ({where})"
+        raise ConfigError(problems=[message]) from e
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
@@ -253,8 +260,15 @@ class _Builder:
         if node.tag != _STR_TAG:
             try:
                 return self.loader.construct_object(node)
-            except yaml.YAMLError as e:  # an unknown !tag, a bad !!binary ...
-                self._problem(path, f"cannot read this value: {getattr(e, 'problem', e)}")
+            # An unknown !tag, a bad !!binary (YAMLError); PyYAML's constructors for explicit
+            # tags raise what int() and dict lookups do: "!!int x", "!!bool maybe" (KeyError),
+            # "!!timestamp " (AttributeError: its regex did not match).
+            except (yaml.YAMLError, ValueError, TypeError, AttributeError, LookupError,
+                    OverflowError) as e:
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                reason = getattr(e, "problem", None) or (
+                    str(e) if isinstance(e, yaml.YAMLError) else f"not a valid {tag}")
+                self._problem(path, f"cannot read this value: {reason}")
                 self.doc.tainted.add(path)
                 return None
         text, secrets, errors = interpolate(str(node.value), self.env)

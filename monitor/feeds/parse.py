@@ -21,6 +21,7 @@ resolved against the feed URL here.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -35,9 +36,18 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import feedparser  # type: ignore[import-untyped]
+from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
 
 from monitor.article import Article, FeedSpec
 from monitor.feeds import fastxml
+from monitor.feeds.defuse import (
+    CHARSET_PARAM,
+    defuse,
+    storable_articles,
+    storable_text,
+    usable_charset,
+    without_extensions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +383,10 @@ def _feedparser_headers(headers: Mapping[str, str]) -> dict[str, str]:
     lowered.pop("content-location", None)
     # The fetcher has already decompressed the body.
     lowered.pop("content-encoding", None)
+    content_type = lowered.get("content-type", "")
+    charset = CHARSET_PARAM.search(content_type)
+    if charset and not usable_charset(charset[1]):
+        lowered["content-type"] = content_type.split(";", 1)[0]
     return lowered
 
 
@@ -395,11 +409,22 @@ def parse_feed(
 
     try:
         if jsonfeed.looks_like_json_feed(body, headers):
-            return jsonfeed.parse_json_feed(body, headers, feed, max_items=max_items)
-        return _parse(body, headers, feed, max_items)
+            return storable(jsonfeed.parse_json_feed(body, headers, feed, max_items=max_items))
+        return storable(_parse(body, headers, feed, max_items))
     except Exception as e:  # a parser bug must not stop the other feeds
         log.exception("feed.parse_crashed url=%s", feed.url)
         return ParseResult(error=f"parse failed: {type(e).__name__}: {e}"[:300])
+
+
+def storable(result: ParseResult) -> ParseResult:
+    """``result`` with every string safe to store (see ``defuse.storable_articles``)."""
+    changed: dict[str, Any] = {
+        name: new for name in ("title", "language", "warning", "error")
+        if (new := storable_text(getattr(result, name))) is not getattr(result, name)}
+    articles = storable_articles(result.articles)
+    if articles is not result.articles:
+        changed["articles"] = articles
+    return dataclasses.replace(result, **changed) if changed else result
 
 
 _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
@@ -435,6 +460,34 @@ def _truncate_entries(body: bytes, max_items: int) -> tuple[bytes, int] | None:
     return body[: ends[max_items - 1]] + closers, total
 
 
+def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
+    # A BytesIO, never the bytes themselves: feedparser would try to open a
+    # body such as b"/etc/passwd" as a local file.
+    def run(data: bytes, headers: dict[str, str]) -> Any:
+        return feedparser.parse(io.BytesIO(data), response_headers=headers,
+                                sanitize_html=False, resolve_relative_uris=False)
+
+    try:
+        return run(defuse(body), headers)
+    except Exception:  # feedparser's lenient parser failed: one more try, below
+        log.debug("feed.parse_retry", exc_info=True)
+    # Once more, rather than lose every entry: converted to UTF-8 as feedparser does
+    # (defuse cannot see a UTF-16 byte-order mark on ASCII bytes), defused, and without
+    # the extension elements whose lenient handlers fail on a stray or orphaned end tag
+    # (</media:player>, </creativeCommons:license>: KeyError).
+    utf8 = convert_to_utf8(headers, body, {})
+    media = headers.get("content-type", "application/xml").split(";", 1)[0]
+    try:
+        return run(without_extensions(defuse(utf8)),
+                   {**headers, "content-type": f"{media}; charset=utf-8"})
+    except Exception as e:  # its handlers on a broken document, e.g. int(None) in <width>
+        raise _FeedparserFailed(f"{type(e).__name__}: {e}") from e
+
+
+class _FeedparserFailed(Exception):
+    """feedparser raised on a document twice: the document's error, recorded on the feed."""
+
+
 def _ttl_s(channel: Mapping[str, Any]) -> int | None:
     """RSS <ttl> (minutes) in seconds; None when absent, unreadable or not positive."""
     raw = str(channel.get("ttl") or "").strip()
@@ -448,7 +501,11 @@ def _parse(
     cut = _truncate_entries(body, max_items) if max_items is not None else None
     if cut is not None:
         body, total = cut
-    parsed = _read_document(body, _feedparser_headers(headers))
+    try:
+        parsed = _read_document(body, _feedparser_headers(headers))
+    except _FeedparserFailed as e:
+        log.warning("feed.unreadable url=%s error=%s", feed.url, e)
+        return ParseResult(error=f"unreadable: the feed parser failed on it: {e}"[:300])
     channel = parsed.get("feed") or {}
     title = _detail_text(channel, "title") or None
     entries = parsed.get("entries") or []
@@ -511,14 +568,7 @@ def _read_document(body: bytes, headers: Mapping[str, str]) -> Mapping[str, Any]
                 "bozo": fast.bozo_exception is not None,
                 "bozo_exception": fast.bozo_exception,
             }
-    # A BytesIO, never the bytes themselves: feedparser would try to open a
-    # body such as b"/etc/passwd" as a local file.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    parsed = _feedparser(body, dict(headers))  # defused, retried once (raises _FeedparserFailed)
     parsed["parser"] = "feedparser"
     return parsed  # type: ignore[no-any-return]
 

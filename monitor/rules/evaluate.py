@@ -8,6 +8,7 @@ node answers ``test`` (the verdict) and ``evidence`` (the hits behind it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
@@ -23,6 +24,8 @@ HitKey = tuple[int, int, int, str, str]
 FIELD_RANK = {f: i for i, f in enumerate(FIELDS)}
 #: Regex hits kept per field, so a pattern cannot flood the evidence.
 MAX_REGEX_HITS = 50
+#: A lone surrogate (not UTF-8): RE2 raised UnicodeEncodeError on text holding one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ScanContext:
@@ -78,7 +81,10 @@ class ScanContext:
         if spans is None:
             spans = []
             for f in fields:
-                for i, m in enumerate(pattern.finditer(self.fold(f).text)):
+                text = self.fold(f).text
+                if _SURROGATE.search(text):  # RE2 reads UTF-8: one U+FFFD each, same offsets
+                    text = _SURROGATE.sub("\ufffd", text)
+                for i, m in enumerate(pattern.finditer(text)):
                     if i >= MAX_REGEX_HITS:
                         break
                     if m.end() > m.start():

@@ -46,7 +46,10 @@ def _word_token(word: str, col: int) -> Token:
         return Token(word, word, col)
     if word == "NEAR" or word.startswith("NEAR/"):
         digits = word[5:]
-        if not digits.isdigit() or not 0 <= int(digits) <= MAX_NEAR:
+        # ASCII digits only: "²".isdigit() is true, but int("²") raises; and no
+        # int() of 5,000 digits (Python refuses over 4,300).
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 4
+                and int(digits) <= MAX_NEAR):
             raise QueryError(f"NEAR needs a distance from 0 to {MAX_NEAR}: write NEAR/5", col)
         return Token("NEAR", word, col, int(digits))
     if "?" in word:
