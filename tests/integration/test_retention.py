@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from monitor.alerts.backlog import backlog_keys
 from monitor.article import Article, FeedSpec, Hit, Match, Route
+from monitor.store.pages import want_pages_in
 from monitor.store.repo import Store
 from monitor.store.retention import RetentionPolicy
 from monitor.store.tables import alert, article, article_page, article_source, match
@@ -66,7 +67,9 @@ def test_prune_keeps_what_the_policy_and_unsent_alerts_need(store: Store) -> Non
     add(store, "ancient-unsent", 400 * DAY, matched=True)  # its alert still pending
     add(store, "recent-sent", 10 * DAY, matched=True, sent=True)
     (feed,) = store.claim_due_feeds(NOW, owner="t", include_not_due=True)
-    assert store.want_pages(feed.id, ["old-unmatched"], NOW - 100 * DAY, lease_s=60)
+    when = NOW - 100 * DAY  # the page row as ingest writes it, with its article
+    store._tx("t", lambda c: want_pages_in(c, feed.id, ["old-unmatched"], when))
+    assert store.claim_new_pages(feed.id, ["old-unmatched"], when, lease_s=60)
     before = count(store, article_source)
 
     report = store.prune(POLICY, NOW)
