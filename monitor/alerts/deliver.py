@@ -123,13 +123,14 @@ class Notifier:
 
     def __init__(self, recipients: Mapping[str, Sequence[str]], *, throttle: bool = False) -> None:
         self._throttle = throttle
-        self._asset = _asset()
+        self._asset: Any = None  # made with the first target: no target, no apprise import
         self._by_recipient: dict[str, list[_Target]] = {}
         self._targets: dict[tuple[str, str], _Target] = {}
         for name, urls in recipients.items():
             targets = self._by_recipient.setdefault(name, [])
             for index, url in enumerate(urls):
                 register_secrets(url_secrets(url))
+                self._asset = self._asset or _asset()
                 apobj = _apprise().Apprise(asset=self._asset)
                 usable = apobj.add(url)
                 target = _Target(name, index, url, target_key(url), apobj if usable else None)
