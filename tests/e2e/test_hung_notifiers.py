@@ -86,3 +86,16 @@ delivery: {{tick: 1s, timeout: 1m, lease: 3m}}
         assert sum(n for (rcpt, _), n in by_recipient.items() if rcpt == hung) == 5
         assert by_recipient[(hung, "sent")] == by_recipient[(hung, "dead")] == 0
         assert by_recipient[(hung, "failed")] == 1  # the send that timed out at the stop
+
+
+def test_notify_test_gives_up_on_a_hung_target_after_delivery_timeout(tmp_path: Path) -> None:
+    from clirun import cli
+
+    with HungServer("smtp", trickle_s=0.5) as hung, WebhookReceiver() as good:
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f'recipients: {{ops: ["{hung.url}", "{good.json_url()}"]}}\n'
+                          "delivery: {timeout: 3s}\n")
+        done = cli("notify-test", "ops", "-c", str(config), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ops[0]: failed: timeout: no answer within 3 s (delivery.timeout)" in done.stderr
+    assert "ops[1]: sent" in done.stdout
