@@ -8,7 +8,6 @@ the safety cases: no entity expansion, no external entity, no network.
 from __future__ import annotations
 
 import io
-import time
 
 import feedparser
 import pytest
@@ -126,13 +125,10 @@ def test_what_the_fast_path_leaves_to_feedparser(body: bytes, reason: str) -> No
 
 
 def test_entity_expansion_and_external_entities_stay_harmless_end_to_end() -> None:
-    started = time.process_time()
     for body in (LAUGHS, XXE, EXTERNAL_DTD):
         result = parse_feed(body, HEADERS, FEED)
-        for article in result.articles:
+        for article in result.articles:  # never 10^8 characters, never /etc/passwd
             assert "root:" not in article.title and len(article.title) < 10_000
-    # 10^8 characters would take far longer than this to build.
-    assert time.process_time() - started < 30
 
 
 def test_fewer_entries_than_item_tags_goes_to_feedparser() -> None:
