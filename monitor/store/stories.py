@@ -81,7 +81,7 @@ class StoryCache:
                             .order_by(article.c.id)).all()
         for r in sorted(rows, key=lambda r: r.id):
             self.index.close(r.id)
-            self.index.open(r.id, r.first_seen, r.centroid, r.articles)
+            self.index.open(r.id, r.first_seen, r.centroid, r.articles, r.terms)
         open_ids = {r.id for r in rows}
         for story_id, sig in sigs:
             if story_id in open_ids:
@@ -103,7 +103,7 @@ class StoryCache:
             if story_id is None:
                 story_id = conn.execute(_STORY_INSERT, {
                     "title": art.title[:500], "first_seen": now, "last_seen": now,
-                    "articles": 0, "centroid": {}}).scalar_one()
+                    "articles": 0, "centroid": {}, "terms": {}}).scalar_one()
             self.index.add(story_id, placement, now)
             arts.append({"b_id": article_id, "story_id": story_id,
                          "story_sig": placement.signature})
@@ -112,7 +112,8 @@ class StoryCache:
         if arts:
             conn.execute(_ARTICLE_UPDATE, arts)
             conn.execute(_STORY_UPDATE, [
-                {"b_id": sid, "articles": s.articles, "last_seen": now, "centroid": s.centroid}
+                {"b_id": sid, "articles": s.articles, "last_seen": now, "centroid": s.centroid,
+                 "terms": s.terms}
                 for sid in sorted(set(out.values())) if (s := self.index.stories.get(sid))])
         return out
 
@@ -123,7 +124,7 @@ _ARTICLE_UPDATE = (update(article).where(article.c.id == bindparam("b_id"))
                    .values(story_id=bindparam("story_id"), story_sig=bindparam("story_sig")))
 _STORY_UPDATE = (update(story).where(story.c.id == bindparam("b_id"))
                  .values(articles=bindparam("articles"), last_seen=bindparam("last_seen"),
-                         centroid=bindparam("centroid")))
+                         centroid=bindparam("centroid"), terms=bindparam("terms")))
 
 
 def alerted_pairs(conn: Connection, pairs: Sequence[tuple[int, str]],

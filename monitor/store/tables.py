@@ -124,6 +124,9 @@ class StoryRow(SQLModel, table=True):
     articles: int = Field(default=0, nullable=False)
     #: The assignment's term centroid ({term: weight}): restores the open stories.
     centroid: dict[str, float] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    #: {term: how many of its articles carry it}: its share of the document frequency
+    #: the assignment's IDF counts over the open stories.
+    terms: dict[str, int] = Field(default_factory=dict, sa_type=JSON, nullable=False)
 
 
 class ArticleRow(SQLModel, table=True):
