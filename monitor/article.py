@@ -216,6 +216,18 @@ class StoryRef:
 
 
 @dataclass(frozen=True)
+class SpikeRef:
+    """What a spike alert reports: the stories that made the episode."""
+
+    #: Stories with a match first seen in the window, and how many were expected.
+    count: int
+    expected: float
+    window_s: int
+    #: Those stories, newest first.
+    stories: tuple[StoryRef, ...]
+
+
+@dataclass(frozen=True)
 class AlertToSend:
     """A claimed outbox row, with everything needed to render and send it."""
 
@@ -230,6 +242,8 @@ class AlertToSend:
     matched_at: datetime
     #: The article's story (None: stored before stories existed).
     story: StoryRef | None = None
+    #: Set for a spike alert (the article is the one whose story crossed the level).
+    spike: SpikeRef | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:

@@ -46,7 +46,7 @@ from monitor.observe import Observer
 from monitor.redact import register_secrets
 from monitor.rules.compile import RuleSet, compile_rules
 from monitor.stories.assign import StorySettings
-from monitor.stories.ingest import with_languages
+from monitor.stories.ingest import spike_settings, with_languages
 from monitor.store.repo import FeedLease, FetchRecord, Store
 from monitor.store.stories import StoryPolicy
 from monitor.websub.discover import discover
@@ -678,6 +678,7 @@ def story_policy(settings: Settings, delivery: RuleDelivery) -> StoryPolicy:
         settings=StorySettings(window_s=settings.stories.window_s),
         per_story={r.name: r.story_updates for r in settings.rules if r.alert_per == "story"},
         release_at=lambda rule, now: delivery.policy(rule).release_at(now),
+        spikes={r.name: spike_settings(r.spike) for r in settings.rules if r.spike},
     )
 
 

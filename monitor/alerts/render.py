@@ -64,6 +64,10 @@ class RenderedAlert:
 
 def render_alert(alert: AlertToSend) -> RenderedAlert:
     """Render one claimed alert (title plus text, Markdown and HTML bodies)."""
+    if alert.spike is not None:
+        from monitor.alerts.spike import render_spike  # it builds on this module
+
+        return render_spike(alert)
     view = alert_view(alert)
     return RenderedAlert(
         title=one_line(f"[{view.rule}] {view.title_text}"),
@@ -269,7 +273,12 @@ def alert_context(alert: AlertToSend) -> dict[str, Any]:
     s = alert.story
     story = ({"id": s.id, "title": s.title, "articles": s.articles, "outlets": list(s.outlets)}
              if s is not None else None)
-    return {**_context("alert", alert.rule, [one], 0), "story": story}
+    p = alert.spike
+    spike = ({"count": p.count, "expected": p.expected, "window_s": p.window_s,
+              "stories": [{"id": x.id, "title": x.title, "articles": x.articles,
+                           "outlets": list(x.outlets)} for x in p.stories]}
+             if p is not None else None)
+    return {**_context("alert", alert.rule, [one], 0), "story": story, "spike": spike}
 
 
 def digest_context(digest: DigestToSend) -> dict[str, Any]:

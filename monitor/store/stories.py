@@ -23,6 +23,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from monitor.article import Article, StoryRef
 from monitor.stories.assign import StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
+from monitor.stories.spike import SpikeSettings
 from monitor.store.tables import article, match, story
 
 #: pg_advisory_xact_lock key of story assignment ("story" in ASCII).
@@ -38,6 +39,9 @@ class StoryPolicy:
     per_story: Mapping[str, str] = field(default_factory=dict)
     #: When a held alert of a rule goes out in its digest: (rule, now) -> release time.
     release_at: Callable[[str, datetime], datetime] | None = None
+    #: Spike rules -> their settings: matches stored without alerts, one alert per
+    #: episode (monitor.store.spikes).
+    spikes: Mapping[str, SpikeSettings] = field(default_factory=dict)
 
 
 class StoryCache:

@@ -326,6 +326,18 @@ class WebSubRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
+class SpikeStateRow(SQLModel, table=True):
+    """A spike rule's episode state: one alert per episode, whichever replica checks."""
+
+    __tablename__ = "spike_state"
+
+    rule: str = Field(sa_type=Text, primary_key=True)
+    #: An episode is under way (fired; not yet back below the level that fired it).
+    active: bool = Field(default=False, nullable=False)
+    #: When the current (or last) episode fired.
+    fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined, no-any-return]
 
@@ -340,6 +352,7 @@ alert = _table(AlertRow)
 digest = _table(DigestRow)
 article_page = _table(ArticlePageRow)
 websub_subscription = _table(WebSubRow)
+spike_state = _table(SpikeStateRow)
 #: The metadata Alembic compares the migrations against.
 metadata = SQLModel.metadata
 

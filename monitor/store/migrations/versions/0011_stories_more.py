@@ -1,4 +1,4 @@
-"""Stories: each story's term document counts (the assignment's IDF).
+"""Stories: each story's term document counts (the assignment's IDF); spike episodes.
 
 Revision ID: 0011_stories_more
 Revises: 0007
@@ -23,8 +23,15 @@ def upgrade() -> None:
     # IDF and close within one window.
     with op.batch_alter_table("story") as batch:
         batch.add_column(sa.Column("terms", sa.JSON(), nullable=False, server_default="{}"))
+    op.create_table(
+        "spike_state",
+        sa.Column("rule", sa.Text(), primary_key=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("spike_state")
     with op.batch_alter_table("story") as batch:
         batch.drop_column("terms")
