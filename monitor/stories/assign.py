@@ -46,10 +46,11 @@ class StorySettings:
     duplicate_threshold: float = 0.5
     #: Centroid terms kept per story (the heaviest): bounds memory per open story.
     max_terms: int = 128
-    #: Candidate stories are those sharing one of the article's terms held by at most
-    #: ``probe_stories`` open stories: a story that shares only common words with the
-    #: article cannot reach the threshold anyway, and those long lists are what would
-    #: make the cost grow with the number of open stories.
+    #: Candidate stories are those sharing one of the article's ``probe_terms`` heaviest
+    #: terms held by at most ``probe_stories`` open stories: a story that shares only
+    #: common words with the article cannot reach the threshold anyway, and those long
+    #: lists are what would make the cost grow with the number of open stories.
+    probe_terms: int = 12
     probe_stories: int = 64
     #: Of those, the ``rerank`` with the largest partial cosine get a full one.
     rerank: int = 8
@@ -146,12 +147,16 @@ class StoryIndex:
             story = self.open(story_id, now, {})
         self._count_terms(story, {t: 1 for t in placement.vector}, 1)
         centroid = story.centroid
+        square = story.norm * story.norm if centroid else 0.0
         for term, weight in placement.vector.items():
-            centroid[term] = w = centroid.get(term, 0.0) + weight
+            old = centroid.get(term, 0.0)
+            centroid[term] = w = old + weight
+            square += w * w - old * old
             self._postings.setdefault(term, {})[story_id] = w
+        # Kept up to date term by term: summing the whole centroid per article cost more.
+        story.norm = math.sqrt(square) if square > 0 else 1.0
         if len(centroid) > self.settings.max_terms + _PRUNE_SLACK:
             self._set_centroid(story, centroid)
-        story.norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0
         if placement.signature is not None:
             self.add_signature(story_id, placement.signature)
         return story
@@ -216,11 +221,11 @@ class StoryIndex:
         # postings; the common ones (in many stories, light by their IDF) are added for
         # the best ``rerank`` candidates only.
         get = partial.get
-        for term, weight in vector.items():
+        for rank, (term, weight) in enumerate(sorted(vector.items(), key=_heaviest)):
             holders = self._postings.get(term)
             if not holders:
                 continue
-            if len(holders) > cfg.probe_stories:
+            if rank >= cfg.probe_terms or len(holders) > cfg.probe_stories:
                 common.append((term, weight))
                 continue
             for story_id, c in holders.items():
