@@ -269,6 +269,8 @@ class DigestItem:
     content: str = ""
     #: The evidence; offsets point into ``title``, ``summary`` and ``content``.
     hits: tuple[Hit, ...] = ()
+    #: The other outlets of its story (its other matches in the digest are folded in).
+    also_reported_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,10 +289,12 @@ class DigestToSend:
     items: tuple[DigestItem, ...]
     #: Matches in the window (items plus the ones only counted).
     total: int
+    #: Matches listed under their story's item ("also reported by") instead of alone.
+    folded: int = 0
 
     @property
     def more_count(self) -> int:
-        return max(self.total - len(self.items), 0)
+        return max(self.total - len(self.items) - self.folded, 0)
 
 
 @dataclass(frozen=True)
