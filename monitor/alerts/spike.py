@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 
-from monitor.alerts.render import RenderedAlert, md_escape, one_line, safe_link
+from monitor.alerts.render import RenderedAlert, md_escape, safe_link
+from monitor.alerts.view import one_line
 from monitor.article import AlertToSend, SpikeRef, StoryRef
 
 #: Stories listed in one message; the rest are counted.

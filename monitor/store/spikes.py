@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from monitor.article import Route, SpikeRef, StoryRef
-from monitor.stories.spike import SpikeSettings, check_spike
 from monitor.store.tables import alert, article, match, spike_state, story
+from monitor.stories.spike import SpikeSettings, check_spike
 
 
 def queue_spike_alerts(

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from monitor.article import Article, StoryRef
+from monitor.store.tables import article, match, story
 from monitor.stories.assign import StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
 from monitor.stories.spike import SpikeSettings
-from monitor.store.tables import article, match, story
 
 #: pg_advisory_xact_lock key of story assignment ("story" in ASCII).
 _LOCK_KEY = 0x73746F7279

@@ -49,7 +49,7 @@ def signature(shingles: Iterable[str]) -> Signature | None:
         return None
     # a, h < 2**32 and b < 2**32: a * h + b < 2**64, exact in uint64.
     minima = ((_A * hashes + _B) % np.uint64(_PRIME)).min(axis=1) & np.uint64(_MAX)
-    return minima.astype("<u4").tobytes()
+    return bytes(minima.astype("<u4").tobytes())
 
 
 def similarity(a: Signature, b: Signature) -> float:
