@@ -50,7 +50,7 @@ class StorySettings:
     #: terms held by at most ``probe_stories`` open stories: a story that shares only
     #: common words with the article cannot reach the threshold anyway, and those long
     #: lists are what would make the cost grow with the number of open stories.
-    probe_terms: int = 12
+    probe_terms: int = 20
     probe_stories: int = 64
     #: Of those, the ``rerank`` with the largest partial cosine get a full one.
     rerank: int = 8
