@@ -95,35 +95,48 @@ class StoryCache:
                now: datetime) -> dict[int, int]:
         """Put each new (article id, article) in a story, in order; article id -> story id.
 
-        Stories are inserted one by one (a later article of the batch may join one);
-        the stories' new state and the articles' story ids are written at the end,
-        one executemany each.
+        New stories get their ids here, the next after the largest stored: assignment
+        is serialised (see the module docstring), so no other writer inserts a story
+        meanwhile, and the batch needs no round trip per new story (most articles
+        start one). New stories are then inserted, the articles' story ids and the
+        older stories' new state written: one executemany each.
         """
         out: dict[int, int] = {}
         arts: list[dict[str, Any]] = []
+        created: dict[int, str] = {}
+        next_id: int | None = None
         for article_id, art in sorted(items, key=lambda it: it[0]):
             placement = self.index.place(story_text(art), now)
             story_id = placement.story
             if story_id is None:
-                story_id = conn.execute(_STORY_INSERT, {
-                    "title": art.title[:500], "first_seen": now, "last_seen": now,
-                    "articles": 0, "centroid": {}, "terms": {}}).scalar_one()
+                if next_id is None:
+                    next_id = (conn.scalar(select(func.max(story.c.id))) or 0) + 1
+                story_id, next_id = next_id, next_id + 1
+                created[story_id] = art.title[:500]
             self.index.add(story_id, placement, now)
             arts.append({"b_id": article_id, "story_id": story_id,
                          "story_sig": placement.signature})
             out[article_id] = story_id
             self._last_article = max(self._last_article, article_id)
-        if arts:
-            conn.execute(_ARTICLE_UPDATE, arts)
-            conn.execute(_STORY_UPDATE, [
-                {"b_id": sid, "articles": s.articles, "last_seen": now, "centroid": s.centroid,
-                 "terms": s.terms}
-                for sid in sorted(set(out.values())) if (s := self.index.stories.get(sid))])
+        if not arts:
+            return out
+        touched = [(sid, s) for sid in sorted(set(out.values()))
+                   if (s := self.index.stories.get(sid)) is not None]
+        if created:
+            conn.execute(insert(story), [
+                {"id": sid, "title": created[sid], "first_seen": now, "last_seen": now,
+                 "articles": s.articles, "centroid": s.centroid, "terms": s.terms}
+                for sid, s in touched if sid in created])
+        conn.execute(_ARTICLE_UPDATE, arts)
+        older = [{"b_id": sid, "articles": s.articles, "last_seen": now,
+                  "centroid": s.centroid, "terms": s.terms}
+                 for sid, s in touched if sid not in created]
+        if older:
+            conn.execute(_STORY_UPDATE, older)
         return out
 
 
 # Built once: building a statement per article was most of the cost of assigning it.
-_STORY_INSERT = insert(story).returning(story.c.id)
 _ARTICLE_UPDATE = (update(article).where(article.c.id == bindparam("b_id"))
                    .values(story_id=bindparam("story_id"), story_sig=bindparam("story_sig")))
 _STORY_UPDATE = (update(story).where(story.c.id == bindparam("b_id"))
