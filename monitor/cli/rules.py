@@ -268,7 +268,9 @@ def rules_apply(
     routes: dict[str, Any] = {}
     if alert:
         notifier = Notifier(settings.recipients)
-        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
+        # A spike rule alerts per episode as stories arrive, never per stored match.
+        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules
+                  if r.spike is None}
     cutoff = since_cutoff(since)
     store = open_database(settings.database)
     scanned = new_matches = new_alerts = 0
