@@ -188,3 +188,8 @@ def test_a_surge_of_stories_sends_one_spike_alert_listing_them(
     matches = cli("matches", "-c", str(config), "--rule", "tiktok-surge", "--format", "jsonl",
                   cwd=tmp_path, db_url=db_url)
     assert len(matches.stdout.splitlines()) == 6  # every match is stored
+    # re-applying the rule with --alert queues nothing per match: spikes alert per episode
+    applied = cli("rules", "apply", "-c", str(config), "--rule", "tiktok-surge", "--alert",
+                  cwd=tmp_path, db_url=db_url)
+    assert applied.returncode == 0, applied.stderr
+    assert "0 alerts queued" in applied.stdout
