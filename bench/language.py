@@ -89,6 +89,10 @@ def candidates() -> dict[str, Callable[[str], str]]:
 
         found["py3langid"] = lambda t: py3langid.classify(t)[0]
         found["py3langid, first 300 chars"] = lambda t: py3langid.classify(t[:300])[0]
+        from monitor.stories.language import detect_language
+
+        # What the daemon runs: function words first, py3langid when they are unclear.
+        found["monitor (function words + py3langid)"] = lambda t: str(detect_language(t))
     except ImportError:
         pass
     try:
@@ -131,7 +135,7 @@ def main() -> None:
     items = load()
     langs = sorted({lang for lang, _, _ in items})
     print(f"entries: {len(items)} in {len(LABELS)} feeds; languages: {', '.join(langs)}")
-    print(f"{'candidate':<30} {'all':>6} {'non-en':>7} {'title':>6} {'us/text':>8}")
+    print(f"{'candidate':<38} {'all':>6} {'non-en':>7} {'title':>6} {'us/text':>8}")
     for name, detect in candidates().items():
         detect("warm up the model")
         start = time.process_time()
@@ -139,7 +143,7 @@ def main() -> None:
         spent = time.process_time() - start
         titles = [detect(title) == lang for lang, title, _ in items if len(title) >= 10]
         non_en = [ok for ok, (lang, _, _) in zip(full, items, strict=True) if lang != "en"]
-        print(f"{name:<30} {sum(full) / len(full):6.3f} {sum(non_en) / len(non_en):7.3f} "
+        print(f"{name:<38} {sum(full) / len(full):6.3f} {sum(non_en) / len(non_en):7.3f} "
               f"{sum(titles) / len(titles):6.3f} {1e6 * spent / len(items):8.0f}")
 
 

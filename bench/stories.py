@@ -136,7 +136,7 @@ def sweep(rows: list[dict[str, object]], base: StorySettings) -> None:
     print(f"\nthreshold sweep (duplicate {base.duplicate_threshold}) per half")
     print(f"{'threshold':>9} | " + " | ".join(f"{h:^27}" for h in halves))
     print(f"{'':>9} | " + " | ".join(f"{'P':>6} {'R':>6} {'F1':>6} {'ARI':>6}" for _ in halves))
-    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+    for t in (0.22, 0.25, 0.26, 0.27, 0.28, 0.29, 0.3, 0.32, 0.35):
         cells = []
         for part in halves.values():
             pred, _ = assign(part, replace(base, threshold=t))

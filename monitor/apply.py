@@ -51,7 +51,9 @@ def apply_rules(store: Store, settings: Settings, *, since: datetime,
     routes: dict[str, Any] = {}
     if alert:
         notifier = Notifier(settings.recipients)
-        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
+        # A spike rule alerts per episode as stories arrive, never per stored match.
+        routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules
+                  if r.spike is None}
     scanned = new_matches = new_alerts = 0
     batch: list[tuple[int, list[Match]]] = []
     for article_id, article in store.stored_articles_with_ids(since=since):

@@ -216,6 +216,18 @@ class StoryRef:
 
 
 @dataclass(frozen=True)
+class SpikeRef:
+    """What a spike alert reports: the stories that made the episode."""
+
+    #: Stories with a match first seen in the window, and how many were expected.
+    count: int
+    expected: float
+    window_s: int
+    #: Those stories, newest first.
+    stories: tuple[StoryRef, ...]
+
+
+@dataclass(frozen=True)
 class AlertToSend:
     """A claimed outbox row, with everything needed to render and send it."""
 
@@ -230,6 +242,8 @@ class AlertToSend:
     matched_at: datetime
     #: The article's story (None: stored before stories existed).
     story: StoryRef | None = None
+    #: Set for a spike alert (the article is the one whose story crossed the level).
+    spike: SpikeRef | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -255,6 +269,8 @@ class DigestItem:
     content: str = ""
     #: The evidence; offsets point into ``title``, ``summary`` and ``content``.
     hits: tuple[Hit, ...] = ()
+    #: The other outlets of its story (its other matches in the digest are folded in).
+    also_reported_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,10 +289,12 @@ class DigestToSend:
     items: tuple[DigestItem, ...]
     #: Matches in the window (items plus the ones only counted).
     total: int
+    #: Matches listed under their story's item ("also reported by") instead of alone.
+    folded: int = 0
 
     @property
     def more_count(self) -> int:
-        return max(self.total - len(self.items), 0)
+        return max(self.total - len(self.items) - self.folded, 0)
 
 
 @dataclass(frozen=True)

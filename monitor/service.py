@@ -43,6 +43,7 @@ from monitor.store.health import retry_delay_s
 from monitor.store.repo import Store
 from monitor.store.stories import StoryPolicy
 from monitor.stories.assign import StorySettings
+from monitor.stories.ingest import spike_settings
 
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -389,6 +390,7 @@ def story_policy(settings: Settings, delivery: RuleDelivery) -> StoryPolicy:
         settings=StorySettings(window_s=settings.stories.window_s),
         per_story={r.name: r.story_updates for r in settings.rules if r.alert_per == "story"},
         release_at=lambda rule, now: delivery.policy(rule).release_at(now),
+        spikes={r.name: spike_settings(r.spike) for r in settings.rules if r.spike},
     )
 
 

@@ -64,6 +64,10 @@ class RenderedAlert:
 
 def render_alert(alert: AlertToSend) -> RenderedAlert:
     """Render one claimed alert (title plus text, Markdown and HTML bodies)."""
+    if alert.spike is not None:
+        from monitor.alerts.spike import render_spike  # it builds on this module
+
+        return render_spike(alert)
     view = alert_view(alert)
     return RenderedAlert(
         title=one_line(f"[{view.rule}] {view.title_text}"),
@@ -218,16 +222,31 @@ def _html_page(items: Sequence[str], tail: str = "") -> str:
 
 def render_digest(digest: DigestToSend) -> RenderedAlert:
     """One message listing a digest's matches, newest first, then "and N more"."""
-    views = [digest_item_view(i) for i in digest.items]
+    pairs = [(digest_item_view(i), also_reported(i.also_reported_by)) for i in digest.items]
     more = digest.more_count
     title = one_line(f"[{digest.rule}] {digest.total} new match{'es' if digest.total != 1 else ''}")
     tail = f"… and {more} more" if more else ""
-    text = "\n\n----\n\n".join(_text(v, rule_line=False) for v in views)
-    markdown = "\n\n---\n\n".join(_markdown(v, rule_line=False) for v in views)
+    text = "\n\n----\n\n".join(_text(v, rule_line=False) + (f"\n{a}" if a else "")
+                                for v, a in pairs)
+    markdown = "\n\n---\n\n".join(_markdown(v, rule_line=False)
+                                     + (f"\n\n_{md_escape(a)}_" if a else "") for v, a in pairs)
     if tail:
         text, markdown = f"{text}\n\n{tail}", f"{markdown}\n\n{tail}"
-    html_body = _html_page([_html(v, rule_line=False) for v in views], tail)
+    html_body = _html_page([_html(v, rule_line=False)
+                            + (_p("footer", html.escape(a)) if a else "") for v, a in pairs], tail)
     return RenderedAlert(title=title, text=text, markdown=markdown, html=html_body)
+
+
+def also_reported(outlets: Sequence[str], shown: int = 2) -> str:
+    """``also reported by BBC, Guardian and 3 more`` ("" for none)."""
+    names = [one_line(o) for o in outlets]
+    if not names:
+        return ""
+    if len(names) <= shown + 1:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    else:
+        listed = ", ".join(names[:shown]) + f" and {len(names) - shown} more"
+    return f"also reported by {listed}"
 
 
 def digest_item_view(item: DigestItem) -> AlertView:
@@ -269,7 +288,12 @@ def alert_context(alert: AlertToSend) -> dict[str, Any]:
     s = alert.story
     story = ({"id": s.id, "title": s.title, "articles": s.articles, "outlets": list(s.outlets)}
              if s is not None else None)
-    return {**_context("alert", alert.rule, [one], 0), "story": story}
+    p = alert.spike
+    spike = ({"count": p.count, "expected": p.expected, "window_s": p.window_s,
+              "stories": [{"id": x.id, "title": x.title, "articles": x.articles,
+                           "outlets": list(x.outlets)} for x in p.stories]}
+             if p is not None else None)
+    return {**_context("alert", alert.rule, [one], 0), "story": story, "spike": spike}
 
 
 def digest_context(digest: DigestToSend) -> dict[str, Any]:

@@ -33,6 +33,8 @@ class Parts:
     tags: set[str]
     #: The top-level ``default_notify`` (recipients of rules that name none).
     default_notify: list[str] = field(default_factory=list)
+    #: ``stories.enabled``: spike rules count stories, so they need it.
+    stories_enabled: bool = True
 
 
 def check_references(parts: Parts, doc: Document) -> list[Problem]:
@@ -107,6 +109,9 @@ def _check_rules(parts: Parts, doc: Document) -> list[Problem]:
                 problems.append(_at(doc, ("rules", i, "feeds", k),
                                     f"unknown feed '{feed}' (no feed has this name or URL)",
                                     _did_you_mean(feed, feed_ids)))
+        if rule.spike is not None and not parts.stories_enabled:
+            problems.append(_at(doc, ("rules", i, "spike"), "a spike rule counts stories: "
+                                "set stories: {enabled: true}"))
         for k, tag in enumerate(rule.tags):
             if tag not in tags:
                 problems.append(_at(doc, ("rules", i, "tags", k), f"no feed has the tag '{tag}'",
@@ -146,8 +151,9 @@ def _query_problem(i: int, rule: RuleSettings, reason: str, column: int | None,
     extra = f"\n    {shown}"
     if column is not None:
         extra += "\n    " + " " * (column - 1) + "^"
-    return Problem(("rules", i), where + reason, doc.position(("rules", i, "query")), extra,
-                   label=f"rules[{i}] '{rule.name}'")
+    at = ("rules", i, "spike", "query") if rule.spike is not None else ("rules", i, "query")
+    label = f"rules[{i}] '{rule.name}'" + (" spike" if rule.spike is not None else "")
+    return Problem(("rules", i), where + reason, doc.position(at), extra, label=label)
 
 
 # -- delivery (issue 4) -------------------------------------------------------------------

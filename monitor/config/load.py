@@ -28,7 +28,13 @@ from pydantic_core import ErrorDetails
 
 from monitor.config.advice import config_warnings
 from monitor.config.checks import Parts, check_references
-from monitor.config.models import EntitySettings, FeedSettings, RuleSettings, Settings
+from monitor.config.models import (
+    EntitySettings,
+    FeedSettings,
+    RuleSettings,
+    Settings,
+    StoriesSettings,
+)
 from monitor.config.opml_feeds import expand_opml
 from monitor.config.source import Document, KeyPath, Problem, read_yaml
 from monitor.errors import ConfigError
@@ -301,7 +307,8 @@ def _parts(settings: Settings | None, data: dict[str, Any],
         return Parts(feed_origins if feed_origins is not None else list(enumerate(feeds)), list(enumerate(settings.rules)),
                      set(settings.recipients), settings.entity_aliases(),
                      {f.url for f in feeds} | {f.name for f in feeds if f.name},
-                     {t for f in feeds for t in f.tags}, list(settings.default_notify))
+                     {t for f in feeds for t in f.tags}, list(settings.default_notify),
+                     settings.stories.enabled)
     raw_feeds = [f for f in _as_list(data.get("feeds")) if isinstance(f, dict)]
     recipients = data.get("recipients")
     aliases: dict[str, list[str]] = {}
@@ -317,7 +324,13 @@ def _parts(settings: Settings | None, data: dict[str, Any],
         {str(f[k]).strip() for f in raw_feeds for k in ("url", "name") if f.get(k)},
         {str(t) for f in raw_feeds for t in _as_list(f.get("tags"))},
         [str(n).strip() for n in _as_list(data.get("default_notify"))],
+        _stories_on(data.get("stories")),
     )
+
+
+def _stories_on(raw: Any) -> bool:
+    valid = _valid(StoriesSettings, raw) if isinstance(raw, dict) else None
+    return bool(valid and valid.enabled)
 
 
 def _as_list(value: Any) -> list[Any]:

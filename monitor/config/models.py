@@ -371,6 +371,33 @@ class StorageSettings(_Settings):
     retry_cap_s: Duration = Field(60, alias="retry_cap")
 
 
+class SpikeRuleSettings(_Settings):
+    """``spike: {query: '@TikTok', window: 1h, baseline: 7d, factor: 3, min_stories: 5}``:
+    alert when the stories matching ``query`` first seen in the last ``window`` reach
+    ``min_stories`` and ``factor`` times what the ``baseline`` before it leads to expect."""
+
+    query: Name
+    window_s: Duration = Field(3600, alias="window")
+    baseline_s: Duration = Field(7 * 86400, alias="baseline")
+    factor: float = Field(3.0, gt=0)
+    min_stories: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _baseline_longer_than_window(self) -> SpikeRuleSettings:
+        if self.baseline_s < self.window_s:
+            raise ValueError("spike baseline must be at least as long as its window")
+        return self
+
+
+def _spike_query(value: Any) -> Any:
+    """A spike rule matches with its ``spike.query`` (it has no top-level query)."""
+    if isinstance(value, dict) and isinstance(value.get("spike"), dict) and "query" not in value:
+        query = value["spike"].get("query")
+        if isinstance(query, str):
+            return {**value, "query": query}
+    return value
+
+
 class RuleSettings(_Settings):
     """One rule: ``{name, query, notify: [recipient...], feeds: [...], tags: [...]}``."""
 
@@ -398,6 +425,18 @@ class RuleSettings(_Settings):
     story_updates: Literal["none", "digest"] = "none"
     #: Only articles in these languages (ISO 639-1 codes); empty: any language.
     languages: Names = Field(default_factory=list)
+    #: A spike rule: its matches are recorded without alerts; one alert per episode
+    #: of stories matching ``spike.query`` (needs ``stories: {enabled: true}``).
+    spike: SpikeRuleSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _query_of_spike(cls, value: Any) -> Any:
+        if (isinstance(value, dict) and isinstance(value.get("spike"), dict)
+                and "query" in value and value["query"] != value["spike"].get("query")):
+            raise ValueError("a spike rule takes its query inside spike: (spike.query), "
+                             "not beside it")
+        return _spike_query(value)
 
     def spec(self) -> RuleSpec:
         """The rule as the compiler takes it."""

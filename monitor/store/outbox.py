@@ -10,7 +10,7 @@ the held rows for the next tick: nothing lost, nothing repeated.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import sqlite
 
 from monitor.article import DigestItem, DigestToSend, Hit
+from monitor.store.stories import story_refs
 from monitor.store.tables import alert, article, digest, feed, lease_free, match
 
 T = TypeVar("T")
@@ -147,7 +148,7 @@ def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
     items = conn.execute(
         select(match.c.rule, match.c.terms, match.c.snippet, match.c.matched_at, match.c.hits,
                article.c.title, article.c.link, article.c.canonical_url, article.c.published,
-               article.c.updated, article.c.summary, article.c.content,
+               article.c.updated, article.c.summary, article.c.content, article.c.story_id,
                feed.c.name.label("feed_name"))
         .select_from(alert)
         .join(match, match.c.id == alert.c.match_id)
@@ -160,6 +161,7 @@ def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
                                 match.c.matched_at).desc(),
                   match.c.id.desc())
         .limit(max_items)).all()
+    kept = _one_per_story(conn, items)
     return DigestToSend(
         id=r.id, digest_id=r.digest_id, rule=head.rule, recipient=r.recipient,
         target_key=r.target_key, attempts=r.attempts, created_at=_aware(r.created_at),
@@ -169,8 +171,23 @@ def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
                                matched_at=_aware(i.matched_at), terms=tuple(i.terms),
                                snippet=i.snippet, summary=i.summary,
                                updated=_aware(i.updated), content=i.content,
-                               hits=tuple(Hit(**h) for h in i.hits)) for i in items),
-        total=int(head.match_count))
+                               hits=tuple(Hit(**h) for h in i.hits), also_reported_by=also)
+                    for i, also in kept),
+        total=int(head.match_count), folded=len(items) - len(kept))
+
+
+def _one_per_story(conn: Connection, items: Sequence[Any]) -> list[tuple[Any, tuple[str, ...]]]:
+    """The newest match of each story, with the story's other outlets ("also reported
+    by ..."); matches without a story stand alone."""
+    refs = story_refs(conn, {i.story_id for i in items if i.story_id is not None})
+    out, seen = [], set()
+    for i in items:
+        if i.story_id is not None and i.story_id in seen:
+            continue
+        seen.add(i.story_id)
+        ref = refs.get(i.story_id) if i.story_id is not None else None
+        out.append((i, tuple(o for o in ref.outlets if o != i.feed_name) if ref else ()))
+    return out
 
 
 def _insert(conn: Connection, table: Any) -> Any:

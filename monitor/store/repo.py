@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ from monitor.store.health import StoreHealth
 from monitor.store.outbox import OutboxQueries
 from monitor.store.pages import PageQueries, article_full_text, want_pages_in
 from monitor.store.retention import RetentionQueries
+from monitor.store.spikes import queue_spike_alerts, spike_ref, spike_story_ids
 from monitor.store.stories import (
     StoryCache,
     StoryPolicy,
@@ -501,7 +502,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         """Lease up to ``limit`` pending/failed alerts due at ``now``, oldest due first,
         except those of ``skip_targets`` (targets busy with, or stuck on, another send)."""
         due = (select(alert.c.id)
-               .where(alert.c.kind == "match",  # digest messages: claim_due_digests
+               .where(alert.c.kind.in_(("match", "spike")),  # digests: claim_due_digests
                       alert.c.status.in_(("pending", "failed")), alert.c.next_attempt_at <= now,
                       lease_free(alert, now))
                .order_by(alert.c.next_attempt_at, alert.c.id).limit(limit)
@@ -519,10 +520,22 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
                 return []
             rows = conn.execute(_alert_query().where(alert.c.id.in_(ids))
                                 .order_by(alert.c.next_attempt_at, alert.c.id)).all()
-            stories = story_refs(conn, {r.story_id for r in rows if r.story_id is not None})
-            return [_alert_to_send(r, stories.get(r.story_id)) for r in rows]
+            return self._alerts_to_send(conn, rows)
 
         return self._tx("claiming alerts", work)
+
+    def _alerts_to_send(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[AlertToSend]:
+        """Claimed rows with their stories (and, for a spike alert, the episode's)."""
+        spikes = self._stories.policy.spikes if self._stories is not None else {}
+        fired = [r for r in rows if r.alert_kind == "spike" and r.rule in spikes]
+        ids = {r.story_id for r in rows if r.story_id is not None}
+        for r in fired:
+            ids |= spike_story_ids(conn, r.rule, spikes[r.rule], r.alert_created_at)
+        stories = story_refs(conn, ids)
+        episodes = {r.alert_id: spike_ref(conn, r.rule, spikes[r.rule], r.alert_created_at,
+                                          stories) for r in fired}
+        return [replace(_alert_to_send(r, stories.get(r.story_id)), spike=episodes.get(r.alert_id))
+                for r in rows]
 
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
         """The alert was delivered: final, lease released (the attempt is counted); the
@@ -792,6 +805,9 @@ def _save_batch(
             ).all())
     new_matches, new_alerts = _insert_matches_bulk(
         conn, fresh + copies, routes, now, stories.policy if stories else None, story_of)
+    if stories is not None and stories.policy.spikes:
+        new_alerts += queue_spike_alerts(conn, stories.policy.spikes, routes,
+                                         [i for i, _, alert_it in fresh + copies if alert_it], now)
     return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
 
 
@@ -807,9 +823,11 @@ def _insert_matches_bulk(
     each story only; later ones are stored as matches (held for the digest with
     ``story_updates: digest``).
     """
+    spikes = policy.spikes if policy is not None else {}  # alerted per episode instead
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
                "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now,
-               "alerted_at": now if alert_it and routes.get(m.rule) else None}
+               "alerted_at": (now if alert_it and routes.get(m.rule) and m.rule not in spikes
+                              else None)}
               for article_id, matches, alert_it in items
               for m in {m.rule: m for m in matches}.values()]
     if not values:
@@ -903,7 +921,8 @@ def _article(r: Row[Any]) -> Article:
 
 
 def _alert_query() -> Any:
-    query = (select(alert.c.id.label("alert_id"), alert.c.recipient, alert.c.target_key,
+    query = (select(alert.c.id.label("alert_id"), alert.c.kind.label("alert_kind"),
+                    alert.c.created_at.label("alert_created_at"), alert.c.recipient, alert.c.target_key,
                     alert.c.attempts, match.c.rule, match.c.hits, match.c.snippet,
                     match.c.matched_at, article, feed.c.url.label("feed_url"),
                     feed.c.name.label("feed_name"), feed.c.tags.label("feed_tags"))

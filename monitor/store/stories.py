@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from monitor.article import Article, StoryRef
+from monitor.store.tables import article, match, story
 from monitor.stories.assign import StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
-from monitor.store.tables import article, match, story
+from monitor.stories.spike import SpikeSettings
 
 #: pg_advisory_xact_lock key of story assignment ("story" in ASCII).
 _LOCK_KEY = 0x73746F7279
@@ -38,6 +39,9 @@ class StoryPolicy:
     per_story: Mapping[str, str] = field(default_factory=dict)
     #: When a held alert of a rule goes out in its digest: (rule, now) -> release time.
     release_at: Callable[[str, datetime], datetime] | None = None
+    #: Spike rules -> their settings: matches stored without alerts, one alert per
+    #: episode (monitor.store.spikes).
+    spikes: Mapping[str, SpikeSettings] = field(default_factory=dict)
 
 
 class StoryCache:
@@ -81,7 +85,7 @@ class StoryCache:
                             .order_by(article.c.id)).all()
         for r in sorted(rows, key=lambda r: r.id):
             self.index.close(r.id)
-            self.index.open(r.id, r.first_seen, r.centroid, r.articles)
+            self.index.open(r.id, r.first_seen, r.centroid, r.articles, r.terms)
         open_ids = {r.id for r in rows}
         for story_id, sig in sigs:
             if story_id in open_ids:
@@ -91,39 +95,53 @@ class StoryCache:
                now: datetime) -> dict[int, int]:
         """Put each new (article id, article) in a story, in order; article id -> story id.
 
-        Stories are inserted one by one (a later article of the batch may join one);
-        the stories' new state and the articles' story ids are written at the end,
-        one executemany each.
+        New stories get their ids here, the next after the largest stored: assignment
+        is serialised (see the module docstring), so no other writer inserts a story
+        meanwhile, and the batch needs no round trip per new story (most articles
+        start one). New stories are then inserted, the articles' story ids and the
+        older stories' new state written: one executemany each.
         """
         out: dict[int, int] = {}
         arts: list[dict[str, Any]] = []
+        created: dict[int, str] = {}
+        next_id: int | None = None
         for article_id, art in sorted(items, key=lambda it: it[0]):
             placement = self.index.place(story_text(art), now)
             story_id = placement.story
             if story_id is None:
-                story_id = conn.execute(_STORY_INSERT, {
-                    "title": art.title[:500], "first_seen": now, "last_seen": now,
-                    "articles": 0, "centroid": {}}).scalar_one()
+                if next_id is None:
+                    next_id = (conn.scalar(select(func.max(story.c.id))) or 0) + 1
+                story_id, next_id = next_id, next_id + 1
+                created[story_id] = art.title[:500]
             self.index.add(story_id, placement, now)
             arts.append({"b_id": article_id, "story_id": story_id,
                          "story_sig": placement.signature})
             out[article_id] = story_id
             self._last_article = max(self._last_article, article_id)
-        if arts:
-            conn.execute(_ARTICLE_UPDATE, arts)
-            conn.execute(_STORY_UPDATE, [
-                {"b_id": sid, "articles": s.articles, "last_seen": now, "centroid": s.centroid}
-                for sid in sorted(set(out.values())) if (s := self.index.stories.get(sid))])
+        if not arts:
+            return out
+        touched = [(sid, s) for sid in sorted(set(out.values()))
+                   if (s := self.index.stories.get(sid)) is not None]
+        if created:
+            conn.execute(insert(story), [
+                {"id": sid, "title": created[sid], "first_seen": now, "last_seen": now,
+                 "articles": s.articles, "centroid": s.centroid, "terms": s.terms}
+                for sid, s in touched if sid in created])
+        conn.execute(_ARTICLE_UPDATE, arts)
+        older = [{"b_id": sid, "articles": s.articles, "last_seen": now,
+                  "centroid": s.centroid, "terms": s.terms}
+                 for sid, s in touched if sid not in created]
+        if older:
+            conn.execute(_STORY_UPDATE, older)
         return out
 
 
 # Built once: building a statement per article was most of the cost of assigning it.
-_STORY_INSERT = insert(story).returning(story.c.id)
 _ARTICLE_UPDATE = (update(article).where(article.c.id == bindparam("b_id"))
                    .values(story_id=bindparam("story_id"), story_sig=bindparam("story_sig")))
 _STORY_UPDATE = (update(story).where(story.c.id == bindparam("b_id"))
                  .values(articles=bindparam("articles"), last_seen=bindparam("last_seen"),
-                         centroid=bindparam("centroid")))
+                         centroid=bindparam("centroid"), terms=bindparam("terms")))
 
 
 def alerted_pairs(conn: Connection, pairs: Sequence[tuple[int, str]],

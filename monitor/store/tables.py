@@ -128,6 +128,9 @@ story = Table(
     Column("articles", Integer, nullable=False, default=0),
     # The assignment's term centroid ({term: weight}): restores the open stories.
     Column("centroid", JSON, nullable=False, default=dict),
+    # {term: how many of its articles carry it}: its share of the document frequency
+    # the assignment's IDF counts over the open stories.
+    Column("terms", JSON, nullable=False, default=dict),
     Index("ix_story_first_seen", "first_seen"),
 )
 
@@ -305,6 +308,17 @@ websub_subscription = Table(
     Column("last_push_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
     ForeignKeyConstraint(["feed_id"], ["feed.id"], name="fk_websub_subscription_feed_id"),
+)
+
+#: A spike rule's episode state: one alert per episode, whichever replica checks.
+spike_state = Table(
+    "spike_state",
+    metadata,
+    Column("rule", Text, primary_key=True),
+    # An episode is under way (fired; not yet back below the level that fired it).
+    Column("active", Boolean, nullable=False, default=False),
+    # When the current (or last) episode fired.
+    Column("fired_at", UTCDateTime, nullable=True),
 )
 
 

@@ -9,11 +9,13 @@ Two signals, cheapest first:
    centroid (the sum of its articles' unit vectors); the best story joins when
    the cosine reaches ``threshold``.
 
-IDF is an *inverse story frequency* over the open stories: a term found in many
-open stories says little about which one an article belongs to. It is computed
-from the open stories alone, so any process holding the same open stories
-(a restart, another replica) makes the same decision: deterministic given the
-arrival order. A story stays open ``window_s`` after its first article.
+IDF is the inverse document frequency over the articles of the open stories
+(each story keeps how many of its articles carry each term). It is computed from
+the open stories alone, so any process holding the same open stories (a restart,
+another replica) makes the same decision: deterministic given the arrival order.
+An earlier version counted *stories* per term; with many small fragments that
+flattens the weights of the words that name an event, and it measured far worse
+(bench/RESULTS.md). A story stays open ``window_s`` after its first article.
 """
 
 from __future__ import annotations
@@ -39,19 +41,19 @@ class StorySettings:
     #: A story accepts articles this long after its first one (``stories.window``).
     window_s: int = 48 * 3600
     #: Minimum cosine between an article and a story centroid to join it.
-    threshold: float = 0.35
+    threshold: float = 0.28
     #: Minimum estimated Jaccard of title+lede shingles for a near-duplicate.
     duplicate_threshold: float = 0.5
     #: Centroid terms kept per story (the heaviest): bounds memory per open story.
-    max_terms: int = 64
-    #: Candidate stories are those sharing one of the article's heaviest ``probe_terms``
+    max_terms: int = 128
+    #: Candidate stories are those sharing one of the article's ``probe_terms`` heaviest
     #: terms held by at most ``probe_stories`` open stories: a story that shares only
-    #: common words with the article cannot reach the threshold anyway, and those
-    #: long lists are what would make the cost grow with the number of open stories.
-    probe_terms: int = 8
-    probe_stories: int = 32
+    #: common words with the article cannot reach the threshold anyway, and those long
+    #: lists are what would make the cost grow with the number of open stories.
+    probe_terms: int = 20
+    probe_stories: int = 64
     #: Of those, the ``rerank`` with the largest partial cosine get a full one.
-    rerank: int = 4
+    rerank: int = 8
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class OpenStory:
     articles: int = 0
     #: MinHash signatures of its articles (for the near-duplicate check).
     signatures: list[minhash.Signature] = field(default_factory=list)
+    #: term -> how many of its articles carry it (its share of the document frequency).
+    terms: dict[str, int] = field(default_factory=dict)
 
 
 def _heaviest(term_weight: tuple[str, float]) -> tuple[float, str]:
@@ -104,6 +108,9 @@ class StoryIndex:
         self._buckets: dict[bytes, list[tuple[int, minhash.Signature]]] = {}
         #: (first_seen, id) of the open stories: the next to close on top.
         self._closing: list[tuple[datetime, int]] = []
+        #: term -> articles of the open stories carrying it, and how many articles.
+        self._df: dict[str, int] = {}
+        self._articles = 0
 
     def __len__(self) -> int:
         return len(self.stories)
@@ -138,26 +145,42 @@ class StoryIndex:
         story = self.stories.get(story_id)
         if story is None:
             story = self.open(story_id, now, {})
+        self._count_terms(story, {t: 1 for t in placement.vector}, 1)
         centroid = story.centroid
+        square = story.norm * story.norm if centroid else 0.0
         for term, weight in placement.vector.items():
-            centroid[term] = w = centroid.get(term, 0.0) + weight
+            old = centroid.get(term, 0.0)
+            centroid[term] = w = old + weight
+            square += w * w - old * old
             self._postings.setdefault(term, {})[story_id] = w
+        # Kept up to date term by term: summing the whole centroid per article cost more.
+        story.norm = math.sqrt(square) if square > 0 else 1.0
         if len(centroid) > self.settings.max_terms + _PRUNE_SLACK:
             self._set_centroid(story, centroid)
-        story.norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0
-        story.articles += 1
         if placement.signature is not None:
             self.add_signature(story_id, placement.signature)
         return story
 
     def open(self, story_id: int, first_seen: datetime, centroid: Vector,
-             articles: int = 0) -> OpenStory:
+             articles: int = 0, terms: dict[str, int] | None = None) -> OpenStory:
         """Put a story in the index (a new one, or one loaded from the store)."""
-        story = OpenStory(story_id, first_seen, {}, 0.0, articles)
+        story = OpenStory(story_id, first_seen, {}, 0.0, 0)
         self.stories[story_id] = story
         heapq.heappush(self._closing, (first_seen, story_id))
         self._set_centroid(story, dict(centroid))
+        self._count_terms(story, terms or {}, articles)
         return story
+
+    def _count_terms(self, story: OpenStory, terms: dict[str, int], articles: int) -> None:
+        """Add (or with negative counts, take away) articles to the document frequency."""
+        df, own = self._df, story.terms
+        for term, n in terms.items():
+            own[term] = own.get(term, 0) + n
+            df[term] = left = df.get(term, 0) + n
+            if left <= 0:
+                del df[term]
+        story.articles += articles
+        self._articles += articles
 
     def close(self, story_id: int) -> None:
         """Take a story out (to reload it, or because it closed)."""
@@ -169,12 +192,12 @@ class StoryIndex:
         for key in minhash.bands(sig):
             self._buckets.setdefault(key, []).append((story_id, sig))
 
-    def _idf(self, term: str) -> float:
-        n = len(self.stories)
-        return math.log((1 + n) / (1 + len(self._postings.get(term, ())))) + 1.0
-
     def _vector(self, text: StoryText) -> Vector:
-        weights = {t: c * self._idf(t) for t, c in text.term_counts().items()}
+        # Smoothed IDF counting the article itself among the open stories' articles.
+        df, n = self._df, self._articles + 2
+        log = math.log
+        weights = {t: c * (log(n / (2 + df.get(t, 0))) + 1.0)
+                   for t, c in text.term_counts().items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         return {t: w / norm for t, w in weights.items()}
 
@@ -193,19 +216,28 @@ class StoryIndex:
     def _most_similar(self, vector: Vector) -> tuple[int | None, float]:
         cfg = self.settings
         partial: dict[int, float] = {}
-        probes = heapq.nsmallest(cfg.probe_terms, vector.items(), key=_heaviest)
-        for term, weight in probes:
+        common: list[tuple[str, float]] = []
+        # Every term held by at most ``probe_stories`` open stories scores through its
+        # postings; the common ones (in many stories, light by their IDF) are added for
+        # the best ``rerank`` candidates only.
+        get = partial.get
+        for rank, (term, weight) in enumerate(sorted(vector.items(), key=_heaviest)):
             holders = self._postings.get(term)
-            if holders and len(holders) <= cfg.probe_stories:
-                for story_id, c in holders.items():
-                    partial[story_id] = partial.get(story_id, 0.0) + weight * c
+            if not holders:
+                continue
+            if rank >= cfg.probe_terms or len(holders) > cfg.probe_stories:
+                common.append((term, weight))
+                continue
+            for story_id, c in holders.items():
+                partial[story_id] = get(story_id, 0.0) + weight * c
         stories = self.stories
         scored = [(p / stories[sid].norm, -sid) for sid, p in partial.items()]
         best: tuple[float, int] | None = None
         for _, neg_id in heapq.nlargest(cfg.rerank, scored):
             story = stories[-neg_id]
             centroid = story.centroid
-            cosine = sum(w * centroid.get(t, 0.0) for t, w in vector.items()) / story.norm
+            dot = partial[-neg_id] + sum(w * centroid.get(t, 0.0) for t, w in common)
+            cosine = dot / story.norm
             # Ties go to the older story: the same answer in every process.
             if best is None or (cosine, neg_id) > (best[0], -best[1]):
                 best = (cosine, -neg_id)
@@ -232,6 +264,7 @@ class StoryIndex:
 
     def _drop(self, story_id: int) -> None:
         story = self.stories.pop(story_id)
+        self._count_terms(story, {t: -n for t, n in story.terms.items()}, -story.articles)
         for term in story.centroid:
             self._unpost(term, story_id)
         for sig in story.signatures:

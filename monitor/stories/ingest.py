@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 from monitor.article import Article
 from monitor.stories.language import detect_language
+from monitor.stories.spike import SpikeSettings
 from monitor.stories.text import StoryText
 
 
@@ -17,6 +20,13 @@ def with_languages(articles: Sequence[Article], declared: str | None) -> list[Ar
         replace(a, language=detect_language(f"{a.title}\n{a.summary or a.content}", declared))
         for a in articles
     ]
+
+
+def spike_settings(spike: Any) -> SpikeSettings:
+    """A rule's ``spike:`` config (``SpikeRuleSettings``) as the detector's settings."""
+    return SpikeSettings(window=timedelta(seconds=spike.window_s),
+                         baseline=timedelta(seconds=spike.baseline_s),
+                         factor=spike.factor, min_stories=spike.min_stories)
 
 
 def story_text(article: Article) -> StoryText:

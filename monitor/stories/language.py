@@ -5,10 +5,17 @@ entries of 36 real feeds in 12 languages it was the most accurate candidate
 (99.6%, lingua 98.5%, langdetect 98.3%, pycld2 97.0%) and the fastest but one
 (pycld2, less accurate on titles). It reads at most ``SAMPLE_CHARS`` characters:
 the same accuracy there, less time.
+
+Most news text is in a handful of languages whose function words give them away:
+a text with several of one language's function words and (almost) none of the
+others' is taken as that language without the model (``function_word_language``),
+at a fraction of its cost. Everything else (short, mixed, other scripts) goes to
+py3langid. Measured in bench/language.py: same accuracy, a fraction of the time.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: Characters of title + body read: enough for the same accuracy as the whole text.
@@ -18,6 +25,59 @@ MIN_LETTERS = 12
 #: A feed's declared language is kept when it is among the detector's top guesses
 #: (it knows better on a short or mixed text); otherwise the text overrules it.
 DECLARED_AGREES_TOP = 3
+
+
+#: Frequent words of one language that are rare in the others (no shared "a", "de",
+#: "la", "in", "die"...): a hit is strong evidence.
+FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": "the and of to is that for with was are this from have has been were "
+              "will would which their said after over about than who its they",
+        "de": "der und ist nicht mit auf sich dem den ein eine einer auch nach wird "
+              "sind bei aus noch wie über oder vom zum zur werden hat nur",
+        "fr": "le les et est une des du dans pour que qui sur pas au aux ce avec "
+              "sont mais été ont cette leur selon être plus",
+        "es": "el los las del y una por con para es se que su al como más pero sus "
+              "fue está entre desde sobre también",
+        "it": "il della di che è per una sono gli nel nella alla dei delle con anche "
+              "più questo dopo stato",
+        "pt": "os das dos uma não com para em ao pela pelo mais foi são também como "
+              "seu sua está pelos",
+        "nl": "het een van en zijn niet met voor ook bij naar maar wordt dat deze "
+              "heeft werd uit nog",
+    }.items()
+}
+#: A language wins without the model with this many hits ...
+MIN_FUNCTION_WORDS = 3
+#: ... and this many times the hits of the runner-up.
+FUNCTION_WORD_LEAD = 4
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in FUNCTION_WORDS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
+
+
+def function_word_language(sample: str) -> str | None:
+    """The language whose function words clearly dominate ``sample`` (None: unclear,
+    or not mostly in Latin script: a quote in English inside Russian text is Russian)."""
+    words = _WORDS.findall(sample.lower())
+    latin = sum(w < "\u0250" for w in words)  # a word starting in Latin script
+    if not words or latin * 5 < len(words) * 4:
+        return None
+    hits: dict[str, int] = {}
+    for w in words:
+        for lang in _LANGS_OF.get(w, ()):
+            hits[lang] = hits.get(lang, 0) + 1
+    ranked = sorted(hits.values(), reverse=True)
+    if not ranked or ranked[0] < MIN_FUNCTION_WORDS:
+        return None
+    if len(ranked) > 1 and ranked[0] < FUNCTION_WORD_LEAD * ranked[1]:
+        return None
+    return max(hits, key=hits.__getitem__)
 
 
 def _detector() -> Any:
@@ -47,6 +107,9 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     declared_tag = primary_tag(declared)
     if sum(c.isalpha() for c in sample) < MIN_LETTERS:
         return declared_tag
+    quick = function_word_language(sample)
+    if quick is not None and declared_tag in (None, quick):
+        return quick
     ranked = _detector().rank(sample)
     if declared_tag and declared_tag in {lang for lang, _ in ranked[:DECLARED_AGREES_TOP]}:
         return declared_tag

@@ -129,3 +129,67 @@ def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
     groups = [json.loads(line) for line in grouped.stdout.splitlines()]
     tiktok = [g for g in groups if g["story"] == story["id"]]
     assert len(tiktok) == 1 and tiktok[0]["matches"] == 10  # 5 per tiktok rule
+
+
+# Distinct TikTok stories (no two are one story), one outlet each.
+SURGE = [
+    ("TikTok fined in Ireland over children's data", "Regulators fined the video app "
+     "for exposing the accounts of minors by default."),
+    ("TikTok opens European data centre in Dublin", "The company began moving European "
+     "user data to servers in Ireland under its Project Clover plan."),
+    ("Montana governor signs TikTok ban into law", "The state becomes the first to bar "
+     "the app outright, starting next January."),
+    ("TikTok creators sue Montana over new law", "Five creators filed a lawsuit arguing "
+     "the statute violates their free speech rights."),
+    ("TikTok chief executive testifies before Congress", "Shou Zi Chew faced five hours "
+     "of questions from lawmakers about ties to Beijing."),
+    ("TikTok launches paid subscriptions for creators", "Fans can now pay monthly for "
+     "exclusive videos and live streams, the company announced."),
+]
+
+SPIKE_CONFIG = """
+database: sqlite:///ignored.db
+poll: {{interval: 15m, timeout: 5s}}
+stories: {{enabled: true}}
+feeds:
+{feeds}
+recipients:
+  hook: ["{hook}"]
+rules:
+  - name: tiktok-surge
+    spike: {{query: 'tiktok', window: 1h, baseline: 7d, factor: 3, min_stories: 5}}
+    notify: [hook]
+"""
+
+
+def test_a_surge_of_stories_sends_one_spike_alert_listing_them(
+    tmp_path: Path, db_url: str
+) -> None:
+    with FeedServer() as server, WebhookReceiver() as hook:
+        urls = [server.add(f"/s{i}.xml", rss(f"site{i}", [("story", title, desc)]),
+                           content_type="application/rss+xml")
+                for i, (title, desc) in enumerate(SURGE)]
+        feeds = "\n".join(f'  - {{url: "{u}", name: Site{i}}}' for i, u in enumerate(urls))
+        config = tmp_path / "monitor.yaml"
+        config.write_text(SPIKE_CONFIG.format(feeds=feeds, hook=hook.json_url("/hook")))
+
+        run = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
+        assert run.returncode == 0, run.stderr
+        again = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
+        assert again.returncode == 0, again.stderr
+
+        # six stories, one episode: one alert (not one per article, not per story)
+        assert len(hook.delivered) == 1
+        message = hook.delivered[0].json
+        assert message["title"].startswith("[tiktok-surge] spike: 5 stories in 1h")
+        listed = [t for t, _ in SURGE if t in message["message"]]
+        assert len(listed) == 5
+
+    matches = cli("matches", "-c", str(config), "--rule", "tiktok-surge", "--format", "jsonl",
+                  cwd=tmp_path, db_url=db_url)
+    assert len(matches.stdout.splitlines()) == 6  # every match is stored
+    # re-applying the rule with --alert queues nothing per match: spikes alert per episode
+    applied = cli("rules", "apply", "-c", str(config), "--rule", "tiktok-surge", "--alert",
+                  cwd=tmp_path, db_url=db_url)
+    assert applied.returncode == 0, applied.stderr
+    assert "0 alerts queued" in applied.stdout

@@ -19,7 +19,7 @@ from monitor.store import db
 from monitor.store.tables import metadata
 
 TABLES = {"feed", "article", "article_source", "match", "alert", "digest", "story",
-          "article_page", "websub_subscription"}
+          "article_page", "websub_subscription", "spike_state"}
 
 
 def _diffs(url: str) -> list[Any]:

@@ -161,3 +161,25 @@ def test_an_alert_carries_its_story_to_the_template(db_url: str) -> None:
                  "{{ story.outlets | join(', ') }})"})
     rendered = template.render(alert_context(later), render_alert(later))
     assert rendered.title == f"{COPY_A[0]} (2 articles: a, b)"
+
+
+def test_a_story_digest_names_the_other_outlets(db_url: str) -> None:
+    released = T0 + timedelta(hours=1)
+    policy = StoryPolicy(per_story={"tiktok": "digest"}, release_at=lambda rule, now: released)
+    store, ids = open_store(db_url, ["a", "b", "c"], policy)
+    try:
+        store.save_articles(ids["a"], [(art("a", 1, COPY_A), matched("tiktok"))], ROUTES, T0)
+        for n, feed in enumerate(("b", "c"), 2):  # later copies: held for the digest
+            store.save_articles(ids[feed], [(art(feed, n, COPY_B), matched("tiktok"))],
+                                ROUTES, T0 + timedelta(minutes=n))
+        [group] = store.held_groups()
+        assert store.claim_digest(group, released, released) is not None
+        [sent] = store.claim_due_digests(released, owner="t")
+    finally:
+        store.close()
+    # both held copies are of one story: listed once, with the story's other outlets
+    assert sent.total == 2 and len(sent.items) == 1 and sent.more_count == 0
+    assert sent.items[0].feed == "c" and sent.items[0].also_reported_by == ("a", "b")
+    from monitor.alerts.render import render_digest
+
+    assert "also reported by a and b" in render_digest(sent).text

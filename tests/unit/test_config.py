@@ -66,7 +66,7 @@ INVALID = [
     (HEADER + "rules:\n  - {name: r, query: x, notify: [policy-chat], colour: red}\n",
      "rules[0].colour: unknown key (line 6, column 48); expected one of: "
      "name, query, notify, feeds, tags, mode, digest, max_per_hour, quiet_hours, template, "
-     "alert_per, story_updates, languages"),
+     "alert_per, story_updates, languages, spike"),
     # unknown recipient, with a suggestion
     (HEADER + "rules:\n  - name: r\n    query: x\n    notify: [policy-chat, polcy-chat]\n",
      "rules[0].notify[1]: unknown recipient 'polcy-chat' (line 8, column 27); "

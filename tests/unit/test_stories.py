@@ -91,7 +91,7 @@ def test_a_restored_index_decides_like_the_live_one() -> None:
     place_all(live, [TIKTOK, FLOODS])
     restored = StoryIndex()
     for s in live.stories.values():
-        restored.open(s.id, s.first_seen, s.centroid, s.articles)
+        restored.open(s.id, s.first_seen, s.centroid, s.articles, dict(s.terms))
         for sig in s.signatures:
             restored.add_signature(s.id, sig)
     for item in (TIKTOK_COPY, TIKTOK_OTHER_OUTLET, FLOODS):
@@ -127,3 +127,26 @@ def test_detect_language(text: str, declared: str | None, expected: str | None) 
 def test_primary_tag_rejects_junk() -> None:
     assert [primary_tag(x) for x in ("en-US", "", None, "12", "english")] == [
         "en", None, None, None, None]
+
+
+from monitor.stories.language import function_word_language  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # several function words of one language and none of the others: no model needed
+        ("The minister said that the rules will apply to all of the platforms from May", "en"),
+        ("Der Minister sagte, dass die Regeln auch für alle Plattformen gelten werden, "
+         "und zwar nach dem Sommer", "de"),
+        # too few function words (a title): left to the model
+        ("TikTok ban upheld", None),
+        # two languages mixed evenly: left to the model
+        ("the and of der und ist", None),
+        # an English quote inside Russian text is not English
+        ("Цитата дня: нуу... with the power of the people comes the responsibility "
+         "сказал он вчера вечером на встрече с избирателями в городе", None),
+    ],
+)
+def test_function_word_language(text: str, expected: str | None) -> None:
+    assert function_word_language(text) == expected
