@@ -116,7 +116,8 @@ def main() -> None:
         todo = cases(root, work)
         # The empty database exists and is migrated before anything is timed.
         subprocess.run([*todo["once (no feeds)"][:3], "db", "upgrade", "-c",
-                        str(work / "empty.yaml")], env=env, check=True, capture_output=True)
+                        str(work / "empty.yaml")], env=env, cwd=work, check=True,
+                       capture_output=True)
         load = os.getloadavg()[0]
         print(f"tree: {root}   runs: {args.runs}   python {sys.version.split()[0]}   "
               f"cores: {os.cpu_count()}   load avg (1 min) at start: {load:.1f}")
@@ -143,11 +144,17 @@ def main() -> None:
 def compare(root: Path, baseline: Path, env: dict[str, str], runs: int) -> None:
     """Each case on both trees, alternating run by run; CPU medians and their ratio."""
     base_env = {**env, "PYTHONPATH": str(baseline)}
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        todo, base_todo = cases(root, work), cases(baseline, work)
-        subprocess.run([*todo["once (no feeds)"][:3], "db", "upgrade", "-c",
-                        str(work / "empty.yaml")], env=env, check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as base_tmp:
+        # Each tree its own empty database, migrated by its own code: an older tree
+        # refuses a database that a newer one migrated further.
+        work, base_work = Path(tmp), Path(base_tmp)
+        todo, base_todo = cases(root, work), cases(baseline, base_work)
+        for argv, e, w in ((todo, env, work), (base_todo, base_env, base_work)):
+            # cwd: `python -m` puts the working directory first on sys.path, which
+            # would import the tree this script was started from.
+            subprocess.run([*argv["once (no feeds)"][:3], "db", "upgrade", "-c",
+                            str(w / "empty.yaml")], env=e, cwd=w, check=True,
+                           capture_output=True)
         print(f"tree: {root}\nbaseline: {baseline}\nruns: {runs} each, alternating   "
               f"python {sys.version.split()[0]}   cores: {os.cpu_count()}   "
               f"load avg (1 min) at start: {os.getloadavg()[0]:.1f}")
@@ -155,15 +162,15 @@ def compare(root: Path, baseline: Path, env: dict[str, str], runs: int) -> None:
               f"{'base wall':>10} {'MB':>6} {'base MB':>8}")
         print("-" * 80)
         for name, argv in todo.items():
-            if name == "--version" and not supports_version(base_todo[name], base_env, work):
+            if name == "--version" and not supports_version(base_todo[name], base_env, base_work):
                 continue
             mine: list[tuple[float, float, float]] = []
             theirs: list[tuple[float, float, float]] = []
-            for argv_, env_ in ((argv, env), (base_todo[name], base_env)):  # warm-up
-                subprocess.run(argv_, env=env_, cwd=work, capture_output=True, check=False)
+            for argv_, env_, w in ((argv, env, work), (base_todo[name], base_env, base_work)):
+                subprocess.run(argv_, env=env_, cwd=w, capture_output=True, check=False)  # warm
             for _ in range(runs):
                 mine.append(measure(argv, env, work, 1))
-                theirs.append(measure(base_todo[name], base_env, work, 1))
+                theirs.append(measure(base_todo[name], base_env, base_work, 1))
             wall, cpu = (statistics.median(r[i] for r in mine) for i in (0, 1))
             bwall, bcpu = (statistics.median(r[i] for r in theirs) for i in (0, 1))
             print(f"{name:<20} {cpu:>7.3f} {bcpu:>9.3f} {cpu / bcpu:>6.2f} {wall:>7.3f} "

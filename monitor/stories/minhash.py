@@ -10,12 +10,12 @@ agree across processes and restarts; uint64 arithmetic is exact here.
 
 from __future__ import annotations
 
+import functools
 import random
 import struct
 import zlib
 from collections.abc import Iterable
-
-import numpy as np
+from typing import Any
 
 _PRIME = (1 << 61) - 1
 _MAX = (1 << 32) - 1
@@ -27,8 +27,17 @@ _ROWS = PERMUTATIONS // BANDS
 _rng = random.Random(0x5709)
 # 32-bit shingle hashes and coefficients keep every product below 2**64 (fast ints).
 _PERMS = [(_rng.randrange(1, 1 << 32), _rng.randrange(0, 1 << 32)) for _ in range(PERMUTATIONS)]
-_A = np.array([a for a, _ in _PERMS], dtype=np.uint64)[:, None]
-_B = np.array([b for _, b in _PERMS], dtype=np.uint64)[:, None]
+
+
+@functools.cache
+def _numpy() -> tuple[Any, Any, Any]:
+    """numpy and the permutation coefficients, on first use: a command that never
+    places an article (``status``, ``once`` with nothing new) does not import numpy."""
+    import numpy as np
+
+    a = np.array([a for a, _ in _PERMS], dtype=np.uint64)[:, None]
+    b = np.array([b for _, b in _PERMS], dtype=np.uint64)[:, None]
+    return np, a, b
 
 #: 32 little-endian uint32 minima packed in 128 bytes (small enough to keep per article).
 Signature = bytes
@@ -44,11 +53,12 @@ def _hash(shingle: str) -> int:
 
 def signature(shingles: Iterable[str]) -> Signature | None:
     """The MinHash signature of a set of shingles (None for an empty set)."""
+    np, coef_a, coef_b = _numpy()
     hashes = np.fromiter((_hash(s) for s in shingles), dtype=np.uint64)
     if not hashes.size:
         return None
     # a, h < 2**32 and b < 2**32: a * h + b < 2**64, exact in uint64.
-    minima = ((_A * hashes + _B) % np.uint64(_PRIME)).min(axis=1) & np.uint64(_MAX)
+    minima = ((coef_a * hashes + coef_b) % np.uint64(_PRIME)).min(axis=1) & np.uint64(_MAX)
     return bytes(minima.astype("<u4").tobytes())
 
 
