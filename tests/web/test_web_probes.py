@@ -42,7 +42,9 @@ def test_livez_answers_without_checking_anything(site: Site) -> None:
 def test_readyz_checks_database_schema_and_poll_tick(site: Site) -> None:
     status, _, body = site.call("GET", "/readyz?verbose")
     assert status == 200, body
-    assert "[+]database ok" in body and "[+]schema ok: at 0007" in body and "[+]poll ok" in body
+    (head,) = db.script_heads()
+    assert "[+]database ok" in body and f"[+]schema ok: at {head}" in body
+    assert "[+]poll ok" in body
     tick = site.settings.poll.tick_s
     site.monitor.last_tick_at = site.monitor.clock() - timedelta(seconds=2 * tick)
     assert site.call("GET", "/readyz")[0] == 200  # within three ticks
@@ -65,7 +67,8 @@ def test_readyz_fails_when_the_schema_is_behind(site: Site) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     engine.dispose()
     status, _, body = site.call("GET", "/readyz?verbose")
-    assert status == 503 and "[-]schema failed: at 0003, newest is 0007" in body
+    (head,) = db.script_heads()
+    assert status == 503 and f"[-]schema failed: at 0003, newest is {head}" in body
 
 
 def test_readyz_fails_without_saying_where_the_database_is(tmp_path: Path) -> None:
