@@ -186,10 +186,10 @@ def run_ours(base: str, feeds: int, rules: int, db: str, per_host: int,
 def count_parse_cpu() -> list[float]:
     """CPU seconds spent in parse_feed, summed over the threads that call it (when it
     runs in this process: ``parse_workers: 0``); the list grows by one per call."""
-    import monitor.service
+    import monitor.poll.ingest
 
     spent: list[float] = []
-    inner = monitor.service.parse_feed
+    inner = monitor.poll.ingest.parse_feed
 
     def timed_parse(*args: Any, **kwargs: Any) -> Any:
         started = time.thread_time()
@@ -198,7 +198,7 @@ def count_parse_cpu() -> list[float]:
         finally:
             spent.append(time.thread_time() - started)
 
-    monitor.service.parse_feed = timed_parse  # type: ignore[assignment]
+    monitor.poll.ingest.parse_feed = timed_parse  # type: ignore[assignment]
     return spent
 
 
