@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -16,12 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from feedserver import FeedServer, unused_port
 from receivers import WebhookReceiver
 from websubhub import LocalHub, wait_for
 
 from monitor.cli.core import push_status
 from monitor.config import Settings
+from monitor.errors import ConfigError
 from monitor.service import Monitor
 from monitor.web.serve import run_with_web
 
@@ -206,8 +209,14 @@ def test_once_polls_and_records_the_hub_but_never_subscribes(db_url: str) -> Non
 
 def listening_ports() -> set[int]:
     """The TCP ports this process listens on (its own sockets in /proc/net/tcp*)."""
-    mine = {os.readlink(fd)[len("socket:["):-1] for fd in Path("/proc/self/fd").iterdir()
-            if os.path.exists(fd) and os.readlink(fd).startswith("socket:[")}
+    mine = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile by another thread
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:["):-1])
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -249,7 +258,9 @@ def test_with_http_the_api_listener_serves_the_callbacks(db_url: str) -> None:
             callback = request["hub.callback"]
             assert callback.startswith(f"{base}/websub/1/")
             assert m.store.subscription(1).state == "active"
-            body = rss(hub.url, topic, "Old story", "Zoom pushed story")
+            # Larger than the API's own request limit (256 kB): pushes have theirs.
+            body = rss(hub.url, topic, "Old story", "Zoom pushed story").replace(
+                b"</channel>", b"<!--" + b" " * 300_000 + b"--></channel>")
             assert await asyncio.to_thread(hub.publish, topic, body) == [202]
             await until(lambda: [r for r in hook.delivered
                                  if r.json["title"] == "[zoom] Zoom pushed story"])
@@ -308,5 +319,23 @@ def test_websub_listen_set_elsewhere_keeps_its_own_listener(db_url: str) -> None
         try:
             asyncio.run(with_daemon(m, scenario, run=run_with_web))
             assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
+        finally:
+            m.close()
+
+
+def test_a_taken_websub_listen_stops_the_start_with_its_key(db_url: str) -> None:
+    with FeedServer() as server, WebhookReceiver() as hook, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server.add("/feed.xml", rss("http://127.0.0.1:9/", "x", "Zoom"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, server.url("/feed.xml"),
+                                           hook.json_url("/hook"), port))
+        try:
+            with pytest.raises(ConfigError, match=rf"^websub.listen: cannot listen on "
+                                                  rf"127.0.0.1:{port}: "):
+                asyncio.run(m.run_forever(asyncio.Event()))
+            assert server.requests_to("/feed.xml") == []  # it stopped before polling
         finally:
             m.close()
