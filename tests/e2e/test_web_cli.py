@@ -132,6 +132,31 @@ def test_serve_serves_without_polling(db_url: str, tmp_path: Path) -> None:
     assert code == 0, err
 
 
+def test_run_answers_hubs_on_the_api_listener(db_url: str, tmp_path: Path) -> None:
+    from websubhub import LocalHub, wait_for
+
+    port = unused_port()
+    with FeedServer() as feeds, LocalHub() as hub:
+        topic = feeds.url("/f.xml")
+        feeds.add("/f.xml", RSS.replace("<channel>", f'<channel><link rel="hub" href="{hub.url}"'
+                                        ' xmlns="http://www.w3.org/2005/Atom"/>').encode(),
+                  headers={"Content-Type": "application/rss+xml"})
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feed=topic, port=port)
+                          + f"websub: {{callback_base: 'http://127.0.0.1:{port}'}}\n")
+        proc = _start(["run", "-c", str(config)], tmp_path, db_url)
+        try:
+            wait_for(lambda: hub.verified(topic), timeout_s=60)
+            (sub,) = hub.verified(topic)
+            assert sub.callback.startswith(f"http://127.0.0.1:{port}/websub/")
+            assert _get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        finally:
+            code, err = _stop(proc)
+    assert code == 0, err
+    assert f"websub.mounted listen=127.0.0.1:{port} path=/websub/" in err
+    assert "websub.listening" not in err  # no second listener
+
+
 def test_serve_answers_no_websub_callback(db_url: str, tmp_path: Path) -> None:
     # serve does not poll, match or queue alerts, so it cannot ingest a push: it mounts
     # no callback, even for a subscription a `run` daemon is waiting to have verified.
