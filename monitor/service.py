@@ -302,7 +302,16 @@ class Monitor(Polling):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_from_source)
         wake = self._wake = asyncio.Event()  # new alerts queued: deliver them now
-        loops = [
+        stop_websub: Callable[[], Awaitable[None]] = _nothing
+        loops: list[asyncio.Future[None]] = []
+        if self.websub is not None:  # first: a callback address in use stops the start
+            from monitor.websub.daemon import start_websub
+
+            websub, stop_websub = await start_websub(
+                self.websub, self.settings.http, stop,
+                tick_s=lambda: self.settings.poll.tick_s, backoff=self._retry_delay_s)
+            loops.append(websub)
+        loops += [
             asyncio.ensure_future(every(lambda: self.settings.poll.tick_s,
                                         functools.partial(self._poll_pass, wake), stop,
                                         name="poll", backoff=self._retry_delay_s)),
@@ -313,7 +322,6 @@ class Monitor(Polling):
                                         self._prune_pass, stop, name="prune",
                                         backoff=self._retry_delay_s)),
         ]
-        stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
                  len(self.settings.feeds), len(self.settings.rules))
         if warning := self.rules.unindexed_warning():
@@ -335,29 +343,6 @@ class Monitor(Polling):
         storage = self.settings.storage
         return retry_delay_s(failures, base_s=storage.retry_base_s, cap_s=storage.retry_cap_s,
                              rng=self.rng)
-
-    async def _start_websub(
-        self, stop: asyncio.Event, loops: list[asyncio.Future[None]]
-    ) -> Callable[[], Awaitable[None]]:
-        """Start the callback listener and the subscription loop; returns their stop."""
-        if self.websub is None or self.settings.websub is None:
-            return _nothing
-        from monitor.websub.listener import Listener
-        from monitor.websub.subscriber import client_session
-
-        subscriber = self.websub
-        listener = Listener(subscriber, *self.settings.websub.host_port)
-        await listener.start()
-        session = client_session()
-        loops.append(asyncio.ensure_future(every(
-            lambda: self.settings.poll.tick_s, functools.partial(subscriber.tick, session),
-            stop, name="websub", backoff=self._retry_delay_s)))
-
-        async def close() -> None:
-            await listener.stop()
-            await session.close()
-
-        return close
 
     async def _poll_pass(self, wake: asyncio.Event) -> None:
         # Readiness: the loop is alive while passes start and end, tick after tick.

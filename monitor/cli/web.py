@@ -45,6 +45,9 @@ def serve(
     store = open_database(settings.database)  # migrates, once, before any worker starts
     err.print(f"news-monitor: serving http://{settings.http.listen}/ "
               f"{f'from {workers} processes ' if workers > 1 else ''}(Ctrl-C to stop)")
+    if settings.websub is not None:  # a push must be parsed, matched and queued: `run` does
+        err.print("news-monitor: no WebSub callbacks here (serve does not ingest); "
+                  "websub.callback_base must lead to a `run` daemon")
     if workers > 1:
         store.close()
         from monitor.store.repo import Store

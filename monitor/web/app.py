@@ -27,9 +27,13 @@ from monitor.web.auth import PRINCIPAL, Access, Handler, allowed, authenticate, 
 from monitor.web.metrics import CONTENT_TYPE, Metrics
 from monitor.web.problems import ProblemError, problem_response
 from monitor.web.state import STATE, WebState
+from monitor.websub.listener import callback_address
+from monitor.websub.listener import routes as callback_routes
 
 if TYPE_CHECKING:
+    from monitor.config.models import HttpSettings
     from monitor.service import Monitor
+    from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -178,4 +182,17 @@ def make_app(settings_now: Callable[[], Settings], store: Store, *,
                                           ("GET", "/metrics", metrics_handler, metrics_access)]:
         route = app.router.add_route(method, path, handler)
         state.access[route] = access
+    if monitor is not None and monitor.websub is not None:
+        _mount_websub(app, state, monitor.websub, http)
     return app
+
+
+def _mount_websub(app: web.Application, state: WebState, subscriber: WebSubscriber,
+                  http: HttpSettings | None) -> None:
+    """The WebSub callbacks on this listener (``run``, unless ``websub.listen`` names
+    another address), as public routes: hubs carry no token; the unguessable path and
+    the signature guard them. ``serve`` never mounts them: it cannot ingest a push."""
+    if callback_address(subscriber.settings, http) is None:
+        for callback in callback_routes(subscriber):
+            route = app.router.add_route(callback.method, callback.path, callback.handler)
+            state.access[route] = "public"

@@ -45,12 +45,13 @@ async def start(app: web.Application, settings: Settings, *,
     return runner
 
 
-async def run_with_web(monitor: Monitor) -> None:
-    """The daemon with its web listener in the same event loop."""
+async def run_with_web(monitor: Monitor, stop: asyncio.Event | None = None) -> None:
+    """The daemon with its web listener in the same event loop (which also serves
+    the WebSub callbacks: monitor.websub.listener.callback_address)."""
     app = make_app(lambda: monitor.settings, monitor.store, monitor=monitor)
     runner = await start(app, monitor.settings)
     try:
-        await monitor.run_forever()
+        await monitor.run_forever(stop)
     finally:
         await runner.cleanup()
 

@@ -132,6 +132,71 @@ def test_serve_serves_without_polling(db_url: str, tmp_path: Path) -> None:
     assert code == 0, err
 
 
+def test_run_answers_hubs_on_the_api_listener(db_url: str, tmp_path: Path) -> None:
+    from websubhub import LocalHub, wait_for
+
+    port = unused_port()
+    with FeedServer() as feeds, LocalHub() as hub:
+        topic = feeds.url("/f.xml")
+        feeds.add("/f.xml", RSS.replace("<channel>", f'<channel><link rel="hub" href="{hub.url}"'
+                                        ' xmlns="http://www.w3.org/2005/Atom"/>').encode(),
+                  headers={"Content-Type": "application/rss+xml"})
+        config = tmp_path / "monitor.yaml"
+        config.write_text(CONFIG.format(feed=topic, port=port)
+                          + f"websub: {{callback_base: 'http://127.0.0.1:{port}'}}\n")
+        proc = _start(["run", "-c", str(config)], tmp_path, db_url)
+        try:
+            wait_for(lambda: hub.verified(topic), timeout_s=60)
+            (sub,) = hub.verified(topic)
+            assert sub.callback.startswith(f"http://127.0.0.1:{port}/websub/")
+            assert _get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        finally:
+            code, err = _stop(proc)
+    assert code == 0, err
+    assert f"websub.mounted listen=127.0.0.1:{port} path=/websub/" in err
+    assert "websub.listening" not in err  # no second listener
+
+
+def test_serve_answers_no_websub_callback(db_url: str, tmp_path: Path) -> None:
+    # serve does not poll, match or queue alerts, so it cannot ingest a push: it mounts
+    # no callback, even for a subscription a `run` daemon is waiting to have verified.
+    from datetime import UTC, datetime
+    from urllib.parse import urlencode
+
+    from monitor.article import FeedSpec
+    from monitor.store.repo import Store
+    from monitor.websub.signature import sign
+
+    port, topic = unused_port(), "https://feeds.example/f.xml"
+    with Store.open(db_url) as store:
+        store.sync_feeds([FeedSpec(url=topic, name="World")], datetime.now(UTC))
+        store.note_hub(1, "https://hub.example/", topic, secret="s" * 40, token="t" * 22)
+        store.update_subscription(1, state="subscribing")
+    config = tmp_path / "monitor.yaml"
+    config.write_text(CONFIG.format(feed=topic, port=port)
+                      + f"websub: {{callback_base: 'http://127.0.0.1:{port}'}}\n")
+    proc = _start(["serve", "-c", str(config), "--nice", "0"], tmp_path, db_url)
+    callback = f"http://127.0.0.1:{port}/websub/1/{'t' * 22}"
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/readyz")
+        query = urlencode({"hub.mode": "subscribe", "hub.topic": topic, "hub.challenge": "c"})
+        assert _get(f"{callback}?{query}")[0] == 404
+        body = b"<rss><channel><item><title>Zoom pushed</title></item></channel></rss>"
+        push = urllib.request.Request(callback, data=body, method="POST",
+                                      headers={"X-Hub-Signature": sign("s" * 40, body)})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(push, timeout=5)
+        assert refused.value.code == 404
+    finally:
+        code, err = _stop(proc)
+    assert code == 0, err
+    assert "no WebSub callbacks here (serve does not ingest)" in err
+    with Store.open(db_url) as store:
+        sub = store.subscription(1)
+        assert sub is not None and sub.state == "subscribing"  # left for the daemon
+        assert list(store.stored_articles()) == []
+
+
 def test_health_fails_when_nothing_answers_or_not_ready(tmp_path: Path) -> None:
     port = unused_port()
     result = cli("health", "--url", f"http://127.0.0.1:{port}/readyz", cwd=tmp_path)

@@ -2,22 +2,33 @@
 local server, alerts to a local webhook; SQLite and PostgreSQL.
 
 Subscription and verification of intent, signed and badly signed deliveries, lease
-renewal, unsubscribe when the feed leaves the config, a hub that is down."""
+renewal, unsubscribe when the feed leaves the config, a hub that is down; the callbacks
+on the HTTP API's listener (``run`` with ``http:``) or on their own."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from feedserver import FeedServer, unused_port
 from receivers import WebhookReceiver
 from websubhub import LocalHub, wait_for
 
 from monitor.cli.core import push_status
 from monitor.config import Settings
+from monitor.errors import ConfigError
 from monitor.service import Monitor
+from monitor.web.serve import run_with_web
+
+ADMIN = "admin-token-0123456789abcdef"
 
 
 def rss(hub: str, self_url: str, *titles: str) -> bytes:
@@ -27,7 +38,8 @@ def rss(hub: str, self_url: str, *titles: str) -> bytes:
             f'<atom:link rel="self" href="{self_url}"/>{items}</channel></rss>').encode()
 
 
-def settings(db_url: str, feed: str, hook: str, port: int, **websub: Any) -> Settings:
+def config(db_url: str, feed: str, hook: str, websub: dict[str, Any],
+           http: dict[str, Any] | None = None) -> Settings:
     return Settings.model_validate({
         "database": db_url,
         "poll": {"interval": 3600, "tick": 1, "jitter": 0, "timeout": 5, "full_text": False},
@@ -35,14 +47,23 @@ def settings(db_url: str, feed: str, hook: str, port: int, **websub: Any) -> Set
         "recipients": {"hook": hook},
         "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
         "delivery": {"tick": 1},
-        "websub": {"callback_base": f"http://127.0.0.1:{port}", "listen": f"127.0.0.1:{port}",
-                   **websub},
+        "websub": websub,
+        **({"http": http} if http else {}),
     })
 
 
-async def with_daemon(m: Monitor, scenario: Callable[[], Awaitable[None]]) -> None:
+def settings(db_url: str, feed: str, hook: str, port: int, **websub: Any) -> Settings:
+    return config(db_url, feed, hook, {"callback_base": f"http://127.0.0.1:{port}",
+                                       "listen": f"127.0.0.1:{port}", **websub})
+
+
+Run = Callable[[Monitor, asyncio.Event], Awaitable[None]]
+
+
+async def with_daemon(m: Monitor, scenario: Callable[[], Awaitable[None]],
+                      run: Run = Monitor.run_forever) -> None:
     stop = asyncio.Event()
-    daemon = asyncio.create_task(m.run_forever(stop))
+    daemon = asyncio.create_task(run(m, stop))
     try:
         await scenario()
     finally:
@@ -182,5 +203,139 @@ def test_once_polls_and_records_the_hub_but_never_subscribes(db_url: str) -> Non
             sub = m.store.subscription(1)
             assert sub is not None and (sub.hub, sub.state) == (hub.url, "new")  # for a daemon
             assert hub.requests == []  # nothing asked of the hub: no listener to verify
+        finally:
+            m.close()
+
+
+def listening_ports() -> set[int]:
+    """The TCP ports this process listens on (its own sockets in /proc/net/tcp*)."""
+    mine = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile by another thread
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in mine:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def http_get(url: str, token: str | None = None) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_with_http_the_api_listener_serves_the_callbacks(db_url: str) -> None:
+    # `run` with `http:` and no websub.listen: the hub subscribes, verifies and pushes
+    # through the API's listener; no second listener (websub.listen's default) opens.
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "Old story"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(config(
+            db_url, topic, hook.json_url("/hook"), {"callback_base": base},
+            http={"listen": f"127.0.0.1:{port}",
+                  "tokens": {"ops": {"token": ADMIN, "role": "admin"}}}))
+        before = listening_ports()
+
+        async def scenario() -> None:
+            await until(lambda: hub.verified(topic))
+            assert listening_ports() - before == {port}
+            (request,) = [r for r in hub.requests if r["hub.mode"] == "subscribe"][:1]
+            callback = request["hub.callback"]
+            assert callback.startswith(f"{base}/websub/1/")
+            assert m.store.subscription(1).state == "active"
+            # Larger than the API's own request limit (256 kB): pushes have theirs.
+            body = rss(hub.url, topic, "Old story", "Zoom pushed story").replace(
+                b"</channel>", b"<!--" + b" " * 300_000 + b"--></channel>")
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]
+            await until(lambda: [r for r in hook.delivered
+                                 if r.json["title"] == "[zoom] Zoom pushed story"])
+            forged = rss(hub.url, topic, "Zoom forged story")  # acknowledged, dropped
+            assert await asyncio.to_thread(hub.publish, topic, forged, secret="wrong") == [202]
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]  # no 2nd alert
+            for url, mode, what in [(callback, "subscribe", topic + "x"),  # other topic
+                                    (callback, "unsubscribe", topic),  # not asked for
+                                    (callback.rsplit("/", 1)[0] + "/bad", "subscribe", topic)]:
+                answer = await asyncio.to_thread(LocalHub.check, url, mode, what, "c1")
+                assert answer == (404, False)
+            # Probes and metrics beside the callbacks; the public callbacks open nothing else.
+            status, ready = await asyncio.to_thread(http_get, f"{base}/readyz?verbose")
+            assert status == 200 and "[+]poll ok" in ready and "[+]database ok" in ready
+            assert (await asyncio.to_thread(http_get, f"{base}/metrics"))[0] == 401
+            status, metrics = await asyncio.to_thread(http_get, f"{base}/metrics", ADMIN)
+            assert status == 200 and 'newsmonitor_feed_polls_total{result="ok"} 1.0' in metrics
+            await asyncio.sleep(1.5)
+
+        try:
+            asyncio.run(with_daemon(m, scenario, run=run_with_web))
+            titles = {a.title for a in m.store.stored_articles()}
+            assert titles == {"Old story", "Zoom pushed story"}
+            assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
+            assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
+        finally:
+            m.close()
+
+
+def test_websub_listen_set_elsewhere_keeps_its_own_listener(db_url: str) -> None:
+    # websub.listen set to another address than http.listen (public callbacks behind a
+    # proxy, the API on loopback): two listeners, the callbacks only on their own.
+    api, own = unused_port(), unused_port()
+    with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
+        topic = server.url("/feed.xml")
+        server.add("/feed.xml", rss(hub.url, topic, "Old story"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(config(
+            db_url, topic, hook.json_url("/hook"),
+            {"callback_base": f"http://127.0.0.1:{own}", "listen": f"127.0.0.1:{own}"},
+            http={"listen": f"127.0.0.1:{api}"}))
+        before = listening_ports()
+
+        async def scenario() -> None:
+            await until(lambda: hub.verified(topic))
+            assert listening_ports() - before == {api, own}
+            (callback,) = {r["hub.callback"] for r in hub.requests}
+            assert callback.startswith(f"http://127.0.0.1:{own}/websub/1/")
+            on_api = callback.replace(f":{own}/", f":{api}/")
+            answer = await asyncio.to_thread(LocalHub.check, on_api, "subscribe", topic, "c1")
+            assert answer == (404, False)
+            body = rss(hub.url, topic, "Old story", "Zoom pushed story")
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]
+            await until(lambda: hook.delivered)
+
+        try:
+            asyncio.run(with_daemon(m, scenario, run=run_with_web))
+            assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
+        finally:
+            m.close()
+
+
+def test_a_taken_websub_listen_stops_the_start_with_its_key(db_url: str) -> None:
+    with FeedServer() as server, WebhookReceiver() as hook, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server.add("/feed.xml", rss("http://127.0.0.1:9/", "x", "Zoom"),
+                   content_type="application/rss+xml")
+        m = Monitor.from_settings(settings(db_url, server.url("/feed.xml"),
+                                           hook.json_url("/hook"), port))
+        try:
+            with pytest.raises(ConfigError, match=rf"^websub.listen: cannot listen on "
+                                                  rf"127.0.0.1:{port}: "):
+                asyncio.run(m.run_forever(asyncio.Event()))
+            assert server.requests_to("/feed.xml") == []  # it stopped before polling
         finally:
             m.close()

@@ -86,3 +86,34 @@ def test_websub_settings_defaults() -> None:
     assert (s.callback_base, s.host_port, s.lease_s) == ("https://m.example", ("127.0.0.1", 8090),
                                                          86400)
     assert Settings.model_validate({}).websub is None
+
+
+@pytest.mark.parametrize(("listen", "http", "own_listener"), [
+    # No `http:`: the callbacks' own listener, on websub.listen or its default.
+    (None, None, ("127.0.0.1", 8090)),
+    ("0.0.0.0:9000", None, ("0.0.0.0", 9000)),
+    (":9000", None, ("0.0.0.0", 9000)),  # an empty host is every interface
+    # `http:` and websub.listen left out: the API's listener serves the callbacks.
+    (None, "127.0.0.1:8080", None),
+    (None, "127.0.0.1:8090", None),  # even on websub.listen's default address
+    # websub.listen set to the API's own address (spelt differently): one listener.
+    ("127.0.0.1:8080", "127.0.0.1:8080", None),
+    ("[::1]:8080", "[::1]:8080", None),
+    ("LOCALHOST:8080", "localhost:8080", None),
+    # websub.listen set elsewhere: it keeps its own listener (public callbacks, private API).
+    ("0.0.0.0:8090", "127.0.0.1:8080", ("0.0.0.0", 8090)),
+    ("127.0.0.1:8081", "127.0.0.1:8080", ("127.0.0.1", 8081)),
+    ("10.0.0.5:8080", "127.0.0.1:8080", ("10.0.0.5", 8080)),
+])
+def test_where_the_callbacks_are_served(listen: str | None, http: str | None,
+                                        own_listener: tuple[str, int] | None) -> None:
+    from monitor.config import Settings
+    from monitor.websub.listener import callback_address
+
+    websub: dict[str, str] = {"callback_base": "https://m.example"}
+    if listen is not None:
+        websub["listen"] = listen
+    settings = Settings.model_validate(
+        {"websub": websub, **({"http": {"listen": http}} if http else {})})
+    assert settings.websub is not None
+    assert callback_address(settings.websub, settings.http) == own_listener

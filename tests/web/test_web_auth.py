@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from websites import ADMIN, FEED_KEY, HOOK_SECRET, READ, Site, login
@@ -15,6 +16,8 @@ from monitor.config import load_settings
 from monitor.errors import ConfigError
 from monitor.web.app import PUBLIC_PATHS
 from monitor.web.auth import Principal, TokenBook
+from monitor.websub.listener import CALLBACK_PATH
+from monitor.websub.signature import sign
 
 
 @pytest.fixture
@@ -39,7 +42,12 @@ def _concrete(path: str) -> str:
 
 
 def test_every_route_refuses_the_anonymous_except_probes_and_login(site: Site) -> None:
-    routes = _routes(site)
+    assert CALLBACK_PATH not in {p for _, p in _routes(site)}  # no `websub:`, no callbacks
+    _only_public_paths_open_to_the_anonymous(site)
+
+
+def _only_public_paths_open_to_the_anonymous(site: Site) -> None:
+    routes = [(m, p) for m, p in _routes(site) if p != CALLBACK_PATH]
     assert len(routes) >= 30  # the table is really walked (pages, API, metrics)
     opened = []
     for method, path in routes:
@@ -55,6 +63,30 @@ def test_every_route_refuses_the_anonymous_except_probes_and_login(site: Site) -
             assert headers["WWW-Authenticate"] == "Bearer"
             assert headers["Content-Type"].startswith("application/problem+json")
     assert {"/livez", "/readyz", "/login"} <= set(opened)
+
+
+def test_the_websub_callbacks_are_public_and_check_their_own_token(db_url: str,
+                                                                  tmp_path: Path) -> None:
+    # `run` with `http:` and `websub:` mounts the hub callbacks on this app: hubs send no
+    # API token, so the routes are public; the path's token and the signature guard them.
+    with Site(db_url, tmp_path, websub=True) as site:
+        callbacks = [(m, p) for m, p in _routes(site) if p.startswith("/websub/")]
+        assert sorted(callbacks) == [("GET", CALLBACK_PATH), ("POST", CALLBACK_PATH)]
+        _only_public_paths_open_to_the_anonymous(site)  # nothing else opened
+        store = site.monitor.store
+        topic = site.feeds.url("/world.xml")
+        store.note_hub(1, "http://127.0.0.1:9/", topic, secret=HOOK_SECRET * 2, token="t" * 22)
+        store.update_subscription(1, state="subscribing")
+        query = urlencode({"hub.mode": "subscribe", "hub.topic": topic, "hub.challenge": "c7"})
+        for path, answer in [("/websub/1/" + "x" * 22, (404, "unknown subscription")),
+                             ("/websub/one/" + "t" * 22, (404, "")),
+                             ("/websub/1/" + "t" * 22, (200, "c7"))]:
+            status, _, body = site.call("GET", f"{path}?{query}")
+            assert (status, body) == answer, path
+        assert store.subscription(1).state == "active"  # type: ignore[union-attr]
+        status, _, _ = site.call("POST", "/websub/1/" + "x" * 22, headers={
+            "X-Hub-Signature": sign(HOOK_SECRET * 2, b"<rss/>")})
+        assert status == 410  # unknown: the hub drops it
 
 
 def test_every_route_that_changes_something_refuses_a_read_token(site: Site) -> None:

@@ -79,8 +79,11 @@ class Site:
     admin = ADMIN
     read = READ
 
-    def __init__(self, db_url: str, tmp_path: Path, *, public_metrics: bool = False) -> None:
+    def __init__(self, db_url: str, tmp_path: Path, *, public_metrics: bool = False,
+                 websub: bool = False) -> None:
         self.db_url, self.tmp_path, self.public_metrics = db_url, tmp_path, public_metrics
+        #: Configure WebSub (no websub.listen: the app mounts the callbacks, as `run` does).
+        self.websub = websub
         self.feeds = FeedServer()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -93,7 +96,9 @@ class Site:
         path = self.tmp_path / "monitor.yaml"
         path.write_text(CONFIG.format(db=self.db_url, world=self.feeds.url("/world.xml"),
                                       broken=self.feeds.url(BROKEN_PATH),
-                                      public_metrics=str(self.public_metrics).lower()))
+                                      public_metrics=str(self.public_metrics).lower())
+                        + ("websub: {callback_base: 'https://monitor.example.org'}\n"
+                           if self.websub else ""))
         self.config_path = path
         self.settings = load_settings(path, env=ENV)
         #: The broken feed's configured URL (its query holds a secret).
