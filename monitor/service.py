@@ -364,8 +364,8 @@ class Monitor(Polling):
         self.last_tick_at = self.polling_since = self.clock()
         self.observer.poll_ticked(self.last_tick_at)
         try:
-            if (await self.poll()).new_alerts:
-                wake.set()  # new alerts go out right after the poll that stored them
+            # New alerts go out as soon as the feed that queued them is stored.
+            await self.poll(on_alerts=wake.set)
         finally:
             self.last_tick_at, self.polling_since = self.clock(), None
 
