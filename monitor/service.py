@@ -313,6 +313,8 @@ class Monitor(Polling):
                                         self._prune_pass, stop, name="prune",
                                         backoff=self._retry_delay_s)),
         ]
+        # apprise loads in the background: the first alert need not wait for it.
+        loops.append(asyncio.ensure_future(asyncio.to_thread(self.notifier.warm)))
         stop_websub = await self._start_websub(stop, loops)
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
                  len(self.settings.feeds), len(self.settings.rules))
