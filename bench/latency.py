@@ -23,10 +23,12 @@
 
 Everything is local (127.0.0.1); nothing leaves the machine.
 
-   With ``--hung``, a run with three targets, one of them hung (it accepts the
-   connection and trickles one byte every 0.5 s, so only ``delivery.timeout`` ends a
-   send): the latencies of the other two. Then a stop with every target hung
-   (silent HTTP, trickling HTTP, trickling SMTP): how long the stop took.
+   With ``--hung``, like for like: a run with three webhook targets, then the same
+   with one of the three hung (it accepts the connection and trickles one byte every
+   0.5 s, so only ``delivery.timeout`` ends a send): the latencies of the other two.
+   Then a stop with every target hung (silent HTTP, trickling HTTP, trickling SMTP):
+   how long the stop took. The feed-item runs split each latency where the alert is
+   queued (fetch -> queued: parse, store, match; queued -> webhook: delivery).
 
 Run:  python bench/latency.py [--items 200] [--burst 10] [--throughput 2000]
                              [--full-text] [--websub] [--hung [--stop-timeout 30]]
@@ -164,11 +166,12 @@ def hung_server(protocol: str, trickle_s: float | None = None) -> Any:
 
 
 async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False,
-                  hung: bool = False) -> list[float]:
-    """Fetch-to-webhook latencies. With ``hung``: two webhooks and a third target that
-    never answers (trickling one byte every 0.5 s, so only delivery.timeout ends a send);
-    the latencies are the two webhooks'."""
-    feed, hooks = Feed(), [Hook(), Hook()] if hung else [Hook()]
+                  targets: int = 1, hung: bool = False) -> list[float]:
+    """Fetch-to-webhook latencies at ``targets`` webhooks. With ``hung``, the last of the
+    targets never answers (it trickles one byte every 0.5 s, so only delivery.timeout
+    ends a send) and the latencies are the other webhooks'. The feed-item runs also
+    split each latency at the alert's queueing (``QUEUED``)."""
+    feed, hooks = Feed(), [Hook() for _ in range(targets - hung)]
     fsrv, hsrvs = serve(feed, None), [serve(None, h) for h in hooks]
     base = f"http://127.0.0.1:{fsrv.server_address[1]}"
     feed.link_base = f"{base}/a"
@@ -180,7 +183,7 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False,
     # Without full text: the rule matches the feed item. With it: only the page body.
     rule = {"name": "zoom", "query": '"partner-only"' if full_text else "Zoom",
             "notify": list(recipients), "alert_per": "article"}
-    name = "latency-ft.db" if full_text else "latency-hung.db" if hung else "latency.db"
+    name = f"latency-{'ft' if full_text else targets}{'-hung' if hung else ''}.db"
     settings = Settings.model_validate({
         "database": f"sqlite:///{tmp / name}",
         "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 5,
@@ -209,6 +212,8 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False,
         if full_text:
             PAGE_OUTCOMES.update(page_outcomes(monitor.store))
             stored = pages_stored_at(monitor.store)
+        else:
+            queued = alerts_queued_at(monitor.store)
         monitor.close()
         fsrv.shutdown()
         for h in hsrvs:
@@ -227,6 +232,16 @@ async def latency(items: int, burst: int, tmp: Path, *, full_text: bool = False,
             hook.received[f"[zoom] Zoom story {i}"] - stored[f"{feed.link_base}/{i}"]
             for i in range(items)
             if f"{feed.link_base}/{i}" in stored and f"[zoom] Zoom story {i}" in hook.received]
+    else:
+        key = f"{targets}{' (1 hung)' if hung else ''}"
+        QUEUED[key] = {
+            "fetch -> alert queued": [queued[f"{feed.link_base}/{i}"] - feed.first_served[i]
+                                      for i in range(items) if f"{feed.link_base}/{i}" in queued],
+            "alert queued -> webhook": [
+                hook.received[f"[zoom] Zoom story {i}"] - queued[f"{feed.link_base}/{i}"]
+                for hook in hooks for i in range(items)
+                if f"[zoom] Zoom story {i}" in hook.received and f"{feed.link_base}/{i}" in queued],
+        }
     return [hook.received[f"[zoom] Zoom story {i}"] - feed.first_served[i]
             for hook in hooks for i in range(items) if f"[zoom] Zoom story {i}" in hook.received]
 
@@ -280,6 +295,25 @@ async def started(monitor: Monitor) -> None:
 PHASES: dict[str, list[float]] = {}
 #: The full-text run's pages by outcome and error (a late alert's cause).
 PAGE_OUTCOMES: dict[str, int] = {}
+
+
+#: Feed-item runs: per number of targets, the latency split at the alert's queueing.
+QUEUED: dict[str, dict[str, list[float]]] = {}
+
+
+def alerts_queued_at(store: Store) -> dict[str, float]:
+    """Per article URL: when its (first) alert was queued (``created_at``), in
+    time.monotonic()."""
+    from sqlalchemy import func, select
+
+    from monitor.store.tables import alert, article, match
+
+    offset = time.time() - time.monotonic()
+    query = (select(article.c.link, func.min(alert.c.created_at))
+             .join(match, match.c.article_id == article.c.id)
+             .join(alert, alert.c.match_id == match.c.id).group_by(article.c.link))
+    rows = store._tx("bench", lambda c: c.execute(query).all(), readonly=True)
+    return {url: at.replace(tzinfo=UTC).timestamp() - offset for url, at in rows}
 
 
 def pages_stored_at(store: Store) -> dict[str, float]:
@@ -425,8 +459,10 @@ def main() -> None:
         if args.websub:
             _, alone = asyncio.run(websub_latency(args.items, Path(tmp), push=False))
             ws, beside = asyncio.run(websub_latency(args.items, Path(tmp)))
-        hung = (asyncio.run(latency(args.items, args.burst, Path(tmp), hung=True))
-                if args.hung else [])
+        three, hung = [], []
+        if args.hung:  # like for like: three targets, then the same with one of them hung
+            three = asyncio.run(latency(args.items, args.burst, Path(tmp), targets=3))
+            hung = asyncio.run(latency(args.items, args.burst, Path(tmp), targets=3, hung=True))
         stop_s, stop_due = (asyncio.run(stop_all_hung(Path(tmp), args.stop_timeout))
                             if args.hung else (0.0, 0))
         db_url = args.db_url or f"sqlite:///{Path(tmp) / 'throughput.db'}"
@@ -467,14 +503,24 @@ def main() -> None:
         print(f"| polled feed: p50 / p99 with 200 pushes beside | "
               f"{statistics.median(bms):.0f} / {pct(bms, 99):.0f} ms "
               f"({pct(bms, 99) / pct(ams, 99):.1f}x) |")
+    for key, phases in QUEUED.items():
+        for phase, values in phases.items():
+            pms = [v * 1000 for v in values] or [0.0]
+            print(f"| {key} target(s): {phase} p50 / p99 / max | {statistics.median(pms):.0f} / "
+                  f"{pct(pms, 99):.0f} / {max(pms):.0f} ms |")
     if args.hung:
+        tms = [v * 1000 for v in three] or [0.0]
+        print(f"| 3 targets, none hung: alerts / expected | {len(three)} / {3 * args.items} |")
+        print(f"| 3 targets, none hung: latency p50 / p90 / p99 / max | "
+              f"{statistics.median(tms):.0f} / {pct(tms, 90):.0f} / {pct(tms, 99):.0f} / "
+              f"{max(tms):.0f} ms |")
         hms = [v * 1000 for v in hung]
         print(f"| one of 3 targets hung: alerts at the 2 others / expected | {len(hung)} / "
               f"{2 * args.items} |")
         print(f"| one of 3 targets hung: latency p50 / p90 / p99 / max | "
               f"{statistics.median(hms):.0f} / {pct(hms, 90):.0f} / {pct(hms, 99):.0f} / "
               f"{max(hms):.0f} ms |")
-        print(f"| one hung vs none, p99 | {pct(hms, 99) / pct(ms, 99):.2f}x |")
+        print(f"| one of 3 hung vs none of 3, p99 | {pct(hms, 99) / pct(tms, 99):.2f}x |")
         print(f"| every target hung: stop took (delivery.timeout {args.stop_timeout} s) | "
               f"{stop_s:.1f} s (budget {args.stop_timeout + 5} s); alerts still due after: "
               f"{stop_due} |")

@@ -322,6 +322,8 @@ class Monitor(Polling):
                                         self._prune_pass, stop, name="prune",
                                         backoff=self._retry_delay_s)),
         ]
+        # apprise loads in the background: the first alert need not wait for it.
+        loops.append(asyncio.ensure_future(asyncio.to_thread(self.notifier.warm)))
         log.info("service.started owner=%s feeds=%d rules=%d", self.owner,
                  len(self.settings.feeds), len(self.settings.rules))
         if warning := self.rules.unindexed_warning():
@@ -349,8 +351,8 @@ class Monitor(Polling):
         self.last_tick_at = self.polling_since = self.clock()
         self.observer.poll_ticked(self.last_tick_at)
         try:
-            if (await self.poll()).new_alerts:
-                wake.set()  # new alerts go out right after the poll that stored them
+            # New alerts go out as soon as the feed that queued them is stored.
+            await self.poll(on_alerts=wake.set)
         finally:
             self.last_tick_at, self.polling_since = self.clock(), None
 

@@ -154,6 +154,16 @@ class Notifier:
             self._asset = _asset()
         return self._asset
 
+    def warm(self) -> None:
+        """Load apprise and build every target's object now (the daemon calls this in
+        the background at start), so the first alert does not wait ~1 s for it."""
+        try:
+            for targets in self._by_recipient.values():
+                for target in targets:
+                    _ = target.apobj
+        except Exception as e:  # the first send meets it again, and reports it per alert
+            log.warning("notifier.warm_failed error=%s", redact(f"{type(e).__name__}: {e}"))
+
     def problems(self) -> list[str]:
         """One line per URL apprise cannot parse, with the URL redacted."""
         return [

@@ -128,9 +128,13 @@ class Polling(Ingesting):
     _stopping: Callable[[], bool]
     #: Set under run_forever (the daemon); None for ``once``.
     _stop_event: asyncio.Event | None
+    #: When the running pass started (or last claimed), and when the last one ended.
+    polling_since: datetime | None
+    last_tick_at: datetime | None
 
     async def poll(
-        self, *, all_feeds: bool = False, finish_pages: bool | None = None
+        self, *, all_feeds: bool = False, finish_pages: bool | None = None,
+        on_alerts: Callable[[], None] | None = None,
     ) -> PollReport:
         """Fetch the due feeds (or all of them), store new articles and matches.
 
@@ -141,6 +145,9 @@ class Polling(Ingesting):
         outside the daemon) waits for them, and for due retries, before returning.
         Once the daemon stops, feeds claimed but not started are left (``close``
         releases them) and the fetches under way finish.
+        In the daemon a slow fetch does not hold the others back: while fetches are
+        under way, feeds that come due are claimed (once a tick), and ``on_alerts``
+        is called as soon as a feed's ingest queued alerts, not when the pass ends.
         """
         poll = self.settings.poll
         report = PollReport()
@@ -158,25 +165,38 @@ class Polling(Ingesting):
             # Claimed, not started: at most `batch` run at once, so a wait over the
             # running set stays cheap even when `once` claims 10,000 feeds.
             pending: deque[FeedState] = deque()
-            more = True
+            more, claimed_at = True, time.monotonic()
             while more or running or pending:
-                more = more and not self._stopping()
-                if self._stopping():
+                stopping = self._stopping()
+                more = more and not stopping
+                if stopping:
                     pending.clear()  # close() gives their leases back
-                if more and len(running) + len(pending) <= batch // 2:
+                # Nothing more was due, but fetches still run: look again once a tick,
+                # so a feed that hangs until its timeout delays no one else's poll.
+                again = (not more and running and not (all_feeds or stopping or failure)
+                         and time.monotonic() - claimed_at >= poll.tick_s)
+                if (more or again) and len(running) + len(pending) <= batch // 2:
+                    if again:
+                        await self._pass_alive()
                     want = batch - len(running) - len(pending)
                     try:
                         feeds = await self._claim(None if all_feeds else want, all_feeds)
                     except StoreUnavailable as e:  # finish what runs, then back off
-                        failure, more, feeds = e, False, []
-                    more = more and not all_feeds and len(feeds) == want
+                        failure, feeds = e, []
+                    claimed_at = time.monotonic()
+                    more = failure is None and not all_feeds and len(feeds) == want
                     report.feeds += len(feeds)
                     pending.extend(feeds)
                 while pending and len(running) < batch:
-                    coro = self._poll_feed(fetcher, pending.popleft(), report, records)
+                    coro = self._poll_feed(fetcher, pending.popleft(), report, records,
+                                           on_alerts)
                     running.add(asyncio.ensure_future(coro))
                 if running:
-                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    wait_s = (None if more or all_feeds or failure or stopping
+                              else max(0.0, claimed_at + poll.tick_s - time.monotonic()))
+                    _, running = await asyncio.wait(
+                        running, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+                    await self._flush(records)  # outcomes older than max_age_s
             # A claim's answer may have died with a connection: nothing of ours runs now.
             records.release_all |= self.store.health.disruptions != disruptions
             await self._flush(records, force=True)
@@ -190,6 +210,14 @@ class Polling(Ingesting):
         if failure is not None or records:
             raise failure or StoreUnavailable("storing poll outcomes failed: database unavailable")
         return report
+
+    async def _pass_alive(self) -> None:
+        """A long pass is a live one: readiness sees it tick, and page retries that
+        came due meanwhile start (what the end of a pass does)."""
+        if self.polling_since is not None:
+            self.polling_since = self.last_tick_at = self.clock()
+            self.observer.poll_ticked(self.polling_since)
+        await self.fulltext.resume()
 
     async def _claim(self, limit: int | None, all_feeds: bool) -> list[FeedState]:
         return await asyncio.to_thread(
@@ -205,6 +233,7 @@ class Polling(Ingesting):
 
     async def _poll_feed(
         self, fetcher: Fetcher, feed: FeedState, report: PollReport, records: Records,
+        on_alerts: Callable[[], None] | None = None,
     ) -> None:
         started = time.monotonic()
         result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
@@ -216,6 +245,8 @@ class Polling(Ingesting):
         else:  # 304 or an error: nothing to parse or store
             outcome = self._ingest_safely(feed, result)
         report.add(feed.url, outcome)
+        if outcome.new_alerts and on_alerts is not None:
+            on_alerts()
         if outcome.deferred is not None:  # the database's failure, not the feed's
             records.release.add(feed.id)
         else:

@@ -291,3 +291,46 @@ def test_a_language_scoped_rule_works_with_stories_off(sqlite_url: str, server: 
         assert (report.new_articles, report.new_matches) == (1, 1)  # en-only, not fr-only
     finally:
         m.close()
+
+
+def test_a_hanging_feed_holds_back_neither_other_polls_nor_their_alerts(
+    db_url: str, server: FeedServer
+) -> None:
+    """The daemon: one feed answers only after 20 s (its timeout is 25 s). Meanwhile the
+    other feed, due every second, is polled again and again, and its alert goes out
+    while the slow fetch still hangs: a pass does not wait for its slowest feed."""
+    from receivers import WebhookReceiver
+    from websubhub import wait_for
+
+    slow = server.add("/slow.xml", rss("s1"), delay_s=20, content_type=RSS_TYPE)
+    fast = server.add("/fast.xml", rss("f1"), content_type=RSS_TYPE)
+    with WebhookReceiver() as hook:
+        settings = Settings.model_validate({
+            "database": db_url,
+            "poll": {"interval": 1, "tick": 1, "jitter": 0, "timeout": 25,
+                     "full_text": False},
+            "feeds": [{"url": slow, "name": "slow"}, {"url": fast, "name": "fast"}],
+            "recipients": {"hook": hook.json_url("/hook")},
+            "rules": [{"name": "zoom", "query": "Zoom", "notify": ["hook"]}],
+            "delivery": {"tick": 30},  # only a poll's wake-up sends within the test
+        })
+        m = Monitor.from_settings(settings)
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            daemon = asyncio.create_task(m.run_forever(stop))
+            try:
+                await asyncio.to_thread(wait_for, lambda: server.requests_to("/fast.xml"))
+                server.add("/fast.xml", rss("f1", "Zoom f2"), content_type=RSS_TYPE)
+                await asyncio.to_thread(
+                    wait_for, lambda: len(server.requests_to("/fast.xml")) >= 4, 15)
+                await asyncio.to_thread(wait_for, lambda: hook.delivered, 15)
+                # ... all of it while the first fetch of the slow feed is unanswered.
+                assert len(server.requests_to("/slow.xml")) == 1
+                assert statuses(m)[slow].last_polled_at is None
+            finally:
+                stop.set()
+                await daemon
+
+        asyncio.run(scenario())
+        assert "Zoom f2" in hook.delivered[0].body.decode()
