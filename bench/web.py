@@ -373,12 +373,14 @@ def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: 
 
 def cores_line(backend: str, label: str, run: Loaded) -> str:
     c = run.cores
+    pg = backend == "postgresql"
     return (f"{backend} cores used ({label}): serve {c['serve']:.2f}, clients "
-            f"{c['clients']:.2f}, web's PostgreSQL backends {c['web backends']:.2f}, "
-            f"ingest's PostgreSQL backends {c['ingest backends']:.2f}, whole machine "
-            f"{c['machine']:.2f} of {os.cpu_count()}"
+            f"{c['clients']:.2f}, "
+            + (f"web's PostgreSQL backends {c['web backends']:.2f}, ingest's PostgreSQL "
+               f"backends {c['ingest backends']:.2f}, " if pg else "")
+            + f"whole machine {c['machine']:.2f} of {os.cpu_count()}"
             + (f"; web's backends running a query at once: mean {run.at_once[0]:.1f}, "
-               f"most {run.at_once[1]}" if backend == "postgresql" else ""))
+               f"most {run.at_once[1]}" if pg else ""))
 
 
 def latency_table(backend: str, runs: list[tuple[str, Loaded]], seconds: float) -> list[str]:
