@@ -19,6 +19,13 @@ Per backend (SQLite file, PostgreSQL schema):
      take no locks a writer waits for). On 2 CPUs the cost is mostly CPU shared with
      the web server and the clients (the load generator runs on the same machine).
 
+Where the CPU goes, per load run: cores used by ``serve`` (its process tree, under its
+``--nice``), by the load generator (this process's event loop), by the PostgreSQL
+backends of the web's sessions and of the ingest's (found by ``application_name`` in
+``pg_stat_activity``, their CPU read from /proc: they run at the database server's
+priority, not serve's), and by the whole machine (other work included); and the CPU
+per request of serve and of its backends, which the machine's load hardly changes.
+
 Run:  python bench/web.py [--articles 100000] [--matches 50000] [--seconds 30]
       [--clients 20] [--workers 1] [--baseline fc4048f] [--backend sqlite ...]
 Results are printed; record them by hand in bench/RESULTS.md.
@@ -28,17 +35,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -49,6 +59,10 @@ PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:54
 SEARCH_WORDS = ["oil", "election", "market", "court", "space", "china", "game", "bank"]
 FEEDS = 50
 NICE = 10  # serve's default --nice
+#: application_name of the served web's and of the ingest's PostgreSQL sessions, by
+#: which their backends are found in pg_stat_activity (and their CPU in /proc).
+WEB_APP, INGEST_APP = "nm-bench-web", "nm-bench-ingest"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def seed(url: str, articles: int, matches: int) -> None:
@@ -99,7 +113,7 @@ def start_server(url: str, workdir: Path, code: Path, workers: int = 1,
     config.write_text(f'http:\n  listen: 127.0.0.1:{port}\n  tokens:\n'
                       f'    bench: {{token: "{TOKEN}", role: read}}\nrules:\n{rules}',
                       encoding="utf-8")
-    env = {**os.environ, "MONITOR_DATABASE_URL": url, "PYTHONPATH": str(code)}
+    env = {**os.environ, "MONITOR_DATABASE_URL": named(url, WEB_APP), "PYTHONPATH": str(code)}
     extra = ["--workers", str(workers)] if workers > 1 else []
     if nice >= 0:  # -1: an older serve without --nice
         extra += ["--nice", str(nice)]
@@ -118,6 +132,83 @@ def start_server(url: str, workdir: Path, code: Path, workers: int = 1,
             time.sleep(0.2)
     proc.kill()
     raise SystemExit(f"serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def named(url: str, app: str) -> str:
+    """A PostgreSQL URL whose sessions carry ``application_name`` ``app``."""
+    if not url.startswith("postgresql"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}application_name={app}"
+
+
+def own_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_cpu() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: not idle, not iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK
+
+
+class BackendCpu:
+    """CPU of the PostgreSQL backends per application_name, sampled in a thread (a
+    backend's time is read while it lives: sessions of a finished process are gone)."""
+
+    def __init__(self, apps: tuple[str, ...], every_s: float = 0.25) -> None:
+        self.apps, self.every_s = apps, every_s
+        self.last: dict[int, tuple[str, float]] = {}  # pid -> (app, CPU seconds so far)
+        self.start: dict[int, float] = {}
+        #: Per sample, how many backends of each app were running a query.
+        self.active: dict[str, list[int]] = {app: [] for app in apps}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+
+    def _sample(self, conn: Any) -> None:
+        active = dict.fromkeys(self.apps, 0)
+        for pid, app, state in conn.execute(
+                "SELECT pid, application_name, state FROM pg_stat_activity "
+                "WHERE application_name = ANY(%s)", (list(self.apps),)):
+            cpu = own_cpu(pid)
+            self.last[pid] = (app, max(cpu, self.last.get(pid, (app, 0.0))[1]))
+            active[app] += state == "active"
+        for app, n in active.items():
+            self.active[app].append(n)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            self._sample(conn)
+            self.start = {pid: cpu for pid, (_, cpu) in self.last.items()}
+            self._ready.set()
+            while not self._stop.wait(self.every_s):
+                self._sample(conn)
+            self._sample(conn)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def at_once(self, app: str) -> tuple[float, int]:
+        """Backends of ``app`` running a query at once: mean and most over the samples."""
+        seen = self.active[app] or [0]
+        return sum(seen) / len(seen), max(seen)
+
+    def seconds(self, app: str) -> float:
+        return sum(cpu - self.start.get(pid, 0.0)
+                   for pid, (name, cpu) in self.last.items() if name == app)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -190,7 +281,7 @@ def pct(values: list[float], q: float) -> float:
 def ingest_child(farm: str, url: str, feeds: int) -> dict[str, Any]:
     # Stories off: the default (``stories.enabled: false``).
     return ingest.child([sys.executable, str(HERE / "ingest.py"), "ours", farm, str(feeds),
-                         "100", url, "20", "20", "1", "0"])
+                         "100", named(url, INGEST_APP), "20", "20", "1", "0"])
 
 
 def pg_url() -> tuple[str, str]:
@@ -218,11 +309,34 @@ def fresh_url(backend: str, work: Path, name: str, schemas: list[str]) -> str:
     return url
 
 
+@dataclass
+class Loaded:
+    """One load run: latencies per endpoint and where the machine's CPU went."""
+
+    times: dict[str, list[float]]
+    #: CPU ms per request of the serve process(es), and of the PostgreSQL backends of
+    #: its sessions (0 on SQLite: in process).
+    server_ms: float
+    db_ms: float
+    #: Cores used over the load's wall time: serve, load generator (this process's
+    #: event loop), web's PostgreSQL backends, ingest's PostgreSQL backends, the whole
+    #: machine (other sessions included).
+    cores: dict[str, float]
+    during: Any = None
+    #: The web's backends running a query at once (sampled 4 times a second): mean, most.
+    at_once: tuple[float, int] = (0.0, 0)
+
+    @property
+    def requests(self) -> int:
+        return sum(len(v) for v in self.times.values())
+
+
 def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: Any = None,
-            workers: int = 1, nice: int = 0) -> tuple[dict[str, list[float]], float, Any]:
-    """Serve ``url`` with the checkout ``code`` and load it; (times per endpoint, server
-    CPU ms per request, what ``during()`` returned, run in a thread under the load)."""
+            workers: int = 1, nice: int = 0) -> Loaded:
+    """Serve ``url`` with the checkout ``code`` and load it, ``during()`` run in a
+    thread under the load; per-process CPU measured over the load."""
     proc, base = start_server(url, work, code, workers, nice)
+    pg = url.startswith("postgresql")
     try:
         asyncio.run(load(base, args.clients, 3))  # warm-up, not counted
         box: dict[str, Any] = {}
@@ -234,33 +348,59 @@ def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: 
                 box["during"] = await asyncio.to_thread(during)
             box["times"] = await task
 
-        cpu_before = cpu_seconds(proc.pid)
-        asyncio.run(both())
-        cpu = cpu_seconds(proc.pid) - cpu_before
+        with BackendCpu((WEB_APP, INGEST_APP)) if pg else contextlib.nullcontext() as backends:
+            cpu_before, machine_before = cpu_seconds(proc.pid), machine_cpu()
+            clients_before, wall = time.thread_time(), time.perf_counter()
+            asyncio.run(both())
+            clients = time.thread_time() - clients_before  # the event loop of the clients
+            wall = time.perf_counter() - wall
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            machine = machine_cpu() - machine_before
     finally:
         proc.terminate()
         proc.wait(30)
-    times = box["times"]
-    requests = sum(len(v) for v in times.values())
-    return times, 1000 * cpu / max(1, requests), box.get("during")
+    web_db = backends.seconds(WEB_APP) if backends else 0.0
+    ingest_db = backends.seconds(INGEST_APP) if backends else 0.0
+    result = Loaded(box["times"], 0.0, 0.0, {
+        "serve": cpu / wall, "clients": clients / wall, "web backends": web_db / wall,
+        "ingest backends": ingest_db / wall, "machine": machine / wall}, box.get("during"))
+    result.server_ms = 1000 * cpu / max(1, result.requests)
+    if backends:
+        result.at_once = backends.at_once(WEB_APP)
+    result.db_ms = 1000 * web_db / max(1, result.requests)
+    return result
 
 
-def latency_table(backend: str, runs: list[tuple[str, dict[str, list[float]], float]],
-                  seconds: float) -> list[str]:
+def cores_line(backend: str, label: str, run: Loaded) -> str:
+    c = run.cores
+    pg = backend == "postgresql"
+    return (f"{backend} cores used ({label}): serve {c['serve']:.2f}, clients "
+            f"{c['clients']:.2f}, "
+            + (f"web's PostgreSQL backends {c['web backends']:.2f}, ingest's PostgreSQL "
+               f"backends {c['ingest backends']:.2f}, " if pg else "")
+            + f"whole machine {c['machine']:.2f} of {os.cpu_count()}"
+            + (f"; web's backends running a query at once: mean {run.at_once[0]:.1f}, "
+               f"most {run.at_once[1]}" if pg else ""))
+
+
+def latency_table(backend: str, runs: list[tuple[str, Loaded]], seconds: float) -> list[str]:
     lines = [f"| {backend} endpoint | code | requests | req/s | p50 ms | p95 ms | p99 ms |",
              "|---|---|---|---|---|---|---|"]
     for name in ENDPOINTS:
-        for label, times, _ in runs:
-            v = times[name]
+        for label, run in runs:
+            v = run.times[name]
             lines.append(f"| {name} | {label} | {len(v):,} | {len(v) / seconds:.0f} | "
                          f"{pct(v, 50):.0f} | {pct(v, 95):.0f} | {pct(v, 99):.0f} |")
-    for label, times, cpu_ms in runs:
-        every = [v for values in times.values() for v in values]
+    for label, run in runs:
+        every = [v for values in run.times.values() for v in values]
         lines.append(f"| all | {label} | {len(every):,} | {len(every) / seconds:.0f} | "
                      f"{pct(every, 50):.0f} | {pct(every, 95):.0f} | {pct(every, 99):.0f} |")
     lines.append("")
-    lines += [f"{backend} server CPU per request ({label}): {cpu_ms:.1f} ms"
-              for label, _, cpu_ms in runs]
+    for label, run in runs:
+        db = (f", its PostgreSQL backends {run.db_ms:.1f} ms"
+              if backend == "postgresql" else "")
+        lines.append(f"{backend} CPU per request ({label}): server {run.server_ms:.1f} ms{db}")
+        lines.append(cores_line(backend, label, run))
     return lines
 
 
@@ -298,8 +438,7 @@ def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -
         if args.workers > 1:
             codes.append((f"after, --workers {args.workers}", HERE.parent, args.workers, 0))
         for label, code, workers, nice in codes:
-            times, cpu_ms, _ = measure(url, work, code, args, workers=workers, nice=nice)
-            runs.append((label, times, cpu_ms))
+            runs.append((label, measure(url, work, code, args, workers=workers, nice=nice)))
         lines += latency_table(backend, runs, args.seconds)
         load_alone = os.getloadavg()[0]
         alone = ingest_child(farm, alone_url, args.feeds)
@@ -310,13 +449,16 @@ def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -
         for nice in (0, NICE):  # serve's priority as before, then its default
             target = beside_url if nice == 0 else fresh_copy(backend, work, url, schemas)
             served = target if backend == "sqlite" else url
-            _, _, loaded = measure(served, work, HERE.parent, args,
-                                   lambda t=target: ingest_child(farm, t, args.feeds),
-                                   nice=nice)
+            run = measure(served, work, HERE.parent, args,
+                          lambda t=target: ingest_child(farm, t, args.feeds), nice=nice)
+            loaded = run.during
             rate_loaded = loaded["articles"] / loaded["first_s"]
+            every = [v for values in run.times.values() for v in values]
             lines.append(f"{backend} ingest beside the web load (serve --nice {nice}): "
                          f"{rate_loaded:,.0f} articles/s ({loaded['first_s']:.1f} s): "
-                         f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%")
+                         f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%; web "
+                         f"{run.requests / args.seconds:.0f} req/s, p95 {pct(every, 95):.0f} ms")
+            lines.append(cores_line(backend, f"beside, --nice {nice}", run))
     finally:
         for schema in schemas:
             drop_pg(schema)

@@ -166,6 +166,11 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         #: Story assignment of new articles (None: stories off, e.g. tools that only read).
         self._stories: StoryCache | None = None
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self._engine.dialect.name)
+
     def use_stories(self, policy: StoryPolicy | None) -> None:
         """Group new articles into stories from now on, alerting per ``policy``
         (None: stop grouping)."""

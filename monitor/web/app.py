@@ -26,7 +26,7 @@ from monitor.web import api, openapi, pages, probes, render
 from monitor.web.auth import PRINCIPAL, Access, Handler, allowed, authenticate, csrf_ok
 from monitor.web.metrics import CONTENT_TYPE, Metrics
 from monitor.web.problems import ProblemError, problem_response
-from monitor.web.state import STATE, WebState
+from monitor.web.state import PG_WEB_SESSIONS, STATE, WebState
 from monitor.websub.listener import callback_address
 from monitor.websub.listener import routes as callback_routes
 
@@ -163,6 +163,8 @@ def make_app(settings_now: Callable[[], Settings], store: Store, *,
     metrics = Metrics(store, settings_now, clock)
     state = WebState(store=store, settings_now=settings_now, clock=clock,
                      started_at=clock(), metrics=metrics, monitor=monitor)
+    if store.backend == "postgresql":
+        state.sessions = PG_WEB_SESSIONS
     if monitor is not None:
         monitor.observer = metrics
     app = web.Application(middlewares=[headers, guard], client_max_size=256_000)

@@ -26,6 +26,17 @@ T = TypeVar("T")
 #: dashboard clients queued there would make every feed's ingest wait behind them.
 #: Fewer than the store's pooled connections (5), so a request never waits for one.
 WEB_THREADS = 4
+#: How many of the web's store calls run at once on PostgreSQL. Each keeps a server
+#: backend busy, and backends run at the database server's priority whatever
+#: ``serve --nice`` says: four at once beside a polling daemon on the same 2 cores made
+#: the web's database work compete with the poll cycle at full weight (bench/web.py).
+#: About two thirds of a call's CPU is the backend's (the rest is this process building
+#: and decoding rows), so two are a core and a bit of database work at most. With 20
+#: clients on a busy machine, one cost 15-40% of the requests/s of four (p95 110-220
+#: ms); two served as many as four (p95 93-164 ms).
+#: Per process: ``serve --workers N`` uses N times as many. SQLite reads run in this
+#: process, under its own nice: as many as WEB_THREADS.
+PG_WEB_SESSIONS = 2
 
 
 @dataclass
@@ -47,11 +58,21 @@ class WebState:
     _book: tuple[Any, TokenBook] | None = None
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
         WEB_THREADS, thread_name_prefix="web"))
+    #: Store calls that may run at once (``None``: as many as there are threads).
+    sessions: int | None = None
+    _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` (a blocking store call) on the web's threads."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self.executor, functools.partial(fn, *args, **kwargs))
+        """``fn(*args, **kwargs)`` (a blocking store call) on the web's threads, at
+        most ``sessions`` at once."""
+        call = functools.partial(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        if self.sessions is None:
+            return await loop.run_in_executor(self.executor, call)
+        if self._slots is None or self._slots[0] is not loop:  # a semaphore is per loop
+            self._slots = (loop, asyncio.Semaphore(self.sessions))
+        async with self._slots[1]:
+            return await loop.run_in_executor(self.executor, call)
 
     @property
     def settings(self) -> Settings:
