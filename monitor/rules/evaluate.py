@@ -9,8 +9,9 @@ node answers ``test`` (the verdict) and ``evidence`` (the hits behind it).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from monitor.article import FIELDS, Article, Hit
 from monitor.rules.normalize import Folded, fold, word_index, word_starts
@@ -127,7 +128,7 @@ class LiteralLeaf:
         return False
 
     def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
-        out.extend(_leaf_evidence(self, ctx))
+        out.extend(leaf_evidence(self, ctx))
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,15 +149,21 @@ class RegexLeaf:
         return bool(self.spans(ctx))
 
     def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
-        out.extend(_leaf_evidence(self, ctx))
+        out.extend(leaf_evidence(self, ctx))
 
 
-def _leaf_evidence(leaf: LiteralLeaf | RegexLeaf, ctx: ScanContext) -> list[HitKey]:
+def leaf_evidence(leaf: LiteralLeaf | RegexLeaf, ctx: ScanContext) -> list[HitKey]:
+    """The leaf's hit keys in this article (collected once: leaves are shared)."""
     keys = ctx.leaf_evidence.get(leaf)
     if keys is None:
         label, rank = leaf.label, FIELD_RANK.get
-        keys = ctx.leaf_evidence[leaf] = [(rank(f, 99), s, -e, label, f)
-                                          for f, s, e in leaf.spans(ctx)]
+        if leaf.__class__ is LiteralLeaf:  # LiteralLeaf.spans, inlined: one list, no calls
+            found, fields = ctx.found, leaf.fields
+            keys = [(rank(f, 99), s, -e, label, f) for lid in leaf.lit_ids
+                    for f, s, e in found.get(lid, ()) if f in fields]
+        else:
+            keys = [(rank(f, 99), s, -e, label, f) for f, s, e in leaf.spans(ctx)]
+        ctx.leaf_evidence[leaf] = keys
     return keys
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from monitor.article import Article, Match
 from monitor.rules.evaluate import Evaluator, ScanContext
-from monitor.rules.evidence import match_for
+from monitor.rules.evidence import match_for, positive_leaves
 from monitor.rules.scan import scan_field, scan_substrings
 from monitor.rules.verdict import Verdict, plan_of
 
@@ -76,6 +76,7 @@ class RuleSet:
         self._verdicts: tuple[Verdict, ...] = tuple(
             plan_of(r.root, scanned, None if i in unindexed_set else frozenset(keys_of[i]))
             for i, r in enumerate(self._rules))
+        self._leaves = tuple(positive_leaves(r.root) for r in self._rules)
         self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property
@@ -142,5 +143,6 @@ class RuleSet:
     def match(self, article: Article) -> list[Match]:
         """Every rule that matches the article, in rule order, with its evidence."""
         ctx = ScanContext(article)
-        rules = self._rules
-        return [match_for(ctx, rules[i].name, rules[i].root) for i in self.matching(ctx)]
+        rules, leaves = self._rules, self._leaves
+        return [match_for(ctx, rules[i].name, rules[i].root, leaves[i])
+                for i in self.matching(ctx)]

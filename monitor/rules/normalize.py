@@ -125,6 +125,10 @@ def fold_term(text: str) -> str:
 
 def case_key(text: str) -> str:
     """Fold everything except letter case: used to check capitalised aliases."""
+    if text.isascii():
+        # What _fold_char does to ASCII: separators and hyphens become spaces.
+        text = text.translate(_ASCII_SEP)
+        return (_SPACE_RUN.sub(" ", text) if "  " in text else text).strip(" ")
     parts = []
     for c in text:
         m = _CASE_CACHE.get(c)
