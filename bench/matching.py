@@ -49,10 +49,14 @@ def run_engine(rules: RuleSet, articles: list[Article]) -> tuple[float, list[set
 
 def run_verdicts(rules: RuleSet, articles: list[Article]) -> float:
     """Scan + presearch + verdicts only (no evidence): the part that must stay flat."""
+    matching = getattr(rules, "matching", None)  # older engines: each candidate's tree
     gc.collect()
     t0 = time.process_time()
     for a in articles:
         ctx = ScanContext(a)
+        if matching is not None:
+            matching(ctx)
+            continue
         for i in rules.candidates(ctx):
             rules._rules[i].root.test(ctx)
     return time.process_time() - t0
@@ -160,6 +164,9 @@ def main() -> int:
 
 def _compiled_size_mb(specs: list[RuleSpec], entities: dict) -> float:
     """Python heap held by a compiled rule set (a second compile, under tracemalloc)."""
+    import monitor.rules.compile as compile_module
+
+    compile_module._last = None  # compile_rules keeps the last set: compile it anew
     gc.collect()
     tracemalloc.start()
     kept = compile_rules(specs, entities)

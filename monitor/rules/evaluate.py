@@ -101,7 +101,7 @@ class Evaluator(Protocol):
     def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None: ...
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class LiteralLeaf:
     """A term, phrase, wildcard or entity: any of its literal ids in its fields."""
 
@@ -131,7 +131,7 @@ class LiteralLeaf:
         out.extend(leaf_evidence(self, ctx))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class RegexLeaf:
     """A ``/regex/`` (RE2) run over the folded text of its fields."""
 
@@ -167,7 +167,7 @@ def leaf_evidence(leaf: LiteralLeaf | RegexLeaf, ctx: ScanContext) -> list[HitKe
     return keys
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class AnyOf:
     """OR (also a NEAR side, when every child is a leaf)."""
 
@@ -184,7 +184,7 @@ class AnyOf:
             c.evidence(ctx, out)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class AllOf:
     """AND."""
 
@@ -201,7 +201,7 @@ class AllOf:
             c.evidence(ctx, out)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class NoneOf:
     """NOT: contributes no evidence."""
 
@@ -220,7 +220,7 @@ def _evidence_of(side: Evaluator, ctx: ScanContext) -> list[HitKey]:
     return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Nearby:
     """NEAR/n: a left and a right hit in the same field, not overlapping, with at
     most ``distance`` words between them, in either order."""

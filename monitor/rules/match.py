@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.article import Article, Match
-from monitor.rules.evaluate import Evaluator, ScanContext
+from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
 from monitor.rules.evidence import match_for, positive_leaves
 from monitor.rules.scan import scan_field, scan_substrings
 from monitor.rules.verdict import Verdict, plan_of
@@ -23,7 +23,7 @@ from monitor.rules.verdict import Verdict, plan_of
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     """One rule ready to evaluate: its tree and its scope."""
 
@@ -76,7 +76,9 @@ class RuleSet:
         self._verdicts: tuple[Verdict, ...] = tuple(
             plan_of(r.root, scanned, None if i in unindexed_set else frozenset(keys_of[i]))
             for i, r in enumerate(self._rules))
-        self._leaves = tuple(positive_leaves(r.root) for r in self._rules)
+        # Where a match's evidence comes from (a one-leaf rule uses its leaf directly).
+        self._leaves = tuple(None if isinstance(r.root, LiteralLeaf) else positive_leaves(r.root)
+                             for r in self._rules)
         self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property

@@ -54,6 +54,9 @@ class Plan:
 Verdict = frozenset[int] | Plan | None
 
 
+_EMPTY: frozenset[int] = frozenset()
+
+
 def _any_field_ids(ev: Evaluator, scanned: frozenset[str]) -> frozenset[int] | None:
     """Literal ids one of which makes ``ev`` true, when that is all it takes (else None)."""
     if isinstance(ev, LiteralLeaf):
@@ -106,4 +109,5 @@ def plan_of(root: Evaluator, scanned: frozenset[str],
     if not groups and not absent and not rest:
         return frozenset(required) if required else None
     # Cheap set tests first, the evaluators (NEAR, regexes, ...) last.
-    return Plan(frozenset(required), tuple(groups), frozenset(absent), tuple(rest))
+    return Plan(frozenset(required) if required else _EMPTY, tuple(groups),
+                frozenset(absent) if absent else _EMPTY, tuple(rest))
