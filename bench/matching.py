@@ -157,8 +157,10 @@ def main() -> int:
               f"{n_us:>12.0f} {n_us / us:>6.0f}x {str(same):>5}")
     print(f"per-article cost, largest vs smallest rule set: {us / base_us:.2f}x "
           f"(verdicts only, without building evidence: {verdict_us / base_verdict:.2f}x)")
-    print("automaton memory (C heap, not traced above):", ruleset._automaton.get_stats()["total_size"]
-          // 1_000_000 if ruleset._automaton is not None else 0, "MB")
+    automata = [getattr(ruleset, a, None) for a in ("_automaton", "_ascii", "_ascii_rest")]
+    print("automata memory (C heap, not traced above):",
+          round(sum(a.get_stats()["total_size"] for a in automata if a is not None) / 1e6, 1),
+          "MB")
     return 0
 
 
