@@ -34,7 +34,6 @@ from monitor.rules.evaluate import (
 from monitor.rules.match import CompiledRule, RuleSet
 from monitor.rules.normalize import case_key, fold_term
 from monitor.rules.regex import compile_regex
-from monitor.rules.scan import NON_WORD_ASCII
 
 __all__ = ["CompiledQuery", "LiteralRegistry", "LiteralSpec", "RuleSet", "compile_query",
            "compile_rules"]
@@ -256,54 +255,6 @@ def _build_automaton(by_key: dict[str, list[_Entry]], substring: bool) -> Any:
     return automaton
 
 
-def _build_ascii_automata(by_key: dict[str, list[_Entry]]) -> tuple[Any, Any]:
-    """The whole-word automaton for ASCII text (``scan.scan_ascii``), and an automaton
-    of the other ASCII keys (those starting or ending with a non-word character), which
-    ASCII text also needs, or None. Keys with other characters never match ASCII text.
-
-    A key is added as ``" K "`` (``" K"`` for a ``ban*`` stem) with every non-word
-    character of K made a space, for text whose non-word characters are made spaces:
-    a hit is then whole-word by construction. K itself is kept to check the hit when
-    it holds any non-word character (``at&t`` is ``" at t "``, and ``" quot they "``
-    is found in ``quot;they`` too).
-    """
-    whole: dict[str, list[tuple[int, frozenset[str] | None]]] = {}
-    stems: dict[str, list[int]] = {}
-    rest: dict[str, list[_Entry]] = {}
-    for key, entries in by_key.items():
-        if not key.isascii():
-            continue
-        if not (key[0].isalnum() and key[-1].isalnum()):
-            rest[key] = entries
-            continue
-        for lid, prefix, forms in entries:
-            if prefix:
-                stems.setdefault(key, []).append(lid)
-            else:
-                whole.setdefault(key, []).append((lid, forms))
-    if not whole and not stems:
-        return None, _build_automaton(rest, substring=False)
-    # Keys that differ only in punctuation share a padded form ("at&t", "at t").
-    padded: dict[str, list[tuple[str | None, tuple[Any, ...]]]] = {}
-    for key, found in whole.items():
-        padded.setdefault(f" {key.translate(NON_WORD_ASCII)} ", []).append(
-            (None if key.isalnum() else key, tuple(found)))
-    for key, lids in stems.items():
-        padded.setdefault(f" {key.translate(NON_WORD_ASCII)}", []).append(
-            (None if key.isalnum() else key, tuple(lids)))
-    automaton = ahocorasick.Automaton()
-    for form, groups in padded.items():
-        check, items = groups[0]
-        simple = -1
-        if len(groups) == 1 and check is None and len(items) == 1 and not isinstance(
-                items[0], int) and items[0][1] is None:
-            simple = items[0][0]
-        automaton.add_word(form, (len(form) - 1 - form.endswith(" "), not form.endswith(" "),
-                                  simple, tuple(groups)))
-    automaton.make_automaton()
-    return automaton, _build_automaton(rest, substring=False)
-
-
 def _leaf_fields(ev: Evaluator, out: set[str]) -> None:
     if isinstance(ev, (LiteralLeaf, RegexLeaf)) and ev.lit_ids:
         out.update(ev.fields)
@@ -376,8 +327,6 @@ def _compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[st
         # Compiling is not the place to warn: test-rule and `rules apply` compile too,
         # where the cost does not matter. `check` and the daemon's start say it once.
         log.debug("rules.unindexed rules=%s", ",".join(compiled[i].name for i in unindexed))
-    words = _keys(registry, substring=False)
-    return RuleSet(compiled, _build_automaton(words, substring=False),
+    return RuleSet(compiled, _build_automaton(_keys(registry, substring=False), substring=False),
                    {k: tuple(v) for k, v in triggers.items()}, unindexed, scan,
-                   _build_automaton(_keys(registry, substring=True), substring=True),
-                   _build_ascii_automata(words))
+                   _build_automaton(_keys(registry, substring=True), substring=True))

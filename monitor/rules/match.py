@@ -17,7 +17,7 @@ from typing import Any
 from monitor.article import Article, Match
 from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
 from monitor.rules.evidence import match_for, positive_leaves
-from monitor.rules.scan import scan_ascii, scan_field, scan_substrings
+from monitor.rules.scan import scan_field, scan_substrings
 from monitor.rules.verdict import Verdict, plan_of
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,9 @@ class RuleSet:
         unindexed: Sequence[int],
         scan_fields: Sequence[str],
         substrings: Any = None,
-        ascii_automata: tuple[Any, Any] = (None, None),
     ) -> None:
         self._rules = tuple(rules)
         self._automaton = automaton
-        #: For ASCII text: whole-word keys (``scan_ascii``), and the ASCII keys with a
-        #: non-word edge (``scan_field``); without the first, ``automaton`` is used.
-        self._ascii, self._ascii_rest = ascii_automata
         #: Regex keys (see ``scan_substrings``); None when no regex has one.
         self._substrings = substrings
         self._triggers = triggers
@@ -118,16 +114,8 @@ class RuleSet:
         if not ctx.scanned:
             ctx.scanned = True
             if self._automaton is not None:
-                fast, rest = self._ascii, self._ascii_rest
                 for name in self._scan_fields:
-                    text = ctx.fold(name).text
-                    if fast is not None and text.isascii():
-                        if text:
-                            scan_ascii(ctx, fast, name)
-                            if rest is not None:
-                                scan_field(ctx, rest, name)
-                    else:
-                        scan_field(ctx, self._automaton, name)
+                    scan_field(ctx, self._automaton, name)
             if self._substrings is not None:
                 for name in self._scan_fields:
                     scan_substrings(ctx, self._substrings, name)

@@ -76,58 +76,6 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
                 occ.append(span)
 
 
-#: ASCII text with every non-word character made a space (the length is kept).
-NON_WORD_ASCII = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
-#: Payload in the ASCII automaton: (length of the key, is a ``ban*`` stem, the literal
-#: id when the key is one plain word literal (else -1), ((key to compare the hit with,
-#: or None; ((literal id, case forms), ...), or for a stem (literal id, ...)), ...):
-#: one group per key with this padded form).
-AsciiPayload = tuple[int, bool, int, tuple[tuple["str | None", tuple[Any, ...]], ...]]
-
-
-def scan_ascii(ctx: ScanContext, automaton: Any, name: str) -> None:
-    """``scan_field`` for an ASCII field, with the automaton of ``" key "`` forms.
-
-    The field's non-word characters are made spaces and the text padded with one
-    each side, so every hit of a padded key is a whole word: no boundary checks, and
-    no hits inside words to reject. Same spans as ``scan_field``, for the same keys.
-    """
-    folded = ctx.fold(name)
-    text = folded.text
-    n = len(text)
-    found = ctx.found
-    for end, (klen, stem, lid, groups) in automaton.iter(f" {text.translate(NON_WORD_ASCII)} "):
-        if lid >= 0:  # " ban ": ends at the space after the word
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [(name, end - 1 - klen, end - 1)]
-            else:
-                occ.append((name, end - 1 - klen, end - 1))
-            continue
-        if stem:  # " ban": ends at the stem's last letter, end is its end in text
-            start, stop = end - klen, end
-            span = (name, start, word_end(text, end) if end < n and text[end].isalnum()
-                    else end)
-        else:
-            start, stop = end - 1 - klen, end - 1
-            span = (name, start, stop)
-        for key, items in groups:
-            if key is not None and text[start:stop] != key:
-                continue
-            for item in items:
-                if not stem:
-                    item, forms = item
-                    if forms is not None:
-                        o_start, o_end = folded.span(start, stop)
-                        if case_key(ctx.text(name)[o_start:o_end]) not in forms:
-                            continue
-                occ = found.get(item)
-                if occ is None:
-                    found[item] = [span]
-                else:
-                    occ.append(span)
-
-
 def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:
     """Find the regex keys in one field: anywhere, inside words too.
 
