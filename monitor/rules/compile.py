@@ -283,6 +283,14 @@ def compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str
     return ruleset
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _set(items: Sequence[str]) -> frozenset[str]:
+    """A rule's scope set; the empty one shared (CPython allocates each frozenset(()))."""
+    return frozenset(items) if items else _EMPTY
+
+
 def _compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str]]) -> RuleSet:
     registry = LiteralRegistry()
     compiled: list[CompiledRule] = []
@@ -302,8 +310,8 @@ def _compile_rules(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[st
             problems.append(f"rule '{spec.name}': query column {e.column}: {e.reason}")
             continue
         index = len(compiled)
-        compiled.append(CompiledRule(spec.name, cq.root, frozenset(spec.feeds),
-                                     frozenset(spec.tags), frozenset(spec.languages)))
+        compiled.append(CompiledRule(spec.name, cq.root, _set(spec.feeds), _set(spec.tags),
+                                     _set(spec.languages)))
         _leaf_fields(cq.root, fields)
         if cq.triggers is None:
             unindexed.append(index)

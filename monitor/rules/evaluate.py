@@ -9,8 +9,9 @@ node answers ``test`` (the verdict) and ``evidence`` (the hits behind it).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from monitor.article import FIELDS, Article, Hit
 from monitor.rules.normalize import Folded, fold, word_index, word_starts
@@ -100,7 +101,7 @@ class Evaluator(Protocol):
     def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None: ...
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class LiteralLeaf:
     """A term, phrase, wildcard or entity: any of its literal ids in its fields."""
 
@@ -127,10 +128,10 @@ class LiteralLeaf:
         return False
 
     def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
-        out.extend(_leaf_evidence(self, ctx))
+        out.extend(leaf_evidence(self, ctx))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class RegexLeaf:
     """A ``/regex/`` (RE2) run over the folded text of its fields."""
 
@@ -148,19 +149,25 @@ class RegexLeaf:
         return bool(self.spans(ctx))
 
     def evidence(self, ctx: ScanContext, out: list[HitKey]) -> None:
-        out.extend(_leaf_evidence(self, ctx))
+        out.extend(leaf_evidence(self, ctx))
 
 
-def _leaf_evidence(leaf: LiteralLeaf | RegexLeaf, ctx: ScanContext) -> list[HitKey]:
+def leaf_evidence(leaf: LiteralLeaf | RegexLeaf, ctx: ScanContext) -> list[HitKey]:
+    """The leaf's hit keys in this article (collected once: leaves are shared)."""
     keys = ctx.leaf_evidence.get(leaf)
     if keys is None:
         label, rank = leaf.label, FIELD_RANK.get
-        keys = ctx.leaf_evidence[leaf] = [(rank(f, 99), s, -e, label, f)
-                                          for f, s, e in leaf.spans(ctx)]
+        if leaf.__class__ is LiteralLeaf:  # LiteralLeaf.spans, inlined: one list, no calls
+            found, fields = ctx.found, leaf.fields
+            keys = [(rank(f, 99), s, -e, label, f) for lid in leaf.lit_ids
+                    for f, s, e in found.get(lid, ()) if f in fields]
+        else:
+            keys = [(rank(f, 99), s, -e, label, f) for f, s, e in leaf.spans(ctx)]
+        ctx.leaf_evidence[leaf] = keys
     return keys
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class AnyOf:
     """OR (also a NEAR side, when every child is a leaf)."""
 
@@ -177,7 +184,7 @@ class AnyOf:
             c.evidence(ctx, out)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class AllOf:
     """AND."""
 
@@ -194,7 +201,7 @@ class AllOf:
             c.evidence(ctx, out)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class NoneOf:
     """NOT: contributes no evidence."""
 
@@ -213,7 +220,7 @@ def _evidence_of(side: Evaluator, ctx: ScanContext) -> list[HitKey]:
     return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Nearby:
     """NEAR/n: a left and a right hit in the same field, not overlapping, with at
     most ``distance`` words between them, in either order."""

@@ -10,25 +10,65 @@ checked once so snippets of plainly spaced text skip whitespace collapsing.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from monitor.article import Hit, Match
-from monitor.rules.evaluate import Evaluator, HitKey, LiteralLeaf, ScanContext
+from monitor.rules.evaluate import (
+    AllOf,
+    AnyOf,
+    Evaluator,
+    HitKey,
+    LiteralLeaf,
+    NoneOf,
+    RegexLeaf,
+    ScanContext,
+    leaf_evidence,
+)
 from monitor.rules.snippet import make_snippet
 
 
-def match_for(ctx: ScanContext, rule: str, root: Evaluator) -> Match:
-    """The Match of rule ``rule`` (evaluator ``root``), known to match: hits and snippet."""
+def positive_leaves(root: Evaluator) -> tuple[Evaluator, ...] | None:
+    """The leaves whose evidence, put together, is ``root``'s (None: a NEAR decides it).
+
+    AND and OR report the evidence of every child, NOT reports none; so for a tree of
+    those, a match's evidence is the union of its positive leaves' (shared) evidence,
+    gathered without walking the tree.
+    """
+    out: list[Evaluator] = []
+    todo = [root]
+    while todo:
+        ev = todo.pop()
+        if isinstance(ev, (LiteralLeaf, RegexLeaf)):
+            out.append(ev)
+        elif isinstance(ev, (AllOf, AnyOf)):
+            todo.extend(reversed(ev.children))
+        elif not isinstance(ev, NoneOf):
+            return None
+    return tuple(dict.fromkeys(out))
+
+
+def match_for(ctx: ScanContext, rule: str, root: Evaluator,
+              leaves: tuple[Evaluator, ...] | None = None) -> Match:
+    """The Match of rule ``rule`` (evaluator ``root``), known to match: hits and snippet.
+
+    ``leaves``: ``positive_leaves(root)``, when the caller has it at hand.
+    """
     if isinstance(root, LiteralLeaf):
         # Most matches: one literal, so its evidence is the leaf's own, as shared.
         done = ctx.explained.get(root)
         if done is None:
-            keys: list[HitKey] = []
-            root.evidence(ctx, keys)
-            done = ctx.explained[root] = _explained(ctx, frozenset(keys))
+            done = ctx.explained[root] = _explained(ctx, frozenset(leaf_evidence(root, ctx)))
         return Match(rule, done[0], done[1])
-    keys = []
-    root.evidence(ctx, keys)
+    keys: list[HitKey] = []
+    if leaves is not None:
+        cached = ctx.leaf_evidence
+        for leaf in leaves:
+            part = cached.get(leaf)
+            if part is None:
+                part = leaf_evidence(leaf, ctx)  # type: ignore[arg-type]
+            keys += part
+    else:
+        root.evidence(ctx, keys)
     done = _explained(ctx, frozenset(keys))
     return Match(rule, done[0], done[1])
 
@@ -56,7 +96,7 @@ def build_hits(ctx: ScanContext, evidence: Iterable[HitKey]) -> tuple[Hit, ...]:
     A hit covered by a longer hit of the same term is dropped ("China" inside
     "mainland China" for @China).
     """
-    keyed = sorted(set(evidence))
+    keyed = sorted(evidence if isinstance(evidence, frozenset) else set(evidence))
     cache = ctx.hits
     if len(keyed) == 1:
         key = keyed[0]
@@ -76,6 +116,7 @@ def build_hits(ctx: ScanContext, evidence: Iterable[HitKey]) -> tuple[Hit, ...]:
 
 def _hit(ctx: ScanContext, key: HitKey) -> Hit:
     _, s, neg_e, label, f = key
-    o_start, o_end = ctx.folded[f].span(s, -neg_e)
+    folded = ctx.folded[f]
+    o_start, o_end = (s, -neg_e) if folded.offsets is None else folded.span(s, -neg_e)
     hit = ctx.hits[key] = Hit(label, f, o_start, o_end, ctx.texts[f][o_start:o_end])
     return hit

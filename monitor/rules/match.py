@@ -10,18 +10,20 @@ evaluated. Evaluation is a walk over small node objects built by ``compile``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from monitor.article import Article, Match
 from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
-from monitor.rules.evidence import match_for
+from monitor.rules.evidence import match_for, positive_leaves
 from monitor.rules.scan import scan_field, scan_substrings
+from monitor.rules.verdict import Verdict, plan_of
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     """One rule ready to evaluate: its tree and its scope."""
 
@@ -63,11 +65,20 @@ class RuleSet:
         self._unindexed = tuple(unindexed)
         self._scan_fields = tuple(scan_fields)
         self._scoped = tuple(bool(r.feeds or r.tags or r.languages) for r in self._rules)
-        # A rule that is one literal in every scanned field matches whenever its
-        # literal was found, which is what made it a candidate: no test needed.
+        # Verdicts as set tests on the literals found (see ``verdict``): a rule that is
+        # one literal in every scanned field needs none (its literal made it a candidate).
         scanned = frozenset(self._scan_fields)
-        self._sure = tuple(isinstance(r.root, LiteralLeaf) and r.root.fields >= scanned
-                           for r in self._rules)
+        keys_of: list[set[int]] = [set() for _ in self._rules]
+        for lid, indices in triggers.items():
+            for i in indices:
+                keys_of[i].add(lid)
+        unindexed_set = set(self._unindexed)
+        self._verdicts: tuple[Verdict, ...] = tuple(
+            plan_of(r.root, scanned, None if i in unindexed_set else frozenset(keys_of[i]))
+            for i, r in enumerate(self._rules))
+        # Where a match's evidence comes from (a one-leaf rule uses its leaf directly).
+        self._leaves = tuple(None if isinstance(r.root, LiteralLeaf) else positive_leaves(r.root)
+                             for r in self._rules)
         self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
     @property
@@ -116,15 +127,24 @@ class RuleSet:
                 chosen.update(rules)
         return sorted(chosen)
 
+    def matching(self, ctx: ScanContext) -> list[int]:
+        """Indices of the rules that match the article of ``ctx``, in rule order."""
+        article = ctx.article
+        keys = ctx.found.keys()
+        rules, scoped, verdicts = self._rules, self._scoped, self._verdicts
+        out: list[int] = []
+        for i in self.candidates(ctx):
+            if scoped[i] and not rules[i].in_scope(article):
+                continue
+            v = verdicts[i]
+            if v is None or (keys >= v if v.__class__ is frozenset
+                             else v.passes(keys, ctx)):  # type: ignore[union-attr]
+                out.append(i)
+        return out
+
     def match(self, article: Article) -> list[Match]:
         """Every rule that matches the article, in rule order, with its evidence."""
         ctx = ScanContext(article)
-        out: list[Match] = []
-        rules, scoped, sure = self._rules, self._scoped, self._sure
-        for i in self.candidates(ctx):
-            rule = rules[i]
-            if scoped[i] and not rule.in_scope(article):
-                continue
-            if sure[i] or rule.root.test(ctx):
-                out.append(match_for(ctx, rule.name, rule.root))
-        return out
+        rules, leaves = self._rules, self._leaves
+        return [match_for(ctx, rules[i].name, rules[i].root, leaves[i])
+                for i in self.matching(ctx)]

@@ -28,6 +28,10 @@ _CJK_RE = re.compile(f"[{CJK_RANGES}]")
 #: A word: one CJK character, or a run of other Unicode letters/digits.
 WORD_RE = re.compile(f"[{CJK_RANGES}]|(?:(?![{CJK_RANGES}])[^\\W_])+")
 _WORD_TAIL_RE = re.compile(f"(?:(?![{CJK_RANGES}])[^\\W_])*")
+#: The same two for ASCII text, where no CJK character can occur: no lookahead per
+#: character (the Unicode forms cost ~20k instructions per article on NEAR rules).
+_ASCII_WORD_RE = re.compile("[a-zA-Z0-9]+")
+_ASCII_WORD_TAIL_RE = re.compile("[a-zA-Z0-9]*")
 
 _DASHES = "-\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 _APOSTROPHES = "\u2019\u2018\u02bc\u02b9\u2032\uff07\u00b4"
@@ -125,6 +129,15 @@ def fold_term(text: str) -> str:
 
 def case_key(text: str) -> str:
     """Fold everything except letter case: used to check capitalised aliases."""
+    if text.isascii():
+        # What _fold_char does to ASCII: separators and hyphens become spaces.
+        text = text.translate(_ASCII_SEP)
+        return (_SPACE_RUN.sub(" ", text) if "  " in text else text).strip(" ")
+    return _case_key_chars(text)
+
+
+def _case_key_chars(text: str) -> str:
+    """``case_key`` character by character (any text; the reference for ASCII too)."""
     parts = []
     for c in text:
         m = _CASE_CACHE.get(c)
@@ -159,13 +172,14 @@ def boundary_ok(text: str, before: int, after: int) -> bool:
 
 def word_end(text: str, pos: int) -> int:
     """End of the word that continues at ``pos`` (used to extend ``ban*`` hits)."""
-    m = _WORD_TAIL_RE.match(text, pos)
+    m = (_ASCII_WORD_TAIL_RE if text.isascii() else _WORD_TAIL_RE).match(text, pos)
     return m.end() if m else pos
 
 
 def word_starts(text: str) -> list[int]:
     """Start offsets of every word in a folded text (for NEAR distances)."""
-    return [m.start() for m in WORD_RE.finditer(text)]
+    pattern = _ASCII_WORD_RE if text.isascii() else WORD_RE
+    return [m.start() for m in pattern.finditer(text)]
 
 
 def word_index(starts: list[int], pos: int) -> int:

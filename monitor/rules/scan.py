@@ -59,7 +59,8 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
             continue
         for lid, prefix, forms in entries:
             if prefix:
-                span = (name, start, word_end(text, end + 1))
+                # A whole-word hit has no tail to extend over (word_end would stop there).
+                span = (name, start, end + 1 if whole else word_end(text, end + 1))
             elif not whole:
                 continue
             else:

@@ -119,6 +119,49 @@ def _mark_plain(
     return tuple(out)
 
 
+def _joined_plain(text: str, ordered: list[tuple[int, int]], start: int, end: int) -> str:
+    """``joined(_mark_plain(text, ordered, start, end))``, built without piece tuples.
+
+    Snippets are made for every match, so this is the hot path. Every piece of a
+    plainly spaced window is a non-empty slice; only a text edge (not a "…") can need
+    stripping, and a piece stripped to nothing disappears, its marks with it.
+    """
+    raw: list[str] = []
+    hit: list[bool] = []
+    pos = start
+    for s, e in ordered:
+        if e <= pos or s >= end:
+            continue
+        if s < pos:
+            s = pos
+        if e > end:
+            e = end
+        if s == pos and hit and hit[-1]:
+            raw[-1] += text[s:e]
+        else:
+            if s > pos:
+                raw.append(text[pos:s])
+                hit.append(False)
+            raw.append(text[s:e])
+            hit.append(True)
+        pos = e
+    if end > pos:
+        raw.append(text[pos:end])
+        hit.append(False)
+    if raw:
+        if start == 0:
+            raw[0] = raw[0].lstrip()
+        if end >= len(text):
+            raw[-1] = raw[-1].rstrip()
+    out = [ELLIPSIS] if start > 0 else []
+    for piece, is_hit in zip(raw, hit):
+        if piece:
+            out.append(f"{OPEN}{piece}{CLOSE}" if is_hit else piece)
+    if end < len(text):
+        out.append(ELLIPSIS)
+    return "".join(out)
+
+
 def _tidy(pieces: list[list[Any]]) -> tuple[Piece, ...]:
     """Whitespace collapsed inside and across pieces, the ends stripped, empties dropped."""
     out: list[Piece] = []
@@ -164,7 +207,7 @@ def make_snippet(
         return " ".join(text[:width].split()) + (ELLIPSIS if width < len(text) else "")
     start, end = _window(text, ordered[0], width)
     if plain or plain_spacing(text[start:end]):
-        return joined(_mark_plain(text, ordered, start, end))
+        return _joined_plain(text, ordered, start, end)
     return joined(_mark_general(text, ordered, start, end))
 
 

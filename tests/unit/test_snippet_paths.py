@@ -59,3 +59,15 @@ _SPACES = [chr(i) for i in range(0x3001) if chr(i).isspace()] + ["\u200b", "\u00
 def test_plain_spacing_agrees_with_its_definition(text: str) -> None:
     expected = all(c == " " or not c.isspace() for c in text) and "  " not in text
     assert snippet.plain_spacing(text) == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(cases())
+def test_joined_plain_path_equals_marked_pieces(case: tuple[str, list[tuple[int, int]], int, int]
+                                                ) -> None:
+    """``make_snippet``'s direct string builder gives what joining the pieces gives."""
+    text, spans, start, end = case
+    ordered = snippet._ordered(text, spans)
+    if snippet._PLAIN_SPACING.search(text, start, end) is None:
+        assert snippet._joined_plain(text, ordered, start, end) == snippet.joined(
+            snippet._mark_plain(text, ordered, start, end))

@@ -1,0 +1,31 @@
+"""Property test: the ASCII shortcuts of ``normalize`` equal the general code.
+
+``case_key`` (capitalised aliases), ``word_starts`` (NEAR distances) and ``word_end``
+(``ban*`` hits) take a cheaper path when the text is ASCII, where no CJK character
+and no accent can occur; the character-by-character and Unicode-pattern versions
+are the reference.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.rules import normalize
+
+_ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=30)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_ASCII)
+def test_case_key_ascii_path(text: str) -> None:
+    assert normalize.case_key(text) == normalize._case_key_chars(text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_ASCII, st.integers(0, 31))
+def test_word_positions_ascii_path(text: str, pos: int) -> None:
+    assert normalize.word_starts(text) == [m.start() for m in normalize.WORD_RE.finditer(text)]
+    pos = min(pos, len(text))
+    m = normalize._WORD_TAIL_RE.match(text, pos)
+    assert normalize.word_end(text, pos) == (m.end() if m else pos)
