@@ -23,5 +23,9 @@ class Observer:
         """One feed was polled: ``result`` is ``ok``, ``not_modified`` or ``error``;
         ``rules`` names the rule of each match found in its new articles."""
 
+    def feed_pushed(self, new_articles: int, rules: Sequence[str]) -> None:
+        """A WebSub hub pushed content for one feed and it was ingested (as a poll's
+        is, without the fetch); ``rules`` as in ``feed_polled``."""
+
     def alerts_done(self, sent: int, failed: int, dead: int) -> None:
         """A delivery pass finished."""

@@ -224,6 +224,7 @@ class Monitor(Polling):
         result = FetchResult(url=feed.url, final_url=feed.url, status=200, body=body,
                              headers=headers)
         outcome = await asyncio.to_thread(self._ingest_safely, feed, result)
+        self.observer.feed_pushed(outcome.new_articles, outcome.rules)
         log.info("websub.pushed url=%s new=%d error=%s", feed.url, outcome.new_articles,
                  outcome.error)
         self.fulltext.submit(outcome.pages)

@@ -83,6 +83,13 @@ class Metrics(Observer):
                     rules: Sequence[str]) -> None:
         self.polls.labels(result).inc()
         self.poll_seconds.observe(duration_s)
+        self._ingested(new_articles, rules)
+
+    def feed_pushed(self, new_articles: int, rules: Sequence[str]) -> None:
+        self._ingested(new_articles, rules)
+
+    def _ingested(self, new_articles: int, rules: Sequence[str]) -> None:
+        """New articles and their matches, polled or pushed alike."""
         self.articles.inc(new_articles)
         for rule in rules:
             self.matches.labels(rule).inc()

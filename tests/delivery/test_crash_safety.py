@@ -8,15 +8,13 @@ assertions: each waits for an event (a request, the process exiting).
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from daemon import kill_daemon, start_daemon, stop_daemon, wait_until
 from feedserver import FeedServer
 from receivers import WebhookReceiver
 
@@ -44,19 +42,7 @@ def feed_xml(n: int) -> bytes:
 
 
 def start(cwd: Path, log: Path, db_url: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["MONITOR_DATABASE_URL"] = db_url
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "monitor", "--log-level", "INFO", "run",
-                                 "-c", "monitor.yaml"], cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-
-def wait_until(check: Any, what: str, guard_s: float = 60) -> None:
-    deadline = time.monotonic() + guard_s  # a guard against hanging, not a timing assertion
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
+    return start_daemon(cwd / "monitor.yaml", log, db_url=db_url, log_level="INFO")
 
 
 def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
@@ -78,8 +64,7 @@ delivery: {{tick: 1s, lease: 2s, batch: 4}}
         try:
             wait_until(lambda: len(hook.requests) >= 3, "the first deliveries")
         finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
+            kill_daemon(first)
         in_flight = len(hook.requests)
         assert in_flight < ITEMS, "killed too late: nothing was left in flight"
         second = start(tmp_path, log, db_url)
@@ -87,8 +72,7 @@ delivery: {{tick: 1s, lease: 2s, batch: 4}}
             wait_until(lambda: len({r.json["title"] for r in hook.requests}) == ITEMS,
                        "every alert after the restart")
         finally:
-            second.send_signal(signal.SIGTERM)
-            code = second.wait(timeout=60)
+            code = stop_daemon(second)
         titles = Counter(r.json["title"] for r in hook.requests)
     assert code == 0, log.read_text()[-3000:]
     assert set(titles) == {f"[zoom] Zoom story {i}" for i in range(ITEMS)}
@@ -119,8 +103,7 @@ delivery: {{tick: 1s, lease: 30s, batch: 4}}
         try:
             wait_until(lambda: len(hook.requests) >= 3, "the first deliveries")
         finally:
-            first.send_signal(signal.SIGTERM)
-            first_code = first.wait(timeout=60)  # a guard; the budget is in docs/operations.md
+            first_code = stop_daemon(first)
         sent_before = len(hook.requests)
         assert sent_before < ITEMS, "stopped too late: nothing was left to send"
         # The lease is 30 s: only a stop that released the claims lets them go out now.
@@ -130,8 +113,7 @@ delivery: {{tick: 1s, lease: 30s, batch: 4}}
                        "every alert after the restart")
             time.sleep(1.5)  # a late duplicate, if any, would arrive now
         finally:
-            second.send_signal(signal.SIGTERM)
-            code = second.wait(timeout=60)
+            code = stop_daemon(second)
         titles = Counter(r.json["title"] for r in hook.requests)
     text = log.read_text()
     assert first_code == code == 0, text[-3000:]
@@ -173,8 +155,7 @@ delivery: {{tick: 1s}}
             wait_until(lambda: len(feeds.requests) >= 200, "a fifth of the farm fetched",
                        guard_s=180)
         finally:
-            first.send_signal(signal.SIGTERM)
-            first_code = first.wait(timeout=60)  # a guard; the budget is in docs/operations.md
+            first_code = stop_daemon(first)
         fetched_first = len(feeds.requests)
         assert fetched_first < FARM, "stopped too late: the pass had finished"
         engine = create_engine(db_url)
@@ -191,8 +172,7 @@ delivery: {{tick: 1s}}
             wait_until(lambda: len(hook.delivered) >= FARM // 3 + 1, "every alert")
             time.sleep(1.5)  # a duplicate fetch or alert, if any, would come now
         finally:
-            second.send_signal(signal.SIGTERM)
-            code = second.wait(timeout=60)
+            code = stop_daemon(second)
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM article")).scalar()
         engine.dispose()

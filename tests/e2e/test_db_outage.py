@@ -17,22 +17,20 @@ The waits are guards against a hang, each for an event; nothing asserts a durati
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from clirun import cli
+from daemon import start_daemon, stop_daemon
+from daemon import wait_until as wait_for_event
 from dbproxy import TcpProxy
 from farm import Farm
 from feedserver import FeedServer, unused_port
@@ -63,11 +61,9 @@ rules:
 """
 
 
-def wait_until(condition: Callable[[], bool], what: str, guard_s: float = 120) -> None:
-    deadline = time.monotonic() + guard_s  # a guard against a hang, not a timing assertion
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.2)
+#: Longer guards than the default (an outage and a recovery under load), and a slower
+#: poll: each check is an HTTP request or a query.
+wait_until = partial(wait_for_event, guard_s=120, every_s=0.2)
 
 
 def readyz(port: int) -> int:
@@ -116,12 +112,7 @@ def test_postgres_outage_under_a_running_daemon(tmp_path: Path, pg_url: str) -> 
         daemon_url = (pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
                       + f"&application_name={app}")
         log = tmp_path / "daemon.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        env["MONITOR_DATABASE_URL"] = daemon_url
-        with log.open("wb") as out:
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "--log-level", "INFO", "run", "-c",
-                 str(config)], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        daemon = start_daemon(config, log, db_url=daemon_url, log_level="INFO")
         stop_publishing = farm.publish_every(0.2, 3)
         try:
             wait_until(lambda: readyz(port) == 200, "the daemon to be ready")
@@ -159,8 +150,7 @@ def test_postgres_outage_under_a_running_daemon(tmp_path: Path, pg_url: str) -> 
                          db_url=pg_url)
         finally:
             stop_publishing()
-            daemon.send_signal(signal.SIGTERM)
-            code = daemon.wait(timeout=60)
+            code = stop_daemon(daemon)
             admin.close()
         stored = scalar("SELECT count(*) FROM article")
         distinct = scalar("SELECT count(DISTINCT key) FROM article")
@@ -205,13 +195,8 @@ def test_the_daemon_started_before_its_database_waits_for_it(tmp_path: Path,
         config.write_text(f"feeds:\n{farm.config_feeds()}\npoll: {{full_text: false}}\n"
                           "storage: {retry_base: 1s, retry_cap: 2s}\n")
         log = tmp_path / "daemon.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        env["MONITOR_DATABASE_URL"] = pg_url.replace("127.0.0.1:5432",
-                                                     f"127.0.0.1:{proxy.port}")
-        with log.open("wb") as out:
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "--log-level", "INFO", "run", "-c",
-                 str(config)], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        daemon = start_daemon(config, log, log_level="INFO",
+                              db_url=pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
         try:
             wait_until(lambda: "store.unavailable" in log.read_text(), "the first attempt")
             time.sleep(3)  # a few retries
@@ -230,8 +215,7 @@ def test_the_daemon_started_before_its_database_waits_for_it(tmp_path: Path,
             wait_until(lambda: stored() == 3, "the items once the database is there")
             engine.dispose()
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            code = daemon.wait(timeout=60)
+            code = stop_daemon(daemon)
     text_log = log.read_text()
     assert code == 0, text_log[-3000:]
     assert text_log.count("store.unavailable") == 1 and text_log.count("store.recovered") == 1

@@ -10,15 +10,10 @@ assertions.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
+from daemon import start_daemon, stop_daemon, wait_until
 from feedserver import FeedServer
 from receivers import HungServer, WebhookReceiver
 
@@ -30,13 +25,6 @@ def feed_xml(n: int) -> bytes:
                     f"<guid>g{i}</guid></item>" for i in range(n))
     return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}'
             "</channel></rss>").encode()
-
-
-def wait_until(check: Any, what: str, guard_s: float = 90) -> None:
-    deadline = time.monotonic() + guard_s  # a guard against hanging, not a timing assertion
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_hung_targets_delay_no_one_and_sigterm_ends_the_daemon(
@@ -54,13 +42,8 @@ default_notify: [good, web, mail]
 rules: [{{name: zoom, query: Zoom, alert_per: article}}]
 delivery: {{tick: 1s, timeout: 1m, lease: 3m}}
 """)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        env["MONITOR_DATABASE_URL"] = db_url
         log = tmp_path / "daemon.log"
-        with log.open("wb") as out:
-            daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--log-level", "INFO",
-                                       "run", "-c", "monitor.yaml"], cwd=tmp_path, env=env,
-                                      stdout=out, stderr=subprocess.STDOUT)
+        daemon = start_daemon(tmp_path / "monitor.yaml", log, db_url=db_url, log_level="INFO")
         try:
             wait_until(lambda: len(good.delivered) >= 3, "the first alerts at the good target")
             wait_until(lambda: hung_http.connections and hung_smtp.connections, "hung sends")
@@ -71,8 +54,7 @@ delivery: {{tick: 1s, timeout: 1m, lease: 3m}}
             assert "target.stuck" not in log.read_text()
             assert (hung_http.connections, hung_smtp.connections) == (1, 1)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            code = daemon.wait(timeout=150)  # a guard: without a total timeout, for ever
+            code = stop_daemon(daemon, guard_s=150)  # without a total timeout: for ever
         text = log.read_text()
         assert code == 0, text[-3000:]
         assert "service.stopped" in text

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from clirun import cli
+from daemon import start_daemon, stop_daemon
 from feedserver import FeedServer
 from receivers import WebhookReceiver
 
@@ -85,19 +86,8 @@ def test_once_past_its_time_budget_says_what_is_pending(farm, tmp_path: Path) ->
 
 
 def daemon(config: Path, tmp_path: Path, db_url: str | None = None) -> tuple[subprocess.Popen[bytes], Path]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    if db_url:
-        env["MONITOR_DATABASE_URL"] = db_url
     log = tmp_path / "daemon.log"
-    with log.open("w") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
-                                cwd=tmp_path, env=env, stdout=log_file, stderr=log_file)
-    return proc, log
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=60)
+    return start_daemon(config, log, db_url=db_url), log
 
 
 def test_daemon_sends_a_burst_without_waiting_for_ticks(farm, tmp_path: Path, db_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -108,7 +98,7 @@ def test_daemon_sends_a_burst_without_waiting_for_ticks(farm, tmp_path: Path, db
     try:
         delivered = hook.wait_for(FEEDS * ITEMS, timeout=60)
     finally:
-        code = stop(proc)
+        code = stop_daemon(proc)
     assert len(delivered) == FEEDS * ITEMS, log.read_text()
     assert code == 0, log.read_text()
 
@@ -126,7 +116,7 @@ def test_an_idle_daemon_logs_no_warning(tmp_path: Path) -> None:
                 time.sleep(0.1)
             time.sleep(8)  # several poll and delivery ticks, nothing to send
         finally:
-            code = stop(proc)
+            code = stop_daemon(proc)
         text = log.read_text()
         assert code == 0, text
         assert len(feeds.requests_to("/f.xml")) >= 3, text  # it really was polling

@@ -3,13 +3,10 @@ articles; a broken file is refused and the running configuration kept."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
+from daemon import start_daemon, stop_daemon, wait_until
 from feedserver import FeedServer
 from receivers import WebhookReceiver
 
@@ -34,26 +31,13 @@ def feed(*titles: str) -> str:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>{items}</channel></rss>'
 
 
-def wait_until(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
-    """Wait for a state of another process (not for time to pass)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_sighup_applies_new_rules_and_refuses_a_broken_file(tmp_path: Path) -> None:
     with FeedServer() as feeds, WebhookReceiver() as hook:
         url = feeds.add("/wire.xml", feed("Zoom earnings beat", "TikTok ban advances"))
         config = tmp_path / "monitor.yaml"
         config.write_text(CONFIG.format(feed=url, hook=hook.json_url(), extra=""))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
         log = tmp_path / "daemon.log"
-        with log.open("w") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
-                                    cwd=tmp_path, env=env, stdout=log_file, stderr=log_file)
+        proc = start_daemon(config, log)
         try:
             first = hook.wait_for(1, timeout=60)
             assert [r.json["title"] for r in first] == ["[zoom] Zoom earnings beat"]
@@ -62,7 +46,7 @@ def test_sighup_applies_new_rules_and_refuses_a_broken_file(tmp_path: Path) -> N
             config.write_text(CONFIG.format(feed=url, hook=hook.json_url(),
                                             extra="  - {name: bad, query: 'ban NEAR/2'}"))
             proc.send_signal(signal.SIGHUP)
-            assert wait_until(lambda: "config.reload_refused" in log.read_text())
+            wait_until(lambda: "config.reload_refused" in log.read_text(), "the refusal")
             assert proc.poll() is None
 
             # A good file with a new rule: the next new article is matched by it.
@@ -70,13 +54,12 @@ def test_sighup_applies_new_rules_and_refuses_a_broken_file(tmp_path: Path) -> N
                 feed=url, hook=hook.json_url(),
                 extra="  - {name: bans, query: 'ban* NEAR/3 TikTok', notify: [hook]}"))
             proc.send_signal(signal.SIGHUP)
-            assert wait_until(lambda: "config.reloaded" in log.read_text())
+            wait_until(lambda: "config.reloaded" in log.read_text(), "the reload")
             feeds.add("/wire.xml", feed("Zoom earnings beat", "TikTok ban advances",
                                         "Senate bans TikTok on devices"))
             delivered = hook.wait_for(2, timeout=60)
             assert [r.json["title"] for r in delivered] == [
                 "[zoom] Zoom earnings beat", "[bans] Senate bans TikTok on devices"]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            stop_daemon(proc)
         assert proc.returncode == 0, log.read_text()

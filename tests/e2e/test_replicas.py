@@ -5,20 +5,18 @@ replica's feeds are taken over when its leases expire."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon import kill_daemon, start_daemon, stop_daemon, wait_until
 from farm import Farm
 from feedserver import FeedServer
 from receivers import WebhookReceiver
@@ -43,20 +41,8 @@ rules:
 """
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
 def start(config: Path, pg_url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["MONITOR_DATABASE_URL"] = pg_url
-    with open(log, "wb") as out:  # files, not pipes: a full pipe would stall a replica
-        return subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(config)],
-                                cwd=config.parent, env=env, stdout=out, stderr=out)
+    return start_daemon(config, log, db_url=pg_url)
 
 
 def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
@@ -87,9 +73,8 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
             victim = replicas[0]
             owned = f"lease_owner LIKE '%:{victim.pid}:%'"
             wait_until(lambda: scalar(f"SELECT count(*) FROM feed WHERE {owned}") > 0,
-                       60, "the victim to hold leases")
-            victim.send_signal(signal.SIGKILL)
-            victim.wait()
+                       "the victim to hold leases", guard_s=60)
+            kill_daemon(victim)
             killed_at = datetime.now(UTC)
             orphans = scalar(f"SELECT array_agg(id) FROM feed WHERE {owned}") or []
             # Alerts it had claimed: it may have sent one and died before recording
@@ -101,15 +86,15 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
             stop.set()
             publisher.join()
             expected = len(farm.published)
-            wait_until(lambda: scalar("SELECT count(*) FROM article") >= expected, 60,
-                       "every published item to be stored")
+            wait_until(lambda: scalar("SELECT count(*) FROM article") >= expected,
+                       "every published item to be stored", guard_s=60)
             alpha = [t for t in farm.published if t.endswith(" alpha")]
-            wait_until(lambda: len(hook.delivered) >= len(alpha), 60, "every alert")
+            wait_until(lambda: len(hook.delivered) >= len(alpha), "every alert", guard_s=60)
             time.sleep(1.5)  # a late duplicate, if any, would arrive now
         finally:
             stop.set()
             for r in replicas[1:]:
-                r.send_signal(signal.SIGTERM)
+                r.send_signal(signal.SIGTERM)  # all at once: they stop side by side
             for r in replicas[1:]:
                 r.wait(timeout=60)
         titles = [r.json["title"] for r in hook.delivered]
@@ -166,24 +151,22 @@ def test_sigterm_during_a_migration_leaves_the_old_schema_and_a_restart_migrates
             holder.execute(text("LOCK TABLE article IN ACCESS EXCLUSIVE MODE"))
             first = start(config, url, tmp_path / "first.log")
             try:
-                wait_until(blocked, 60, "the migration to wait for the table")
+                wait_until(blocked, "the migration to wait for the table", guard_s=60)
             finally:
-                first.send_signal(signal.SIGTERM)
-                first.wait(timeout=30)  # a guard: SIGTERM ends a migration at once
+                stop_daemon(first, guard_s=30)  # SIGTERM ends a migration at once
         finally:
             holder.rollback()  # the server then finds the client gone and rolls back
             holder.close()
         assert first.returncode == -signal.SIGTERM
-        wait_until(lambda: not blocked(), 30, "the dead migration to roll back")
+        wait_until(lambda: not blocked(), "the dead migration to roll back", guard_s=30)
         assert scalar("SELECT version_num FROM alembic_version") == "0005"
         assert scalar("SELECT to_regclass('article_page')") is None  # nothing half-applied
         second = start(config, url, tmp_path / "second.log")
         try:
-            wait_until(lambda: (scalar("SELECT count(*) FROM article") or 0) >= 5, 60,
-                       "the restarted daemon to migrate and store the items")
+            wait_until(lambda: (scalar("SELECT count(*) FROM article") or 0) >= 5,
+                       "the restarted daemon to migrate and store the items", guard_s=60)
         finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=60)
+            stop_daemon(second)
         heads = db.script_heads()
         assert scalar("SELECT version_num FROM alembic_version") in heads
         assert scalar("SELECT count(DISTINCT key) FROM article") == 5

@@ -8,19 +8,16 @@ hang, each waiting for an event (a request, an alert, the process exiting)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
+from daemon import start_daemon, stop_daemon, wait_until
 from feedserver import FeedServer
 from receivers import WebhookReceiver
 
 PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
-REPO = Path(__file__).resolve().parent.parent.parent
 
 #: Runs the CLI; with NEWS_MONITOR_TEST_DIE_AFTER_SAVE set, the process SIGKILLs itself
 #: the moment a transaction that stored new articles has committed.
@@ -36,27 +33,15 @@ if os.environ.get("NEWS_MONITOR_TEST_DIE_AFTER_SAVE"):
         return result
     Store.save_articles = save_then_die
 from monitor.cli import main
-sys.argv = ["news-monitor", "--log-level", "INFO", "run", "-c", "monitor.yaml"]
+sys.argv = ["news-monitor", *sys.argv[1:]]
 main()
 """
 
 
 def start(cwd: Path, log: Path, db_url: str, *, die_after_save: bool) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["MONITOR_DATABASE_URL"] = db_url
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    if die_after_save:
-        env["NEWS_MONITOR_TEST_DIE_AFTER_SAVE"] = "1"
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-c", DAEMON], cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-
-def wait_until(check: Any, what: str, guard_s: float = 90) -> None:
-    deadline = time.monotonic() + guard_s  # a guard against hanging, not a timing assertion
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
+    return start_daemon(cwd / "monitor.yaml", log, db_url=db_url, log_level="INFO",
+                        env={"NEWS_MONITOR_TEST_DIE_AFTER_SAVE": "1"} if die_after_save else {},
+                        wrapper=DAEMON)
 
 
 def test_sigkill_between_saving_an_article_and_claiming_its_page(
@@ -88,8 +73,7 @@ delivery: {{tick: 1s}}
             wait_until(lambda: hook.requests, "the body-only alert after the restart")
             time.sleep(1.5)  # a second fetch or alert would come within a tick or two
         finally:
-            second.send_signal(signal.SIGTERM)
-            code = second.wait(timeout=60)
+            code = stop_daemon(second)
     assert code == 0, log.read_text()[-3000:]
     assert [r.json["title"] for r in hook.requests] == ["[deadline] Appeals court rules on app"]
     assert len(server.requests_to("/world/court")) == 1

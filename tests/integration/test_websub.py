@@ -38,6 +38,13 @@ def rss(hub: str, self_url: str, *titles: str) -> bytes:
             f'<atom:link rel="self" href="{self_url}"/>{items}</channel></rss>').encode()
 
 
+def serve_feed(server: FeedServer, hub: LocalHub) -> str:
+    """/feed.xml, one item, announcing the hub: its URL (the topic)."""
+    topic = server.url("/feed.xml")
+    server.add("/feed.xml", rss(hub.url, topic, "Old story"), content_type="application/rss+xml")
+    return topic
+
+
 def config(db_url: str, feed: str, hook: str, websub: dict[str, Any],
            http: dict[str, Any] | None = None) -> Settings:
     return Settings.model_validate({
@@ -242,9 +249,7 @@ def test_with_http_the_api_listener_serves_the_callbacks(db_url: str) -> None:
     port = unused_port()
     base = f"http://127.0.0.1:{port}"
     with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
-        topic = server.url("/feed.xml")
-        server.add("/feed.xml", rss(hub.url, topic, "Old story"),
-                   content_type="application/rss+xml")
+        topic = serve_feed(server, hub)
         m = Monitor.from_settings(config(
             db_url, topic, hook.json_url("/hook"), {"callback_base": base},
             http={"listen": f"127.0.0.1:{port}",
@@ -285,6 +290,58 @@ def test_with_http_the_api_listener_serves_the_callbacks(db_url: str) -> None:
             titles = {a.title for a in m.store.stored_articles()}
             assert titles == {"Old story", "Zoom pushed story"}
             assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
+            assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
+        finally:
+            m.close()
+
+
+def sample(metrics: str, series: str) -> float:
+    """The value of one series in a /metrics exposition (0 when absent)."""
+    return next((float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                 if line.rsplit(" ", 1)[0] == series), 0.0)
+
+
+def test_pushed_articles_and_matches_are_counted_in_metrics(db_url: str) -> None:
+    # Polls and pushes store articles alike: both count in the same counters.
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    polls, articles = 'newsmonitor_feed_polls_total{result="ok"}', "newsmonitor_articles_new_total"
+    zoom = 'newsmonitor_rule_matches_total{rule="zoom"}'
+    with FeedServer() as server, LocalHub() as hub, WebhookReceiver() as hook:
+        topic = serve_feed(server, hub)
+        m = Monitor.from_settings(config(
+            db_url, topic, hook.json_url("/hook"), {"callback_base": base},
+            http={"listen": f"127.0.0.1:{port}", "public_metrics": True}))
+
+        def scrape() -> str:
+            status, text = http_get(f"{base}/metrics")
+            assert status == 200, text
+            return text
+
+        async def scenario() -> None:
+            await until(lambda: hub.verified(topic))
+            await until(lambda: sample(scrape(), polls) == 1)  # the poll is recorded
+            polled = await asyncio.to_thread(scrape)
+            assert sample(polled, articles) == 1  # "Old story", polled
+            # The hub answers once the callback has ingested the push.
+            body = rss(hub.url, topic, "Old story", "Zoom pushed story", "Zoom second one")
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]
+            pushed = await asyncio.to_thread(scrape)
+            assert sample(pushed, articles) - sample(polled, articles) == 2
+            assert sample(pushed, zoom) - sample(polled, zoom) == 2
+            # Neither a forged push nor the same content again is new.
+            forged = rss(hub.url, topic, "Zoom forged story")
+            assert await asyncio.to_thread(hub.publish, topic, forged, secret="wrong") == [202]
+            assert await asyncio.to_thread(hub.publish, topic, body) == [202]
+            again = await asyncio.to_thread(scrape)
+            assert (sample(again, articles), sample(again, zoom)) == (
+                sample(pushed, articles), sample(pushed, zoom))
+            # A push is not a poll.
+            assert sample(again, polls) == 1
+            await until(lambda: len(hook.delivered) == 2)
+
+        try:
+            asyncio.run(with_daemon(m, scenario, run=run_with_web))
             assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
         finally:
             m.close()
