@@ -81,7 +81,12 @@ def main() -> None:
     gc.set_threshold(STARTUP_GC_THRESHOLD, *gc.get_threshold()[1:])
     import monitor.cli  # noqa: F401  (registers every command module)
 
-    app()
+    try:
+        app()
+    finally:
+        # The interpreter's exit collects once more over every object: those of a
+        # command that ends are all garbage now, freed by reference counts anyway.
+        gc.freeze()
 
 
 def started() -> None:
