@@ -76,14 +76,16 @@ class ConfigReport:
 
 
 def load_settings(path: str | Path, env: Mapping[str, str] | None = None, *,
-                  url_check: UrlCheck | None = None) -> Settings:
+                  url_check: UrlCheck | None = None, queries: bool = True) -> Settings:
     """Read, interpolate and validate the YAML config at ``path``.
 
     ``env`` (default ``os.environ``) feeds ``${VAR}`` interpolation and the
     MONITOR_DATABASE_URL override. Raises ConfigError whose ``problems`` lists every
     problem found, each naming the key path and the line and column in the file.
+    ``queries=False``: the rules' queries are not compiled (commands that only read
+    the database: the rule compiler is a sixteenth of their start-up).
     """
-    report = inspect_config(path, env, url_check=url_check)
+    report = inspect_config(path, env, url_check=url_check, queries=queries)
     if report.settings is None:
         raise ConfigError(problems=report.problems)
     log.info("config.loaded path=%s feeds=%d rules=%d recipients=%d entities=%d database=%s",
@@ -94,7 +96,7 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None, *,
 
 
 def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
-                   url_check: UrlCheck | None = None) -> ConfigReport:
+                   url_check: UrlCheck | None = None, queries: bool = True) -> ConfigReport:
     """Every problem and warning of the config at ``path``, and the settings if none.
 
     Its secrets (``${VAR}`` values, passwords and tokens of recipient URLs) are
@@ -116,7 +118,7 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
         doc.values.pop(("database",), None)
     secrets = _secrets(doc)
     register_secrets(secrets)
-    settings, found = _validate(doc, Path(path).parent, url_check)
+    settings, found = _validate(doc, Path(path).parent, url_check, queries)
     # A value whose ${VAR} failed is already reported; its other errors only repeat that.
     problems = doc.problems + [p for p in found if p.path not in doc.tainted]
     warnings = [str(w) for w in sorted(config_warnings(doc), key=_file_order)]
@@ -133,8 +135,8 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
     return ConfigReport(settings, [], warnings)
 
 
-def _validate(doc: Document, base: Path,
-              url_check: UrlCheck | None) -> tuple[Settings | None, list[Problem]]:
+def _validate(doc: Document, base: Path, url_check: UrlCheck | None,
+              queries: bool = True) -> tuple[Settings | None, list[Problem]]:
     """The settings (None when the models refuse them) and every problem found."""
     settings: Settings | None = None
     found: list[Problem] = []
@@ -146,7 +148,7 @@ def _validate(doc: Document, base: Path,
     if settings is not None:  # feeds: [{opml: file}] -> one entry per feed in the file
         settings, feed_origins, opml_problems = expand_opml(settings, base, doc)
         found += opml_problems
-    found += check_references(_parts(settings, doc.data, feed_origins), doc)
+    found += check_references(_parts(settings, doc.data, feed_origins), doc, queries=queries)
     if url_check is not None:
         found += _recipient_url_problems(doc, url_check)
     return settings, found

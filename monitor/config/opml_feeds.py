@@ -16,7 +16,6 @@ from pathlib import Path
 
 from monitor.config.models import FeedSettings, Settings
 from monitor.config.source import Document, Problem
-from monitor.opml import read_opml
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +27,8 @@ def expand_opml(
     entry it came from (for error positions), and the problems found."""
     if not any(f.opml for f in settings.feeds):
         return settings, list(enumerate(settings.feeds)), []
+    from monitor.opml import read_opml  # its HTML/XML parsers only for a config that has one
+
     urls = {_key(f.url) for f in settings.feeds if f.url}
     names = {f.name for f in settings.feeds if f.name}
     expanded: list[tuple[int, FeedSettings]] = []

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from monitor.article import FeedSpec, FeedState, FetchResult
 from monitor.errors import StoreUnavailable
-from monitor.feeds.parse import ParseResult, parse_feed
 from monitor.feeds.schedule import (
     interval_for,
     next_poll_at,
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     from monitor.feeds.fetch import Fetcher, HostSlots
+    from monitor.feeds.parse import ParseResult
     from monitor.observe import Observer
 
 log = logging.getLogger(__name__)
@@ -307,6 +307,8 @@ class Polling(Ingesting):
         seconds on a loaded machine, which the first poll's alerts would otherwise wait
         for (bench/latency.py: the first poll's items were its latency tail)."""
         if self._parse_workers and self._parse_pool is None:
+            from monitor.feeds.parse import parse_feed
+
             self._parse_pool = _parse_pool(self._parse_workers)
             self._parse_warm = self._parse_pool.submit(parse_feed, b"<rss/>", {},
                                                        FeedSpec(url="", name=""))
@@ -324,6 +326,8 @@ class Polling(Ingesting):
         spec = FeedSpec(url=feed.url, name=feed.name, tags=feed.tags)
         loop = asyncio.get_running_loop()
         try:
+            from monitor.feeds.parse import parse_feed
+
             self._parse_pool = self._parse_pool or _parse_pool(self._parse_workers)
             # parse_feed itself, so a worker imports monitor.feeds.parse, not the service.
             job = functools.partial(parse_feed, max_items=self.settings.poll.max_items)

@@ -519,3 +519,17 @@ def test_retention_durations(tmp_path: Path) -> None:
     assert (r.articles_s, r.matches_s, r.alerts_s, r.every_s, r.batch) == (
         90 * 86400, 365 * 86400, 30 * 86400, 3600, 500)
     assert load(tmp_path, "poll: {}\n").retention.articles_s is None  # nothing configured: keep all
+
+
+def test_commands_that_only_read_leave_queries_uncompiled(tmp_path: Path) -> None:
+    """`status`, `matches`, `alerts`... load with ``queries=False``: a query typo does not
+    keep them from the database (and they pay nothing for the rule compiler); `check`
+    and the commands that match still refuse it."""
+    pytest.importorskip("monitor.rules.compile")
+    path = tmp_path / "c.yaml"
+    path.write_text(QUERY_HEADER + "  - name: zoom\n    query: '@Zoom AND'\n    notify: []\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, {})
+    assert "rules[0] 'zoom': query column" in refused.value.problems[0]
+    settings = load_settings(path, {}, queries=False)
+    assert [r.name for r in settings.rules] == ["zoom"]
