@@ -48,7 +48,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from monitor.alerts.deliver import Notifier, deliver_due
+from monitor.alerts.drain import deliver_due
+from monitor.alerts.notifier import Notifier
 from monitor.article import Article, FeedSpec, Hit, Match
 from monitor.config import Settings
 from monitor.service import Monitor

@@ -40,7 +40,7 @@ def apply_rules(store: Store, settings: Settings, *, since: datetime,
     """Match the named rules (none named: every rule) against the articles fetched
     since ``since`` and record what they match. Raises ConfigError for a rule name
     the config does not have."""
-    from monitor.alerts.deliver import Notifier
+    from monitor.alerts.notifier import Notifier
     from monitor.rules.compile import compile_rules
 
     specs = [s for s in settings.rule_specs() if not rules or s.name in rules]

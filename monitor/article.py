@@ -198,7 +198,7 @@ class Route:
     """Where a rule's alerts go: one notification target of one recipient."""
 
     recipient: str
-    #: A stable, secret-free key of the target URL (see alerts.deliver.target_key).
+    #: A stable, secret-free key of the target URL (see alerts.notifier.target_key).
     target_key: str
 
 

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor import upkeep
-from monitor.alerts.deliver import DeliveryReport, Dispatch, Notifier, drain
+from monitor.alerts.drain import DeliveryReport, Dispatch, drain
+from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.alerts.sendpool import SendPool
 from monitor.article import FeedSpec, FetchResult, Route

@@ -326,7 +326,8 @@ def notify_test(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Send a test message to every target of one recipient."""
-    from monitor.alerts.deliver import Notifier, send_within
+    from monitor.alerts.drain import send_within
+    from monitor.alerts.notifier import Notifier
     from monitor.alerts.render import render_test_message
 
     settings = load(config)

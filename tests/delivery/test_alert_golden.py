@@ -16,8 +16,8 @@ from pathlib import Path
 
 from receivers import SMTPReceiver, WebhookReceiver
 
-from monitor.alerts.deliver import Notifier
 from monitor.alerts.digest import DigestItem, DigestToSend
+from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RuleDelivery
 from monitor.alerts.render import render_alert, render_digest
 from monitor.alerts.templates import RuleTemplate

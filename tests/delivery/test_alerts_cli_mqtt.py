@@ -16,7 +16,9 @@ import pytest
 from receivers import WebhookReceiver
 from test_outbox import T0, seed
 
-from monitor.alerts.deliver import Notifier, RetryPolicy, deliver_due
+from monitor.alerts.drain import deliver_due
+from monitor.alerts.notifier import Notifier
+from monitor.alerts.policy import RetryPolicy
 from monitor.store.repo import Store
 
 

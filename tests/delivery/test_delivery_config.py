@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.deliver import RuleDelivery, retry_policy, rule_policy
+from monitor.alerts.policy import RuleDelivery, retry_policy, rule_policy
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 

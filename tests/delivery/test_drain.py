@@ -12,8 +12,10 @@ import pytest
 from receivers import WebhookReceiver
 from test_outbox import T0, seed, titles
 
-from monitor.alerts import deliver
-from monitor.alerts.deliver import Notifier, RetryPolicy, RuleDelivery, deliver_due, drain
+from monitor.alerts import drain as drain_module
+from monitor.alerts.drain import deliver_due, drain
+from monitor.alerts.notifier import Notifier
+from monitor.alerts.policy import RetryPolicy, RuleDelivery
 from monitor.store.repo import Store
 
 
@@ -24,7 +26,7 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
-def run_drain(store: Store, notifier: Notifier, **kwargs: object) -> deliver.DeliveryReport:
+def run_drain(store: Store, notifier: Notifier, **kwargs: object) -> drain_module.DeliveryReport:
     return drain(store, notifier, lambda: T0, owner="w", batch=5, rules=RuleDelivery(),
                  policy=RetryPolicy(), **kwargs)  # type: ignore[arg-type]
 
@@ -58,7 +60,7 @@ def test_a_claim_is_given_back_before_its_lease_can_run_out(
         seed(store, notifier, 5)
         # Each look at the clock is 2 s later: half of a 10 s lease is spent after two sends.
         ticks = itertools.count(0, 2)
-        monkeypatch.setattr(deliver, "_monotonic", lambda: float(next(ticks)))
+        monkeypatch.setattr(drain_module, "_monotonic", lambda: float(next(ticks)))
         report = deliver_due(store, notifier, T0, owner="slow", limit=5, lease_s=10)
         assert report.sent == 2 and report.more
         # The rest is free at once for anyone (not after the lease), and sent once.

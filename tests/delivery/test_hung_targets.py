@@ -19,7 +19,9 @@ import pytest
 from receivers import HungServer, WebhookReceiver
 from test_outbox import FEED, T0
 
-from monitor.alerts.deliver import Dispatch, Notifier, RetryPolicy, RuleDelivery, deliver_due, drain
+from monitor.alerts.drain import Dispatch, deliver_due, drain
+from monitor.alerts.notifier import Notifier
+from monitor.alerts.policy import RetryPolicy, RuleDelivery
 from monitor.article import Article, Hit, Match
 from monitor.store.repo import Store
 

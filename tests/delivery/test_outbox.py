@@ -14,15 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from receivers import WebhookReceiver
 
-from monitor.alerts.deliver import (
-    DeliveryReport,
-    Notifier,
-    RetryPolicy,
-    RuleDelivery,
-    claim_digests,
-    deliver_due,
-)
 from monitor.alerts.digest import RulePolicy, Schedule
+from monitor.alerts.drain import DeliveryReport, claim_digests, deliver_due
+from monitor.alerts.notifier import Notifier
+from monitor.alerts.policy import RetryPolicy, RuleDelivery
 from monitor.article import Article, FeedSpec, Hit, Match
 from monitor.store.repo import Store
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.alerts.deliver import RuleDelivery
 from monitor.alerts.digest import DigestItem, DigestToSend
+from monitor.alerts.policy import RuleDelivery
 from monitor.alerts.render import digest_context, render_digest
 from monitor.alerts.templates import RuleTemplate, template_error
 

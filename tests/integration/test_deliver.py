@@ -1,4 +1,5 @@
-"""monitor.alerts.deliver against real receivers: aiosmtpd SMTP and a local HTTP webhook.
+"""monitor.alerts.drain and monitor.alerts.notifier against real receivers: aiosmtpd SMTP
+and a local HTTP webhook.
 
 The store is a small in-memory fake with the three methods deliver_due uses;
 the real Store's outbox is tested with the store. The clock is injected.
@@ -15,15 +16,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from monitor.alerts.deliver import (
-    DeliveryReport,
-    Notifier,
-    RetryPolicy,
-    deliver_due,
-    next_retry_at,
-    plugin_format,
-    target_key,
-)
+from monitor.alerts.drain import DeliveryReport, deliver_due
+from monitor.alerts.notifier import Notifier, plugin_format, target_key
+from monitor.alerts.policy import RetryPolicy, next_retry_at
 from monitor.alerts.render import render_test_message
 from monitor.article import AlertToSend, Article, Hit, Route
 from monitor.errors import ConfigError, DeliveryError

@@ -41,7 +41,7 @@ def test_loading_a_config_compiles_the_rule_set_the_run_uses(tmp_path):
 def test_a_notifier_loads_apprise_plugins_only_to_send():
     code = textwrap.dedent("""\
         import sys
-        from monitor.alerts.deliver import Notifier
+        from monitor.alerts.notifier import Notifier
         n = Notifier({"team": ["json://127.0.0.1:1/hook", "mailto://u:p@example.org"]})
         n.routes_for(["team"])
         print(sum(m.startswith("apprise.plugins.") for m in sys.modules))
