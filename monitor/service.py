@@ -232,9 +232,11 @@ class Monitor(Polling):
         self._deliver_soon()
 
     def _deliver_soon(self) -> None:
-        """New alerts are stored (a page's full text, a push): deliver now (daemon only)."""
+        """New alerts are stored (a poll, a page's full text, a push): deliver them now
+        (daemon only), also when a delivery pass is under way and waiting on a send."""
         if self._wake is not None:
             self._wake.set()
+            self._sends.nudge()
 
     # -- delivery ------------------------------------------------------------
 
@@ -354,7 +356,7 @@ class Monitor(Polling):
         self.observer.poll_ticked(self.last_tick_at)
         try:
             # New alerts go out as soon as the feed that queued them is stored.
-            await self.poll(on_alerts=wake.set)
+            await self.poll(on_alerts=self._deliver_soon)
         finally:
             self.last_tick_at, self.polling_since = self.clock(), None
 

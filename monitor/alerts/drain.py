@@ -104,7 +104,8 @@ def drain(
     """Deliver everything due until nothing is due: closed digest windows are claimed,
     then up to ``batch`` alerts and digests, sent as targets become free, each row
     committed as it goes, claiming again as the queue empties. While a send is in
-    flight, newly due alerts of the other targets are claimed every ``RECLAIM_S``.
+    flight, newly due alerts of the other targets are claimed every ``RECLAIM_S``, and
+    at once when the daemon says new ones were queued (``SendPool.nudge``).
 
     Past ``deadline`` (a ``time.monotonic()`` value) nothing more is claimed (the first
     claim is always sent). Once ``stop()``, nothing more is started: rows not yet sent
@@ -122,7 +123,8 @@ def drain(
         if stopping:
             run.give_back_all()
         elif not ended and run.queued <= batch // 2 and (
-                full or (run.left_out and not run.active) or _monotonic() >= next_claim):
+                full or (run.left_out and not run.active) or _monotonic() >= next_claim
+                or run.dispatch.pool.take_nudge()):
             now = clock()
             claim_digests(store, rules, now)
             full = run.claim(now, batch - run.queued)

@@ -56,6 +56,10 @@ class SendOutcome:
     timed_out: bool = False
 
 
+#: Put in the queue of finished sends by :meth:`SendPool.nudge`: not a send.
+_NUDGE = _Send("", None, 0.0, 0.0)
+
+
 class SendPool:
     """Sends in flight, by target (at most one per target), and the stuck ones."""
 
@@ -64,6 +68,18 @@ class SendPool:
         self._finished: queue.SimpleQueue[_Send] = queue.SimpleQueue()
         self._running: dict[str, _Send] = {}
         self._stuck: dict[str, _Send] = {}
+        self._nudged = False
+
+    def nudge(self) -> None:
+        """New alerts were queued: a :meth:`wait` under way returns now, and
+        :meth:`take_nudge` says so once (any thread may call this)."""
+        self._nudged = True
+        self._finished.put(_NUDGE)
+
+    def take_nudge(self) -> bool:
+        """Whether :meth:`nudge` was called since the last call of this."""
+        nudged, self._nudged = self._nudged, False
+        return nudged
 
     @property
     def running(self) -> int:
@@ -99,24 +115,25 @@ class SendPool:
         self._finished.put(item)
 
     def wait(self, until: float | None = None) -> list[SendOutcome]:
-        """Wait until a send returns, one passes its deadline, or ``until``
-        (``time.monotonic()``); then every outcome known, possibly none."""
+        """Wait until a send returns, one passes its deadline, :meth:`nudge`, or
+        ``until`` (``time.monotonic()``); then every outcome known, possibly none."""
         deadlines = [s.deadline for s in self._running.values()]
         if until is not None:
             deadlines.append(until)
         # Nothing running and no ``until``: only stuck sends, which may never return.
         timeout = min(deadlines) - time.monotonic() if deadlines else 0.0
-        outcomes: list[SendOutcome] = []
+        items: list[_Send] = []
         try:
             if timeout > 0:
-                outcomes.append(self._finish(self._finished.get(timeout=timeout)))
+                items.append(self._finished.get(timeout=timeout))
         except queue.Empty:
             pass
         while True:
             try:
-                outcomes.append(self._finish(self._finished.get_nowait()))
+                items.append(self._finished.get_nowait())
             except queue.Empty:
                 break
+        outcomes = [self._finish(item) for item in items if item is not _NUDGE]
         return outcomes + self._expire(time.monotonic())
 
     def _finish(self, item: _Send) -> SendOutcome:

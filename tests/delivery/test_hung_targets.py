@@ -19,6 +19,7 @@ import pytest
 from receivers import HungServer, WebhookReceiver
 from test_outbox import FEED, T0
 
+import monitor.alerts.drain as drain_module
 from monitor.alerts.drain import Dispatch, deliver_due, drain
 from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RetryPolicy, RuleDelivery
@@ -36,17 +37,23 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
-def seed(store: Store, notifier: Notifier, n: int, recipients: list[str]) -> None:
-    """n matching articles, each alerting every target of ``recipients``."""
+def seed(store: Store, notifier: Notifier, n: int, recipients: list[str]) -> int:
+    """n matching articles, each alerting every target of ``recipients``; the feed's id."""
     store.sync_feeds([FEED], T0)
     (feed,) = store.claim_due_feeds(T0, owner="setup", include_not_due=True)
+    add(store, notifier, feed.id, range(n), recipients)
+    return feed.id
+
+
+def add(store: Store, notifier: Notifier, feed_id: int, numbers: range,
+        recipients: list[str]) -> None:
     items = [(Article(feed_url=FEED.url, feed_name=FEED.name, feed_tags=(), key=f"k{i}",
                       guid=f"k{i}", link=f"https://news.example/{i}",
                       canonical_url=f"https://news.example/{i}", title=f"Story {i}",
                       summary="Zoom news", published=T0 - timedelta(minutes=i)),
               [Match(rule="zoom", hits=(Hit("Zoom", "summary", 0, 4, "Zoom"),), snippet="Zoom")])
-             for i in range(n)]
-    store.save_articles(feed.id, items, {"zoom": notifier.routes_for(recipients)}, T0)
+             for i in numbers]
+    store.save_articles(feed_id, items, {"zoom": notifier.routes_for(recipients)}, T0)
 
 
 def by_recipient(store: Store) -> dict[str, list[tuple[str, int, str | None]]]:
@@ -126,3 +133,34 @@ def test_a_send_that_succeeds_after_its_timeout_is_recorded_sent(store: Store) -
             time.sleep(0.02)
             deliver_due(store, notifier, T0, owner="w", dispatch=dispatch)
         assert [(r.status, len(late.delivered)) for r in store.list_alerts()] == [("sent", 1)]
+
+
+def test_an_alert_queued_while_a_send_hangs_goes_out_when_the_pool_is_nudged(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon nudges the pool when a poll queues alerts: a pass waiting on a hung
+    send claims them at once, not at its next periodic claim (made never here)."""
+    monkeypatch.setattr(drain_module, "RECLAIM_S", 600.0)
+    with HungServer("http") as hung, WebhookReceiver() as hook:
+        notifier = Notifier({"hung": [hung.url], "hook": [hook.json_url()]})
+        feed_id = seed(store, notifier, 1, ["hung"])
+        dispatch, stop = Dispatch(timeout_s=30, concurrency=4), threading.Event()
+        worker = threading.Thread(target=drain, args=(store, notifier, lambda: T0), kwargs={
+            "owner": "w", "batch": 50, "rules": RuleDelivery(), "policy": RetryPolicy(),
+            "stop": stop.is_set, "dispatch": dispatch})
+        worker.start()
+        try:
+            hung.wait_for(1)
+            add(store, notifier, feed_id, range(1, 2), ["hook"])
+            dispatch.pool.nudge()
+            deadline = time.monotonic() + 20  # a guard: the hung send runs for 30 s
+            while not hook.delivered and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(hook.delivered) == 1
+            # ... while the hung send is still in flight (its timeout not yet recorded).
+            assert dispatch.pool.running == 1
+            assert {r.recipient: r.attempts for r in store.list_alerts()}["hung"] == 0
+        finally:
+            stop.set()
+            worker.join(40)
+        assert not worker.is_alive()
