@@ -78,6 +78,15 @@ async def with_daemon(m: Monitor, scenario: Callable[[], Awaitable[None]],
         await daemon
 
 
+def assert_pushed_once(m: Monitor, hook: WebhookReceiver, server: FeedServer) -> None:
+    """The story pushed by the hub is stored and alerted once, and the feed was polled
+    only at the start (the push, not a poll, brought it)."""
+    titles = {a.title for a in m.store.stored_articles()}
+    assert titles == {"Old story", "Zoom pushed story"}
+    assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
+    assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
+
+
 def until(condition: Callable[[], object]) -> Awaitable[None]:
     return asyncio.to_thread(wait_for, condition)
 
@@ -123,10 +132,7 @@ def test_subscribe_verify_and_signed_push_alerts_once(db_url: str) -> None:
 
         try:
             asyncio.run(with_daemon(m, scenario))
-            titles = {a.title for a in m.store.stored_articles()}
-            assert titles == {"Old story", "Zoom pushed story"}
-            assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
-            assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
+            assert_pushed_once(m, hook, server)
         finally:
             m.close()
 
@@ -287,10 +293,7 @@ def test_with_http_the_api_listener_serves_the_callbacks(db_url: str) -> None:
 
         try:
             asyncio.run(with_daemon(m, scenario, run=run_with_web))
-            titles = {a.title for a in m.store.stored_articles()}
-            assert titles == {"Old story", "Zoom pushed story"}
-            assert [r.json["title"] for r in hook.delivered] == ["[zoom] Zoom pushed story"]
-            assert len(server.requests_to("/feed.xml")) == 1  # pushed, not polled again
+            assert_pushed_once(m, hook, server)
         finally:
             m.close()
 
