@@ -192,7 +192,10 @@ class Polling(Ingesting):
                                            on_alerts)
                     running.add(asyncio.ensure_future(coro))
                 if running:
-                    wait_s = (None if more or all_feeds or failure or stopping
+                    # A timeout only when the next tick's claim could take feeds: with
+                    # the batch still half full, a finished fetch is what to wait for.
+                    room = len(running) + len(pending) <= batch // 2
+                    wait_s = (None if more or all_feeds or failure or stopping or not room
                               else max(0.0, claimed_at + poll.tick_s - time.monotonic()))
                     _, running = await asyncio.wait(
                         running, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
