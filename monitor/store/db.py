@@ -46,6 +46,8 @@ _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization 
 _ATTEMPTS = 5
 #: How long a SQLite write waits for another process's write lock (``storage.busy_timeout``).
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Page cache per SQLite connection, in KiB.
+SQLITE_CACHE_KIB = 1024
 #: libpq settings unless the URL sets them: a connect gives up after 10 s, and TCP
 #: keepalives declare a silent peer dead after about a minute (30 s + 3 x 10 s).
 PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
@@ -153,6 +155,9 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+        # A bounded page cache per connection (SQLite's default is 2 MB): the pool holds
+        # several connections for months, and reads are served by the OS cache anyway.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
