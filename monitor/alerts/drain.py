@@ -122,7 +122,7 @@ def drain(
             claimed_once and deadline is not None and _monotonic() >= deadline)
         if stopping:
             run.give_back_all()
-        elif not ended and run.queued <= batch // 2 and (
+        elif not ended and run.queued <= batch // 2 and run.claimable() and (
                 full or (run.left_out and not run.active) or _monotonic() >= next_claim
                 or run.dispatch.pool.take_nudge()):
             now = clock()
@@ -133,7 +133,8 @@ def drain(
             if ended or not (full or run.left_out):
                 break
             continue
-        run.step(until=None if ended else next_claim)
+        # With every target busy a claim would bring nothing: wait for an outcome.
+        run.step(until=None if ended or not run.claimable() else next_claim)
     if ended:
         total.pending = store.count_due_alerts(clock())
         total.more = total.pending > 0
@@ -163,7 +164,7 @@ class AlertStore(Protocol):
 
     def claim_due_alerts(self, now: datetime, *, owner: str, limit: int) -> list[AlertToSend]: ...
 
-    def mark_alert_sent(self, alert_id: int, now: datetime) -> None: ...
+    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None: ...
 
     def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None: ...
 
@@ -245,11 +246,19 @@ class _Run:
         """Rows wait for a send, or sends are in flight."""
         return self.queued > 0 or self.dispatch.pool.running > 0
 
+    def claimable(self) -> bool:
+        """Some configured target is free: a claim could bring rows to send now (a
+        claim skips the busy ones, and is a write that may wait behind the ingest)."""
+        targets = self.notifier.target_keys()
+        if not targets:
+            return True
+        busy = self.dispatch.pool.busy_targets() | {t for t, q in self.queues.items() if q}
+        return not targets <= busy
+
     def claim(self, now: datetime, limit: int) -> bool:
         """Claim due rows of the targets that are free, hold or queue each; True when
         a claim came back full. ``left_out``: targets busy with a send were skipped."""
-        for outcome in self.dispatch.pool.wait(until=0.0):  # what ended since (late ones)
-            self._settle(outcome)
+        self._settle(self.dispatch.pool.wait(until=0.0))  # what ended since (late ones)
         lease = {} if self.lease_s is None else {"lease_s": self.lease_s}
         give_back_at = _monotonic() + (self.lease_s or DEFAULT_LEASE_S) / 2
         stuck = self.dispatch.pool.stuck_targets()
@@ -298,8 +307,12 @@ class _Run:
     def step(self, until: float | None = None) -> None:
         """Start what may start, wait for an outcome (or ``until``), record outcomes."""
         self._start_sends()
-        for outcome in self.dispatch.pool.wait(until):
-            self._settle(outcome)
+        outcomes = self.dispatch.pool.wait(until)
+        # The targets that just finished send their next row while these are written:
+        # a target's sends are not spaced by the database (whose write lock the ingest
+        # may hold), and what went out together is recorded in one transaction.
+        self._start_sends()
+        self._settle(outcomes)
 
     def _start_sends(self) -> None:
         pool, limit = self.dispatch.pool, self.dispatch.concurrency
@@ -318,21 +331,33 @@ class _Run:
             pool.start(target, job, send, self.dispatch.timeout_s)
             self.queues[target] = self.queues.pop(target)  # round robin: to the back
 
-    def _settle(self, outcome: SendOutcome) -> None:
-        job: _Job = outcome.job
-        if outcome.late:  # its timeout was recorded (a retry is scheduled)
-            log.warning("alert.late_outcome id=%s target=%s delivered=%s error=%s",
-                        job.id, outcome.target, outcome.error is None, outcome.error)
-            if outcome.error is None:  # delivered after all: do not send it again
-                self.store.mark_alert_sent(job.id, self.clock())
-            return
-        _record(self.store, self.report, self.policy, self.rng, self.clock(), outcome.error,
-                job)
-        if outcome.timed_out:
-            log.warning("target.stuck recipient=%s target=%s timeout_s=%g: no other send to "
-                        "it until this one returns", job.route.recipient, outcome.target,
-                        self.dispatch.timeout_s)
-            self._give_back(outcome.target, "its target timed out")
+    def _settle(self, outcomes: Sequence[SendOutcome]) -> None:
+        """Record outcomes: the delivered ones together, each failure with its retry."""
+        delivered: list[_Job] = []
+        for outcome in outcomes:
+            job: _Job = outcome.job
+            if outcome.late:  # its timeout was recorded (a retry is scheduled)
+                log.warning("alert.late_outcome id=%s target=%s delivered=%s error=%s",
+                            job.id, outcome.target, outcome.error is None, outcome.error)
+                if outcome.error is None:  # delivered after all: do not send it again
+                    self.store.mark_alerts_sent([job.id], self.clock())
+                continue
+            if outcome.error is None:
+                delivered.append(job)
+                continue
+            _record_failure(self.store, self.report, self.policy, self.rng, self.clock(),
+                            outcome.error, job)
+            if outcome.timed_out:
+                log.warning("target.stuck recipient=%s target=%s timeout_s=%g: no other send "
+                            "to it until this one returns", job.route.recipient,
+                            outcome.target, self.dispatch.timeout_s)
+                self._give_back(outcome.target, "its target timed out")
+        if delivered:
+            self.store.mark_alerts_sent([job.id for job in delivered], self.clock())
+            self.report.sent += len(delivered)
+            for job in delivered:
+                log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
+                         job.id, job.rule, job.route.recipient, job.route.target_key)
 
     def _give_back(self, target: str, reason: str) -> None:
         """Release a target's rows not sent: the next claim (ours or another's) takes them."""
@@ -369,18 +394,12 @@ def _sent_last_hour(
     return store.sent_counts_since(now - timedelta(hours=1))  # type: ignore[attr-defined, no-any-return]
 
 
-def _record(
+def _record_failure(
     store: AlertStore, report: DeliveryReport, policy: RetryPolicy, rng: random.Random | None,
-    now: datetime, error: str | None, job: _Job,
+    now: datetime, error: str, job: _Job,
 ) -> None:
-    """Mark one outbox row sent, or failed with its retry time, or dead."""
+    """Mark one outbox row failed with its retry time, or dead."""
     route = job.route
-    if error is None:
-        store.mark_alert_sent(job.id, now)
-        report.sent += 1
-        log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
-                 job.id, job.rule, route.recipient, route.target_key)
-        return
     attempts = job.attempts + 1
     retry_at = policy.retry_at(attempts, job.created_at, now, rng)
     store.mark_alert_failed(job.id, error, now, retry_at)

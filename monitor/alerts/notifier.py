@@ -151,6 +151,10 @@ class Notifier:
             if t.apobj is None
         ]
 
+    def target_keys(self) -> frozenset[str]:
+        """The key of every configured target."""
+        return frozenset(key for _, key in self._targets)
+
     def routes_for(self, recipient_names: Sequence[str]) -> tuple[Route, ...]:
         """One Route per target URL of the named recipients (duplicates removed)."""
         routes: dict[Route, None] = {}

@@ -231,11 +231,12 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _tx(self, action: str, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
+    def _tx(self, action: str, work: Callable[[Connection], T], *, readonly: bool = False,
+            bulk: bool = False) -> T:
         started = time.monotonic()
         try:
             result = db.run_in_transaction(self._engine, self._url, action, work,
-                                           readonly=readonly,
+                                           readonly=readonly, bulk=bulk,
                                            on_reconnect=self.health.reconnected)
         except StoreUnavailable as e:
             self.health.failed(str(e))
@@ -429,11 +430,11 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             return SaveResult(*totals)
 
         if stories is None:
-            result = self._tx("saving articles", work)
+            result = self._tx("saving articles", work, bulk=True)
         else:
             with stories.lock:
                 try:
-                    result = self._tx("saving articles", work)
+                    result = self._tx("saving articles", work, bulk=True)
                 except BaseException:
                     stories.invalidate()  # it may hold what the rollback undid
                     raise
@@ -543,9 +544,22 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
                 for r in rows]
 
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
-        """The alert was delivered: final, lease released (the attempt is counted); the
-        error of an earlier attempt is cleared (the log keeps the history)."""
-        self._finish_alert(alert_id, {"status": "sent", "sent_at": now, "last_error": None})
+        self.mark_alerts_sent([alert_id], now)
+
+    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None:
+        """The alerts were delivered: final, leases released (the attempt is counted);
+        the error of an earlier attempt is cleared (the log keeps the history). One
+        transaction for all of them."""
+        values = {"status": "sent", "sent_at": now, "last_error": None,
+                  "attempts": alert.c.attempts + 1, "lease_owner": None, "lease_until": None}
+
+        def work(conn: Connection) -> None:
+            for chunk in _chunks(list(alert_ids)):
+                stmt = update(alert).where(alert.c.id.in_(chunk)).values(values)
+                if conn.execute(stmt).rowcount != len(set(chunk)):
+                    raise StoreError(f"no alert with one of the ids {chunk}")
+
+        self._tx("updating alerts", work)
 
     def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None:
         """Give back claimed alerts not sent (still ``owner``'s): due again at once."""

@@ -12,7 +12,7 @@ import random
 import socket
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pytest
 
@@ -84,9 +84,10 @@ class FakeStore:
         due = [r for r in self.rows.values() if r.status == "pending" and r.next_attempt_at <= now]
         return [r.alert for r in due[:limit]]
 
-    def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
-        row = self.rows[alert_id]
-        row.status, row.sent_at = "sent", now
+    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None:
+        for alert_id in alert_ids:
+            row = self.rows[alert_id]
+            row.status, row.sent_at = "sent", now
 
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
@@ -307,6 +308,32 @@ def test_throttled_notifier_reuses_one_apprise_object_per_target() -> None:
         notifier.send(route, "one", "1")
         notifier.send(route, "two", "2")  # json:// has no apprise throttle: no sleep
     assert [r.json["title"] for r in hook.requests] == ["one", "two"]
+
+
+def test_a_target_sends_on_while_the_previous_outcome_is_written() -> None:
+    """The database (whose write lock the ingest may hold) does not space a target's
+    sends: the next one is under way before the last one's outcome is written."""
+
+    class SlowStore(FakeStore):
+        def __init__(self, alerts: list[AlertToSend], hook: WebhookReceiver) -> None:
+            super().__init__(alerts)
+            self.hook = hook
+            self.delivered_before: list[int] = []
+
+        def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None:
+            # Waits for the next send (bounded, so the old order fails rather than hangs).
+            self.delivered_before.append(len(self.hook.wait_for(min(max(alert_ids) + 1, 3),
+                                                                timeout=2)))
+            super().mark_alerts_sent(alert_ids, now)
+
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"ops": [hook.json_url()]})
+        (route,) = notifier.routes_for(["ops"])
+        store = SlowStore([make_alert(i, route) for i in (1, 2, 3)], hook)
+        report = deliver_due(store, notifier, T0, owner="w1")
+    assert report.sent == 3 and {r.status for r in store.rows.values()} == {"sent"}
+    # When alert 1's outcome was written, alert 2 had been delivered already.
+    assert store.delivered_before[0] == 2
 
 
 def test_failed_alert_is_rescheduled_by_next_retry_at() -> None:
