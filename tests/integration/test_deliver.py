@@ -310,6 +310,33 @@ def test_throttled_notifier_reuses_one_apprise_object_per_target() -> None:
     assert [r.json["title"] for r in hook.requests] == ["one", "two"]
 
 
+def test_a_fresh_apprise_object_only_for_plugins_that_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """apprise sleeps between two sends through one email plugin (5.5 s): each email
+    takes a fresh object; a webhook's plugin does not pace, so its object is reused."""
+    import monitor.alerts.notifier as notifier_module
+
+    fresh: list[str] = []
+    real = notifier_module._fresh_apprise
+
+    def counted(url: str, asset: Any) -> Any:
+        fresh.append(url.split(":", 1)[0])
+        return real(url, asset)
+
+    monkeypatch.setattr(notifier_module, "_fresh_apprise", counted)
+    with WebhookReceiver() as hook, SMTPReceiver() as smtp:
+        notifier = Notifier({"ops": [hook.json_url()], "mail": [smtp.mailto_url()]})
+        (hook_route,) = notifier.routes_for(["ops"])
+        (mail_route,) = notifier.routes_for(["mail"])
+        for n in range(2):
+            notifier.send(hook_route, f"hook {n}", "body")
+            notifier.send(mail_route, f"mail {n}", "body")
+        assert len(smtp.wait_for(2, timeout=5)) == 2
+    assert [r.json["title"] for r in hook.requests] == ["hook 0", "hook 1"]
+    assert fresh == ["mailto", "mailto"]
+
+
 def test_a_target_sends_on_while_the_previous_outcome_is_written() -> None:
     """The database (whose write lock the ingest may hold) does not space a target's
     sends: the next one is under way before the last one's outcome is written."""
