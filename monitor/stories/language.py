@@ -16,6 +16,7 @@ py3langid. Measured in bench/language.py: same accuracy, a fraction of the time.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 #: Characters of title + body read: enough for the same accuracy as the whole text.
@@ -80,12 +81,28 @@ def function_word_language(sample: str) -> str | None:
     return max(hits, key=hits.__getitem__)
 
 
-def _detector() -> Any:
-    # Imported on first use: it loads numpy and the model, which `check`, `matches`
-    # and the other commands that never ingest should not pay for at start-up.
-    import py3langid  # type: ignore[import-untyped]
+_LOAD_LOCK = threading.Lock()
+_identifier: Any = None
 
-    return py3langid
+
+def _detector() -> Any:
+    """py3langid's identifier, loaded once per process.
+
+    Loaded on first use: it loads numpy and the model, which `check`, `matches` and
+    the other commands that never ingest should not pay for at start-up. Under a lock:
+    py3langid's own lazy global is not, and the ingest threads that reached it at
+    once each decompressed the model (~1 s of CPU apiece; six times in the first
+    ingest of bench/ingest.py).
+    """
+    global _identifier
+    if _identifier is not None:
+        return _identifier
+    with _LOAD_LOCK:
+        if _identifier is None:
+            from py3langid.langid import _get_identifier  # type: ignore[import-untyped]
+
+            _identifier = _get_identifier()
+    return _identifier
 
 
 def primary_tag(code: str | None) -> str | None:

@@ -150,3 +150,30 @@ from monitor.stories.language import function_word_language  # noqa: E402
 )
 def test_function_word_language(text: str, expected: str | None) -> None:
     assert function_word_language(text) == expected
+
+
+def test_language_model_loads_once_for_concurrent_first_calls(monkeypatch) -> None:
+    """Ingest threads reaching the model together must not each load it (~1 s apiece)."""
+    import threading
+    import time
+
+    import py3langid.langid as langid  # type: ignore[import-untyped]
+
+    from monitor.stories import language
+
+    loads: list[int] = []
+    real = langid._get_identifier
+
+    def slow_load() -> object:
+        loads.append(1)
+        time.sleep(0.05)
+        return real()
+
+    monkeypatch.setattr(language, "_identifier", None)
+    monkeypatch.setattr(langid, "_get_identifier", slow_load)
+    threads = [threading.Thread(target=language._detector) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1
