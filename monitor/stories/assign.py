@@ -24,6 +24,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from monitor.stories import minhash
 from monitor.stories.text import StoryText
@@ -87,8 +88,12 @@ class OpenStory:
     terms: dict[str, int] = field(default_factory=dict)
 
 
-def _heaviest(term_weight: tuple[str, float]) -> tuple[float, str]:
-    return (-term_weight[1], term_weight[0])
+def _heaviest_first(vector: Vector) -> list[tuple[str, float]]:
+    """(term, weight) by weight descending, ties by term: the same order in every process.
+
+    Two sorts in C (by term, then stably by weight) instead of one with a Python key.
+    """
+    return sorted(sorted(vector.items()), key=itemgetter(1), reverse=True)
 
 
 class StoryIndex:
@@ -203,8 +208,14 @@ class StoryIndex:
 
     def _duplicate_of(self, sig: minhash.Signature) -> tuple[int | None, float]:
         best: tuple[float, int] | None = None
+        seen: set[tuple[int, minhash.Signature]] = set()
         for key in minhash.bands(sig):
-            for story_id, other in self._buckets.get(key, ()):
+            for entry in self._buckets.get(key, ()):
+                # An article sharing several bands is one candidate, scored once.
+                if entry in seen:
+                    continue
+                seen.add(entry)
+                story_id, other = entry
                 score = minhash.similarity(sig, other)
                 # Ties go to the older story: the same answer in every process.
                 if best is None or (score, -story_id) > (best[0], -best[1]):
@@ -220,9 +231,9 @@ class StoryIndex:
         # Every term held by at most ``probe_stories`` open stories scores through its
         # postings; the common ones (in many stories, light by their IDF) are added for
         # the best ``rerank`` candidates only.
-        get = partial.get
-        for rank, (term, weight) in enumerate(sorted(vector.items(), key=_heaviest)):
-            holders = self._postings.get(term)
+        get, postings = partial.get, self._postings
+        for rank, (term, weight) in enumerate(_heaviest_first(vector)):
+            holders = postings.get(term)
             if not holders:
                 continue
             if rank >= cfg.probe_terms or len(holders) > cfg.probe_stories:

@@ -11,6 +11,7 @@ agree across processes and restarts; uint64 arithmetic is exact here.
 from __future__ import annotations
 
 import functools
+import operator
 import random
 import struct
 import zlib
@@ -64,8 +65,7 @@ def signature(shingles: Iterable[str]) -> Signature | None:
 
 def similarity(a: Signature, b: Signature) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
-    pairs = zip(_PACK.unpack(a), _PACK.unpack(b), strict=True)
-    same: int = sum(x == y for x, y in pairs)
+    same: int = sum(map(operator.eq, _PACK.unpack(a), _PACK.unpack(b)))
     return same / PERMUTATIONS
 
 
