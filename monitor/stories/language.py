@@ -99,9 +99,10 @@ def _detector() -> Any:
         return _identifier
     with _LOAD_LOCK:
         if _identifier is None:
-            from py3langid.langid import _get_identifier  # type: ignore[import-untyped]
+            import py3langid  # type: ignore[import-untyped]
 
-            _identifier = _get_identifier()
+            py3langid.classify("warm")  # loads the model into py3langid's global
+            _identifier = py3langid
     return _identifier
 
 
