@@ -19,6 +19,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -372,5 +373,8 @@ def _parse_pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    from monitor.orphans import exit_with_parent
+
     # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
