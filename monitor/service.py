@@ -55,7 +55,8 @@ if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loa
 log = logging.getLogger(__name__)
 #: ``once`` parses in a second process (``poll.parse_workers`` unset) from this many feeds.
 ONCE_PARSE_PROCESS_FEEDS = 50
-#: How often ``once`` looks for alerts to send while it is still polling, in seconds.
+#: How often ``once`` looks for alerts to send while it is still polling, in seconds, at
+#: the latest: a feed whose ingest queued alerts wakes it at once.
 ONCE_DELIVERY_WAIT_S = 0.5
 
 Clock = Callable[[], datetime]
@@ -260,8 +261,10 @@ class Monitor(Polling):
         deadline = None if max_time_s is None else time.monotonic() + max_time_s
         # A parse process costs ~0.3 s to start: worth it for a farm, not for 3 feeds.
         self._default_parse_process(min_feeds=ONCE_PARSE_PROCESS_FEEDS)
+        self._wake = asyncio.Event()  # set as each feed's ingest queues alerts
         with interruptible(self._halt):
-            polling = asyncio.ensure_future(self.poll(all_feeds=True))
+            polling = asyncio.ensure_future(self.poll(all_feeds=True,
+                                                      on_alerts=self._deliver_soon))
             sent = await self._deliver_while(polling, deadline)
             report = await polling
             report.held = await asyncio.to_thread(
@@ -276,8 +279,13 @@ class Monitor(Polling):
         """Send the alerts that feeds polled so far queued, while the poll goes on: a
         first run over a farm then ends soon after its last fetch, not a drain later."""
         sent = DeliveryReport()
+        wake = self._wake or asyncio.Event()
         while not polling.done():
-            await asyncio.wait({polling}, timeout=ONCE_DELIVERY_WAIT_S)
+            woken = asyncio.ensure_future(wake.wait())
+            await asyncio.wait({polling, woken}, timeout=ONCE_DELIVERY_WAIT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            wake.clear()
             if polling.done() or self._halt.is_set():
                 break
             if deadline is not None and time.monotonic() >= deadline:
