@@ -42,7 +42,8 @@ class ScanContext:
         self.scanned = False
         self._starts: dict[str, list[int]] = {}
         self._regex: dict[int, list[Span]] = {}
-        self.snippets: dict[tuple[str, tuple[tuple[int, int], ...]], str] = {}
+        #: Snippets by (field, spans), or (field, start, end) for a one-hit snippet.
+        self.snippets: dict[tuple[Any, ...], str] = {}
         #: Hits shared by the rules that fire on the same words.
         self.hits: dict[tuple[int, int, int, str, str], Hit] = {}
         #: Evidence per leaf (leaves are shared by the rules that use them).

@@ -71,3 +71,18 @@ def test_joined_plain_path_equals_marked_pieces(case: tuple[str, list[tuple[int,
     if snippet._PLAIN_SPACING.search(text, start, end) is None:
         assert snippet._joined_plain(text, ordered, start, end) == snippet.joined(
             snippet._mark_plain(text, ordered, start, end))
+
+
+# Plain and messy spacing, edge spaces, and hits of any length at any place.
+_ANY_SPACING = st.lists(st.sampled_from(["ban", "a", "TikTok", "é", "-", " ", " ", "  ", "\n",
+                                         "\u00a0"]), max_size=30).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_ANY_SPACING, st.integers(-2, 40), st.integers(-2, 40), st.integers(1, 30))
+def test_one_hit_snippet_equals_make_snippet(text: str, s: int, e: int, width: int) -> None:
+    """The one-hit builder gives ``make_snippet``'s snippet, plain hint or not."""
+    expected = snippet.make_snippet(text, [(s, e)], width)
+    assert snippet.snippet_one(text, s, e, width) == expected
+    if snippet.plain_spacing(text):
+        assert snippet.snippet_one(text, s, e, width, plain=True) == expected
