@@ -15,7 +15,6 @@ from typing import Any
 OPEN, CLOSE, ELLIPSIS = "«", "»", "…"
 #: One piece of marked text: the text and whether it is a hit.
 Piece = tuple[str, bool]
-_WS = re.compile(r"\s+")
 #: Whitespace other than single spaces (what ``_tidy`` has to collapse).
 _PLAIN_SPACING = re.compile(r"[^\S ]|  ")
 
@@ -167,7 +166,7 @@ def _tidy(pieces: list[list[Any]]) -> tuple[Piece, ...]:
     out: list[Piece] = []
     for raw, hit in pieces:
         # Most pieces (the hits, "…", one side of the window) have nothing to collapse.
-        piece = raw if plain_spacing(raw) else _WS.sub(" ", raw)
+        piece = raw if plain_spacing(raw) else collapse_spaces(raw)
         if out and out[-1][0].endswith(" ") and piece.startswith(" "):
             piece = piece[1:]
         if piece:
@@ -183,8 +182,34 @@ def joined(pieces: Sequence[Piece]) -> str:
     return "".join(f"{OPEN}{t}{CLOSE}" if hit else t for t, hit in pieces)
 
 
+def collapse_spaces(text: str) -> str:
+    """``re.sub(r"\\s+", " ", text)``: every whitespace run made one space, edges included.
+
+    ``str.split`` knows the same whitespace as ``\\s`` and runs in C without the
+    regex engine's per-character steps (~50k instructions per article at 10,000 rules).
+    """
+    inner = " ".join(text.split())
+    if not inner:
+        return " " if text else ""
+    if text[0].isspace():
+        inner = " " + inner
+    return inner + " " if text[-1].isspace() else inner
+
+
+#: Whitespace other than the space, in ASCII.
+_ASCII_OTHER_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
 def plain_spacing(text: str) -> bool:
     """True when ``text`` has no whitespace but single spaces (nothing to collapse)."""
+    if text.isascii():
+        # Nine substring searches in C: cheaper than a category lookup per character.
+        if "  " in text:
+            return False
+        for c in _ASCII_OTHER_SPACES:
+            if c in text:
+                return False
+        return True
     # Every whitespace character but the space is unprintable (categories Z and C), so
     # this test in C decides the common case; the regex is slow on long texts.
     if text.isprintable():

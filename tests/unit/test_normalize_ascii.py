@@ -1,9 +1,9 @@
 """Property test: the ASCII shortcuts of ``normalize`` equal the general code.
 
-``case_key`` (capitalised aliases), ``word_starts`` (NEAR distances) and ``word_end``
-(``ban*`` hits) take a cheaper path when the text is ASCII, where no CJK character
-and no accent can occur; the character-by-character and Unicode-pattern versions
-are the reference.
+``fold`` (one byte table), ``case_key`` (capitalised aliases), ``word_starts`` (NEAR
+distances) and ``word_end`` (``ban*`` hits) take a cheaper path when the text is ASCII,
+where no CJK character and no accent can occur; the character-by-character and
+Unicode-pattern versions are the reference.
 """
 
 from __future__ import annotations
@@ -29,3 +29,14 @@ def test_word_positions_ascii_path(text: str, pos: int) -> None:
     pos = min(pos, len(text))
     m = normalize._WORD_TAIL_RE.match(text, pos)
     assert normalize.word_end(text, pos) == (m.end() if m else pos)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_ASCII)
+def test_fold_ascii_path(text: str) -> None:
+    """The byte-table fold of ASCII text equals folding character by character."""
+    fast, slow = normalize.fold(text), normalize._fold_chars(text)
+    assert fast.text == slow.text
+    assert fast.original_length == slow.original_length
+    assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [
+        slow.span(i, i + 1) for i in range(len(slow.text))]

@@ -6,6 +6,8 @@ spaces; ``_mark_general`` (whitespace collapsed piece by piece) is the reference
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +88,8 @@ def test_one_hit_snippet_equals_make_snippet(text: str, s: int, e: int, width: i
     assert snippet.snippet_one(text, s, e, width) == expected
     if snippet.plain_spacing(text):
         assert snippet.snippet_one(text, s, e, width, plain=True) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(_SPACES) | st.characters(), max_size=30))
+def test_collapse_spaces_is_the_whitespace_regex(text: str) -> None:
+    assert snippet.collapse_spaces(text) == re.sub(r"\s+", " ", text)
