@@ -92,6 +92,9 @@ class Folded:
         return o_start, max(o_end, offs[end - 1] + 1 if end > start else o_start)
 
 
+_EMPTY = Folded("", None, 0)
+
+
 def _collapse(text: str, offsets: list[int] | None, n_orig: int) -> Folded:
     if "  " not in text:
         return Folded(text, offsets, n_orig)
@@ -110,6 +113,8 @@ def _collapse(text: str, offsets: list[int] | None, n_orig: int) -> Folded:
 
 def fold(text: str) -> Folded:
     """Fold a field text for matching, keeping the offset map to the original."""
+    if not text:
+        return _EMPTY  # half the fields of a typical item (content, full text)
     if text.isascii():
         # Fast path: ASCII lowercasing and separator mapping keep the length.
         folded = text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")

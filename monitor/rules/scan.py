@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.rules.evaluate import ScanContext
+from monitor.rules.evaluate import ScanContext, Span
 from monitor.rules.normalize import boundary_ok, case_key, word_end
 
 #: Automaton payload per key: (key length, first char is a word char, last char is a
@@ -55,7 +55,7 @@ def _scan_ascii(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
     digit, and the trailing 0 stands both after the text and before it (index -1).
     """
     word = text.encode("ascii").translate(_WORD_BYTES) + b"\0"
-    found = ctx.found
+    found = ctx.found  # ``_add``, inlined
     for end, (klen, first_w, last_w, lid, entries) in automaton.iter(text):
         start = end - klen + 1
         if first_w and word[start - 1]:
@@ -85,11 +85,15 @@ def _scan_any(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
         if lid < 0:
             _add_entries(ctx, name, text, start, end, whole, entries)
         elif whole:
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [(name, start, end + 1)]
-            else:
-                occ.append((name, start, end + 1))
+            _add(found, lid, (name, start, end + 1))
+
+
+def _add(found: dict[int, list[Span]], lid: int, span: Span) -> None:
+    occ = found.get(lid)
+    if occ is None:
+        found[lid] = [span]
+    else:
+        occ.append(span)
 
 
 def _add_entries(ctx: ScanContext, name: str, text: str, start: int, end: int, whole: bool,
@@ -109,11 +113,7 @@ def _add_entries(ctx: ScanContext, name: str, text: str, start: int, end: int, w
                 o_start, o_end = ctx.folded[name].span(start, end + 1)
                 if case_key(ctx.text(name)[o_start:o_end]) not in forms:
                     continue
-        occ = found.get(lid)
-        if occ is None:
-            found[lid] = [span]
-        else:
-            occ.append(span)
+        _add(found, lid, span)
 
 
 def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:

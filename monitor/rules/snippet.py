@@ -247,11 +247,11 @@ def snippet_one(text: str, s: int, e: int, width: int = 200, plain: bool = False
     if not 0 <= s < e <= n:
         return make_snippet(text, [(s, e)], width, plain)
     start, end = _window(text, (s, e), width)
+    before, hit, after = text[start:s], text[s:e], text[e:end]
     if not (plain or plain_spacing(text[start:end])):
-        return joined(_mark_general(text, [(s, e)], start, end))
+        return _one_tidied(before, hit, after, start == 0, end >= n)
     # As ``_joined_plain``: a text edge strips the outer raw piece, which is the hit
     # itself when nothing precedes (follows) it in the window.
-    before, hit, after = text[start:s], text[s:e], text[e:end]
     if start == 0:
         if before:
             before = before.lstrip()
@@ -266,6 +266,29 @@ def snippet_one(text: str, s: int, e: int, width: int = 200, plain: bool = False
     if hit:
         out += OPEN + hit + CLOSE
     return out + after + ELLIPSIS if end < n else out + after
+
+
+def _one_tidied(before: str, hit: str, after: str, at_start: bool, at_end: bool) -> str:
+    """``joined(_mark_general(...))`` for one hit, without the piece lists.
+
+    As ``_tidy``: each piece's whitespace runs become one space, and a run that crosses
+    a piece boundary stays with the piece before it; then at a text edge the outermost
+    piece left is stripped; pieces left empty drop out (a "…" edge is never stripped).
+    """
+    parts = [p if plain_spacing(p) else collapse_spaces(p) for p in (before, hit, after)]
+    if parts[1][:1] == " " and parts[0][-1:] == " ":
+        parts[1] = parts[1][1:]
+    if parts[2][:1] == " " and (parts[1] or parts[0])[-1:] == " ":
+        parts[2] = parts[2][1:]
+    kept = [i for i in (0, 1, 2) if parts[i]]
+    if kept and at_start:
+        parts[kept[0]] = parts[kept[0]].lstrip()
+    if kept and at_end:
+        parts[kept[-1]] = parts[kept[-1]].rstrip()
+    out = parts[0] if at_start else ELLIPSIS + parts[0]
+    if parts[1]:
+        out += OPEN + parts[1] + CLOSE
+    return out + parts[2] if at_end else out + parts[2] + ELLIPSIS
 
 
 def lead_end(text: str, limit: int = 300) -> int:
