@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.rules.evaluate import ScanContext, Span
-from monitor.rules.normalize import boundary_ok, case_key, word_end
+from monitor.rules.normalize import ASCII_WORD_BYTES, boundary_ok, case_key, word_end
 
 #: Automaton payload per key: (key length, first char is a word char, last char is a
 #: word char, the literal id when the key is one plain whole-word literal (else -1),
@@ -25,10 +25,6 @@ from monitor.rules.normalize import boundary_ok, case_key, word_end
 Payload = tuple[int, bool, bool, int, tuple[tuple[int, bool, frozenset[str] | None], ...]]
 #: Payload in the substring automaton (regex keys): (key length, (literal id, ...)).
 SubstringPayload = tuple[int, tuple[int, ...]]
-
-
-#: Byte -> 1 for an ASCII letter or digit (``str.isalnum`` on ASCII), else 0.
-_WORD_BYTES = bytes(1 if i < 128 and chr(i).isalnum() else 0 for i in range(256))
 
 
 def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
@@ -54,7 +50,7 @@ def _scan_ascii(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
     boundary tests are byte lookups: ``word[i]`` is 1 where ``text[i]`` is a letter or
     digit, and the trailing 0 stands both after the text and before it (index -1).
     """
-    word = text.encode("ascii").translate(_WORD_BYTES) + b"\0"
+    word = text.encode("ascii").translate(ASCII_WORD_BYTES) + b"\0"
     found = ctx.found  # ``_add``, inlined
     for end, (klen, first_w, last_w, lid, entries) in automaton.iter(text):
         start = end - klen + 1
