@@ -58,7 +58,7 @@ def match_for(ctx: ScanContext, rule: str, root: Evaluator,
         done = ctx.explained.get(root)
         if done is None:
             done = ctx.explained[root] = _leaf_explained(ctx, root)
-        return Match(rule, *done)
+        return _match(rule, done[0], done[1])
     keys: list[HitKey] = []
     if leaves is not None:
         cached = ctx.leaf_evidence
@@ -69,7 +69,8 @@ def match_for(ctx: ScanContext, rule: str, root: Evaluator,
             keys += part
     else:
         root.evidence(ctx, keys)
-    return Match(rule, *_explained(ctx, keys))
+    hits, snippet = _explained(ctx, keys)
+    return _match(rule, hits, snippet)
 
 
 def _leaf_explained(ctx: ScanContext, leaf: LiteralLeaf) -> tuple[tuple[Hit, ...], str]:
@@ -107,7 +108,7 @@ def _one_hit(ctx: ScanContext, label: str, f: str, s: int, e: int
     if folded.offsets is not None:
         s, e = folded.span(s, e)
     text = ctx.texts[f]
-    return (Hit(label, f, s, e, text[s:e]),), _snippet_one(ctx, f, s, e)
+    return (_hit_of(label, f, s, e, text[s:e]),), _snippet_one(ctx, f, s, e)
 
 
 def _snippet_one(ctx: ScanContext, f: str, s: int, e: int) -> str:
@@ -164,5 +165,25 @@ def _hit(ctx: ScanContext, key: HitKey) -> Hit:
     _, s, neg_e, label, f = key
     folded = ctx.folded[f]
     o_start, o_end = (s, -neg_e) if folded.offsets is None else folded.span(s, -neg_e)
-    hit = ctx.hits[key] = Hit(label, f, o_start, o_end, ctx.texts[f][o_start:o_end])
+    hit = ctx.hits[key] = _hit_of(label, f, o_start, o_end, ctx.texts[f][o_start:o_end])
     return hit
+
+
+# Hits and Matches are frozen dataclasses, whose ``__init__`` sets each field through
+# ``object.__setattr__``: ~10k instructions per object under callgrind, 12 objects per
+# article at 10,000 rules. These fill the instance ``__dict__`` in one call, as
+# unpickling does (~5.6k; 0.28 against 0.48 us). The result is the same object: equal,
+# hashable, frozen (test_match_cases checks them against the constructors).
+_new = object.__new__
+
+
+def _hit_of(term: str, field: str, start: int, end: int, text: str) -> Hit:
+    hit: Hit = _new(Hit)
+    hit.__dict__.update(term=term, field=field, start=start, end=end, text=text)
+    return hit
+
+
+def _match(rule: str, hits: tuple[Hit, ...], snippet: str) -> Match:
+    match: Match = _new(Match)
+    match.__dict__.update(rule=rule, hits=hits, snippet=snippet)
+    return match
