@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitor.article import FIELDS, Article, Hit
-from monitor.rules.normalize import Folded, fold, word_index, word_starts
+from monitor.rules.normalize import Folded, fold, word_index, word_positions
 from monitor.rules.snippet import plain_spacing
 
 #: (field, start, end) in folded coordinates of that field.
@@ -40,9 +40,10 @@ class ScanContext:
         self.found: dict[int, list[Span]] = {}
         #: Set once the automata have run (a second scan would repeat every span).
         self.scanned = False
-        self._starts: dict[str, list[int]] = {}
+        self._words: dict[str, bytes | list[int]] = {}
         self._regex: dict[int, list[Span]] = {}
-        self.snippets: dict[tuple[str, tuple[tuple[int, int], ...]], str] = {}
+        #: Snippets by (field, spans), or (field, start, end) for a one-hit snippet.
+        self.snippets: dict[tuple[Any, ...], str] = {}
         #: Hits shared by the rules that fire on the same words.
         self.hits: dict[tuple[int, int, int, str, str], Hit] = {}
         #: Evidence per leaf (leaves are shared by the rules that use them).
@@ -70,11 +71,11 @@ class ScanContext:
             p = self._plain[name] = plain_spacing(self.text(name))
         return p
 
-    def word_starts(self, name: str) -> list[int]:
-        s = self._starts.get(name)
-        if s is None:
-            s = self._starts[name] = word_starts(self.fold(name).text)
-        return s
+    def word_positions(self, name: str) -> bytes | list[int]:
+        w = self._words.get(name)
+        if w is None:
+            w = self._words[name] = word_positions(self.fold(name).text)
+        return w
 
     def regex_spans(self, key: int, pattern: Any, fields: Sequence[str]) -> list[Span]:
         """Hits of a compiled RE2 pattern in the folded fields (computed once per leaf)."""
@@ -236,13 +237,13 @@ class Nearby:
         out: list[HitKey] = []
         for left in lefts:
             _, ls, neg_le, _, lf = left
-            starts = ctx.word_starts(lf)
-            a0, a1 = word_index(starts, ls), word_index(starts, -neg_le - 1)
+            words = ctx.word_positions(lf)
+            a0, a1 = word_index(words, ls), word_index(words, -neg_le - 1)
             for right in rights:
                 _, rs, neg_re, _, rf = right
                 if rf != lf:
                     continue
-                b0, b1 = word_index(starts, rs), word_index(starts, -neg_re - 1)
+                b0, b1 = word_index(words, rs), word_index(words, -neg_re - 1)
                 gap = b0 - a1 - 1 if a1 < b0 else a0 - b1 - 1 if b1 < a0 else -1
                 if 0 <= gap <= self.distance:
                     if first_only:

@@ -6,10 +6,13 @@ it starts with "content:" (then into content). Entities are declared in ENTITIES
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from monitor.article import Article, Match, RuleSpec
+from monitor.article import Article, Hit, Match, RuleSpec
 from monitor.errors import ConfigError
+from monitor.rules import evidence
 from monitor.rules.compile import compile_rules
 from monitor.rules.snippet import make_snippet
 
@@ -414,3 +417,18 @@ def test_html_tags_and_attributes_never_match(query: str, expected: bool) -> Non
     from monitor.feeds.parse import html_to_text  # the real pipeline step
 
     assert matches(query, article("x", "content:" + html_to_text(HTML))) is expected
+
+
+def test_evidence_objects_are_the_dataclasses_they_stand_for() -> None:
+    """The matcher fills Hits and Matches without their __init__: still equal, hashable
+    and frozen, and a field added to either type breaks this test, not the matcher."""
+    hit = evidence._hit_of("ban", "title", 2, 5, "ban")
+    match = evidence._match("r", (hit,), "a «ban»")
+    assert [f.name for f in dataclasses.fields(Hit)] == ["term", "field", "start", "end", "text"]
+    assert [f.name for f in dataclasses.fields(Match)] == ["rule", "hits", "snippet"]
+    assert hit == Hit("ban", "title", 2, 5, "ban")
+    assert hash(hit) == hash(Hit("ban", "title", 2, 5, "ban"))
+    assert match == Match("r", (Hit("ban", "title", 2, 5, "ban"),), "a «ban»")
+    assert repr(match) == repr(Match("r", (hit,), "a «ban»"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        match.rule = "other"  # type: ignore[misc]

@@ -1,12 +1,15 @@
 """Property test: the ASCII shortcuts of ``normalize`` equal the general code.
 
-``case_key`` (capitalised aliases), ``word_starts`` (NEAR distances) and ``word_end``
-(``ban*`` hits) take a cheaper path when the text is ASCII, where no CJK character
-and no accent can occur; the character-by-character and Unicode-pattern versions
-are the reference.
+``fold`` (one byte table), ``case_key`` (capitalised aliases), ``word_index`` (NEAR
+distances) and ``word_end`` (``ban*`` hits) take a cheaper path when the text is ASCII,
+where no CJK character and no accent can occur; the character-by-character and
+Unicode-pattern versions are the reference.
 """
 
 from __future__ import annotations
+
+import re
+from bisect import bisect_right
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +28,29 @@ def test_case_key_ascii_path(text: str) -> None:
 @settings(max_examples=2000, deadline=None)
 @given(_ASCII, st.integers(0, 31))
 def test_word_positions_ascii_path(text: str, pos: int) -> None:
-    assert normalize.word_starts(text) == [m.start() for m in normalize.WORD_RE.finditer(text)]
+    starts = [m.start() for m in normalize.WORD_RE.finditer(text)]
+    for at in range(len(text) + 1):
+        assert normalize.word_index(normalize.word_positions(text), at) == bisect_right(
+            starts, at) - 1
     pos = min(pos, len(text))
     m = normalize._WORD_TAIL_RE.match(text, pos)
     assert normalize.word_end(text, pos) == (m.end() if m else pos)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_ASCII)
+def test_fold_ascii_path(text: str) -> None:
+    """The byte-table fold of ASCII text equals folding character by character."""
+    fast, slow = normalize.fold(text), normalize._fold_chars(text)
+    assert fast.text == slow.text
+    assert fast.original_length == slow.original_length
+    assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [
+        slow.span(i, i + 1) for i in range(len(slow.text))]
+
+
+@given(st.text(alphabet=" ab", max_size=30))
+def test_space_runs_collapse_to_their_first_space(text: str) -> None:
+    folded = normalize._collapse(text, None, len(text))
+    kept = [i for i, c in enumerate(text) if c != " " or i == 0 or text[i - 1] != " "]
+    assert folded.text == re.sub(" {2,}", " ", text)
+    assert (folded.offsets if folded.offsets is not None else list(range(len(text)))) == kept

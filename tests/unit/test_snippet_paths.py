@@ -6,6 +6,8 @@ spaces; ``_mark_general`` (whitespace collapsed piece by piece) is the reference
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,3 +73,23 @@ def test_joined_plain_path_equals_marked_pieces(case: tuple[str, list[tuple[int,
     if snippet._PLAIN_SPACING.search(text, start, end) is None:
         assert snippet._joined_plain(text, ordered, start, end) == snippet.joined(
             snippet._mark_plain(text, ordered, start, end))
+
+
+# Plain and messy spacing, edge spaces, and hits of any length at any place.
+_ANY_SPACING = st.lists(st.sampled_from(["ban", "a", "TikTok", "é", "-", " ", " ", "  ", "\n",
+                                         "\u00a0"]), max_size=30).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_ANY_SPACING, st.integers(-2, 40), st.integers(-2, 40), st.integers(1, 30))
+def test_one_hit_snippet_equals_make_snippet(text: str, s: int, e: int, width: int) -> None:
+    """The one-hit builder gives ``make_snippet``'s snippet, plain hint or not."""
+    expected = snippet.make_snippet(text, [(s, e)], width)
+    assert snippet.snippet_one(text, s, e, width) == expected
+    if snippet.plain_spacing(text):
+        assert snippet.snippet_one(text, s, e, width, plain=True) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(_SPACES) | st.characters(), max_size=30))
+def test_collapse_spaces_is_the_whitespace_regex(text: str) -> None:
+    assert snippet.collapse_spaces(text) == re.sub(r"\s+", " ", text)
