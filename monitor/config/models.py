@@ -496,6 +496,11 @@ class HttpSettings(_Settings):
     tokens: dict[Name, TokenSettings] = Field(default_factory=dict)
     #: Serve ``/metrics`` without a token (for a scraper on a private network).
     public_metrics: bool = False
+    #: While a poll pass runs (some process holds a feed lease), a web process spends
+    #: at most this many cores, its requests taking turns, so that dashboard load does
+    #: not slow the poll cycle (monitor.web.pace). Off (null) by default: not yet
+    #: measured under bench/web.py.
+    cpu_while_polling: float | None = Field(None, gt=0)
 
     @field_validator("listen")
     @classmethod

@@ -620,6 +620,13 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
 
         return self._tx("reading feed leases", work, readonly=True)
 
+    def polling_now(self, now: datetime) -> bool:
+        """Whether some process is polling: it holds a lease on a feed at ``now``
+        (claimed and not yet recorded; a dead poller's lease counts until it ends)."""
+        query = select(feed.c.id).where(feed.c.lease_until > now).limit(1)
+        return self._tx("reading feed leases",
+                        lambda conn: conn.execute(query).first() is not None, readonly=True)
+
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None
     ) -> None:

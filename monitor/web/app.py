@@ -10,6 +10,7 @@ returns JSON; both call the same store methods (``monitor.store.views``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from monitor.store.views import CursorError
 from monitor.web import api, openapi, pages, probes, render
 from monitor.web.auth import PRINCIPAL, Access, Handler, allowed, authenticate, csrf_ok
 from monitor.web.metrics import CONTENT_TYPE, Metrics
+from monitor.web.pace import Pacer, PollingCheck
 from monitor.web.problems import ProblemError, problem_response
 from monitor.web.state import PG_WEB_SESSIONS, STATE, WebState
 from monitor.websub.listener import callback_address
@@ -91,6 +93,10 @@ ROUTES: list[tuple[str, str, Handler, Access]] = [
 ]
 #: Routes anyone may use: the probes, the login form and the static files.
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/login", "/static/{name}"})
+#: Routes that never wait for the web's turn while the daemon polls: the live stream
+#: (it would hold the turn for as long as a browser keeps the page open) and the
+#: scraper's metrics. Public routes (probes, login, static files) never wait either.
+UNPACED_PATHS = frozenset({"/events", "/metrics"})
 
 
 def _is_api(request: web.Request) -> bool:
@@ -119,6 +125,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return problem_response(403, "Forbidden", "missing or wrong CSRF token")
         request[PRINCIPAL] = principal
     try:
+        if state.pacer is not None and request.match_info.route in state.paced:
+            async with state.pacer.turn():
+                return await handler(request)
         return await handler(request)
     except ProblemError as e:
         return problem_response(e.status, e.title, e.detail, **e.extra)
@@ -184,9 +193,34 @@ def make_app(settings_now: Callable[[], Settings], store: Store, *,
                                           ("GET", "/metrics", metrics_handler, metrics_access)]:
         route = app.router.add_route(method, path, handler)
         state.access[route] = access
+        if access != "public" and path not in UNPACED_PATHS:
+            state.paced.add(route)
+    state.pacer = _pacer(state, monitor)
     if monitor is not None and monitor.websub is not None:
         _mount_websub(app, state, monitor.websub, http)
     return app
+
+
+def _pacer(state: WebState, monitor: Monitor | None) -> Pacer:
+    """Under ``run`` the daemon says when it polls, and the web's CPU is its store
+    calls'; under ``serve`` the feed leases in the database say when any process
+    polls, and the whole process is the web's. On PostgreSQL the database's work for
+    the web (the time its calls waited on the backend) counts too."""
+    pg = state.store.backend == "postgresql"
+
+    def budget() -> float | None:
+        http = state.settings.http
+        return http.cpu_while_polling if http is not None else None
+
+    if monitor is not None:
+        async def daemon_polls() -> bool:
+            return monitor.polling_since is not None
+
+        return Pacer(budget, daemon_polls,
+                     lambda: state.store_cpu_s + (state.store_wait_s if pg else 0.0))
+    check = PollingCheck(lambda: state.run(state.store.polling_now, state.clock()))
+    return Pacer(budget, check,
+                 lambda: time.process_time() + (state.store_wait_s if pg else 0.0))
 
 
 def _mount_websub(app: web.Application, state: WebState, subscriber: WebSubscriber,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from aiohttp import web
 from monitor.config import Settings
 from monitor.store.repo import Store
 from monitor.web.auth import Access, TokenBook
+from monitor.web.pace import Pacer
 
 if TYPE_CHECKING:
     from monitor.service import Monitor
@@ -53,6 +56,8 @@ class WebState:
     monitor: Monitor | None = None
     #: Route -> who may use it (a route missing here is admin-only).
     access: dict[Any, Access] = field(default_factory=dict)
+    #: Routes whose requests take turns while the daemon polls (monitor.web.pace).
+    paced: set[Any] = field(default_factory=set)
     #: Set when the server shuts down: live streams end.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _book: tuple[Any, TokenBook] | None = None
@@ -61,11 +66,18 @@ class WebState:
     #: Store calls that may run at once (``None``: as many as there are threads).
     sessions: int | None = None
     _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+    #: Gives way to the poll cycle (monitor.web.pace); set by make_app.
+    pacer: Pacer | None = None
+    #: CPU seconds of the store calls so far, and the seconds they waited for something
+    #: else than this process's CPU (on PostgreSQL: the database backend's work).
+    store_cpu_s: float = 0.0
+    store_wait_s: float = 0.0
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` (a blocking store call) on the web's threads, at
         most ``sessions`` at once."""
-        call = functools.partial(fn, *args, **kwargs)
+        call = functools.partial(self._counted, fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
         if self.sessions is None:
             return await loop.run_in_executor(self.executor, call)
@@ -73,6 +85,17 @@ class WebState:
             self._slots = (loop, asyncio.Semaphore(self.sessions))
         async with self._slots[1]:
             return await loop.run_in_executor(self.executor, call)
+
+    def _counted(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            used = time.thread_time() - cpu
+            waited = max(0.0, time.perf_counter() - wall - used)
+            with self._count_lock:
+                self.store_cpu_s += used
+                self.store_wait_s += waited
 
     @property
     def settings(self) -> Settings:

@@ -67,3 +67,22 @@ def test_store_calls_at_once_are_bounded_on_postgresql_only(db_url: str) -> None
             state.executor.shutdown()
         assert handed[0] == (PG_WEB_SESSIONS if bounded else CALLS)
         assert most == expected
+
+
+def test_polling_now_sees_a_lease_held_by_any_process(db_url: str) -> None:
+    """The web's signal that a poll pass runs (monitor.web.pace): a feed leased at now,
+    by whichever process; not once the lease is given back or has run out."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.article import FeedSpec
+
+    now = datetime.now(UTC)
+    with Store.open(db_url) as store:
+        store.sync_feeds([FeedSpec(url="https://a.example/f.xml", name="F")], now)
+        assert store.polling_now(now) is False
+        assert len(store.claim_due_feeds(now, owner="replica-b", lease_s=60,
+                                         include_not_due=True)) == 1
+        assert store.polling_now(now) is True
+        assert store.polling_now(now + timedelta(seconds=61)) is False  # a dead poller's
+        store.release_feeds("replica-b")
+        assert store.polling_now(now) is False
