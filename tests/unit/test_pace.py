@@ -90,9 +90,11 @@ def test_a_new_busy_spell_starts_with_a_full_bucket() -> None:
     assert clocks.slept == []
 
 
-def test_while_polling_requests_take_turns() -> None:
+@pytest.mark.parametrize(("polling", "at_once"), [(True, 1), (False, 10)])
+def test_requests_take_turns_while_polling_and_run_at_once_otherwise(
+        polling: bool, at_once: int) -> None:
     clocks = Clocks()
-    p = pacer(clocks, polling=True, budget=1000.0)
+    p = pacer(clocks, polling=polling, budget=1000.0)
     inside, most = 0, 0
 
     async def one() -> None:
@@ -107,27 +109,7 @@ def test_while_polling_requests_take_turns() -> None:
         await asyncio.gather(*(one() for _ in range(10)))
 
     asyncio.run(main())
-    assert most == 1
-
-
-def test_while_nobody_polls_requests_run_at_once() -> None:
-    clocks = Clocks()
-    p = pacer(clocks, polling=False)
-    inside, most = 0, 0
-
-    async def one() -> None:
-        nonlocal inside, most
-        async with p.turn():
-            inside += 1
-            most = max(most, inside)
-            await asyncio.sleep(0.001)
-            inside -= 1
-
-    async def main() -> None:
-        await asyncio.gather(*(one() for _ in range(10)))
-
-    asyncio.run(main())
-    assert most == 10
+    assert most == at_once
 
 
 def test_the_polling_check_asks_once_a_second_and_shares_the_answer() -> None:
