@@ -27,7 +27,7 @@ from monitor.alerts.policy import RetryPolicy, RuleDelivery
 from monitor.alerts.render import RenderedAlert
 from monitor.alerts.sendpool import SendOutcome, SendPool
 from monitor.article import AlertToSend, Route
-from monitor.errors import DeliveryError
+from monitor.errors import DeliveryError, StoreUnavailable
 from monitor.redact import redact
 
 log = logging.getLogger(__name__)
@@ -332,30 +332,45 @@ class _Run:
             self.queues[target] = self.queues.pop(target)  # round robin: to the back
 
     def _settle(self, outcomes: Sequence[SendOutcome]) -> None:
-        """Record outcomes: the delivered ones together, each failure with its retry."""
-        delivered: list[_Job] = []
-        for outcome in outcomes:
+        """Record outcomes: the delivered ones together, each failure with its retry.
+
+        When the database is unavailable, what was not recorded goes back
+        to the pool before the error is raised: the next pass records it before it
+        claims anything. A delivered row whose lease ran out meanwhile is thus marked
+        sent, not claimed and sent again."""
+        left = list(outcomes)
+        try:
+            self._record(left)
+        except StoreUnavailable:
+            self.dispatch.pool.put_back(left)
+            raise
+
+    def _record(self, left: list[SendOutcome]) -> None:
+        """Record ``left``, removing each outcome once it is written."""
+        delivered = [o for o in left if o.error is None and not o.late]
+        for outcome in [o for o in left if o.error is not None or o.late]:
             job: _Job = outcome.job
             if outcome.late:  # its timeout was recorded (a retry is scheduled)
                 log.warning("alert.late_outcome id=%s target=%s delivered=%s error=%s",
                             job.id, outcome.target, outcome.error is None, outcome.error)
                 if outcome.error is None:  # delivered after all: do not send it again
                     self.store.mark_alerts_sent([job.id], self.clock())
-                continue
-            if outcome.error is None:
-                delivered.append(job)
+                left.remove(outcome)
                 continue
             _record_failure(self.store, self.report, self.policy, self.rng, self.clock(),
-                            outcome.error, job)
+                            outcome.error or "", job)
+            left.remove(outcome)
             if outcome.timed_out:
                 log.warning("target.stuck recipient=%s target=%s timeout_s=%g: no other send "
                             "to it until this one returns", job.route.recipient,
                             outcome.target, self.dispatch.timeout_s)
                 self._give_back(outcome.target, "its target timed out")
         if delivered:
-            self.store.mark_alerts_sent([job.id for job in delivered], self.clock())
-            self.report.sent += len(delivered)
-            for job in delivered:
+            jobs: list[_Job] = [o.job for o in delivered]
+            self.store.mark_alerts_sent([job.id for job in jobs], self.clock())
+            left.clear()
+            self.report.sent += len(jobs)
+            for job in jobs:
                 log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
                          job.id, job.rule, job.route.recipient, job.route.target_key)
 

@@ -69,6 +69,9 @@ class SendPool:
         self._running: dict[str, _Send] = {}
         self._stuck: dict[str, _Send] = {}
         self._nudged = False
+        #: Outcomes handed back because they could not be recorded (the database was
+        #: away): the next :meth:`wait` returns them first.
+        self._unrecorded: list[SendOutcome] = []
 
     def nudge(self) -> None:
         """New alerts were queued: a :meth:`wait` under way returns now, and
@@ -114,9 +117,17 @@ class SendPool:
         item.done = True
         self._finished.put(item)
 
+    def put_back(self, outcomes: list[SendOutcome]) -> None:
+        """Outcomes the caller could not record: :meth:`wait` returns them again, so a
+        delivered message is marked sent once the database answers, not sent twice."""
+        self._unrecorded.extend(outcomes)
+
     def wait(self, until: float | None = None) -> list[SendOutcome]:
         """Wait until a send returns, one passes its deadline, :meth:`nudge`, or
-        ``until`` (``time.monotonic()``); then every outcome known, possibly none."""
+        ``until`` (``time.monotonic()``); then every outcome known, possibly none
+        (outcomes put back first, without waiting)."""
+        if self._unrecorded:
+            until = 0.0
         deadlines = [s.deadline for s in self._running.values()]
         if until is not None:
             deadlines.append(until)
@@ -133,7 +144,8 @@ class SendPool:
                 items.append(self._finished.get_nowait())
             except queue.Empty:
                 break
-        outcomes = [self._finish(item) for item in items if item is not _NUDGE]
+        outcomes, self._unrecorded = self._unrecorded, []
+        outcomes += [self._finish(item) for item in items if item is not _NUDGE]
         return outcomes + self._expire(time.monotonic())
 
     def _finish(self, item: _Send) -> SendOutcome:

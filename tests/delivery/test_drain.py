@@ -7,15 +7,17 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from receivers import WebhookReceiver
 from test_outbox import T0, seed, titles
 
 from monitor.alerts import drain as drain_module
-from monitor.alerts.drain import deliver_due, drain
+from monitor.alerts.drain import Dispatch, deliver_due, drain
 from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RetryPolicy, RuleDelivery
+from monitor.errors import StoreUnavailable
 from monitor.store.repo import Store
 
 
@@ -67,3 +69,42 @@ def test_a_claim_is_given_back_before_its_lease_can_run_out(
         monkeypatch.undo()
         assert deliver_due(store, notifier, T0, owner="other", limit=5, lease_s=10).sent == 3
         assert len(titles(hook)) == len(set(titles(hook))) == 5
+
+
+class _DatabaseGoesAway:
+    """The real store, except that recording sends fails ``times`` times, as when the
+    database is cut while the messages are on their way."""
+
+    def __init__(self, store: Store, times: int) -> None:
+        self._store, self.times = store, times
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def mark_alerts_sent(self, alert_ids: list[int], now: datetime) -> None:
+        if self.times:
+            self.times -= 1
+            raise StoreUnavailable("the database is unavailable (test)")
+        self._store.mark_alerts_sent(alert_ids, now)
+
+
+def test_sends_that_could_not_be_recorded_are_recorded_not_sent_again(store: Store) -> None:
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        seed(store, notifier, 3)
+        dispatch = Dispatch()  # the daemon keeps one pool across passes
+        flaky = _DatabaseGoesAway(store, times=2)
+        with pytest.raises(StoreUnavailable):
+            run_drain(flaky, notifier, dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
+        assert len(hook.delivered) >= 1
+        # Later, past the lease of those rows: the first pass after the database came back
+        # (another failure first) records them; nothing is claimed and sent again.
+        later = T0 + timedelta(minutes=5)
+        with pytest.raises(StoreUnavailable):
+            drain(flaky, notifier, lambda: later, owner="w", batch=5, rules=RuleDelivery(),
+                  policy=RetryPolicy(), dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
+        report = drain(flaky, notifier, lambda: later, owner="w", batch=5, rules=RuleDelivery(),
+                       policy=RetryPolicy(), dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
+        sent = titles(hook)
+        assert sorted(sent) == sorted(set(sent)) == [f"[zoom] Story {i}" for i in range(3)]
+        assert store.count_due_alerts(later) == 0 and report.pending == 0
