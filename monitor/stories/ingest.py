@@ -30,5 +30,5 @@ def spike_settings(spike: Any) -> SpikeSettings:
 
 
 def story_text(article: Article) -> StoryText:
-    """What story grouping reads of an article: title and lede."""
-    return StoryText.of(article.title, article.summary or article.content)
+    """What story grouping reads of an article: title, lede and language."""
+    return StoryText.of(article.title, article.summary or article.content, article.language)

@@ -71,10 +71,12 @@ class StoryText:
 
     title: tuple[str, ...]
     lede: tuple[str, ...]
+    #: ISO 639-1 code (None: unknown): picks the word-frequency list of the IDF.
+    language: str | None = None
 
     @classmethod
-    def of(cls, title: str, body: str) -> StoryText:
-        return cls(tuple(tokens(title)), tuple(tokens(body, LEDE_WORDS)))
+    def of(cls, title: str, body: str, language: str | None = None) -> StoryText:
+        return cls(tuple(tokens(title)), tuple(tokens(body, LEDE_WORDS)), language)
 
     def term_counts(self) -> dict[str, float]:
         """Term frequencies, title terms weighted ``TITLE_WEIGHT``."""

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.stories import prior
 from monitor.stories.assign import StoryIndex, StorySettings
 from monitor.stories.text import StoryText, tokens
 
@@ -84,6 +85,41 @@ def test_centroid_is_bounded_by_max_terms() -> None:
     words = " ".join(f"word{i}" for i in range(300))
     place_all(index, [("TikTok ban", words)] + [("TikTok ban", words)] * 3)
     assert len(index.stories[1].centroid) <= 10 + 32
+
+
+KARDASHIAN = ("Kardashian wedding plans revealed",
+              "Kim Kardashian and Kanye West set a date for the ceremony.")
+EVERYDAY = ("People say this year was a good time to find work",
+            "Many people found work this year, a good time for jobs.")
+KARDASHIAN_EVERYDAY = ("Kardashian: people say year good time",
+                       "Kardashian told people this year was a good time.")
+
+
+@pytest.mark.parametrize(("language", "joins"), [(None, 2), ("en", 1)])
+def test_word_frequency_idf_weighs_a_rare_name_over_everyday_words(
+        language: str | None, joins: int) -> None:
+    # Two articles seen: the online IDF cannot tell "kardashian" from "people", so the
+    # article shares more words with the everyday story; the language's word
+    # frequencies know that the name is what it is about.
+    index = StoryIndex()
+    for story, item in enumerate((KARDASHIAN, EVERYDAY), 1):
+        index.add(story, index.place(StoryText.of(*item, language), T0), T0)
+    assert index.place(StoryText.of(*KARDASHIAN_EVERYDAY, language), T0).story == joins
+
+
+def test_idf_table_folds_words_like_the_articles_and_knows_its_languages() -> None:
+    table = prior.idf_table("en")
+    assert table is not None
+    assert table["kardashian"] > table["wedding"] > table["people"] >= 1.0
+    assert "ban" in table and "bans" not in table  # plural "s" trimmed, as in tokens()
+    assert prior.idf_table(None) is None and prior.idf_table("xx") is None
+
+
+def test_word_list_read_directly_equals_wordfreqs_own_reading() -> None:
+    wordfreq = pytest.importorskip("wordfreq")
+    path = prior._list_path("en")
+    assert path is not None
+    assert prior._frequencies(path) == wordfreq.get_frequency_dict("en", wordlist="small")
 
 
 def test_a_restored_index_decides_like_the_live_one() -> None:
