@@ -26,10 +26,11 @@ FLOODS = ("Floods in Valencia leave thousands without power",
           "cutting electricity to thousands of homes.")
 
 
-def place_all(index: StoryIndex, items: list[tuple[str, str]], now: datetime = T0) -> list[int]:
+def place_all(index: StoryIndex, items: list[tuple[str, str]], now: datetime = T0,
+              language: str | None = None) -> list[int]:
     out, next_id = [], 1
     for title, body in items:
-        placement = index.place(StoryText.of(title, body), now)
+        placement = index.place(StoryText.of(title, body, language), now)
         story = placement.story
         if story is None:
             story, next_id = next_id, next_id + 1
@@ -122,16 +123,18 @@ def test_word_list_read_directly_equals_wordfreqs_own_reading() -> None:
     assert prior._frequencies(path) == wordfreq.get_frequency_dict("en", wordlist="small")
 
 
-def test_a_restored_index_decides_like_the_live_one() -> None:
+@pytest.mark.parametrize("language", [None, "en"])  # online IDF, word-frequency IDF
+def test_a_restored_index_decides_like_the_live_one(language: str | None) -> None:
     live = StoryIndex()
-    place_all(live, [TIKTOK, FLOODS])
+    place_all(live, [TIKTOK, FLOODS], language=language)
     restored = StoryIndex()
     for s in live.stories.values():
         restored.open(s.id, s.first_seen, s.centroid, s.articles, dict(s.terms))
         for sig in s.signatures:
             restored.add_signature(s.id, sig)
     for item in (TIKTOK_COPY, TIKTOK_OTHER_OUTLET, FLOODS):
-        a, b = live.place(StoryText.of(*item), T0), restored.place(StoryText.of(*item), T0)
+        text = StoryText.of(*item, language)
+        a, b = live.place(text, T0), restored.place(text, T0)
         assert (a.story, a.reason, round(a.score, 9)) == (b.story, b.reason, round(b.score, 9))
 
 
