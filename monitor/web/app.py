@@ -196,6 +196,7 @@ def make_app(settings_now: Callable[[], Settings], store: Store, *,
         if access != "public" and path not in UNPACED_PATHS:
             state.paced.add(route)
     state.pacer = _pacer(state, monitor)
+    metrics.watch_pacer(state.pacer)
     if monitor is not None and monitor.websub is not None:
         _mount_websub(app, state, monitor.websub, http)
     return app

@@ -29,6 +29,7 @@ from monitor.errors import StoreUnavailable
 from monitor.feeds.health import feed_state
 from monitor.observe import Observer
 from monitor.store.repo import Store
+from monitor.web.pace import Pacer
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 POLL_RESULTS = ("ok", "not_modified", "error")
@@ -67,6 +68,10 @@ class Metrics(Observer):
         self._known_rules()
         r.register(_HealthGauges(store))
         r.register(_StoreGauges(store, clock))
+
+    def watch_pacer(self, pacer: Pacer) -> None:
+        """Count the web's requests held back while a poll pass ran (``web.pace``)."""
+        self.registry.register(_PacerCounters(pacer))
 
     def _known_rules(self) -> None:
         for rule in self._settings().rules:  # a configured rule shows at zero
@@ -120,6 +125,25 @@ class _HealthGauges(Collector):
         yield GaugeMetricFamily("newsmonitor_database_failures",
                                 "Failed transactions in the outage under way (0: none).",
                                 outage.failures if outage else 0)
+
+
+class _PacerCounters(Collector):
+    """How often, and how long, requests waited for the web's CPU budget while a poll
+    pass ran (``http.cpu_while_polling``; both stay at zero without it)."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("newsmonitor_web_paced_requests",
+                                  "Web requests that waited for the CPU budget while polling.",
+                                  self._pacer.waits)
+        yield CounterMetricFamily("newsmonitor_web_paced_wait_seconds",
+                                  "Seconds web requests waited for the CPU budget.",
+                                  self._pacer.waited_s)
 
 
 class _StoreGauges(Collector):

@@ -14,6 +14,7 @@ from websites import Site
 from monitor.store import db
 from monitor.store.repo import Store
 from monitor.web.app import make_app
+from monitor.web.state import STATE
 
 NAMES = ("newsmonitor_feed_polls_total", "newsmonitor_feed_poll_duration_seconds_bucket",
          "newsmonitor_articles_new_total", "newsmonitor_rule_matches_total",
@@ -138,3 +139,23 @@ def test_public_metrics_serve_anonymous_scrapers(db_url: str, tmp_path: Path) ->
         status, _, body = site.call("GET", "/metrics")
         assert status == 200 and "newsmonitor_build_info{" in body
         assert site.call("GET", "/api/v1/matches")[0] == 401  # only metrics opened
+
+
+def test_metrics_count_requests_held_back_while_a_poll_pass_runs(site: Site) -> None:
+    names = ("newsmonitor_web_paced_requests_total", "newsmonitor_web_paced_wait_seconds_total")
+    values = _samples(site.call("GET", "/metrics", token=site.read)[2])
+    assert [values[n] for n in names] == [0, 0]  # present from the start
+    monitor = site.monitor
+    http = monitor.settings.http.model_copy(update={"cpu_while_polling": 0.01})
+    monitor.settings = monitor.settings.model_copy(update={"http": http})
+    monitor.polling_since = monitor.clock()  # a pass runs: requests take turns
+    pacer = site.app[STATE].pacer
+    assert pacer is not None
+    for _ in range(500):  # the burst (0.05 CPU s) spent, a request waits
+        assert site.call("GET", "/api/v1/matches", token=site.read)[0] == 200
+        if pacer.waits:
+            break
+    monitor.polling_since = None
+    values = _samples(site.call("GET", "/metrics", token=site.read)[2])
+    assert values[names[0]] == pacer.waits >= 1
+    assert values[names[1]] == pytest.approx(pacer.waited_s) and pacer.waited_s > 0
