@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor import upkeep
-from monitor.alerts.drain import DeliveryReport, Dispatch, drain
+from monitor.alerts.drain import DeliveryReport, Dispatch, drain, record_before_exit
 from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.alerts.sendpool import SendPool
@@ -199,6 +199,7 @@ class Monitor(Polling):
         """Release this process's leases (the next run polls every feed at once), then
         the database and the parse pool."""
         self._halt.set()
+        record_before_exit(self.store, self._sends, self.clock())
         try:
             self.store.release_leases(self.owner)
         except StoreUnavailable as e:  # the database is gone: the leases expire on their own

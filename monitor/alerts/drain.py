@@ -143,6 +143,21 @@ def drain(
     return total
 
 
+def record_before_exit(store: AlertStore, pool: SendPool, now: datetime) -> None:
+    """On the way out: mark sent what was delivered while the database was away (its
+    outcome put back in ``pool``). If the database is still away, say which alerts may
+    be sent again by the next run (their leases expire; a failure is retried anyway)."""
+    delivered = [o.job.id for o in pool.take_unrecorded() if o.error is None]
+    if not delivered:
+        return
+    try:
+        store.mark_alerts_sent(delivered, now)
+    except Exception as e:  # noqa: BLE001 - on the way out: say it, do not crash
+        log.warning("deliver.unrecorded alerts=%d ids=%s error=%s: delivered, but the "
+                    "database did not take it; the next run may send them again",
+                    len(delivered), delivered[:20], redact(str(e)))
+
+
 def claim_digests(store: Any, rules: RuleDelivery, now: datetime) -> int:
     """Claim every digest window that has closed (one outbox row each); how many."""
     made = 0

@@ -122,6 +122,11 @@ class SendPool:
         delivered message is marked sent once the database answers, not sent twice."""
         self._unrecorded.extend(outcomes)
 
+    def take_unrecorded(self) -> list[SendOutcome]:
+        """The outcomes put back and not yet returned by :meth:`wait` (for a last try)."""
+        left, self._unrecorded = self._unrecorded, []
+        return left
+
     def wait(self, until: float | None = None) -> list[SendOutcome]:
         """Wait until a send returns, one passes its deadline, :meth:`nudge`, or
         ``until`` (``time.monotonic()``); then every outcome known, possibly none

@@ -8,15 +8,17 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from receivers import WebhookReceiver
 from test_outbox import T0, seed, titles
 
 from monitor.alerts import drain as drain_module
-from monitor.alerts.drain import Dispatch, deliver_due, drain
+from monitor.alerts.drain import Dispatch, deliver_due, drain, record_before_exit
 from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RetryPolicy, RuleDelivery
+from monitor.alerts.sendpool import SendOutcome, SendPool
 from monitor.errors import StoreUnavailable
 from monitor.store.repo import Store
 
@@ -108,3 +110,25 @@ def test_sends_that_could_not_be_recorded_are_recorded_not_sent_again(store: Sto
         sent = titles(hook)
         assert sorted(sent) == sorted(set(sent)) == [f"[zoom] Story {i}" for i in range(3)]
         assert store.count_due_alerts(later) == 0 and report.pending == 0
+
+
+def test_a_run_that_ends_records_what_it_delivered_while_the_database_was_away(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        seed(store, notifier, 2)
+        dispatch = Dispatch()
+        with pytest.raises(StoreUnavailable):
+            run_drain(_DatabaseGoesAway(store, times=9), notifier, dispatch=dispatch,
+                      lease_s=5)  # type: ignore[arg-type]
+        delivered = len(hook.delivered)
+        assert delivered >= 1
+        # The database is back when the run ends: recorded, never due again.
+        record_before_exit(store, dispatch.pool, T0)
+        assert store.count_due_alerts(T0 + timedelta(minutes=5)) == 2 - delivered
+    # Still away when it ends: said (how many, which), nothing raised.
+    pool = SendPool()
+    pool.put_back([SendOutcome(job=SimpleNamespace(id=41), target="t", error=None)])
+    record_before_exit(_DatabaseGoesAway(store, times=1), pool, T0)  # type: ignore[arg-type]
+    assert "deliver.unrecorded alerts=1 ids=[41]" in caplog.text
