@@ -1,7 +1,7 @@
 """Web benchmark: latency and server CPU of the dashboard and API under load, before
 and after a change on the same data, and what the load costs the daemon's poll cycle.
 
-Per backend (SQLite file, PostgreSQL schema):
+Per backend (SQLite file, PostgreSQL database):
   1. store ARTICLES articles (text from ``corpus/ag_news``, read in place from
      ``$MONITOR_SHARED_DATA`` or ``../shared/data``) and MATCHES matches with evidence;
   2. for each code version (``--baseline REF``, checked out from git into a temporary
@@ -12,12 +12,15 @@ Per backend (SQLite file, PostgreSQL schema):
      p99 (ms); overall, the server's CPU time per request (from /proc: independent of
      what else the machine runs, unlike latency on a shared machine);
   3. the in-process ingest benchmark (``bench/ingest.py ours``: a farm of feeds on
-     nginx, first ingest, 100 rules, one parse process), once alone and once while the
-     clients run against this checkout's server. SQLite: into a copy of the seeded
-     database, and, beside the load, into the very database the server reads (WAL: a
-     reader must not hold up the writer); PostgreSQL: into fresh schemas (MVCC readers
-     take no locks a writer waits for). On 2 CPUs the cost is mostly CPU shared with
-     the web server and the clients (the load generator runs on the same machine).
+     nginx, first ingest, 100 rules, one parse process) alone, and beside the clients
+     against this checkout's server (at serve's default ``--nice``), with the pacer off
+     and with ``http.cpu_while_polling: PACE``; ``--repeats`` times, alternated, medians
+     reported. Each ingest goes into its own copy of the seeded database (a file copy on
+     SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL); beside the load, into the
+     very database the server reads, as a replica shares the daemon's (so a pacing server
+     sees the poll's leases; on SQLite, WAL: a reader must not hold up the writer). On 2
+     CPUs the cost is mostly CPU shared with the web server and the clients (the load
+     generator runs on the same machine).
 
 Where the CPU goes, per load run: cores used by ``serve`` (its process tree, under its
 ``--nice``), by the load generator (this process's event loop), by the PostgreSQL
@@ -28,6 +31,7 @@ per request of serve and of its backends, which the machine's load hardly change
 
 Run:  python bench/web.py [--articles 100000] [--matches 50000] [--seconds 30]
       [--clients 20] [--workers 1] [--baseline fc4048f] [--backend sqlite ...]
+      [--pace 0.25] [--repeats 3]
 Results are printed; record them by hand in bench/RESULTS.md.
 """
 
@@ -102,15 +106,20 @@ def seed(url: str, articles: int, matches: int) -> None:
             if items:
                 store.save_articles(feed_id, items, {}, now)
         store.record_fetches([])
+        # The claim above leased the feeds: a serve that paces itself while a poll
+        # holds a lease would otherwise take the seeding for a poll for 5 minutes.
+        store.release_leases("seed")
 
 
-def start_server(url: str, workdir: Path, code: Path, workers: int = 1,
-                 nice: int = 0) -> tuple[subprocess.Popen[bytes], str]:
-    """``news-monitor serve`` of the checkout at ``code`` over ``url``."""
+def start_server(url: str, workdir: Path, code: Path, workers: int = 1, nice: int = 0,
+                 pace: float | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``news-monitor serve`` of the checkout at ``code`` over ``url`` (with ``pace``:
+    ``http.cpu_while_polling``)."""
     port = ingest.free_port()
     config = workdir / "web.yaml"
     rules = "".join(f'  - {{name: rule-{i}, query: "x{i}", notify: []}}\n' for i in range(10))
-    config.write_text(f'http:\n  listen: 127.0.0.1:{port}\n  tokens:\n'
+    paced = f"  cpu_while_polling: {pace}\n" if pace else ""
+    config.write_text(f'http:\n  listen: 127.0.0.1:{port}\n{paced}  tokens:\n'
                       f'    bench: {{token: "{TOKEN}", role: read}}\nrules:\n{rules}',
                       encoding="utf-8")
     env = {**os.environ, "MONITOR_DATABASE_URL": named(url, WEB_APP), "PYTHONPATH": str(code)}
@@ -284,29 +293,58 @@ def ingest_child(farm: str, url: str, feeds: int) -> dict[str, Any]:
                          "100", named(url, INGEST_APP), "20", "20", "1", "0"])
 
 
-def pg_url() -> tuple[str, str]:
+def pg_database(template: str | None = None) -> tuple[str, str]:
+    """A new PostgreSQL database (a copy of ``template``, if given): its URL and name.
+    A template copy is a file copy on the server: seconds, not a re-seed."""
     import psycopg
 
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    name = f"nm_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    base = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}?options=-csearch_path%3D{schema}", schema
+        for attempt in range(40):  # a server just stopped may still be disconnecting
+            try:
+                conn.execute(f'CREATE DATABASE "{name}"'
+                             + (f' TEMPLATE "{template}"' if template else ""))
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 39:
+                    raise
+                time.sleep(0.25)
+    base = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1).rsplit("/", 1)[0]
+    return f"{base}/{name}", name
 
 
-def drop_pg(schema: str) -> None:
+def drop_pg(name: str) -> None:
     import psycopg
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def fresh_url(backend: str, work: Path, name: str, schemas: list[str]) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{work / name}.db"
-    url, schema = pg_url()
-    schemas.append(schema)
-    return url
+class Databases:
+    """The seeded database and its copies (files on SQLite, databases on PostgreSQL)."""
+
+    def __init__(self, backend: str, work: Path) -> None:
+        self.backend, self.work = backend, work
+        self.made: list[str] = []
+        if backend == "sqlite":
+            self.seeded = f"sqlite:///{work / 'web.db'}"
+        else:
+            self.seeded, name = pg_database()
+            self.made.append(name)
+
+    def copy(self, name: str) -> str:
+        """A copy of the seeded database as it is now (call it before anything is
+        ingested into the seeded one, and with no server on it)."""
+        if self.backend == "sqlite":
+            shutil.copy(self.work / "web.db", self.work / f"{name}.db")
+            return f"sqlite:///{self.work / name}.db"
+        url, made = pg_database(template=self.made[0])
+        self.made.append(made)
+        return url
+
+    def drop(self) -> None:
+        for name in self.made:
+            drop_pg(name)
 
 
 @dataclass
@@ -325,6 +363,8 @@ class Loaded:
     during: Any = None
     #: The web's backends running a query at once (sampled 4 times a second): mean, most.
     at_once: tuple[float, int] = (0.0, 0)
+    #: Requests the pacer held back, and the seconds they waited (from /metrics).
+    paced: tuple[float, float] = (0.0, 0.0)
 
     @property
     def requests(self) -> int:
@@ -332,10 +372,10 @@ class Loaded:
 
 
 def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: Any = None,
-            workers: int = 1, nice: int = 0) -> Loaded:
+            workers: int = 1, nice: int = 0, pace: float | None = None) -> Loaded:
     """Serve ``url`` with the checkout ``code`` and load it, ``during()`` run in a
     thread under the load; per-process CPU measured over the load."""
-    proc, base = start_server(url, work, code, workers, nice)
+    proc, base = start_server(url, work, code, workers, nice, pace)
     pg = url.startswith("postgresql")
     try:
         asyncio.run(load(base, args.clients, 3))  # warm-up, not counted
@@ -356,6 +396,7 @@ def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: 
             wall = time.perf_counter() - wall
             cpu = cpu_seconds(proc.pid) - cpu_before
             machine = machine_cpu() - machine_before
+        paced = paced_counts(base)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -368,7 +409,21 @@ def measure(url: str, work: Path, code: Path, args: argparse.Namespace, during: 
     if backends:
         result.at_once = backends.at_once(WEB_APP)
     result.db_ms = 1000 * web_db / max(1, result.requests)
+    result.paced = paced
     return result
+
+
+def paced_counts(base: str) -> tuple[float, float]:
+    """The pacer's counters of a running serve (0, 0 for a version without them)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{base}/metrics",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        samples = dict(line.rsplit(" ", 1) for line in response.read().decode().splitlines()
+                       if line and not line.startswith("#"))
+    return (float(samples.get("newsmonitor_web_paced_requests_total", 0)),
+            float(samples.get("newsmonitor_web_paced_wait_seconds_total", 0)))
 
 
 def cores_line(backend: str, label: str, run: Loaded) -> str:
@@ -404,31 +459,15 @@ def latency_table(backend: str, runs: list[tuple[str, Loaded]], seconds: float) 
     return lines
 
 
-def fresh_copy(backend: str, work: Path, url: str, schemas: list[str]) -> str:
-    """A second ingest target like the first: on SQLite a copy of the seeded database
-    taken before (the served one has the farm's articles by then), served itself;
-    on PostgreSQL a fresh schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{work / 'beside2.db'}"
-    return fresh_url(backend, work, "beside2", schemas)
-
-
 def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -> list[str]:
-    schemas: list[str] = []
+    dbs = Databases(backend, work)
     lines: list[str] = []
     try:
-        url = fresh_url(backend, work, "web", schemas)
+        url = dbs.seeded
         started = time.perf_counter()
         seed(url, args.articles, args.matches)
         lines.append(f"{backend}: seeded {args.articles:,} articles and {args.matches:,} matches "
                      f"in {time.perf_counter() - started:.0f} s")
-        if backend == "sqlite":  # the ingest alone goes into a copy of the same data
-            shutil.copy(work / "web.db", work / "alone.db")
-            shutil.copy(work / "web.db", work / "beside2.db")
-            alone_url, beside_url = f"sqlite:///{work / 'alone.db'}", url
-        else:
-            alone_url = fresh_url(backend, work, "alone", schemas)
-            beside_url = fresh_url(backend, work, "beside", schemas)
         # Latency at normal priority (--nice 0): the machine may run other work.
         runs = []
         codes = [("after", HERE.parent, 1, 0)]
@@ -438,30 +477,58 @@ def run_backend(backend: str, args: argparse.Namespace, farm: str, work: Path) -
         if args.workers > 1:
             codes.append((f"after, --workers {args.workers}", HERE.parent, args.workers, 0))
         for label, code, workers, nice in codes:
-            runs.append((label, measure(url, work, code, args, workers=workers, nice=nice)))
+            runs.append((label, measure(url, work, code, args, workers=workers, nice=nice,
+                                        pace=None if nice < 0 else args.pace)))
         lines += latency_table(backend, runs, args.seconds)
-        load_alone = os.getloadavg()[0]
-        alone = ingest_child(farm, alone_url, args.feeds)
-        rate_alone = alone["articles"] / alone["first_s"]
-        lines.append(f"{backend} ingest (first ingest of {args.feeds} feeds x 50 items, "
-                     f"100 rules): alone {rate_alone:,.0f} articles/s "
-                     f"({alone['first_s']:.1f} s, load average {load_alone:.1f})")
-        for nice in (0, NICE):  # serve's priority as before, then its default
-            target = beside_url if nice == 0 else fresh_copy(backend, work, url, schemas)
-            served = target if backend == "sqlite" else url
-            run = measure(served, work, HERE.parent, args,
-                          lambda t=target: ingest_child(farm, t, args.feeds), nice=nice)
-            loaded = run.during
-            rate_loaded = loaded["articles"] / loaded["first_s"]
-            every = [v for values in run.times.values() for v in values]
-            lines.append(f"{backend} ingest beside the web load (serve --nice {nice}): "
-                         f"{rate_loaded:,.0f} articles/s ({loaded['first_s']:.1f} s): "
-                         f"slowdown {100 * (1 - rate_loaded / rate_alone):.0f}%; web "
-                         f"{run.requests / args.seconds:.0f} req/s, p95 {pct(every, 95):.0f} ms")
-            lines.append(cores_line(backend, f"beside, --nice {nice}", run))
+        lines += ingest_beside(backend, args, farm, work, dbs)
     finally:
-        for schema in schemas:
-            drop_pg(schema)
+        dbs.drop()
+    return lines
+
+
+def ingest_beside(backend: str, args: argparse.Namespace, farm: str, work: Path,
+                  dbs: Databases) -> list[str]:
+    """The ingest alone and beside the web load, alternated ``--repeats`` times, each
+    into its own copy of the seeded database; beside the load, into the very database
+    the server reads (so a pacing server sees the poll's leases), served at serve's
+    default priority, without and with ``--pace``. Medians, since one ingest of a few
+    seconds on a shared machine varies by tens of percent."""
+    paces = [None] + ([args.pace] if args.pace else [])
+    rates: dict[str, list[float]] = {"alone": []}
+    web: dict[str, list[tuple[float, float]]] = {}
+    held: dict[str, list[tuple[float, float]]] = {}
+    last: dict[str, Loaded] = {}
+    for i in range(args.repeats):
+        alone = ingest_child(farm, dbs.copy(f"alone{i}"), args.feeds)
+        rates["alone"].append(alone["articles"] / alone["first_s"])
+        for pace in paces:
+            label = "beside, pacer off" if pace is None else f"beside, pacer {pace:g} cores"
+            target = dbs.copy(f"beside{i}{pace}")
+            run = measure(target, work, HERE.parent, args,
+                          lambda t=target: ingest_child(farm, t, args.feeds), nice=NICE,
+                          pace=pace)
+            rates.setdefault(label, []).append(run.during["articles"] / run.during["first_s"])
+            every = [v for values in run.times.values() for v in values]
+            web.setdefault(label, []).append((run.requests / args.seconds, pct(every, 95)))
+            held.setdefault(label, []).append(run.paced)
+            last[label] = run
+    alone_median = statistics.median(rates["alone"])
+    lines = [f"{backend} ingest (first ingest of {args.feeds} feeds x 50 items, 100 rules), "
+             f"{args.repeats} runs each, alternated; serve --nice {NICE}:",
+             "| ingest | articles/s (each run) | median | slowdown | web req/s | web p95 ms "
+             "| requests held back (s waited), each run |",
+             "|---|---|---|---|---|---|---|"]
+    for label, values in rates.items():
+        median = statistics.median(values)
+        each = ", ".join(f"{v:,.0f}" for v in values)
+        slow = "" if label == "alone" else f"{100 * (1 - median / alone_median):.0f}%"
+        load = web.get(label)
+        req = f"{statistics.median(r for r, _ in load):.0f}" if load else ""
+        p95 = f"{statistics.median(p for _, p in load):.0f}" if load else ""
+        waits = ", ".join(f"{n:,.0f} ({w:.1f})" for n, w in held.get(label, []))
+        lines.append(f"| {label} | {each} | {median:,.0f} | {slow} | {req} | {p95} | {waits} |")
+    lines.append("")
+    lines += [cores_line(backend, f"{label}, last run", run) for label, run in last.items()]
     return lines
 
 
@@ -477,6 +544,11 @@ def main() -> int:
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure this checkout with serve --workers N")
+    parser.add_argument("--pace", type=float, default=0.25,
+                        help="http.cpu_while_polling of the served config (0: pacer off); "
+                             "the ingest beside the load is measured without and with it")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="ingest runs alone and beside the load, alternated")
     parser.add_argument("--baseline", default="fc4048f",
                         help="git ref measured first, on the same data ('' to skip)")
     args = parser.parse_args()
@@ -498,6 +570,7 @@ def main() -> int:
                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: python bench/web.py "
                f"--articles {args.articles} --matches {args.matches} --seconds {args.seconds:g} "
                f"--clients {args.clients} --feeds {args.feeds} --workers {args.workers} "
+               f"--pace {args.pace:g} --repeats {args.repeats} "
                f"--baseline '{args.baseline}'")
     print("\n".join(out))
     return 0

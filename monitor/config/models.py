@@ -498,9 +498,10 @@ class HttpSettings(_Settings):
     public_metrics: bool = False
     #: While a poll pass runs (some process holds a feed lease), a web process spends
     #: at most this many cores, its requests taking turns, so that dashboard load does
-    #: not slow the poll cycle (monitor.web.pace). Off (null) by default: not yet
-    #: measured under bench/web.py.
-    cpu_while_polling: float | None = Field(None, gt=0)
+    #: not slow the poll cycle (monitor.web.pace); null: no limit. 0.25 measured: the
+    #: ingest beside 20 clients 6% slower on SQLite and 0% on PostgreSQL, against 13% /
+    #: 8% without it (bench/web.py, bench/RESULTS.md).
+    cpu_while_polling: float | None = Field(0.25, gt=0)
 
     @field_validator("listen")
     @classmethod
