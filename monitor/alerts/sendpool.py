@@ -149,7 +149,7 @@ class SendPool:
                 items.append(self._finished.get_nowait())
             except queue.Empty:
                 break
-        outcomes, self._unrecorded = self._unrecorded, []
+        outcomes = self.take_unrecorded()
         outcomes += [self._finish(item) for item in items if item is not _NUDGE]
         return outcomes + self._expire(time.monotonic())
 

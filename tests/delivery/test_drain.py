@@ -30,8 +30,9 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
-def run_drain(store: Store, notifier: Notifier, **kwargs: object) -> drain_module.DeliveryReport:
-    return drain(store, notifier, lambda: T0, owner="w", batch=5, rules=RuleDelivery(),
+def run_drain(store: Store, notifier: Notifier, now: datetime = T0,
+              **kwargs: object) -> drain_module.DeliveryReport:
+    return drain(store, notifier, lambda: now, owner="w", batch=5, rules=RuleDelivery(),
                  policy=RetryPolicy(), **kwargs)  # type: ignore[arg-type]
 
 
@@ -103,10 +104,8 @@ def test_sends_that_could_not_be_recorded_are_recorded_not_sent_again(store: Sto
         # (another failure first) records them; nothing is claimed and sent again.
         later = T0 + timedelta(minutes=5)
         with pytest.raises(StoreUnavailable):
-            drain(flaky, notifier, lambda: later, owner="w", batch=5, rules=RuleDelivery(),
-                  policy=RetryPolicy(), dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
-        report = drain(flaky, notifier, lambda: later, owner="w", batch=5, rules=RuleDelivery(),
-                       policy=RetryPolicy(), dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
+            run_drain(flaky, notifier, later, dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
+        report = run_drain(flaky, notifier, later, dispatch=dispatch, lease_s=5)  # type: ignore[arg-type]
         sent = titles(hook)
         assert sorted(sent) == sorted(set(sent)) == [f"[zoom] Story {i}" for i in range(3)]
         assert store.count_due_alerts(later) == 0 and report.pending == 0
