@@ -190,8 +190,34 @@ def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> E
             # in bounded time: the outage is then noticed and retried with back-off, and
             # a stop is not held by a worker thread waiting on a dead socket.
             args = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in parsed.query}
-            return create_engine(url, pool_pre_ping=True, future=True, connect_args=args)
+            engine = create_engine(url, pool_pre_ping=True, future=True, connect_args=args)
+            event.listen(engine, "handle_error", _broken_is_a_disconnect)
+            return engine
         raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
+
+
+def _broken_is_a_disconnect(context: Any) -> None:
+    """A PostgreSQL error on a connection that is now broken is a lost connection
+    (retried at once on a new one), whatever its message. A backend terminated in the
+    middle of a pipelined ``executemany`` surfaces as "cannot exit pipeline mode while
+    busy", which SQLAlchemy does not recognise as a disconnect."""
+    if context.is_disconnect or context.connection is None:
+        return
+    dbapi_connection = getattr(context.connection.connection, "dbapi_connection", None)
+    if is_broken(dbapi_connection):
+        context.is_disconnect = True
+
+
+def is_broken(dbapi_connection: Any) -> bool:
+    """Whether a psycopg connection can no longer be used (its server side is gone)."""
+    if dbapi_connection is None:
+        return False
+    if getattr(dbapi_connection, "broken", False):
+        return True
+    from psycopg import pq
+
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    return pgconn is not None and pgconn.status == pq.ConnStatus.BAD
 
 
 def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
