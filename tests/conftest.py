@@ -73,3 +73,16 @@ def shared_data() -> Path:
             pytest.fail(f"shared test data missing at {SHARED_DATA} (CI=true)")
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The caches (apprise's schema index, the record of rule sets that compile) of this
+    session's own, for the CLI processes it starts too: no test sees or leaves the user's."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before

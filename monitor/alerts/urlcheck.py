@@ -21,12 +21,11 @@ pattern to apprise's own verdicts.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-import os
 import re
-from pathlib import Path
 from typing import Any
+
+from monitor.cache import read_json, write_json
 
 #: Our own plugin (monitor.alerts.console), registered with apprise when delivering.
 CONSOLE_SCHEMA = "console"
@@ -53,12 +52,6 @@ def refusal(url: str) -> str | None:
     if _usable_fast(url):
         return None
     return _refusal_by_apprise(url)
-
-
-def cache_dir() -> Path:
-    """Where the schema index is kept: $XDG_CACHE_HOME/news-monitor (~/.cache/...)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "news-monitor"
 
 
 def _usable_fast(url: str) -> bool:
@@ -131,10 +124,7 @@ def _apprise_version() -> str:
 
 
 def _load_index() -> dict[str, str]:
-    try:
-        data = json.loads((cache_dir() / _INDEX_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    data = read_json(_INDEX_FILE)
     if not isinstance(data, dict) or data.get("apprise") != _apprise_version():
         return {}
     schemas = data.get("schemas")
@@ -149,14 +139,10 @@ def _save_index() -> None:
         manager: Any = NotificationManager()
         schemas = {schema: manager[schema].__module__ for schema in manager.schemas()
                    if schema != CONSOLE_SCHEMA}
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{_INDEX_FILE}.{os.getpid()}"
-        tmp.write_text(json.dumps({"apprise": _apprise_version(), "schemas": schemas}),
-                       encoding="utf-8")
-        tmp.replace(folder / _INDEX_FILE)
     except Exception:
         logging.getLogger(__name__).debug("apprise schema index not saved", exc_info=True)
+        return
+    write_json(_INDEX_FILE, {"apprise": _apprise_version(), "schemas": schemas})
 
 
 def _refusal_by_apprise(url: str) -> str | None:

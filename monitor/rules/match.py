@@ -10,7 +10,8 @@ evaluated. Evaluation is a walk over small node objects built by ``compile``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,12 @@ class RuleSet:
                              for r in self._rules)
         self._needs_language = "lang" in self._scan_fields or any(r.languages for r in self._rules)
 
+    @staticmethod
+    def deferred(build: Callable[[], RuleSet]) -> RuleSet:
+        """A RuleSet that ``build`` compiles when it is first used (a run that matches
+        nothing never compiles it); safe to first use from several threads."""
+        return _DeferredRuleSet(build)
+
     @property
     def rule_names(self) -> tuple[str, ...]:
         """Names of all rules, in configuration order."""
@@ -148,3 +155,20 @@ class RuleSet:
         rules, leaves = self._rules, self._leaves
         return [match_for(ctx, rules[i].name, rules[i].root, leaves[i])
                 for i in self.matching(ctx)]
+
+
+class _DeferredRuleSet(RuleSet):
+    """See RuleSet.deferred: empty until an attribute of the compiled set is asked for."""
+
+    def __init__(self, build: Callable[[], RuleSet]) -> None:  # the build fills in the rest
+        self._build = build
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set yet, i.e. before the first use.
+        if not name.startswith("_") or name.startswith("__") or name in ("_build", "_lock"):
+            raise AttributeError(name)
+        with self._lock:
+            if "_rules" not in self.__dict__:
+                self.__dict__.update(vars(self._build()))
+        return object.__getattribute__(self, name)
