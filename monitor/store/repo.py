@@ -258,7 +258,16 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         by_url = {s.url: s for s in specs}  # the last spec of a URL wins, as in a dict
 
         def work(conn: Connection) -> None:
-            rows = [_feed_values(by_url[u], now, default_interval_s) for u in sorted(by_url)]
+            # Only feeds new or changed are written: a start with an unchanged config
+            # (every cron `once`) reads the table and writes nothing.
+            stored = {url: (name, list(tags), interval_s, active) for url, name, tags,
+                      interval_s, active in conn.execute(select(
+                          feed.c.url, feed.c.name, feed.c.tags, feed.c.interval_s,
+                          feed.c.active))}
+            rows = [row for row in (_feed_values(by_url[u], now, default_interval_s)
+                                    for u in sorted(by_url))
+                    if stored.get(row["url"]) != (row["name"], row["tags"],
+                                                  row["interval_s"], True)]
             if rows:
                 stmt = _insert(conn, feed)
                 stmt = stmt.on_conflict_do_update(
@@ -267,12 +276,12 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
                           "interval_s": stmt.excluded.interval_s, "active": True},
                 )
                 conn.execute(stmt, rows)
-            active = conn.execute(select(feed.c.id, feed.c.url).where(feed.c.active == true()))
-            stale = [fid for fid, url in active if url not in by_url]
+            stale = [url for url, (*_, active) in stored.items() if active and url not in by_url]
             for chunk in _chunks(stale):
-                conn.execute(update(feed).where(feed.c.id.in_(chunk))
+                conn.execute(update(feed).where(feed.c.url.in_(chunk))
                              .values(active=False, lease_owner=None, lease_until=None))
-            log.info("store.feeds_synced feeds=%d deactivated=%d", len(rows), len(stale))
+            log.info("store.feeds_synced feeds=%d written=%d deactivated=%d", len(by_url),
+                     len(rows), len(stale))
 
         self._tx("syncing feeds", work)
 

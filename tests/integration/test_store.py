@@ -136,6 +136,22 @@ def test_sync_feeds_upserts_deactivates_and_new_feeds_are_due(store: Store) -> N
     assert len(store.feed_statuses()) == 3
 
 
+def test_an_unchanged_config_is_synced_without_a_write(store: Store) -> None:
+    """Every cron `once` syncs its feeds: unchanged ones are read, not rewritten."""
+    from sqlalchemy import event
+
+    store.sync_feeds([FEED_A, FEED_B], T0)
+    statements: list[str] = []
+    event.listen(store._engine, "before_cursor_execute",
+                 lambda _conn, _cur, sql, *_: statements.append(sql.split()[0].upper()))
+    store.sync_feeds([FEED_A, FEED_B], T0 + timedelta(minutes=5))
+    assert "SELECT" in statements and not {"INSERT", "UPDATE"} & set(statements)
+    renamed = FeedSpec(url=FEED_B.url, name="B renamed", tags=FEED_B.tags)
+    store.sync_feeds([FEED_A, renamed], T0 + timedelta(minutes=6))
+    assert "INSERT" in statements  # the upsert, of the changed feed only
+    assert {s.url: s.name for s in store.feed_statuses()}[FEED_B.url] == "B renamed"
+
+
 def test_claim_due_feeds_leases_until_expiry_or_release(store: Store) -> None:
     store.sync_feeds([FEED_A, FEED_B], T0)
     first = store.claim_due_feeds(T0, owner="w1", lease_s=300, limit=1)
