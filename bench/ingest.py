@@ -17,7 +17,8 @@ in its own process, so memory figures are its own.
         ``news-monitor once -c CONFIG`` (the (a) farm and rules, every alert delivered
         to a local webhook inside that run), then a second ``once`` (all 304), against
         a fresh Python process running reader's ``update_feeds(workers=4)`` on a
-        database where the feeds were added beforehand, then again (all 304).
+        database where the feeds were added beforehand, then again (all 304). The
+        measured ``monitor`` package is compiled to bytecode first, as an install is.
 
     (f) with ``--before TREE``: (a) and (d) also with the ``monitor`` package of another
         checkout (``git archive COMMIT monitor | tar -x -C TREE``), in the same run;
