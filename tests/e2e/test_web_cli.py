@@ -90,7 +90,12 @@ def test_run_serves_probes_metrics_and_api_beside_the_daemon(db_url: str, tmp_pa
                     break
                 time.sleep(0.3)
             assert {m["rule"] for m in json.loads(body)["items"]} == {"zoom"}
+            # The poll is counted once its feed is stored: a moment after its matches show.
             status, metrics = _get(f"http://127.0.0.1:{port}/metrics", ADMIN)
+            while ('newsmonitor_feed_polls_total{result="ok"} 0.0' in metrics
+                   and time.monotonic() < deadline):
+                time.sleep(0.1)
+                status, metrics = _get(f"http://127.0.0.1:{port}/metrics", ADMIN)
             assert status == 200
             assert 'newsmonitor_feed_polls_total{result="ok"} 1.0' in metrics
             assert 'newsmonitor_rule_matches_total{rule="zoom"} 2.0' in metrics
