@@ -200,12 +200,19 @@ def _broken_is_a_disconnect(context: Any) -> None:
     """A PostgreSQL error on a connection that is now broken is a lost connection
     (retried at once on a new one), whatever its message. A backend terminated in the
     middle of a pipelined ``executemany`` surfaces as "cannot exit pipeline mode while
-    busy", which SQLAlchemy does not recognise as a disconnect."""
+    busy", which SQLAlchemy does not recognise as a disconnect; libpq may not have
+    marked the connection bad yet when it is raised (seen in CI), so that message is a
+    lost connection too: a pipeline that cannot end leaves nothing to reuse, and the
+    transaction, never committed, is safe to run again."""
     if context.is_disconnect or context.connection is None:
         return
     dbapi_connection = getattr(context.connection.connection, "dbapi_connection", None)
-    if is_broken(dbapi_connection):
+    if is_broken(dbapi_connection) or _PIPELINE_STUCK in str(context.original_exception):
         context.is_disconnect = True
+
+
+#: psycopg's error when a pipeline's results never came (its backend went away).
+_PIPELINE_STUCK = "cannot exit pipeline mode while busy"
 
 
 def is_broken(dbapi_connection: Any) -> bool:
