@@ -240,7 +240,13 @@ class Polling(Ingesting):
         on_alerts: Callable[[], None] | None = None,
     ) -> None:
         started = time.monotonic()
-        result = await fetcher.fetch(feed.fetch_url or feed.url, feed.etag, feed.last_modified)
+        url = feed.fetch_url or feed.url
+        try:
+            result = await fetcher.fetch(url, feed.etag, feed.last_modified)
+        except Exception as e:  # a bug (or a broken install) is this feed's failure, said
+            log.exception("feed.fetch_crashed url=%s", feed.url)
+            result = FetchResult(url=url, final_url=url, status=None,
+                                 error=f"internal error: {type(e).__name__}: {e}")
         if result.body is not None:
             parsed = await self._parse_elsewhere(feed, result)
             # Parsing, matching and the database work run in a worker thread so

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from feedserver import FeedServer
 
-from monitor.poll import ingest
 from monitor.config import Settings
 from monitor.feeds.health import health, next_poll
+from monitor.poll import ingest
 from monitor.service import Monitor
 from monitor.store.repo import FeedStatus
 
@@ -334,3 +334,31 @@ def test_a_hanging_feed_holds_back_neither_other_polls_nor_their_alerts(
 
         asyncio.run(scenario())
         assert "Zoom f2" in hook.delivered[0].body.decode()
+
+
+def test_a_fetch_that_raises_is_that_feeds_failure_and_the_others_go_on(
+    db_url: str, server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fetcher that raises instead of returning an error (a bug, or a broken install:
+    # `import aiohttp` failing) was lost with its task: the pass said "0 failed".
+    from monitor.feeds.fetch import Fetcher
+
+    bad = server.add("/bad", rss("x"), content_type=RSS_TYPE)
+    ok = server.add("/ok", rss("a"), content_type=RSS_TYPE)
+    fetch = Fetcher.fetch
+
+    async def broken_for_one(self: Fetcher, url: str, *args: Any) -> Any:
+        if url == bad:
+            raise ImportError("no module named aiohttp")
+        return await fetch(self, url, *args)
+
+    monkeypatch.setattr(Fetcher, "fetch", broken_for_one)
+    m = make_monitor(db_url, [bad, ok], Clock())
+    try:
+        report = asyncio.run(m.poll(all_feeds=True))
+        assert report.feeds == 2 and report.failed == 1 and report.new_articles == 1
+        assert report.errors == {bad: "internal error: ImportError: no module named aiohttp"}
+        assert statuses(m)[bad].last_error == report.errors[bad]
+        assert m.store.feeds_leased_elsewhere(T0, "someone-else") == []  # none left leased
+    finally:
+        m.close()
