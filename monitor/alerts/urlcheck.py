@@ -35,7 +35,8 @@ _INDEX_FILE = "apprise-schemas.json"
 #: apprise's generic webhook plugins (custom_json, custom_xml, custom_form).
 _WEBHOOK_SCHEMAS = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+#: A host name label apprise accepts: 2-63 characters, or one letter (it refuses ``0.a``).
+_LABEL = r"(?:[a-z0-9][a-z0-9-]{0,61}[a-z0-9]|[a-z])"
 #: A webhook URL every part of which apprise accepts: an IPv4 address or a host name
 #: whose last label starts with a letter (apprise refuses ``host.1``), a port from 1,
 #: a path of unreserved characters and escapes. Anything else goes the long way.
