@@ -23,6 +23,7 @@ import email.policy
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,9 +163,12 @@ class WebhookReceiver:
     ones answered 2xx.
     """
 
-    def __init__(self, *, fail_first: int = 0, fail_status: int = 500) -> None:
+    def __init__(self, *, fail_first: int = 0, fail_status: int = 500,
+                 delay_s: float = 0.0) -> None:
         self.fail_first = fail_first
         self.fail_status = fail_status
+        #: Each answer is sent this long after the request was recorded (a slow target).
+        self.delay_s = delay_s
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -231,6 +235,7 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status = receiver._answer(self.command, self.path, dict(self.headers), body)
+                time.sleep(receiver.delay_s)
                 payload = b'{"ok": true}' if status < 300 else b'{"error": "injected failure"}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -146,8 +146,15 @@ def drain(
 def record_before_exit(store: AlertStore, pool: SendPool, now: datetime) -> None:
     """On the way out: mark sent what was delivered while the database was away (its
     outcome put back in ``pool``). If the database is still away, say which alerts may
-    be sent again by the next run (their leases expire; a failure is retried anyway)."""
-    delivered = [o.job.id for o in pool.take_unrecorded() if o.error is None]
+    be sent again by the next run (their leases expire; a failure is retried anyway).
+
+    Sends still in flight (a pass that failed on the database had started the next
+    row of a target) are waited for, each within its own timeout, as a pass that
+    stops waits for them: one delivered after the failure is recorded too."""
+    outcomes = pool.take_unrecorded()
+    while pool.running:
+        outcomes += pool.wait()
+    delivered = [o.job.id for o in outcomes if o.error is None]
     if not delivered:
         return
     try:
