@@ -13,10 +13,14 @@ IDF comes from a general word-frequency list of the article's language
 (``prior``): static, so every process decides the same from the first article on, and
 a restart has nothing to rebuild for it. It measured +0.11 recall over the online IDF
 below at the same threshold (bench/RESULTS.md). For a language without a list (or
-unknown), IDF is the inverse document frequency over the articles of the open stories
-(each story keeps how many of its articles carry each term). It is computed from
-the open stories alone, so any process holding the same open stories (a restart,
-another replica) makes the same decision: deterministic given the arrival order.
+unknown), IDF is the inverse document frequency over the open stories' articles of
+such languages (each story keeps how many of them carry each term, and how many
+there are under the key ``""``, which no token can be). Articles weighed by a list
+are not counted there: their words would skew the weights of the other languages'
+terms, and counting them was a fifth of the cost of placing an article. It is
+computed from the open stories alone, so any process holding the same open stories
+(a restart, another replica) makes the same decision: deterministic given the
+arrival order.
 An earlier version counted *stories* per term; with many small fragments that
 flattens the weights of the words that name an event, and it measured far worse
 (bench/RESULTS.md). A story stays open ``window_s`` after its first article.
@@ -76,6 +80,9 @@ class Placement:
     score: float
     vector: Vector = field(repr=False)
     signature: minhash.Signature | None = field(repr=False)
+    #: The vector was weighed by the online IDF (no word list for the language): the
+    #: article then counts in that IDF's document frequencies.
+    online: bool = False
 
 
 @dataclass
@@ -91,7 +98,8 @@ class OpenStory:
     articles: int = 0
     #: MinHash signatures of its articles (for the near-duplicate check).
     signatures: list[minhash.Signature] = field(default_factory=list)
-    #: term -> how many of its articles carry it (its share of the document frequency).
+    #: term -> how many of its articles weighed by the online IDF carry it (its share
+    #: of that IDF's document frequency); ``""`` -> how many such articles it has.
     terms: dict[str, int] = field(default_factory=dict)
 
 
@@ -120,7 +128,8 @@ class StoryIndex:
         self._buckets: dict[bytes, list[tuple[int, minhash.Signature]]] = {}
         #: (first_seen, id) of the open stories: the next to close on top.
         self._closing: list[tuple[datetime, int]] = []
-        #: term -> articles of the open stories carrying it, and how many articles.
+        #: term -> articles of the open stories (weighed by the online IDF) carrying
+        #: it, and how many such articles there are.
         self._df: dict[str, int] = {}
         self._articles = 0
 
@@ -142,22 +151,24 @@ class StoryIndex:
         """Where an article with this text goes."""
         self.expire(now)
         sig = minhash.signature(text.shingles())
-        vector = self._vector(text)
+        vector, online = self._vector(text)
         if sig is not None:
             story, jaccard = self._duplicate_of(sig)
             if story is not None:
-                return Placement(story, "duplicate", jaccard, vector, sig)
+                return Placement(story, "duplicate", jaccard, vector, sig, online)
         story, cosine = self._most_similar(vector)
         if story is not None and cosine >= self.settings.threshold:
-            return Placement(story, "similar", cosine, vector, sig)
-        return Placement(None, "new", 0.0, vector, sig)
+            return Placement(story, "similar", cosine, vector, sig, online)
+        return Placement(None, "new", 0.0, vector, sig, online)
 
     def add(self, story_id: int, placement: Placement, now: datetime) -> OpenStory:
         """Record an article in story ``story_id`` (opened now if new to the index)."""
         story = self.stories.get(story_id)
         if story is None:
             story = self.open(story_id, now, {})
-        self._count_terms(story, {t: 1 for t in placement.vector}, 1)
+        story.articles += 1
+        if placement.online:
+            self._count_terms(story, {t: 1 for t in placement.vector}, 1)
         centroid = story.centroid
         square = story.norm * story.norm if centroid else 0.0
         for term, weight in placement.vector.items():
@@ -176,23 +187,30 @@ class StoryIndex:
     def open(self, story_id: int, first_seen: datetime, centroid: Vector,
              articles: int = 0, terms: dict[str, int] | None = None) -> OpenStory:
         """Put a story in the index (a new one, or one loaded from the store)."""
-        story = OpenStory(story_id, first_seen, {}, 0.0, 0)
+        story = OpenStory(story_id, first_seen, {}, 0.0, articles)
         self.stories[story_id] = story
         heapq.heappush(self._closing, (first_seen, story_id))
         self._set_centroid(story, dict(centroid))
-        self._count_terms(story, terms or {}, articles)
+        terms = dict(terms or {})
+        # Stored before the count was kept: every article was counted.
+        counted = terms.pop("", articles if terms else 0)
+        self._count_terms(story, terms, counted)
         return story
 
     def _count_terms(self, story: OpenStory, terms: dict[str, int], articles: int) -> None:
-        """Add (or with negative counts, take away) articles to the document frequency."""
+        """Add (or with negative counts, take away) articles weighed by the online IDF
+        to its document frequency."""
         df, own = self._df, story.terms
         for term, n in terms.items():
             own[term] = own.get(term, 0) + n
             df[term] = left = df.get(term, 0) + n
             if left <= 0:
                 del df[term]
-        story.articles += articles
-        self._articles += articles
+        if articles:
+            own[""] = left = own.get("", 0) + articles
+            if left <= 0:
+                del own[""]
+            self._articles += articles
 
     def close(self, story_id: int) -> None:
         """Take a story out (to reload it, or because it closed)."""
@@ -204,7 +222,8 @@ class StoryIndex:
         for key in minhash.bands(sig):
             self._buckets.setdefault(key, []).append((story_id, sig))
 
-    def _vector(self, text: StoryText) -> Vector:
+    def _vector(self, text: StoryText) -> tuple[Vector, bool]:
+        """The article's unit TF-IDF vector; True when weighed by the online IDF."""
         table = prior.idf_table(text.language)
         if table is not None:
             # The language's word frequencies: static, the same from the first article on.
@@ -217,7 +236,7 @@ class StoryIndex:
             weights = {t: c * (log(n / (2 + df.get(t, 0))) + 1.0)
                        for t, c in text.term_counts().items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {t: w / norm for t, w in weights.items()}
+        return {t: w / norm for t, w in weights.items()}, table is None
 
     def _duplicate_of(self, sig: minhash.Signature) -> tuple[int | None, float]:
         best: tuple[float, int] | None = None
@@ -288,7 +307,8 @@ class StoryIndex:
 
     def _drop(self, story_id: int) -> None:
         story = self.stories.pop(story_id)
-        self._count_terms(story, {t: -n for t, n in story.terms.items()}, -story.articles)
+        counted = story.terms.get("", 0)
+        self._count_terms(story, {t: -n for t, n in story.terms.items() if t}, -counted)
         for term in story.centroid:
             self._unpost(term, story_id)
         for sig in story.signatures:

@@ -139,6 +139,31 @@ def test_a_restored_index_decides_like_the_live_one(language: str | None) -> Non
         assert (a.story, a.reason, round(a.score, 9)) == (b.story, b.reason, round(b.score, 9))
 
 
+def test_only_articles_without_a_word_list_count_in_the_online_idf() -> None:
+    """An English article is weighed by its word list: counting its words in the
+    online IDF would skew the other languages' weights (and cost a fifth of a place)."""
+    index = StoryIndex()
+    for story_id, (item, language) in enumerate([(TIKTOK, "en"), (FLOODS, None)], 1):
+        index.add(story_id, index.place(StoryText.of(*item, language), T0), T0)
+    assert index.stories[1].terms == {}
+    floods = index.stories[2]
+    assert floods.terms[""] == 1 and floods.terms["valencia"] == 1
+    assert (index._articles, index._df.get("valencia"), index._df.get("tiktok")) == (1, 1, None)
+    assert [s.articles for s in index.stories.values()] == [1, 1]
+    # Closing the unknown-language story takes its counts back out.
+    index.close(floods.id)
+    assert (index._articles, index._df) == (0, {})
+
+
+def test_a_story_stored_before_the_online_count_was_kept_counts_every_article() -> None:
+    index = StoryIndex()
+    index.open(3, T0, {"flood": 1.0}, articles=2, terms={"flood": 2, "valencia": 1})
+    assert (index._articles, index._df) == (2, {"flood": 2, "valencia": 1})
+    assert index.stories[3].terms == {"flood": 2, "valencia": 1, "": 2}
+    index.open(4, T0, {"ban": 1.0}, articles=5, terms={})  # English only, new format
+    assert index._articles == 2 and index.stories[4].articles == 5
+
+
 # -- language ------------------------------------------------------------------
 
 from monitor.stories.language import detect_language, primary_tag  # noqa: E402
