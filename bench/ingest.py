@@ -250,12 +250,13 @@ def code_env(tree: str | None) -> dict[str, str] | None:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])}
 
 
-def stories_ab(base: str, feeds: int, work: Path, runs: int = 2) -> str:
+def stories_ab(base: str, feeds: int, work: Path, runs: int = 2, parse_workers: int = 0) -> str:
     """(e) (a) with stories (and language detection) off and on, interleaved, same farm."""
     rates: dict[bool, list[float]] = {False: [], True: []}
     for n in range(runs):
         for on in (False, True):
-            r = ours(base, feeds, 1000, work / f"ab-{n}-{int(on)}.db", stories=on)
+            r = ours(base, feeds, 1000, work / f"ab-{n}-{int(on)}.db", stories=on,
+                     parse_workers=parse_workers)
             rates[on].append(r["articles"] / r["first_s"])
     off, on = (sum(v) / len(v) for v in (rates[False], rates[True]))
     return ("\n(e) first ingest, stories off vs on (articles/s, each run): "
@@ -452,6 +453,9 @@ def main() -> int:
                         help="run only (d), the whole-process comparison")
     parser.add_argument("--only-stories", action="store_true",
                         help="run only (e), the first ingest with stories off and on")
+    parser.add_argument("--parse-workers", type=int, default=0,
+                        help="poll.parse_workers of (e) (0: parse in threads, as recorded "
+                             "before; 1: a parse process, the default on 2+ CPUs)")
     parser.add_argument("--no-big", action="store_true", help="skip (c), the 10,000-feed run")
     parser.add_argument("--before", metavar="TREE",
                         help="also run (a) and (d) with the monitor package of this checkout "
@@ -474,7 +478,7 @@ def main() -> int:
         proc, base = start_nginx(work)
         try:
             if args.only_stories:
-                print(stories_ab(base, args.feeds, work))
+                print(stories_ab(base, args.feeds, work, parse_workers=args.parse_workers))
                 return 0
             extra: list[tuple[str, ...]] = []
             if args.before and not args.only_whole:
