@@ -103,6 +103,9 @@ class Monitor(Polling):
         self._parse_pool: ProcessPoolExecutor | None = None
         #: The pool's first (warm-up) job; until it is done, feeds parse in the thread.
         self._parse_warm: Future[ParseResult] | None = None
+        #: Feeds handed to the parse pool and not back yet (a queue that long means the
+        #: ingest threads work out story features themselves rather than wait behind it).
+        self._parse_queued = 0
         #: Poll outcomes not stored yet (kept across passes while the database is down).
         self._records = Records(time.monotonic())
         #: Re-reads the config for a reload on SIGHUP (set by the CLI's `run`).

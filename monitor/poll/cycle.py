@@ -124,6 +124,7 @@ class Polling(Ingesting):
     _parse_workers: int
     _parse_pool: ProcessPoolExecutor | None
     _parse_warm: Future[ParseResult] | None
+    _parse_queued: int
     hosts: HostSlots
     _records: Records
     _stopping: Callable[[], bool]
@@ -341,8 +342,12 @@ class Polling(Ingesting):
             self._parse_pool = self._parse_pool or _parse_pool(self._parse_workers)
             # parse_feed itself, so a worker imports monitor.feeds.parse, not the service.
             job = functools.partial(parse_feed, max_items=self.settings.poll.max_items)
-            return await loop.run_in_executor(
-                self._parse_pool, job, result.body, dict(result.headers), spec)
+            self._parse_queued += 1
+            try:
+                return await loop.run_in_executor(
+                    self._parse_pool, job, result.body, dict(result.headers), spec)
+            finally:
+                self._parse_queued -= 1
         except Exception as e:  # a broken pool: parse in the thread instead
             log.warning("feed.parse_pool_failed url=%s error=%s", feed.url, e)
             return None

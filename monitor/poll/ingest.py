@@ -16,25 +16,37 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from sys import intern
 from typing import TYPE_CHECKING
 
 from monitor.alerts.backlog import backlog_keys
-from monitor.article import FeedSpec, FeedState, FetchResult, PageJob, Route
+from monitor.article import Article, FeedSpec, FeedState, FetchResult, PageJob, Route
 from monitor.errors import StoreUnavailable
-from monitor.stories.ingest import with_languages
+from monitor.stories.ingest import prepare_articles
 from monitor.websub.discover import discover
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from monitor.config import Settings
     from monitor.feeds.parse import ParseResult
     from monitor.fulltext.runner import FullTextRunner
     from monitor.rules.compile import RuleSet
     from monitor.store.repo import Store
+    from monitor.stories.assign import Prepared
     from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
+
+#: From this many unseen articles, their language and story features are worked
+#: out in the parse process (one is a few hundred microseconds; a round trip to the
+#: process about a tenth of that per article, plus a fixed cost).
+_PREPARE_ELSEWHERE = 2
+#: ... unless more feeds than this per parse process wait to be parsed: the parse
+#: processes are then the bottleneck, and an ingest thread would only wait behind them.
+_QUEUED_PER_WORKER = 4
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], spec: FeedSpec, *,
@@ -81,6 +93,11 @@ class Ingesting:
     fulltext: FullTextRunner
     websub: WebSubscriber | None
     _routes: Mapping[str, tuple[Route, ...]]
+    #: The parse processes (``poll.parse_workers``), once started, and their warm-up.
+    _parse_pool: ProcessPoolExecutor | None
+    _parse_warm: Future[ParseResult] | None
+    _parse_queued: int
+    _parse_workers: int
 
     def _ingest_safely(
         self, feed: FeedState, result: FetchResult, parsed: ParseResult | None = None,
@@ -117,8 +134,9 @@ class Ingesting:
         if parsed.warning:
             log.info("feed.parse_warning url=%s warning=%s", feed.url, parsed.warning)
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
+        prepared: dict[str, Prepared] = {}
         if self.settings.stories.enabled or self.rules.needs_language:
-            unseen = with_languages(unseen, parsed.language)
+            unseen, prepared = self._prepare(unseen, parsed.language)
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
@@ -127,7 +145,7 @@ class Ingesting:
         # Backlog items stay silent: their pages would alert the rules they missed.
         page_keys = self.fulltext.wanted_keys(feed.url, [a for a in unseen if a.key not in quiet])
         saved = self.store.save_articles(feed.id, items, self._routes, now, quiet=quiet,
-                                         pages=page_keys)
+                                         pages=page_keys, prepared=prepared)
         pages = self.fulltext.claim(feed.id, page_keys)
         return IngestOutcome(
             new_articles=saved.new_articles,
@@ -139,3 +157,27 @@ class Ingesting:
             rules=tuple(m.rule for _, ms in items for m in ms),
             pages=tuple(pages),
         )
+
+    def _prepare(self, unseen: list[Article], declared: str | None,
+                 ) -> tuple[list[Article], dict[str, Prepared]]:
+        """The unseen articles with their language, and what stories need of each
+        text (by key), worked out in a parse process when one is running (its core
+        is otherwise idle once the feed is parsed), else here."""
+        stories = self.settings.stories.enabled
+        pool, warm = self._parse_pool, self._parse_warm
+        done: tuple[list[Article], list[Prepared]] | None = None
+        if pool is not None and len(unseen) >= _PREPARE_ELSEWHERE and (
+                warm is None or warm.done()) and (
+                self._parse_queued <= _QUEUED_PER_WORKER * self._parse_workers):
+            try:
+                articles, ready = pool.submit(prepare_articles, unseen, declared, stories).result()
+                # Terms are interned here as they are in-process: an open story's
+                # centroid then shares its strings with the others' (memory).
+                done = articles, [p if p.vector is None else replace(
+                    p, vector={intern(t): w for t, w in p.vector.items()}) for p in ready]
+            except Exception as e:  # a broken pool: do it here instead
+                log.warning("feed.prepare_pool_failed error=%s", e)
+        if done is None:
+            done = prepare_articles(unseen, declared, stories)
+        articles, ready = done
+        return articles, {a.key: p for a, p in zip(articles, ready)}

@@ -59,6 +59,7 @@ from monitor.store.tables import (
 )
 from monitor.store.views import MatchFilter, MatchView, ViewQueries
 from monitor.store.websub import WebSubQueries
+from monitor.stories.assign import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -410,6 +411,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         self, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
         routes: Mapping[str, Sequence[Route]], now: datetime,
         *, quiet: Collection[str] = (), pages: Collection[str] = (),
+        prepared: Mapping[str, Prepared] | None = None,
     ) -> SaveResult:
         """Store new articles, their matches and the alert rows (outbox), atomically.
 
@@ -419,6 +421,8 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         (a new feed's backlog) are stored and matched without alerts. Articles whose
         key is in ``pages`` want their page (full text): its job is stored with them
         (``pages.want_pages_in``), so a crash right after the save cannot lose it.
+        ``prepared``: story features worked out already, by article key (the others
+        are worked out here).
         """
         # A fixed order makes concurrent writers take row locks in the same order.
         ordered = sorted(items, key=lambda it: (it[0].canonical_url or "", it[0].key))
@@ -433,7 +437,8 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             # (about 5x faster on a first ingest, see bench/ingest.py).
             totals = [0, 0, 0, 0]
             for chunk in _chunks(ordered):
-                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet, stories)
+                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet, stories,
+                                     prepared or {})
                 totals = [t + c for t, c in zip(totals, counts)]
             want_pages_in(conn, feed_id, pages, now)
             return SaveResult(*totals)
@@ -799,7 +804,7 @@ def _fetch_update(failed: bool, keys: tuple[str, ...]) -> Any:
 def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
     routes: Mapping[str, Sequence[Route]], now: datetime, quiet: Collection[str] = (),
-    stories: StoryCache | None = None,
+    stories: StoryCache | None = None, prepared: Mapping[str, Prepared] | None = None,
 ) -> tuple[int, int, int, int]:
     """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
@@ -833,7 +838,8 @@ def _save_batch(
     story_of: dict[int, int] = {}
     if stories is not None:
         story_of = stories.assign(conn, [(new_ids[a.key], a) for a, _ in todo
-                                         if a.key in sourced and a.key in new_ids], now)
+                                         if a.key in sourced and a.key in new_ids], now,
+                                   prepared)
         if copies:
             story_of.update(conn.execute(select(article.c.id, article.c.story_id).where(
                 article.c.id.in_([i for i, _, _ in copies]), article.c.story_id.is_not(None))

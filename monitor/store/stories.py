@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from monitor.article import Article, StoryRef
 from monitor.store.tables import article, match, story
-from monitor.stories.assign import StoryIndex, StorySettings
+from monitor.stories.assign import Prepared, StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
 from monitor.stories.spike import SpikeSettings
 
@@ -92,8 +92,10 @@ class StoryCache:
                 self.index.add_signature(story_id, bytes(sig))
 
     def assign(self, conn: Connection, items: Sequence[tuple[int, Article]],
-               now: datetime) -> dict[int, int]:
+               now: datetime, prepared: Mapping[str, Prepared] | None = None,
+               ) -> dict[int, int]:
         """Put each new (article id, article) in a story, in order; article id -> story id.
+        ``prepared``: what was worked out of their texts already, by article key.
 
         New stories get their ids here, the next after the largest stored: assignment
         is serialised (see the module docstring), so no other writer inserts a story
@@ -105,8 +107,9 @@ class StoryCache:
         arts: list[dict[str, Any]] = []
         created: dict[int, str] = {}
         next_id: int | None = None
+        ready = prepared or {}
         for article_id, art in sorted(items, key=lambda it: it[0]):
-            placement = self.index.place(story_text(art), now)
+            placement = self.index.place(ready.get(art.key) or story_text(art), now)
             story_id = placement.story
             if story_id is None:
                 if next_id is None:

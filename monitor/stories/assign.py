@@ -69,6 +69,33 @@ class StorySettings:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """What placing an article needs that depends on its text alone: computed before
+    the saving transaction, in a parse process when there is one (``prepare``)."""
+
+    text: StoryText
+    signature: minhash.Signature | None = field(repr=False)
+    #: Its unit vector weighed by its language's word list; None when the language has
+    #: none (the online IDF weighs it when it is placed: it depends on the open stories).
+    vector: Vector | None = field(repr=False)
+
+
+def prepare(text: StoryText) -> Prepared:
+    """The MinHash signature and, for a language with a word list, the vector."""
+    table = prior.idf_table(text.language)
+    vector = None
+    if table is not None:
+        get, unlisted = table.get, prior.UNLISTED
+        vector = _unit({t: c * get(t, unlisted) for t, c in text.term_counts().items()})
+    return Prepared(text, minhash.signature(text.shingles()), vector)
+
+
+def _unit(weights: Vector) -> Vector:
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {t: w / norm for t, w in weights.items()}
+
+
+@dataclass(frozen=True)
 class Placement:
     """The decision for one article, with the features needed to record it."""
 
@@ -147,11 +174,13 @@ class StoryIndex:
                 closed.append(story_id)
         return closed
 
-    def place(self, text: StoryText, now: datetime) -> Placement:
-        """Where an article with this text goes."""
+    def place(self, text: StoryText | Prepared, now: datetime) -> Placement:
+        """Where an article with this text goes (``prepare``d already, or not)."""
         self.expire(now)
-        sig = minhash.signature(text.shingles())
-        vector, online = self._vector(text)
+        ready = text if isinstance(text, Prepared) else prepare(text)
+        sig, vector, online = ready.signature, ready.vector, ready.vector is None
+        if vector is None:
+            vector = self._online_vector(ready.text)
         if sig is not None:
             story, jaccard = self._duplicate_of(sig)
             if story is not None:
@@ -222,21 +251,13 @@ class StoryIndex:
         for key in minhash.bands(sig):
             self._buckets.setdefault(key, []).append((story_id, sig))
 
-    def _vector(self, text: StoryText) -> tuple[Vector, bool]:
-        """The article's unit TF-IDF vector; True when weighed by the online IDF."""
-        table = prior.idf_table(text.language)
-        if table is not None:
-            # The language's word frequencies: static, the same from the first article on.
-            get, unlisted = table.get, prior.UNLISTED
-            weights = {t: c * get(t, unlisted) for t, c in text.term_counts().items()}
-        else:
-            # Smoothed IDF counting the article itself among the open stories' articles.
-            df, n = self._df, self._articles + 2
-            log = math.log
-            weights = {t: c * (log(n / (2 + df.get(t, 0))) + 1.0)
-                       for t, c in text.term_counts().items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {t: w / norm for t, w in weights.items()}, table is None
+    def _online_vector(self, text: StoryText) -> Vector:
+        """The unit TF-IDF vector of an article whose language has no word list: a
+        smoothed IDF counting the article itself among the open stories' articles."""
+        df, n = self._df, self._articles + 2
+        log = math.log
+        return _unit({t: c * (log(n / (2 + df.get(t, 0))) + 1.0)
+                      for t, c in text.term_counts().items()})
 
     def _duplicate_of(self, sig: minhash.Signature) -> tuple[int | None, float]:
         best: tuple[float, int] | None = None

@@ -362,3 +362,76 @@ def test_a_fetch_that_raises_is_that_feeds_failure_and_the_others_go_on(
         assert m.store.feeds_leased_elsewhere(T0, "someone-else") == []  # none left leased
     finally:
         m.close()
+
+
+STORY_ITEMS = [  # (guid, title, description): two copies of one event, a German one
+    ("ban1", "US moves to ban TikTok over data security fears",
+     "The Commerce Department said on Monday it would ban the TikTok app from US app "
+     "stores, citing national security risks from its Chinese owner ByteDance."),
+    ("ban2", "US to ban TikTok over security fears",
+     "The Commerce Department said Monday it would ban the TikTok app from app stores, "
+     "citing national security risks from Chinese owner ByteDance."),
+    ("de1", "Hochwasser in Valencia",
+     "Die Regierung hat am Montag den Notstand ausgerufen, nachdem der Fluss über die Ufer "
+     "getreten ist und auch die Stromversorgung ausfiel."),
+    ("fr1", "Inondations à Valence",
+     "Le gouvernement a déclaré l'état d'urgence dans la région, où les pluies ont coupé "
+     "l'électricité de milliers de foyers pour la nuit."),
+]
+
+
+def story_feed(items: list[tuple[str, str, str]]) -> str:
+    body = "".join(f"<item><title>{t}</title><link>https://news.test/{g}</link><guid>{g}</guid>"
+                   f"<description>{d}</description></item>" for g, t, d in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{body}'
+            "</channel></rss>")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_story_features_worked_out_in_the_parse_process_decide_as_in_the_thread(
+    tmp_path: Any, server: FeedServer, workers: int, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With a parse process, the unseen articles' language and story features are
+    worked out there: the stored languages and stories are those of the thread path."""
+    from sqlalchemy import create_engine, text
+
+    urls = [server.add("/a", story_feed(STORY_ITEMS[:1] + STORY_ITEMS[2:]),
+                       content_type=RSS_TYPE),
+            server.add("/b", story_feed(STORY_ITEMS[1:2] + STORY_ITEMS[3:]),
+                       content_type=RSS_TYPE)]
+    url = f"sqlite:///{tmp_path}/s.db"
+    settings = Settings.model_validate({
+        "database": url, "stories": {"enabled": True},
+        "poll": {"interval": 900, "timeout": 3, "jitter": 0, "parse_workers": workers,
+                 "concurrency": 1},
+        "feeds": [{"url": u, "name": f"feed{i}"} for i, u in enumerate(urls)],
+    })
+    m = Monitor.from_settings(settings, clock=Clock())
+    sent: list[str] = []
+    try:
+        m._start_parse_pool()
+        if m._parse_warm is not None:
+            m._parse_warm.result(timeout=60)  # until then the threads parse and prepare
+        if m._parse_pool is not None:
+            pool, submit = m._parse_pool, m._parse_pool.submit
+
+            def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+                sent.append(getattr(fn, "__name__", type(fn).__name__))
+                return submit(fn, *args, **kwargs)
+
+            pool.submit = counted  # type: ignore[method-assign]
+        assert asyncio.run(m.poll()).new_articles == 4
+    finally:
+        m.close()
+    # Each feed's unseen articles went to the parse process (none were worked out here).
+    assert sent.count("prepare_articles") == (2 if workers else 0)
+    assert "prepare_pool_failed" not in caplog.text
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT guid, language, story_id FROM article")).all()
+    engine.dispose()
+    story = {g: s for g, _, s in rows}
+    assert {g: lang for g, lang, _ in rows} == {"ban1": "en", "ban2": "en", "de1": "de",
+                                                 "fr1": "fr"}
+    # The copies share a story; the floods (in German, then in French) are other stories.
+    assert story["ban1"] == story["ban2"] and len(set(story.values())) == 3
