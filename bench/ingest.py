@@ -250,19 +250,26 @@ def code_env(tree: str | None) -> dict[str, str] | None:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])}
 
 
-def stories_ab(base: str, feeds: int, work: Path, runs: int = 2, parse_workers: int = 0) -> str:
-    """(e) (a) with stories (and language detection) off and on, interleaved, same farm."""
-    rates: dict[bool, list[float]] = {False: [], True: []}
+def stories_ab(base: str, feeds: int, work: Path, runs: int = 2, parse_workers: int = 0,
+               before: str | None = None) -> str:
+    """(e) (a) with stories (and language detection) off and on, interleaved, same farm;
+    with ``before`` (a checkout), its code too, alternating with ours in each round."""
+    trees = {"": None} if before is None else {"": None, "before: ": before}
+    rates: dict[tuple[str, bool], list[float]] = {(t, on): [] for t in trees for on in (0, 1)}
     for n in range(runs):
-        for on in (False, True):
-            r = ours(base, feeds, 1000, work / f"ab-{n}-{int(on)}.db", stories=on,
-                     parse_workers=parse_workers)
-            rates[on].append(r["articles"] / r["first_s"])
-    off, on = (sum(v) / len(v) for v in (rates[False], rates[True]))
-    return ("\n(e) first ingest, stories off vs on (articles/s, each run): "
-            f"off {', '.join(f'{x:,.0f}' for x in rates[False])}; "
-            f"on {', '.join(f'{x:,.0f}' for x in rates[True])}; "
-            f"mean on/off = {on / off:.2f} (target >= 0.80)\n")
+        for label, tree in trees.items():
+            for on in (False, True):
+                r = ours(base, feeds, 1000, work / f"ab-{n}-{len(label)}-{int(on)}.db",
+                         stories=on, parse_workers=parse_workers, tree=tree)
+                rates[label, on].append(r["articles"] / r["first_s"])
+    out = ("\n(e) first ingest, stories off vs on (articles/s, each run; "
+           f"parse_workers {parse_workers}):")
+    for label in trees:
+        off, on = (sum(v) / len(v) for v in (rates[label, False], rates[label, True]))
+        out += (f"\n{label}off {', '.join(f'{x:,.0f}' for x in rates[label, False])}; "
+                f"on {', '.join(f'{x:,.0f}' for x in rates[label, True])}; "
+                f"mean on/off = {on / off:.2f} (target >= 0.80)")
+    return out + "\n"
 
 
 def reader(python: str, base: str, feeds: int, workers: int, db: Path) -> dict[str, Any]:
@@ -458,7 +465,7 @@ def main() -> int:
                              "before; 1: a parse process, the default on 2+ CPUs)")
     parser.add_argument("--no-big", action="store_true", help="skip (c), the 10,000-feed run")
     parser.add_argument("--before", metavar="TREE",
-                        help="also run (a) and (d) with the monitor package of this checkout "
+                        help="also run (a), (d) and (e) with the monitor package of this checkout "
                              "(e.g. a git worktree of the commit before a change)")
     parser.add_argument("--postgres", metavar="URL",
                         help="also run (a)+(b) on PostgreSQL: a server URL such as "
@@ -478,7 +485,8 @@ def main() -> int:
         proc, base = start_nginx(work)
         try:
             if args.only_stories:
-                print(stories_ab(base, args.feeds, work, parse_workers=args.parse_workers))
+                print(stories_ab(base, args.feeds, work, parse_workers=args.parse_workers,
+                                 before=args.before))
                 return 0
             extra: list[tuple[str, ...]] = []
             if args.before and not args.only_whole:
