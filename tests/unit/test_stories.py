@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -137,6 +138,19 @@ def test_a_restored_index_decides_like_the_live_one(language: str | None) -> Non
         text = StoryText.of(*item, language)
         a, b = live.place(text, T0), restored.place(text, T0)
         assert (a.story, a.reason, round(a.score, 9)) == (b.story, b.reason, round(b.score, 9))
+
+
+def test_every_candidate_is_reranked_on_its_whole_cosine() -> None:
+    """Candidates come from the article's rarer terms; the common ones are added for
+    the best few only. Each of those must get its whole cosine: here the candidate that
+    leads on the rare term alone is not the most similar one."""
+    index = StoryIndex(StorySettings(probe_stories=2))
+    index.open(1, T0, {"rare": 1.0})                   # leads on "rare": 0.6
+    index.open(2, T0, {"rare": 0.5, "common": 1.0})     # 0.3 on "rare", 1.1 in all
+    index.open(3, T0, {"common": 1.0})                  # share no rare term
+    index.open(4, T0, {"common": 1.0})
+    story, cosine = index._most_similar({"common": 0.8, "rare": 0.6})
+    assert story == 2 and cosine == pytest.approx(1.1 / math.sqrt(1.25), abs=1e-12)
 
 
 def test_only_articles_without_a_word_list_count_in_the_online_idf() -> None:
