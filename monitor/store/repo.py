@@ -430,17 +430,19 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         stories = self._stories
 
         def work(conn: Connection) -> SaveResult:
+            at = now
             if stories is not None:  # before any row lock: see monitor.store.stories
                 stories.begin(conn)
                 stories.sync(conn, now)
+                at = stories.not_before(now)  # time in the order stories are assigned
             # In batches: a few statements per batch instead of four per article
             # (about 5x faster on a first ingest, see bench/ingest.py).
             totals = [0, 0, 0, 0]
             for chunk in _chunks(ordered):
-                counts = _save_batch(conn, feed_id, chunk, routes, now, quiet, stories,
+                counts = _save_batch(conn, feed_id, chunk, routes, at, quiet, stories,
                                      prepared or {})
                 totals = [t + c for t, c in zip(totals, counts)]
-            want_pages_in(conn, feed_id, pages, now)
+            want_pages_in(conn, feed_id, pages, at)
             return SaveResult(*totals)
 
         if stories is None:

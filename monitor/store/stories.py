@@ -26,6 +26,8 @@ from monitor.stories.assign import Prepared, StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
 from monitor.stories.spike import SpikeSettings
 
+#: The smallest step of time both databases keep.
+_TICK = timedelta(microseconds=1)
 #: pg_advisory_xact_lock key of story assignment ("story" in ASCII).
 _LOCK_KEY = 0x73746F7279
 
@@ -50,13 +52,33 @@ class StoryCache:
     def __init__(self, policy: StoryPolicy) -> None:
         self.policy = policy
         self.lock = threading.Lock()
-        self.index = StoryIndex(policy.settings)
+        self.index = StoryIndex(self.policy.settings)
         self._last_article = -1  # -1: load everything on the next sync
+        #: The latest first_seen of a story this process knows (see ``not_before``).
+        self._latest: datetime | None = None
 
     def invalidate(self) -> None:
         """Forget the in-memory state (a transaction that changed it rolled back)."""
         self.index = StoryIndex(self.policy.settings)
         self._last_article = -1
+        self._latest = None
+
+    def not_before(self, now: datetime) -> datetime:
+        """``now``, or just after the latest first_seen of a story already stored if
+        ``now`` is earlier (a microsecond later: what both databases keep).
+
+        Each saving thread reads the clock before it waits for the assignment lock, so
+        the transactions can take the lock in another order than their clocks: stories
+        would then be stored out of time order, and a spike episode's count (which
+        assumes arrivals in time order) could end an episode and fire it again. Called
+        under the lock after ``sync``, it keeps time in assignment order, also across
+        replicas (what they stored is synced first)."""
+        latest = self._latest
+        return now if latest is None or now >= latest else latest + _TICK
+
+    def _saw(self, first_seen: datetime) -> None:
+        if self._latest is None or first_seen > self._latest:
+            self._latest = first_seen
 
     def begin(self, conn: Connection) -> None:
         """Take the cross-replica lock (first statement of the transaction)."""
@@ -86,6 +108,7 @@ class StoryCache:
         for r in sorted(rows, key=lambda r: r.id):
             self.index.close(r.id)
             self.index.open(r.id, r.first_seen, r.centroid, r.articles, r.terms)
+            self._saw(r.first_seen)
         open_ids = {r.id for r in rows}
         for story_id, sig in sigs:
             if story_id in open_ids:
@@ -116,6 +139,7 @@ class StoryCache:
                     next_id = (conn.scalar(select(func.max(story.c.id))) or 0) + 1
                 story_id, next_id = next_id, next_id + 1
                 created[story_id] = art.title[:500]
+                self._saw(now)
             self.index.add(story_id, placement, now)
             arts.append({"b_id": article_id, "story_id": story_id,
                          "story_sig": placement.signature})

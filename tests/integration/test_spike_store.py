@@ -116,3 +116,29 @@ def test_replicas_checking_at_once_send_one_alert_per_episode(pg_url: str) -> No
         for store, _ in replicas:
             store.close()
     assert spike_alerts(pg_url) == 2  # one episode, two targets
+
+
+def test_saves_whose_clocks_run_out_of_lock_order_keep_one_episode(db_url: str) -> None:
+    """Threads read the clock before they wait for the assignment lock, so a save can
+    come in with an earlier time than one already stored (CI saw a `once` fire a spike
+    twice, and list a story stored after the firing). Stories are stored in assignment
+    order, never before the latest one, and the episode fires once."""
+    store, feed_id = open_store(db_url)
+    late_first = [T0 + timedelta(minutes=m) for m in (10, 9, 11, 8, 12, 7)]
+    try:
+        alerts = [store.save_articles(feed_id, [(story(n), [Match("surge", (), "s")])],
+                                      ROUTES, at).new_alerts
+                  for n, at in enumerate(late_first, 1)]
+        claimed = store.claim_due_alerts(T0 + HOUR, owner="t", limit=100)
+    finally:
+        store.close()
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            seen = list(conn.execute(text("SELECT first_seen FROM story ORDER BY id")).scalars())
+    finally:
+        engine.dispose()
+    assert seen == sorted(seen) and len(seen) == 6
+    assert alerts == [0, 0, 2, 0, 0, 0] and spike_alerts(db_url) == 2
+    (spike,) = {a.spike for a in claimed if a.spike is not None}
+    assert spike.count == 3  # what had arrived when it fired, not what came after
