@@ -12,7 +12,6 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from daemon import kill_daemon, start_daemon, stop_daemon, wait_until
 from feedserver import FeedServer
@@ -24,12 +23,8 @@ ITEMS = 12
 class SlowReceiver(WebhookReceiver):
     """Records each request, then waits before answering: the sender is mid-send."""
 
-    delay_s = 0.3
-
-    def _answer(self, *args: Any) -> int:
-        status = super()._answer(*args)
-        time.sleep(self.delay_s)
-        return status
+    def __init__(self) -> None:
+        super().__init__(delay_s=0.3)
 
 
 def feed_xml(n: int) -> bytes:
