@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from typing import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
@@ -176,3 +177,17 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def log_to_stderr(level: int | str) -> None:
+    """Our log format on standard error, every record redacted, at ``level`` (the CLI,
+    and a child process that logs as its parent does)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Library chatter (every scheduler tick, every migration plugin) drowns our events.
+    for name in ("apscheduler", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)

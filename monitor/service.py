@@ -49,6 +49,7 @@ from monitor.stories.ingest import spike_settings
 if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loads them
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from monitor.alerts.outboard import DeliveryProcess
     from monitor.feeds.parse import ParseResult
     from monitor.websub.subscriber import WebSubscriber
 
@@ -94,6 +95,8 @@ class Monitor(Polling):
         self._retry = retry_policy(settings)
         #: Sends in flight and targets stuck on a hung send, across delivery passes.
         self._sends = SendPool()
+        #: ``once``'s delivery process, when it delivers in one (``run_once``).
+        self._outboard: DeliveryProcess | None = None
         if settings.stories.enabled:
             store.use_stories(story_policy(settings, self._delivery))
         #: Jitter source (inject a seeded one in tests).
@@ -206,6 +209,8 @@ class Monitor(Polling):
         """Release this process's leases (the next run polls every feed at once), then
         the database and the parse pool."""
         self._halt.set()
+        if self._outboard is not None:  # it stops, records what it sent, frees its rows
+            self._outboard.stop(self.settings.delivery.timeout_s + 5)
         record_before_exit(self.store, self._sends, self.clock())
         try:
             self.store.release_leases(self.owner)
@@ -242,8 +247,10 @@ class Monitor(Polling):
 
     def _deliver_soon(self) -> None:
         """New alerts are stored (a poll, a page's full text, a push): deliver them now
-        (daemon only), also when a delivery pass is under way and waiting on a send."""
-        if self._wake is not None:
+        (the daemon, `once`), also when a delivery pass is under way and waiting on a send."""
+        if self._outboard is not None:
+            self._outboard.nudge()
+        elif self._wake is not None:
             self._wake.set()
             self._sends.nudge()
 
@@ -261,14 +268,23 @@ class Monitor(Polling):
         return report
 
     async def run_once(
-        self, *, max_time_s: float | None = None
+        self, *, max_time_s: float | None = None, delivery_process: bool = False
     ) -> tuple[PollReport, DeliveryReport]:
         """One full cycle over all feeds, due or not, then deliver all that is due
         within ``max_time_s`` of the start. SIGINT/SIGTERM interrupt it (``Interrupted``);
-        ``close()`` then releases its leases."""
+        ``close()`` then releases its leases. ``delivery_process``: over a farm, on 2+
+        cores, deliver in a process of its own while this one polls (the CLI's ``once``)."""
         deadline = None if max_time_s is None else time.monotonic() + max_time_s
         # A parse process costs ~0.3 s to start: worth it for a farm, not for 3 feeds.
         self._default_parse_process(min_feeds=ONCE_PARSE_PROCESS_FEEDS)
+        if (delivery_process and self._farm(ONCE_PARSE_PROCESS_FEEDS)
+                and self.notifier.target_keys()):
+            from monitor.alerts.outboard import DeliveryProcess
+
+            self._outboard = DeliveryProcess(self.store, self.settings, self.owner,
+                                            deadline=deadline)
+            with interruptible(self._halt):
+                return await self._once_delivering_aside(self._outboard, deadline)
         self._wake = asyncio.Event()  # set as each feed's ingest queues alerts
         with interruptible(self._halt):
             polling = asyncio.ensure_future(self.poll(all_feeds=True,
@@ -280,6 +296,23 @@ class Monitor(Polling):
             final = await asyncio.to_thread(self.deliver, deadline=deadline)
             final.add(sent)
             return report, final
+
+    async def _once_delivering_aside(
+        self, aside: DeliveryProcess, deadline: float | None
+    ) -> tuple[PollReport, DeliveryReport]:
+        """``run_once`` with the delivery in a child process, started by the first alert
+        due (an all-304 run starts none) and told of each feed's new alerts."""
+        if await asyncio.to_thread(self.store.count_due_alerts, self.clock()):
+            aside.nudge()
+        report = await self.poll(all_feeds=True, on_alerts=self._deliver_soon)
+        report.held = await asyncio.to_thread(
+            self.store.feeds_leased_elsewhere, self.clock(), self.owner)
+        final = await asyncio.to_thread(aside.finish)
+        if final is None:  # never started (closed digest windows are still due) or lost
+            final = await asyncio.to_thread(self.deliver, deadline=deadline)
+        elif final.pending:  # it stopped at the deadline while the poll stored more
+            final.pending = await asyncio.to_thread(self.store.count_due_alerts, self.clock())
+        return report, final
 
     async def _deliver_while(
         self, polling: asyncio.Future[PollReport], deadline: float | None
@@ -304,9 +337,12 @@ class Monitor(Polling):
     def _default_parse_process(self, *, min_feeds: int) -> None:
         """Without ``poll.parse_workers`` in the config, parse in one other process on a
         machine with 2+ cores (measured: bench/RESULTS.md), started on first use."""
-        if (self.settings.poll.parse_workers is None and (os.cpu_count() or 1) >= 2
-                and len(self.settings.feeds) >= min_feeds):
+        if self.settings.poll.parse_workers is None and self._farm(min_feeds):
             self._parse_workers = self._parse_workers or 1
+
+    def _farm(self, min_feeds: int) -> bool:
+        """At least ``min_feeds`` feeds and 2+ cores: another process pays for its start."""
+        return (os.cpu_count() or 1) >= 2 and len(self.settings.feeds) >= min_feeds
 
     # -- daemon --------------------------------------------------------------
 

@@ -186,7 +186,8 @@ class AlertStore(Protocol):
 
     def claim_due_alerts(self, now: datetime, *, owner: str, limit: int) -> list[AlertToSend]: ...
 
-    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None: ...
+    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime, *,
+                         joining: Callable[[], Sequence[int]] | None = None) -> None: ...
 
     def release_alerts(self, alert_ids: Sequence[int], owner: str) -> None: ...
 
@@ -388,11 +389,25 @@ class _Run:
                             outcome.target, self.dispatch.timeout_s)
                 self._give_back(outcome.target, "its target timed out")
         if delivered:
-            jobs: list[_Job] = [o.job for o in delivered]
-            self.store.mark_alerts_sent([job.id for job in jobs], self.clock())
+            later: list[SendOutcome] = []
+
+            def ended_meanwhile() -> list[int]:
+                """Sends that ended while this write waited for the database (behind an
+                ingest batch, say) are recorded by it too: one write for both, and no
+                send starts meanwhile, so no more is unrecorded at a crash than before."""
+                outcomes = self.dispatch.pool.wait(until=0.0)
+                left.extend(outcomes)  # put back with the rest if the write fails
+                ok = [o for o in outcomes if o.error is None and not o.late]
+                delivered.extend(ok)
+                later.extend(o for o in outcomes if o not in ok)
+                return [o.job.id for o in ok]
+
+            self.store.mark_alerts_sent([o.job.id for o in delivered], self.clock(),
+                                        joining=ended_meanwhile)
             left.clear()
-            self.report.sent += len(jobs)
-            for job in jobs:
+            self.dispatch.pool.put_back(later)  # failures and timeouts: the next wait's
+            self.report.sent += len(delivered)
+            for job in [o.job for o in delivered]:
                 log.info("alert.sent id=%s rule=%s recipient=%s target=%s",
                          job.id, job.rule, job.route.recipient, job.route.target_key)
 

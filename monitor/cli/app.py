@@ -28,7 +28,7 @@ from rich.markup import escape
 
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError
-from monitor.redact import RedactingFilter, redact
+from monitor.redact import log_to_stderr, redact
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +123,7 @@ def _setup(
         ),
     ] = None,
 ) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel((log_level or "WARNING").upper())
-    # Library chatter (every scheduler tick, every migration plugin) drowns our events.
-    for name in ("apscheduler", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    log_to_stderr((log_level or "WARNING").upper())
     _state["log_level_set"] = log_level is not None
 
 

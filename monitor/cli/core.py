@@ -99,7 +99,8 @@ def once(
         raise fail(f"--max-time: {e}") from None
     monitor = open_monitor(config)
     try:
-        poll, delivery = asyncio.run(monitor.run_once(max_time_s=budget))
+        poll, delivery = asyncio.run(monitor.run_once(max_time_s=budget,
+                                                          delivery_process=True))
     except Interrupted as e:
         raise fail(f"{e}: stopped; feeds and alerts it held are released", code=130) from None
     except MonitorError as e:  # the database went away: its reason, not a traceback

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -58,15 +59,17 @@ class WriteTurns:
     Without it threads race for SQLite's lock and sleep in its busy handler (1, 2, 5
     ... 100 ms), waking long after the lock came free; and a delivery that records
     each sent alert waited behind every ingest batch of a first poll (12 alerts/s).
-    Re-entrant; another process's writer is still waited for by ``busy_timeout``.
+    Re-entrant. With ``between`` (:func:`share_write_turns`), turns are taken between
+    processes too; otherwise another process's writer is waited for by ``busy_timeout``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, between: ProcessTurns | None = None) -> None:
         self._cond = threading.Condition()
         self._holder: int | None = None
         self._depth = 0
         self._short_waiting = 0
         self._bulk_waiting = 0
+        self.between = between
 
     def waiting(self) -> tuple[int, int]:
         """Threads waiting for a turn: (short writes, bulk writes)."""
@@ -88,14 +91,61 @@ class WriteTurns:
                     self._bulk_waiting -= bulk
                 self._holder = me
             self._depth += 1
+        between = self.between if self._depth == 1 else None
         try:
-            yield
+            if between is None:
+                yield
+            else:
+                with between.turn(bulk=bulk):
+                    yield
         finally:
             with self._cond:
                 self._depth -= 1
                 if not self._depth:
                     self._holder = None
                     self._cond.notify_all()
+
+
+class ProcessTurns:
+    """SQLite's one writer taken in turn by a process and the children it hands this to
+    (``once``'s delivery process), short writes first: two multiprocessing locks, whose
+    waiters the kernel wakes the moment they are free.
+
+    A short write holds the gate while it waits for the turn; a bulk write waits while
+    the gate is held, so the batches of a poll let the outbox's writes of the other
+    process in between them (SQLite's busy handler alone let it in about once a second:
+    it sleeps up to 100 ms between tries, and a batch takes the lock again at once). A
+    lock not had within ``timeout_s`` (a process stopped in a write) is given up on:
+    SQLite's busy timeout then decides, as without these.
+    """
+
+    def __init__(self, context: Any, timeout_s: float) -> None:
+        self._turn, self._gate = context.Lock(), context.Lock()
+        self.timeout_s = timeout_s
+
+    @contextmanager
+    def turn(self, *, bulk: bool) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout_s
+        held = []
+        try:
+            if bulk:
+                if self._gate.acquire(timeout=self.timeout_s):
+                    self._gate.release()  # no short write waits: go
+            elif self._gate.acquire(timeout=self.timeout_s):
+                held.append(self._gate)
+            if self._turn.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                held.append(self._turn)
+            yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
+
+
+def share_write_turns(engine: Engine, between: ProcessTurns) -> None:
+    """From now on this engine's writes take turns with other processes' (SQLite only)."""
+    turns = _SQLITE_WRITE_TURNS.get(engine)
+    if turns is not None:
+        turns.between = between
 
 
 _SQLITE_WRITE_TURNS: weakref.WeakKeyDictionary[Engine, WriteTurns] = (

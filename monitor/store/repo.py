@@ -222,6 +222,11 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
                 log.warning("store.recovered failures=%d", failures)
             return store
 
+    def share_write_turns(self, between: db.ProcessTurns) -> None:
+        """Take SQLite's write lock in turn with the processes ``between`` is shared with
+        (a parent and its delivery process), short writes first. Nothing on PostgreSQL."""
+        db.share_write_turns(self._engine, between)
+
     def close(self) -> None:
         """Release every pooled connection."""
         self._engine.dispose()
@@ -562,15 +567,20 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
     def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
         self.mark_alerts_sent([alert_id], now)
 
-    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None:
+    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime, *,
+                         joining: Callable[[], Sequence[int]] | None = None) -> None:
         """The alerts were delivered: final, leases released (the attempt is counted);
         the error of an earlier attempt is cleared (the log keeps the history). One
-        transaction for all of them."""
+        transaction for all of them, and for those ``joining()`` returns once the
+        transaction has begun (sends that ended while it waited for the database)."""
         values = {"status": "sent", "sent_at": now, "last_error": None,
                   "attempts": alert.c.attempts + 1, "lease_owner": None, "lease_until": None}
+        joined: list[int] = []  # kept across a retry of the transaction
 
         def work(conn: Connection) -> None:
-            for chunk in _chunks(list(alert_ids)):
+            if joining is not None:
+                joined.extend(joining())
+            for chunk in _chunks([*alert_ids, *joined]):
                 stmt = update(alert).where(alert.c.id.in_(chunk)).values(values)
                 if conn.execute(stmt).rowcount != len(set(chunk)):
                     raise StoreError(f"no alert with one of the ids {chunk}")

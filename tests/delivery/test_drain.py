@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from receivers import WebhookReceiver
@@ -84,11 +85,11 @@ class _DatabaseGoesAway:
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
 
-    def mark_alerts_sent(self, alert_ids: list[int], now: datetime) -> None:
+    def mark_alerts_sent(self, alert_ids: list[int], now: datetime, **kwargs: Any) -> None:
         if self.times:
             self.times -= 1
             raise StoreUnavailable("the database is unavailable (test)")
-        self._store.mark_alerts_sent(alert_ids, now)
+        self._store.mark_alerts_sent(alert_ids, now, **kwargs)
 
 
 def test_sends_that_could_not_be_recorded_are_recorded_not_sent_again(store: Store) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
+from receivers import SMTPReceiver, WebhookReceiver
 
 from monitor.alerts.drain import DeliveryReport, deliver_due
 from monitor.alerts.notifier import Notifier, plugin_format, target_key
@@ -23,7 +25,6 @@ from monitor.alerts.render import render_test_message
 from monitor.article import AlertToSend, Article, Hit, Route
 from monitor.errors import ConfigError, DeliveryError
 from monitor.redact import clear_secrets, redact
-from receivers import SMTPReceiver, WebhookReceiver
 
 T0 = datetime(2026, 11, 26, 14, 0, tzinfo=timezone.utc)
 
@@ -84,8 +85,9 @@ class FakeStore:
         due = [r for r in self.rows.values() if r.status == "pending" and r.next_attempt_at <= now]
         return [r.alert for r in due[:limit]]
 
-    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None:
-        for alert_id in alert_ids:
+    def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime, *,
+                         joining: Callable[[], Sequence[int]] | None = None) -> None:
+        for alert_id in [*alert_ids, *(joining() if joining else ())]:
             row = self.rows[alert_id]
             row.status, row.sent_at = "sent", now
 
@@ -347,11 +349,12 @@ def test_a_target_sends_on_while_the_previous_outcome_is_written() -> None:
             self.hook = hook
             self.delivered_before: list[int] = []
 
-        def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime) -> None:
+        def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime, *,
+                             joining: Callable[[], Sequence[int]] | None = None) -> None:
             # Waits for the next send (bounded, so the old order fails rather than hangs).
             self.delivered_before.append(len(self.hook.wait_for(min(max(alert_ids) + 1, 3),
                                                                 timeout=2)))
-            super().mark_alerts_sent(alert_ids, now)
+            super().mark_alerts_sent(alert_ids, now, joining=joining)
 
     with WebhookReceiver() as hook:
         notifier = Notifier({"ops": [hook.json_url()]})
@@ -361,6 +364,37 @@ def test_a_target_sends_on_while_the_previous_outcome_is_written() -> None:
     assert report.sent == 3 and {r.status for r in store.rows.values()} == {"sent"}
     # When alert 1's outcome was written, alert 2 had been delivered already.
     assert store.delivered_before[0] == 2
+
+
+def test_a_send_that_ends_while_the_last_outcome_waits_for_the_database_is_written_with_it(
+) -> None:
+    """One write for both (the database's write lock is the scarce part while an ingest
+    runs), and no third send starts before it: at most two are unrecorded at a crash."""
+
+    class SlowStore(FakeStore):
+        def __init__(self, alerts: list[AlertToSend], hook: WebhookReceiver) -> None:
+            super().__init__(alerts)
+            self.hook = hook
+            self.writes: list[tuple[list[int], list[int], int]] = []
+
+        def mark_alerts_sent(self, alert_ids: Sequence[int], now: datetime, *,
+                             joining: Callable[[], Sequence[int]] | None = None) -> None:
+            # The write waits (behind an ingest batch) until the next send is delivered.
+            self.hook.wait_for(min(max(alert_ids) + 1, 4), timeout=5)
+            time.sleep(0.05)  # its outcome reaches the pool
+            joined = list(joining()) if joining else []
+            self.writes.append((list(alert_ids), joined, len(self.hook.delivered)))
+            super().mark_alerts_sent([*alert_ids, *joined], now)
+
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"ops": [hook.json_url()]})
+        (route,) = notifier.routes_for(["ops"])
+        store = SlowStore([make_alert(i, route) for i in (1, 2, 3, 4)], hook)
+        report = deliver_due(store, notifier, T0, owner="w1")
+    assert report.sent == 4 and {r.status for r in store.rows.values()} == {"sent"}
+    # Alert 2 ended while alert 1's write waited: written with it; alert 3 was not
+    # started meanwhile (two delivered when the write was made), and so on.
+    assert store.writes == [([1], [2], 2), ([3], [4], 4)]
 
 
 def test_failed_alert_is_rescheduled_by_next_retry_at() -> None:

@@ -1,11 +1,14 @@
-"""SQLite write turns: one writer at a time in this process, short writes before bulk."""
+"""SQLite write turns: one writer at a time in this process (and with the processes it
+shares them with), short writes before bulk."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import threading
 import time
+from typing import Any
 
-from monitor.store.db import WriteTurns
+from monitor.store.db import ProcessTurns, WriteTurns
 
 
 def _wait_until(check: object, timeout: float = 5.0) -> None:
@@ -63,3 +66,44 @@ def test_turns_are_exclusive_and_reentrant() -> None:
     for t in threads:
         t.join(10)
     assert most[0] == 1 and turns.waiting() == (0, 0)
+
+
+def _short_write(between: ProcessTurns, wrote: Any) -> None:
+    with WriteTurns(between).turn():
+        wrote.set()
+
+
+def test_between_processes_a_short_write_waiting_goes_before_the_next_bulk_one() -> None:
+    """`once`'s delivery process records each sent alert between the poll's batches."""
+    ctx = mp.get_context("spawn")
+    between = ProcessTurns(ctx, timeout_s=30)
+    turns, wrote = WriteTurns(between), ctx.Event()
+    with turns.turn(bulk=True):
+        child = ctx.Process(target=_short_write, args=(between, wrote))
+        child.start()
+        _wait_until(lambda: _held(between._gate), timeout=30)  # it waits for the turn
+        assert not wrote.is_set()
+    with turns.turn(bulk=True):  # waited for the short write of the other process
+        assert wrote.is_set()
+    child.join(10)
+    assert child.exitcode == 0
+
+
+def test_a_turn_held_too_long_by_another_process_is_given_up_on() -> None:
+    """A process stopped in a write: SQLite's busy timeout decides, not a wait for ever."""
+    between = ProcessTurns(mp.get_context("spawn"), timeout_s=0.2)
+    assert between._turn.acquire()  # as a stopped process would hold it
+    started = time.monotonic()
+    with WriteTurns(between).turn(bulk=True):
+        waited = time.monotonic() - started
+    assert 0.2 <= waited < 5
+    with WriteTurns(between).turn():  # a short write too; the gate is free again
+        pass
+    assert not _held(between._gate)
+
+
+def _held(lock: Any) -> bool:
+    if lock.acquire(block=False):
+        lock.release()
+        return False
+    return True
