@@ -24,6 +24,7 @@ import logging
 import multiprocessing as mp
 import signal
 import threading
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 #: Between passes, the child looks for due alerts this often even without a message.
 IDLE_WAIT_S = 0.5
+#: The longest a child may take to start and read its settings.
+HANDOFF_S = 60.0
+#: How long after the deadline (and the last send's timeout) ``finish`` waits for a report.
+REPORT_GRACE_S = 30.0
 
 
 class DeliveryProcess:
@@ -63,18 +68,22 @@ class DeliveryProcess:
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
+        #: Sends the settings to the child after its start (see ``_start``).
+        self._handoff: threading.Thread | None = None
 
     @property
     def started(self) -> bool:
         return self._proc is not None
 
     def nudge(self) -> None:
-        """Alerts are due: start the child if it is not running, else wake it."""
+        """Alerts are due: start the child if it is not running, else wake it. Never
+        waits for the child (an ingest thread calls this)."""
         with self._lock:
             if self._proc is None:
                 self._start()
-            else:
+            elif self._handoff is None or not self._handoff.is_alive():
                 self._send("alerts")
+            # else: not started yet; its first pass, right after the start, sends them
 
     def _start(self) -> None:
         from monitor.store.db import ProcessTurns
@@ -84,16 +93,30 @@ class DeliveryProcess:
         # SQLite: the child's one-row writes go between the poll's batches, not after them.
         turns = ProcessTurns(ctx, self._settings.storage.busy_timeout_s)
         self._store.share_write_turns(turns)
-        self._proc = ctx.Process(
-            target=_child_main, name="news-monitor-deliver", daemon=True,
-            args=(child, self._settings, self.owner, self._deadline,
-                  logging.getLogger().getEffectiveLevel(), turns))
+        self._proc = ctx.Process(target=_child_main, name="news-monitor-deliver", daemon=True,
+                                 args=(child, turns))
         self._proc.start()
         child.close()
         self._conn = parent
+        # The settings (~200 KB for 500 feeds and 1,000 rules) go over our pipe, from a
+        # thread: spawn's own payload pipe keeps the child's end open in this process
+        # until the payload is written, so a child that died while reading it (a Ctrl-C
+        # at its start) would block the writer for good, and the reader imports modules
+        # as it reads: the caller would wait for that.
+        payload = (self._settings, self.owner, self._deadline,
+                   logging.getLogger().getEffectiveLevel())
+        self._handoff = threading.Thread(target=self._send, args=(payload,), daemon=True,
+                                         name="deliver-handoff")
+        self._handoff.start()
         log.debug("deliver.process_started pid=%s", self._proc.pid)
 
-    def _send(self, message: str) -> None:
+    def _send(self, message: object) -> None:
+        if self._handoff is not None and self._handoff is not threading.current_thread():
+            self._handoff.join(HANDOFF_S)  # messages go after the settings
+            if self._handoff.is_alive():  # it does not read: finish() and stop() end it
+                log.warning("deliver.process_stuck pid=%s: it did not take its settings "
+                            "within %g s", self._proc.pid, HANDOFF_S)
+                return
         try:
             assert self._conn is not None
             self._conn.send(message)
@@ -107,7 +130,11 @@ class DeliveryProcess:
             if self._proc is None:
                 return None
             self._send("done")
-        return self._wait(timeout_s=None)
+        timeout = None
+        if self._deadline is not None:  # past it, the child claims nothing more
+            timeout = (max(0.0, self._deadline - time.monotonic()) + REPORT_GRACE_S
+                       + self._settings.delivery.timeout_s)
+        return self._wait(timeout)
 
     def stop(self, timeout_s: float) -> DeliveryReport | None:
         """Interrupted: the child sends nothing more, records what it sent and exits;
@@ -129,8 +156,8 @@ class DeliveryProcess:
                 answer = self._conn.recv()
         except (EOFError, OSError):
             answer = None
-        finally:
-            self._end(timeout_s)
+        finally:  # after its report it exits at once; without one, it gets no longer
+            self._end(5.0 if answer is not None else 0.5)
         if answer is None:
             log.warning("deliver.process_lost exitcode=%s: the delivery process ended "
                         "without a report", self._proc.exitcode)
@@ -139,8 +166,8 @@ class DeliveryProcess:
             raise MonitorError(answer["error"])
         return DeliveryReport(**answer["report"])
 
-    def _end(self, timeout_s: float | None) -> None:
-        self._proc.join(5 if timeout_s is None else timeout_s)
+    def _end(self, grace_s: float) -> None:
+        self._proc.join(grace_s)
         if self._proc.is_alive():
             log.warning("deliver.process_killed pid=%s: it did not stop in time; alerts it "
                         "held are sent again when their leases expire", self._proc.pid)
@@ -150,12 +177,10 @@ class DeliveryProcess:
             self._conn.close()
 
 
-def _child_main(conn: Connection, settings: Settings, owner: str, deadline: float | None,
-                log_level: int, turns: ProcessTurns) -> None:
+def _child_main(conn: Connection, turns: ProcessTurns) -> None:
     """The delivery child: drain passes until the parent says the poll is done."""
     from monitor.alerts.sendpool import SendPool
 
-    log_to_stderr(log_level)
     wake, done, halt = threading.Event(), threading.Event(), threading.Event()
     sends = SendPool()
 
@@ -168,6 +193,11 @@ def _child_main(conn: Connection, settings: Settings, owner: str, deadline: floa
     # Ctrl-C reaches the whole process group: stop as the parent does, not mid-write.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    try:
+        settings, owner, deadline, log_level = conn.recv()
+    except (EOFError, OSError):
+        return  # the parent is gone before it said anything
+    log_to_stderr(log_level)
     report, error = DeliveryReport(), None
     store: Any = None
     try:
