@@ -300,9 +300,11 @@ class Monitor(Polling):
     async def _once_delivering_aside(
         self, aside: DeliveryProcess, deadline: float | None
     ) -> tuple[PollReport, DeliveryReport]:
-        """``run_once`` with the delivery in a child process, started by the first alert
-        due (an all-304 run starts none) and told of each feed's new alerts."""
-        if await asyncio.to_thread(self.store.count_due_alerts, self.clock()):
+        """``run_once`` with the delivery in a child process, told of each feed's new
+        alerts. It starts with the run when alerts are due or a feed was never polled
+        (its start then overlaps the first fetches), else with the first alert queued:
+        an all-304 run starts none."""
+        if await asyncio.to_thread(self._alerts_ahead):
             aside.nudge()
         report = await self.poll(all_feeds=True, on_alerts=self._deliver_soon)
         report.held = await asyncio.to_thread(
@@ -313,6 +315,9 @@ class Monitor(Polling):
         elif final.pending:  # it stopped at the deadline while the poll stored more
             final.pending = await asyncio.to_thread(self.store.count_due_alerts, self.clock())
         return report, final
+
+    def _alerts_ahead(self) -> bool:
+        return bool(self.store.count_due_alerts(self.clock())) or self.store.has_unpolled_feeds()
 
     async def _deliver_while(
         self, polling: asyncio.Future[PollReport], deadline: float | None

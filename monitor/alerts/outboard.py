@@ -211,6 +211,7 @@ def _child_main(conn: Connection, turns: ProcessTurns) -> None:
                            busy_timeout_s=settings.storage.busy_timeout_s)
         store.share_write_turns(turns)
         notifier = Notifier(settings.recipients)
+        notifier.warm()  # apprise loads while the poll's first feeds are fetched
         threading.Thread(target=_listen, args=(conn, wake, done, stop, sends), daemon=True,
                          name="deliver-listen").start()
         delivery = settings.delivery

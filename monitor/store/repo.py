@@ -646,6 +646,13 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
 
         return self._tx("reading feed leases", work, readonly=True)
 
+    def has_unpolled_feeds(self) -> bool:
+        """Whether an active feed was never polled (its first poll may alert on its items)."""
+        query = select(feed.c.id).where(feed.c.active == true(),
+                                        feed.c.last_polled_at.is_(None)).limit(1)
+        return self._tx("reading feeds",
+                        lambda conn: conn.execute(query).first() is not None, readonly=True)
+
     def polling_now(self, now: datetime) -> bool:
         """Whether some process is polling: it holds a lease on a feed at ``now``
         (claimed and not yet recorded; a dead poller's lease counts until it ends)."""

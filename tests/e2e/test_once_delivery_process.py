@@ -56,10 +56,18 @@ def test_once_over_a_farm_delivers_every_alert_once_from_a_process_of_its_own(
                      db_url=db_url)
         assert result.returncode == 0, result.stderr[-3000:]
         titles = collections.Counter(r.json["title"] for r in hook.requests)
-    assert "deliver.process_started" in result.stderr
-    assert f"alerts sent {ALERTS}," in result.stderr and "pending" not in result.stderr
+        # All unchanged now, nothing due: no process is started for nothing.
+        again = cli("--log-level", "DEBUG", "once", "-c", str(config), cwd=tmp_path,
+                    db_url=db_url)
+    # Feeds never polled: it starts with the run, its start beside the first fetches.
+    log = result.stderr
+    assert "deliver.process_started" in log
+    assert log.index("deliver.process_started") < log.index("store.articles_saved")
+    assert f"alerts sent {ALERTS}," in log and "pending" not in log
     assert len(titles) == ALERTS and set(titles.values()) == {1}
     assert statuses(config, tmp_path, db_url) == {"sent": ALERTS}
+    assert again.returncode == 0 and "alerts sent 0," in again.stderr, again.stderr
+    assert "deliver.process_started" not in again.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
