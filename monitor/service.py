@@ -309,7 +309,7 @@ class Monitor(Polling):
         report = await self.poll(all_feeds=True, on_alerts=self._deliver_soon)
         report.held = await asyncio.to_thread(
             self.store.feeds_leased_elsewhere, self.clock(), self.owner)
-        final = await asyncio.to_thread(aside.finish)
+        final = await asyncio.to_thread(aside.finish, self._halt.is_set)
         if final is None:  # never started (closed digest windows are still due) or lost
             final = await asyncio.to_thread(self.deliver, deadline=deadline)
         elif final.pending:  # it stopped at the deadline while the poll stored more

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,6 @@ from monitor.errors import MonitorError
 from monitor.redact import log_to_stderr, redact
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from multiprocessing.connection import Connection
 
     from monitor.alerts.sendpool import SendPool
@@ -123,9 +123,10 @@ class DeliveryProcess:
         except (OSError, ValueError):  # it ended: finish() or stop() says how
             pass
 
-    def finish(self) -> DeliveryReport | None:
+    def finish(self, halted: Callable[[], bool] = lambda: False) -> DeliveryReport | None:
         """The poll ended: let the child send what is due and report. None when it ended
-        without a report (killed); MonitorError when it stopped on an error."""
+        without a report (killed); MonitorError when it stopped on an error. Once
+        ``halted()`` (a SIGTERM to this process alone), the child is told to stop."""
         with self._lock:
             if self._proc is None:
                 return None
@@ -134,7 +135,7 @@ class DeliveryProcess:
         if self._deadline is not None:  # past it, the child claims nothing more
             timeout = (max(0.0, self._deadline - time.monotonic()) + REPORT_GRACE_S
                        + self._settings.delivery.timeout_s)
-        return self._wait(timeout)
+        return self._wait(timeout, halted)
 
     def stop(self, timeout_s: float) -> DeliveryReport | None:
         """Interrupted: the child sends nothing more, records what it sent and exits;
@@ -148,12 +149,22 @@ class DeliveryProcess:
         except MonitorError:
             return None
 
-    def _wait(self, timeout_s: float | None) -> DeliveryReport | None:
+    def _wait(self, timeout_s: float | None,
+              halted: Callable[[], bool] = lambda: False) -> DeliveryReport | None:
         assert self._conn is not None
         answer: dict[str, Any] | None = None
+        until = None if timeout_s is None else time.monotonic() + timeout_s
+        told = False
         try:
-            if self._conn.poll(timeout_s):
-                answer = self._conn.recv()
+            while answer is None:
+                if not told and halted():
+                    self._send("stop")
+                    told = True
+                left = 0.25 if until is None else min(0.25, until - time.monotonic())
+                if self._conn.poll(max(0.0, left)):
+                    answer = self._conn.recv()
+                elif until is not None and time.monotonic() >= until:
+                    break
         except (EOFError, OSError):
             answer = None
         finally:  # after its report it exits at once; without one, it gets no longer

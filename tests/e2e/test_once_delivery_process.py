@@ -71,22 +71,33 @@ def test_once_over_a_farm_delivers_every_alert_once_from_a_process_of_its_own(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("when", ["while polling", "after the poll"])
 def test_a_stopped_once_stops_its_delivery_process_and_the_next_sends_the_rest_once(
-    tmp_path: Path, db_url: str, sig: int
+    tmp_path: Path, db_url: str, sig: int, when: str
 ) -> None:
     # A slow receiver: the stop comes while most alerts are still to send.
     with FeedServer() as feeds, WebhookReceiver(delay_s=0.1) as hook:
         config = farm_config(tmp_path, feeds, hook)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
         env["MONITOR_DATABASE_URL"] = db_url
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "once", "-c", str(config)],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        hook.wait_for(5, timeout=60)
-        # Only the parent is told (as by `kill` or a service manager): it stops the child.
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=30)
-        assert proc.returncode == 130, stderr
+        log = tmp_path / "once.log"
+        with log.open("w") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--log-level", "INFO", "once", "-c",
+                 str(config)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            hook.wait_for(5, timeout=60)
+            deadline = time.monotonic() + 60
+            while when == "after the poll" and "poll.done" not in log.read_text():
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.02)
+            # Only the parent is told (as by `kill` or a service manager): it stops the
+            # child, also while it waits for the child's last sends.
+            proc.send_signal(sig)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, log.read_text()[-3000:]
         stopped_at = len(hook.delivered)
         assert stopped_at < ALERTS, "the stop came too late to test anything"
         time.sleep(0.5)
