@@ -397,10 +397,14 @@ class _Run:
                 send starts meanwhile, so no more is unrecorded at a crash than before."""
                 outcomes = self.dispatch.pool.wait(until=0.0)
                 left.extend(outcomes)  # put back with the rest if the write fails
-                ok = [o for o in outcomes if o.error is None and not o.late]
-                delivered.extend(ok)
-                later.extend(o for o in outcomes if o not in ok)
-                return [o.job.id for o in ok]
+                ids = []
+                for o in outcomes:
+                    if o.error is None and not o.late:
+                        delivered.append(o)
+                        ids.append(o.job.id)
+                    else:
+                        later.append(o)
+                return ids
 
             self.store.mark_alerts_sent([o.job.id for o in delivered], self.clock(),
                                         joining=ended_meanwhile)

@@ -71,10 +71,6 @@ class DeliveryProcess:
         #: Sends the settings to the child after its start (see ``_start``).
         self._handoff: threading.Thread | None = None
 
-    @property
-    def started(self) -> bool:
-        return self._proc is not None
-
     def nudge(self) -> None:
         """Alerts are due: start the child if it is not running, else wake it. Never
         waits for the child (an ingest thread calls this)."""

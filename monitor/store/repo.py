@@ -648,17 +648,19 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
 
     def has_unpolled_feeds(self) -> bool:
         """Whether an active feed was never polled (its first poll may alert on its items)."""
-        query = select(feed.c.id).where(feed.c.active == true(),
-                                        feed.c.last_polled_at.is_(None)).limit(1)
-        return self._tx("reading feeds",
-                        lambda conn: conn.execute(query).first() is not None, readonly=True)
+        return self._exists("reading feeds", select(feed.c.id).where(
+            feed.c.active == true(), feed.c.last_polled_at.is_(None)))
 
     def polling_now(self, now: datetime) -> bool:
         """Whether some process is polling: it holds a lease on a feed at ``now``
         (claimed and not yet recorded; a dead poller's lease counts until it ends)."""
-        query = select(feed.c.id).where(feed.c.lease_until > now).limit(1)
-        return self._tx("reading feed leases",
-                        lambda conn: conn.execute(query).first() is not None, readonly=True)
+        return self._exists("reading feed leases",
+                            select(feed.c.id).where(feed.c.lease_until > now))
+
+    def _exists(self, action: str, query: Any) -> bool:
+        """Whether ``query`` has a row (it reads one at most)."""
+        return self._tx(action, lambda conn: conn.execute(query.limit(1)).first() is not None,
+                        readonly=True)
 
     def mark_alert_failed(
         self, alert_id: int, error: str, now: datetime, next_attempt_at: datetime | None

@@ -116,8 +116,10 @@ def test_once_past_its_time_budget_counts_what_its_delivery_process_left(
 ) -> None:
     with FeedServer() as feeds, WebhookReceiver(delay_s=0.1) as hook:
         config = farm_config(tmp_path, feeds, hook)
-        result = cli("once", "-c", str(config), "--max-time", "3s", cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
+        result = cli("--log-level", "DEBUG", "once", "-c", str(config), "--max-time", "3s",
+                     cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "deliver.process_started" in result.stderr
         sent = len(hook.delivered)
         assert 0 < sent < ALERTS, result.stderr
         assert f"alerts sent {sent}," in result.stderr, result.stderr
