@@ -41,8 +41,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 ConfigOpt = Annotated[
     Path,
@@ -159,8 +159,10 @@ def report_problems(config: Path, problems: Iterable[str]) -> None:
 
 
 def open_monitor(config: Path, *, wait_for_database: bool = False) -> Any:
+    from monitor.feeds.fetch import import_client_soon
     from monitor.service import Monitor
 
+    import_client_soon()  # it polls next: aiohttp's import beside the config load
     settings = load(config, check_recipients=True)
     for warning in settings.warnings:
         log.warning("config.warning %s", warning)
@@ -301,7 +303,7 @@ def print_table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
         table.add_row(*(Text(c) for c in r))  # Text: a title like "[update]" is not markup
     # Console.print(width=) can only narrow; a wider table needs a wider console.
     console = out if needed <= out.width else Console(
-        file=out.file, width=needed, highlight=False, soft_wrap=True)
+        file=out.file, width=needed, highlight=False, soft_wrap=True, emoji=False)
     console.print(table)
 
 

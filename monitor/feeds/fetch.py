@@ -22,6 +22,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Mapping
@@ -48,6 +49,28 @@ ACCEPT = (
 )
 _CHUNK = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def import_client_soon() -> None:
+    """Start importing aiohttp in a thread, for a process about to load its config and poll.
+
+    A good part of aiohttp's import is loading the system's CA certificates into its two
+    default TLS contexts (~60 ms here), which OpenSSL does without the interpreter lock:
+    beside the config load on another core it costs next to nothing. The first fetch's
+    ``import aiohttp`` waits for the thread (the import lock), so nothing sees half a
+    module; an import that fails there fails again, with its error, in the fetch."""
+    global _client_import
+    if _client_import is None:
+        _client_import = threading.Thread(target=_import_client, name="import-aiohttp")
+        _client_import.start()
+
+
+def _import_client() -> None:
+    with contextlib.suppress(Exception):
+        import aiohttp  # noqa: F401
+
+
+_client_import: threading.Thread | None = None
 
 
 class _Failed(Exception):

@@ -46,3 +46,15 @@ def test_every_corpus_url_round_trips_through_status_and_once(
     assert failed and set(failed) <= set(urls)
     for output in (once.stderr, once.stdout, status.stdout, status.stderr):
         assert "s3cr3tT0kenValue42" not in output
+
+
+def test_text_that_looks_like_an_emoji_code_is_printed_as_written(tmp_path: Path) -> None:
+    """rich turns ``:cat:`` into a cat by default; a URL or a feed's error is data."""
+    with FeedServer() as server:
+        url = f"{server.base_url}/news:cat:/feed.xml"  # not served: the feed fails, by URL
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"database: sqlite:///state.db\nfeeds:\n  - url: {json.dumps(url)}\n")
+        once = cli("once", "-c", str(config), cwd=tmp_path)
+    assert once.returncode == 0, once.stderr
+    assert f"feed failed: {url}: " in once.stderr
+    assert "\N{CAT FACE}" not in once.stderr
