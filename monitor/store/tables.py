@@ -70,6 +70,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, the stored text in one step: what process_bind_param and SQLite's
+        DATETIME processor give in two (a third of the datetime binding's CPU on a first
+        ingest, where every article, match and alert row binds two to four)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(f"naive datetime given to the store: {value!r}")
+            # SQLAlchemy's SQLite format: "YYYY-MM-DD HH:MM:SS.ffffff", the year 4 digits.
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
