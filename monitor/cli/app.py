@@ -162,8 +162,9 @@ def open_monitor(config: Path, *, wait_for_database: bool = False) -> Any:
     from monitor.feeds.fetch import import_client_soon
     from monitor.service import Monitor
 
-    import_client_soon()  # it polls next: aiohttp's import beside the config load
     settings = load(config, check_recipients=True)
+    if settings.feeds:  # it polls next: aiohttp's import beside opening the database
+        import_client_soon()
     for warning in settings.warnings:
         log.warning("config.warning %s", warning)
     try:

@@ -52,13 +52,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def import_client_soon() -> None:
-    """Start importing aiohttp in a thread, for a process about to load its config and poll.
+    """Start importing aiohttp in a thread, for a process that polls next.
 
     A good part of aiohttp's import is loading the system's CA certificates into its two
     default TLS contexts (~60 ms here), which OpenSSL does without the interpreter lock:
-    beside the config load on another core it costs next to nothing. The first fetch's
-    ``import aiohttp`` waits for the thread (the import lock), so nothing sees half a
-    module; an import that fails there fails again, with its error, in the fetch."""
+    beside the database being opened and the feeds claimed, on another core, it costs
+    next to nothing. The first fetch's ``import aiohttp`` waits for the thread (the
+    import lock), so nothing sees half a module; an import that fails there fails again,
+    with its error, in the fetch."""
     global _client_import
     if _client_import is None:
         _client_import = threading.Thread(target=_import_client, name="import-aiohttp")
