@@ -34,6 +34,9 @@ class FeedSpec:
     tags: tuple[str, ...] = ()
     #: Poll interval in seconds for this feed (None: the global interval).
     interval_s: int | None = None
+    #: The URL as shown: as written in the config, ``${VAR}`` values masked (None: url,
+    #: when built other than from the config).
+    shown_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -450,6 +450,7 @@ def feed_specs(settings: Settings) -> list[FeedSpec]:
             name=f.name or f.url,
             tags=tuple(f.tags),
             interval_s=f.interval_s or settings.poll.interval_s,
+            shown_url=f.shown_url,
         )
         for f in settings.feeds
     ]

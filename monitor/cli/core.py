@@ -38,7 +38,7 @@ from monitor.cli.app import (
     write_rows,
 )
 from monitor.errors import MonitorError
-from monitor.redact import redact
+from monitor.redact import mask_url, redact
 
 
 @app.command()
@@ -107,8 +107,9 @@ def once(
         raise fail(f"{e}; the next run polls what this one could not store") from None
     finally:
         monitor.close()
+    shown = {f.url: mask_url(f.shown_url) for f in monitor.settings.feeds}
     for url, error in poll.errors.items():
-        err.print(f"feed failed: {redact(url)}: {redact(error)}", markup=False)
+        err.print(f"feed failed: {shown.get(url) or redact(url)}: {redact(error)}", markup=False)
     if poll.deferred:
         err.print(f"{plural(poll.deferred, 'feed')} fetched but not stored: the database was "
                   "unavailable; the next run polls them again", markup=False)
@@ -154,9 +155,13 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
         f"{plural(len(settings.rules), 'rule')}, "
         f"{plural(len(settings.recipients), 'recipient')})"
     )
-    where = (f"from {DATABASE_ENV}" if os.environ.get(DATABASE_ENV, "").strip()
-             else f"a relative SQLite path is relative to {config.resolve().parent}")
-    out.print(f"database: {redact(settings.database)} ({where})", markup=False)
+    if os.environ.get(DATABASE_ENV, "").strip():
+        where = f" (from {DATABASE_ENV})"
+    elif settings.database.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
+        where = f" (a relative SQLite path is relative to {config.resolve().parent})"
+    else:
+        where = ""
+    out.print(f"database: {redact(settings.database)}{where}", markup=False)
 
 
 @app.command()
@@ -178,7 +183,7 @@ def status(
         pages, pushed = store.page_stats(), store.push_states()
         rows = [
             {
-                "url": redact(s.url),
+                "url": s.display_url,
                 "name": s.name,
                 "health": redact(health(s)),
                 "next_poll": next_poll(s, now),
@@ -244,7 +249,7 @@ def with_configured(statuses: list[Any], settings: Any) -> list[Any]:
     known = {s.url for s in statuses}
     new = [FeedStatus(url=f.url, name=f.name or f.url, active=True, last_status=None,
                       last_error=None, error_count=0, articles=0, last_polled_at=None,
-                      next_poll_at=None)
+                      next_poll_at=None, shown_url=f.shown_url)
            for f in (settings.feeds if settings else ()) if f.url and f.url not in known]
     return [*statuses, *new]
 

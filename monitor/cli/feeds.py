@@ -15,8 +15,19 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.app import DEFAULT_CONFIG, ConfigOpt, app, err, fail, load, open_store, out, plural
-from monitor.redact import redact
+from monitor.cli.app import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    app,
+    err,
+    fail,
+    load,
+    load_for_database,
+    open_database,
+    out,
+    plural,
+)
+from monitor.redact import mask_url, redact
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
                         no_args_is_help=True)
@@ -81,8 +92,8 @@ def export(
     settings = load(config)
     # A URL that holds a ${VAR} value (a private feed's token) is written masked: an
     # export is for sharing, and the secret belongs in the environment, not in a file.
-    feeds = [ExportFeed(url=redact(f.url), name=f.name and redact(f.name), tags=tuple(f.tags))
-             for f in settings.feeds]
+    feeds = [ExportFeed(url=mask_url(f.shown_url), name=f.name and redact(f.name),
+                        tags=tuple(f.tags)) for f in settings.feeds]
     document = write_opml(feeds)
     masked = sum(e.url != f.url for e, f in zip(feeds, settings.feeds))
     if masked:
@@ -100,15 +111,32 @@ def export(
 
 @feeds_app.command("enable")
 def enable(
-    url: Annotated[str, typer.Argument(help="The feed's URL as configured.")],
+    url: Annotated[str, typer.Argument(
+        help="The feed's URL: as `status` shows it, or as the config writes it.")],
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Poll a feed again that was disabled (e.g. after HTTP 410 Gone); due at once."""
-    store = open_store(config)
+    settings, database = load_for_database(config)
+    store = open_database(database)
     try:
-        found = store.enable_feed(url, datetime.now(UTC))
+        feed = _configured_feed(url, settings)
+        found = store.enable_feed(feed.url if feed else url, datetime.now(UTC))
     finally:
         store.close()
     if not found:
-        raise fail(f"no feed with URL {url} (see `news-monitor status`)")
-    out.print(f"enabled: {url}", markup=False)
+        raise fail(f"no feed with URL {redact(url)} (see `news-monitor status`)")
+    out.print(f"enabled: {mask_url(feed.shown_url) if feed else redact(url)}", markup=False)
+
+
+def _configured_feed(url: str, settings: Any) -> Any:
+    """The configured feed ``url`` names: its URL, its URL as shown (``***`` for what
+    came from the environment), or as the config writes it (``${FEED_TOKEN}``)."""
+    import os
+
+    from monitor.config.source import interpolate
+
+    expanded = interpolate(url, os.environ)[0]
+    for f in settings.feeds if settings is not None else ():
+        if url in (f.url, f.shown_url, mask_url(f.shown_url)) or expanded == f.url:
+            return f
+    return None

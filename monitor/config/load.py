@@ -38,7 +38,7 @@ from monitor.config.models import (
 from monitor.config.opml_feeds import expand_opml
 from monitor.config.source import Document, KeyPath, Problem, read_yaml
 from monitor.errors import ConfigError
-from monitor.redact import redact, register_secrets, url_secrets
+from monitor.redact import mask_url, redact, register_secrets, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
         problems.sort(key=_file_order)
         return ConfigReport(None, [str(p) for p in problems], warnings)
     assert settings is not None
-    update: dict[str, Any] = {"feeds": [_safe_name(f) for f in settings.feeds]}
+    update: dict[str, Any] = {"feeds": [_safe_name(f) for f in _shown_urls(settings.feeds, doc)]}
     if not override:
         update["database"] = resolve_sqlite_path(settings.database, Path(path).parent)
     settings = settings.model_copy(update=update)
@@ -184,9 +184,20 @@ def _recipient_url_problems(doc: Document, url_check: UrlCheck) -> list[Problem]
     return problems
 
 
+def _shown_urls(feeds: list[FeedSettings], doc: Document) -> list[FeedSettings]:
+    """Each feed with its URL as shown: the parts written as ``${VAR}`` masked, nothing
+    else (a ``${SMTP_USER}`` of ``news`` does not mask ``/news/`` in another feed's URL)."""
+    shown = {str(doc.data["feeds"][path[1]]["url"]).strip(): text
+             for path, text in doc.shown.items()
+             if len(path) == 3 and path[0] == "feeds" and path[2] == "url"}
+    for f in feeds:
+        f._shown_url = shown.get(f.url)
+    return feeds
+
+
 def _safe_name(feed: FeedSettings) -> FeedSettings:
     """A feed named by its URL is named by the URL as shown: its secrets masked."""
-    shown = redact(feed.url)
+    shown = mask_url(feed.shown_url)
     return feed if feed.name or shown == feed.url else feed.model_copy(update={"name": shown})
 
 

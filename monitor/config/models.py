@@ -198,6 +198,13 @@ class FeedSettings(_Settings):
     opml: Name | None = None
     #: Overrides ``poll.full_text`` for this feed.
     full_text: FullText | None = None
+    #: The URL as written when part of it came from ``${VAR}`` (that part ``***``).
+    _shown_url: str | None = PrivateAttr(default=None)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL to show: as written, what came from the environment masked."""
+        return self._shown_url or self.url
 
     @model_validator(mode="after")
     def _url_or_opml(self) -> FeedSettings:
@@ -631,7 +638,7 @@ class Settings(_Settings):
     def feed_specs(self) -> list[FeedSpec]:
         """The feeds as FeedSpecs; a feed without a name is named by its URL."""
         return [FeedSpec(url=f.url, name=f.name or f.url, tags=tuple(f.tags),
-                         interval_s=f.interval_s) for f in self.feeds]
+                         interval_s=f.interval_s, shown_url=f.shown_url) for f in self.feeds]
 
     def rule_notify(self, rule: RuleSettings) -> list[str]:
         """The recipients of one rule: its own ``notify``, else ``default_notify``."""

@@ -10,7 +10,7 @@ missing variable is reported at the scalar that names it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from monitor.errors import ConfigError
+from monitor.redact import MASK
 
 #: A path into the document, as a pydantic error ``loc``: str keys and int indices.
 KeyPath = tuple[str | int, ...]
@@ -78,6 +79,8 @@ class Document:
     tainted: set[KeyPath] = field(default_factory=set)
     #: Paths of values written in YAML double quotes (``query: "a b"`` is not a phrase).
     double_quoted: set[KeyPath] = field(default_factory=set)
+    #: Values that took text from the environment, as shown: each such part masked.
+    shown: dict[KeyPath, str] = field(default_factory=dict)
 
     def position(self, path: KeyPath, *, key: bool = False) -> Position | None:
         """Where ``path`` is (its key when ``key``), else where its nearest parent is."""
@@ -276,6 +279,8 @@ class _Builder:
                 return None
         text, secrets, errors = interpolate(str(node.value), self.env)
         self.doc.secrets.update(secrets)
+        if secrets:
+            self.doc.shown[path] = interpolate(str(node.value), _Masking(self.env))[0]
         for error in errors:
             self._problem(path, error)
         if errors:
@@ -285,6 +290,22 @@ class _Builder:
     def _problem(self, path: KeyPath, message: str, node: Node | None = None) -> None:
         where = _position(node.start_mark) if node is not None else self.doc.position(path)
         self.doc.problems.append(Problem(path, message, where))
+
+
+class _Masking(Mapping[str, str]):
+    """The environment as shown: every non-empty value is ``***``."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def __getitem__(self, name: str) -> str:
+        return MASK if self._env[name] else ""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]]:

@@ -35,6 +35,7 @@ from monitor.article import (
     StoryRef,
 )
 from monitor.errors import StoreError, StoreUnavailable
+from monitor.redact import mask_url, redact
 from monitor.store import db
 from monitor.store.health import StoreHealth
 from monitor.store.outbox import OutboxQueries
@@ -107,6 +108,15 @@ class FeedStatus:
     #: The poller holding the feed (lease_until may have passed: then nobody does).
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    #: The URL as written in the config, ``${VAR}`` parts masked (None: not known).
+    shown_url: str | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL to show people: as written, what came from the environment and any
+        credential masked. A row not configured since its shown form was kept: every
+        secret known now masked."""
+        return mask_url(self.shown_url) if self.shown_url else redact(self.url)
 
 
 @dataclass(frozen=True)
@@ -266,20 +276,21 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         def work(conn: Connection) -> None:
             # Only feeds new or changed are written: a start with an unchanged config
             # (every cron `once`) reads the table and writes nothing.
-            stored = {url: (name, list(tags), interval_s, active) for url, name, tags,
-                      interval_s, active in conn.execute(select(
+            stored = {url: (name, list(tags), interval_s, shown_url, active)
+                      for url, name, tags, interval_s, shown_url, active in conn.execute(select(
                           feed.c.url, feed.c.name, feed.c.tags, feed.c.interval_s,
-                          feed.c.active))}
+                          feed.c.shown_url, feed.c.active))}
             rows = [row for row in (_feed_values(by_url[u], now, default_interval_s)
                                     for u in sorted(by_url))
-                    if stored.get(row["url"]) != (row["name"], row["tags"],
-                                                  row["interval_s"], True)]
+                    if stored.get(row["url"]) != (row["name"], row["tags"], row["interval_s"],
+                                                  row["shown_url"], True)]
             if rows:
                 stmt = _insert(conn, feed)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=[feed.c.url],
                     set_={"name": stmt.excluded.name, "tags": stmt.excluded.tags,
-                          "interval_s": stmt.excluded.interval_s, "active": True},
+                          "interval_s": stmt.excluded.interval_s,
+                          "shown_url": stmt.excluded.shown_url, "active": True},
                 )
                 conn.execute(stmt, rows)
             stale = [url for url, (*_, active) in stored.items() if active and url not in by_url]
@@ -380,7 +391,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
                            last_polled_at=r.last_polled_at, next_poll_at=r.next_poll_at,
                            fetch_url=r.fetch_url, disabled_reason=r.disabled_reason,
                            items_per_day=r.items_per_day, lease_owner=r.lease_owner,
-                           lease_until=r.lease_until)
+                           lease_until=r.lease_until, shown_url=r.shown_url)
                 for r in conn.execute(query)
             ]
 
@@ -791,8 +802,8 @@ def _cap(text: str | None) -> str | None:
 
 def _feed_values(spec: FeedSpec, now: datetime, default_interval_s: int) -> dict[str, Any]:
     interval = spec.interval_s if spec.interval_s is not None else default_interval_s
-    return {"url": spec.url, "name": spec.name, "tags": list(spec.tags), "interval_s": interval,
-            "active": True, "error_count": 0, "next_poll_at": now, "created_at": now}
+    return {"url": spec.url, "shown_url": spec.shown_url or spec.url, "name": spec.name,
+            "tags": list(spec.tags), "interval_s": interval, "active": True, "error_count": 0, "next_poll_at": now, "created_at": now}
 
 
 def _fetch_values(r: FetchRecord) -> dict[str, Any]:

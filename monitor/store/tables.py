@@ -102,6 +102,10 @@ feed = Table(
     Column("id", Integer, primary_key=True),
     # The URL as configured: the feed's identity across config reloads.
     Column("url", Text, nullable=False),
+    # The URL as shown: as written, the parts from ${VAR} masked. Kept with the row, so a
+    # feed whose token was replaced in the config never shows the old one. NULL: a row
+    # stored before 0013 and not configured since (shown with every known secret masked).
+    Column("shown_url", Text, nullable=True),
     # Where to fetch now, when a permanent redirect moved the feed (else NULL).
     Column("fetch_url", Text, nullable=True),
     Column("name", Text, nullable=False),

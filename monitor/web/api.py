@@ -137,11 +137,17 @@ async def feeds(request: web.Request) -> web.Response:
     statuses = await state.run(state.store.feed_statuses)
     now = state.clock()
     errors_only = request.query.get("errors") in ("1", "true", "yes")
-    # A feed URL may hold a ${VAR} secret (an API key in the query): shown redacted.
-    items = [{**jsonable(s), "url": redact(s.url), "state": feed_state(s),
+    # A feed URL may hold a ${VAR} secret (an API key in the query): shown masked, as
+    # the config wrote it (shown_url is that form, not a field of its own).
+    items = [{**_without_shown(jsonable(s)), "url": s.display_url, "state": feed_state(s),
               "health": redact(health(s)), "next_poll": next_poll(s, now)}
              for s in statuses if not errors_only or feed_state(s) in ("failing", "disabled")]
     return web.json_response({"items": items, "next_cursor": None})
+
+
+def _without_shown(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("shown_url", None)
+    return row
 
 
 def rule_items(state: WebState, stats: dict[str, Any]) -> list[dict[str, Any]]:

@@ -58,3 +58,62 @@ def test_text_that_looks_like_an_emoji_code_is_printed_as_written(tmp_path: Path
     assert once.returncode == 0, once.stderr
     assert f"feed failed: {url}: " in once.stderr
     assert "\N{CAT FACE}" not in once.stderr
+
+
+def test_a_replaced_token_stays_masked_and_the_shown_url_names_the_feed(tmp_path: Path) -> None:
+    """The row of the old URL is kept (not polled) after the token changes: it is shown
+    as written, masked, although nothing knows the old token any more. `feeds enable`
+    takes the URL as `status` shows it, or as the config writes it."""
+    with FeedServer() as server:
+        for token in ("OldT0kenValue11", "NewT0kenValue22"):
+            server.add(f"/private/{token}/feed.xml", FEED)
+        config = tmp_path / "monitor.yaml"
+        config.write_text("database: sqlite:///state.db\nfeeds:\n"
+                          f"  - url: {server.base_url}/private/${{FEED_TOKEN}}/feed.xml\n"
+                          "    name: Private\n")
+        old, new = {"FEED_TOKEN": "OldT0kenValue11"}, {"FEED_TOKEN": "NewT0kenValue22"}
+        assert cli("once", "-c", str(config), cwd=tmp_path, env=old).returncode == 0
+        assert cli("once", "-c", str(config), cwd=tmp_path, env=new).returncode == 0
+        status = cli("status", "-c", str(config), "--format", "json", cwd=tmp_path, env=new)
+        table = cli("status", "-c", str(config), cwd=tmp_path, env=new)
+        shown = f"{server.base_url}/private/***/feed.xml"
+        by_shown = cli("feeds", "enable", shown, "-c", str(config), cwd=tmp_path, env=new)
+        as_written = cli("feeds", "enable", f"{server.base_url}/private/${{FEED_TOKEN}}/feed.xml",
+                         "-c", str(config), cwd=tmp_path, env=new)
+    assert status.returncode == 0, status.stderr
+    rows = json.loads(status.stdout)
+    assert [row["url"] for row in rows] == [shown, shown]
+    assert sorted(row["in_config"] for row in rows) == [False, True]
+    for done in (by_shown, as_written):
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"enabled: {shown}"
+    for output in (status.stdout, table.stdout, by_shown.stdout, as_written.stdout):
+        assert "OldT0kenValue11" not in output and "NewT0kenValue22" not in output
+
+
+def test_a_short_variable_value_does_not_mask_other_feed_urls(tmp_path: Path) -> None:
+    """`${SMTP_USER}` = news masks nothing in a feed URL written without a variable."""
+    with FeedServer() as server:
+        url = server.add("/news/feed.xml", FEED)
+        config = tmp_path / "monitor.yaml"
+        config.write_text(
+            "database: sqlite:///state.db\n"
+            f"feeds:\n  - url: {url}\n"
+            "recipients:\n  mail: ['mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.org"
+            "?to=t@example.org']\n")
+        env = {"SMTP_USER": "news", "SMTP_PASSWORD": "hunter2hunter2"}
+        assert cli("once", "-c", str(config), cwd=tmp_path, env=env).returncode == 0
+        status = cli("status", "-c", str(config), "--format", "json", cwd=tmp_path, env=env)
+        export = cli("feeds", "export", "-c", str(config), cwd=tmp_path, env=env)
+    assert [row["url"] for row in json.loads(status.stdout)] == [url]
+    assert f'xmlUrl="{url}"' in export.stdout
+    assert "masked" not in export.stderr
+
+
+def test_check_says_nothing_of_sqlite_paths_for_another_database(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("database: postgresql://postgres@127.0.0.1:5432/test\nfeeds: []\n")
+    done = cli("check", "-c", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "database: postgresql://postgres@127.0.0.1:5432/test\n" in done.stdout
+    assert "SQLite" not in done.stdout

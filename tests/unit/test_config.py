@@ -275,10 +275,12 @@ def test_full_config_with_interpolation_and_short_forms() -> None:
         "chat": ["json://localhost/s3cret-token", "json://example.com/literal/${NOT_A_VAR}"],
     }
     assert settings.feed_specs() == [
-        FeedSpec("https://thehill.com/news/feed/", "The Hill", ("us-politics",), 300),
+        FeedSpec("https://thehill.com/news/feed/", "The Hill", ("us-politics",), 300,
+                 shown_url="https://thehill.com/news/feed/"),
         # no name: named by its URL; no interval: the global one applies
         FeedSpec("https://feeds.bbci.co.uk/news/world/rss.xml",
-                 "https://feeds.bbci.co.uk/news/world/rss.xml", ("world", "news"), None),
+                 "https://feeds.bbci.co.uk/news/world/rss.xml", ("world", "news"), None,
+                 shown_url="https://feeds.bbci.co.uk/news/world/rss.xml"),
     ]
     assert settings.rule_specs() == [
         RuleSpec("zoom-china", '@Zoom AND\n("mainland China" OR "partner-only")'),
