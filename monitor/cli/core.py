@@ -149,7 +149,9 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     # Queries compiled alone already; together they tell which rules have no literal.
     rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
     for name in rules.unindexed_rules:
-        err.print(f"note: rule '{name}' has no literal term; it is evaluated for every article")
+        err.print(f"note: rule '{name}' can match without any of its words (a /regex/ "
+                  "alone, or an OR branch or NOT without a word); it is evaluated for "
+                  "every article", markup=False)
     out.print(
         f"{config}: OK ({plural(len(settings.feeds), 'feed')}, "
         f"{plural(len(settings.rules), 'rule')}, "

@@ -11,8 +11,11 @@ from monitor.cli.app import (
     DEFAULT_CONFIG,
     ConfigOpt,
     app,
+    err,
     fail,
     iso,
+    load_for_database,
+    open_database,
     open_store,
     print_table,
     since_cutoff,
@@ -51,11 +54,15 @@ def list_(
     format: Annotated[StoryFormat, typer.Option("--format", "-f")] = StoryFormat.table,
 ) -> None:
     """Stories, newest first."""
-    store = open_store(config)
+    settings, database = load_for_database(config)
+    store = open_database(database)
     try:
         rows = [story_row(s) for s in store.list_stories(since=since_cutoff(since), rule=rule)]
     finally:
         store.close()
+    if not rows and settings is not None and not settings.stories.enabled:
+        err.print("no stories: grouping is off (stories: {enabled: true} in the config "
+                  "turns it on)", markup=False)
     write_rows(rows, format.value, ["id", "title", "last_seen", "articles", "feeds", "rules"])
 
 

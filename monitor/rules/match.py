@@ -109,9 +109,10 @@ class RuleSet:
         names = self.unindexed_rules
         if not names:
             return None
-        return (f"rules.unindexed rules={','.join(names)}: these rules have no plain text to"
-                " look for (e.g. only /[0-9]{4}/), so they are evaluated on every article,"
-                " which slows matching; add a word they need (ban AND /.../) to index them")
+        return (f"rules.unindexed rules={','.join(names)}: these rules can match an article"
+                " holding none of their words (only /[0-9]{4}/, or an OR branch or NOT"
+                " without one), so they are evaluated on every article, which slows"
+                " matching; a word every match needs (ban AND /.../) indexes them")
 
     def __len__(self) -> int:
         return len(self._rules)

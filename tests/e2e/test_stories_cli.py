@@ -193,3 +193,11 @@ def test_a_surge_of_stories_sends_one_spike_alert_listing_them(
                   cwd=tmp_path, db_url=db_url)
     assert applied.returncode == 0, applied.stderr
     assert "0 alerts queued" in applied.stdout
+
+
+def test_stories_list_says_grouping_is_off(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("database: sqlite:///state.db\nfeeds: []\n")
+    done = cli("stories", "list", "-c", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "grouping is off" in done.stderr
