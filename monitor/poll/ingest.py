@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from sys import intern
@@ -136,7 +136,7 @@ class Ingesting:
         unseen = self.store.unseen_articles(feed.id, parsed.articles)
         prepared: dict[str, Prepared] = {}
         if self.settings.stories.enabled or self.rules.needs_language:
-            unseen, prepared = self._prepare(unseen, parsed.language)
+            unseen, prepared = self._prepare(unseen, parsed.language, parsed.articles)
         items = [(article, self.rules.match(article)) for article in unseen]
         now = self.clock()
         quiet = backlog_keys(unseen, first_poll=feed.body_hash is None, now=now,
@@ -159,18 +159,24 @@ class Ingesting:
         )
 
     def _prepare(self, unseen: list[Article], declared: str | None,
+                 document: Sequence[Article] = (),
                  ) -> tuple[list[Article], dict[str, Prepared]]:
         """The unseen articles with their language, and what stories need of each
         text (by key), worked out in a parse process when one is running (its core
-        is otherwise idle once the feed is parsed), else here."""
+        is otherwise idle once the feed is parsed), else here. ``document``: every
+        item of the feed document (its boilerplate is read from all of them)."""
         stories = self.settings.stories.enabled
+        keys = {a.key for a in unseen}
+        # Only the items it does not have already travel to the parse process.
+        doc = [a for a in document if a.key not in keys] if stories else []
         pool, warm = self._parse_pool, self._parse_warm
         done: tuple[list[Article], list[Prepared]] | None = None
         if pool is not None and len(unseen) >= _PREPARE_ELSEWHERE and (
                 warm is None or warm.done()) and (
                 self._parse_queued <= _QUEUED_PER_WORKER * self._parse_workers):
             try:
-                articles, ready = pool.submit(prepare_articles, unseen, declared, stories).result()
+                articles, ready = pool.submit(prepare_articles, unseen, declared, stories,
+                                             doc).result()
                 # Terms are interned here as they are in-process: an open story's
                 # centroid then shares its strings with the others' (memory).
                 done = articles, [p if p.vector is None else replace(
@@ -178,6 +184,6 @@ class Ingesting:
             except Exception as e:  # a broken pool: do it here instead
                 log.warning("feed.prepare_pool_failed error=%s", e)
         if done is None:
-            done = prepare_articles(unseen, declared, stories)
+            done = prepare_articles(unseen, declared, stories, doc)
         articles, ready = done
         return articles, {a.key: p for a, p in zip(articles, ready)}

@@ -11,11 +11,22 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: How much of the body a story signal reads: coverage of one event agrees
 #: in its opening, and reading more only adds the outlets' boilerplate.
 LEDE_WORDS = 60
+#: A word in at least this share of the items of one feed document (and in at least
+#: ``BOILERPLATE_MIN_ITEMS`` of them) is that feed's boilerplate: its template ("M 2.1 -
+#: 27km SE of ...", "Time ... UTC ... at epicenter Location Depth"), a repeated summary
+#: prefix or suffix, the topic every item carries. It is no evidence that two items are
+#: one story, and story grouping does not read it (``without``). 0.6 rather than 0.5: a
+#: search feed whose items are split between two events keeps those events' words
+#: (bench/RESULTS.md).
+BOILERPLATE_SHARE = 0.6
+BOILERPLATE_MIN_ITEMS = 3
 #: A title term weighs this many body terms. Titles name the event, but a title
 #: term already counts again when the lede repeats it; 2.0 measured worse (bench/RESULTS.md).
 TITLE_WEIGHT = 1.0
@@ -78,6 +89,13 @@ class StoryText:
     def of(cls, title: str, body: str, language: str | None = None) -> StoryText:
         return cls(tuple(tokens(title)), tuple(tokens(body, LEDE_WORDS)), language)
 
+    def without(self, words: frozenset[str]) -> StoryText:
+        """This text with ``words`` (its feed's boilerplate) left out."""
+        if not words:
+            return self
+        return StoryText(tuple(t for t in self.title if t not in words),
+                         tuple(t for t in self.lede if t not in words), self.language)
+
     def term_counts(self) -> dict[str, float]:
         """Term frequencies, title terms weighted ``TITLE_WEIGHT``."""
         counts: dict[str, float] = {}
@@ -93,3 +111,17 @@ class StoryText:
         if len(words) < size:
             return {" ".join(words)} if words else set()
         return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def feed_boilerplate(texts: Iterable[StoryText]) -> frozenset[str]:
+    """The words that many items of one feed document carry (``BOILERPLATE_SHARE``).
+
+    Read from the whole document, not only its unseen items: a feed polled once an hour
+    brings one new item at a time, and its template is the same in every poll."""
+    counts: Counter[str] = Counter()
+    items = 0
+    for text in texts:
+        items += 1
+        counts.update(set(text.title).union(text.lede))
+    need = max(BOILERPLATE_MIN_ITEMS, BOILERPLATE_SHARE * items)
+    return frozenset(w for w, n in counts.items() if n >= need)

@@ -256,3 +256,110 @@ def test_language_model_loads_once_for_concurrent_first_calls(monkeypatch) -> No
     for t in threads:
         t.join()
     assert len(loads) == 1
+
+
+# -- feed boilerplate: a templated feed's items are not one story by their template ----
+
+from pathlib import Path  # noqa: E402
+
+from monitor.article import Article, FeedSpec  # noqa: E402
+from monitor.stories.ingest import prepare_articles  # noqa: E402
+from monitor.stories.text import feed_boilerplate  # noqa: E402
+
+QUAKES = [("M 2.1 - 27km SE of Campo, CA", "32.413°N 116.292°W", "-0.47 km (-0.29 mi)"),
+          ("M 1.4 - 81km W of Healy, Alaska", "63.895°N 150.624°W", "19.30 km (11.99 mi)"),
+          ("M 2.0 - 62km NE of Eielson Air Force Base, Alaska", "65.117°N 146.290°W",
+           "8.50 km (5.28 mi)"),
+          ("M 2.6 - 10km WNW of Alberto Oviedo Mota, B.C., MX", "32.233°N 115.257°W",
+           "10.00 km (6.21 mi)"),
+          ("M 0.6 - 16km WSW of Toms Place, CA", "37.505°N 118.847°W", "4.93 km (3.06 mi)")]
+TUTORIALS = [("Python args and kwargs: Demystified", "use args and kwargs to add flexibility "
+              "to your functions and unpack any iterable with the asterisk operators"),
+             ("Natural Language Processing With spaCy in Python", "use spaCy, a free "
+              "open-source library for processing and analyzing text data"),
+             ("How to Make a Discord Bot in Python", "make a Discord bot that interacts "
+              "with several APIs and responds to messages on your server"),
+             ("Your Guide to the Python Print Function", "use the print function, and "
+              "discover lesser-known features such as separators and buffering"),
+             ("Inheritance and Composition: A Python OOP Guide", "use inheritance and "
+              "composition to improve your object-oriented designs")]
+
+
+def feed_item(feed: str, n: int, title: str, body: str) -> Article:
+    return Article(feed_url=f"https://{feed}.test/feed", feed_name=feed, feed_tags=(),
+                   key=f"{feed}-{n}", guid=None, link=f"https://{feed}.test/{n}",
+                   canonical_url=f"https://{feed}.test/{n}", title=title, summary=body)
+
+
+def usgs_feed(name: str = "usgs") -> list[Article]:
+    return [feed_item(name, n, title, f"Time\n2018-11-19 21:{n:02d}:38 UTC\n2018-11-19 "
+                      f"13:{n:02d}:38 -08:00 at epicenter\nLocation\n{where}\nDepth\n{depth}")
+            for n, (title, where, depth) in enumerate(QUAKES)]
+
+
+def tutorial_feed() -> list[Article]:
+    return [feed_item("realpython", n, title, f"In this step-by-step tutorial, you'll learn "
+                      f"how to {body}. The post {title} appeared first on Real Python.")
+            for n, (title, body) in enumerate(TUTORIALS)]
+
+
+def stories_of(*documents: list[Article], seen: int = 0) -> list[int]:
+    """Story per article, placed as the daemon does: each feed document's items
+    prepared together (``prepare_articles``), then ``StoryIndex.place/add`` in order.
+    ``seen``: of each document, the first items were stored by an earlier poll."""
+    index, out, next_id = StoryIndex(), [], 1
+    for doc in documents:
+        for batch, earlier in ((doc[:seen], []), (doc[seen:], doc[:seen])):
+            _, ready = prepare_articles(batch, "en", True, earlier)
+            for prepared in ready:
+                placement = index.place(prepared, T0)
+                story = placement.story
+                if story is None:
+                    story, next_id = next_id, next_id + 1
+                index.add(story, placement, T0)
+                out.append(story)
+    return out
+
+
+@pytest.mark.parametrize("seen", [0, 3], ids=["first-poll", "later-poll"])
+def test_a_templated_feeds_distinct_items_are_distinct_stories(seen: int) -> None:
+    quakes, tutorials = stories_of(usgs_feed(), seen=seen), stories_of(tutorial_feed(),
+                                                                          seen=seen)
+    assert len(set(quakes)) == len(QUAKES)
+    assert len(set(tutorials)) == len(TUTORIALS)
+
+
+def test_a_syndicated_copy_still_joins_its_story_across_templated_feeds() -> None:
+    # The same quake in a second USGS feed (another URL, the same template), and a
+    # news outlet's copy of a news item: each joins its original's story.
+    other = usgs_feed("usgs-day")[1:3]
+    news = [feed_item("wire", 0, *TIKTOK), feed_item("wire", 1, *FLOODS)]
+    copy = [feed_item("paper", 0, *TIKTOK_COPY)]
+    got = stories_of(usgs_feed(), other, news, copy)
+    assert got[5:7] == got[1:3]
+    assert got[9] == got[7] != got[8]
+    assert len(set(got[:5])) == 5
+
+
+def test_feed_boilerplate_is_what_most_of_a_documents_items_carry() -> None:
+    texts = [StoryText.of(a.title, a.summary) for a in tutorial_feed()]
+    words = feed_boilerplate(texts)
+    assert {"step", "tutorial", "learn", "python", "real", "appeared"} <= words
+    assert not words & {"discord", "spacy", "inheritance"}
+    assert feed_boilerplate(texts[:2]) == frozenset()  # too few items to tell
+
+
+REAL_TEMPLATED = ("rometools_rome/usgs-gov-earthquakes-all-hour-atom.xml",
+                  "KDE_syndication/atom__bug411626.xml")
+
+
+@pytest.mark.parametrize("path", REAL_TEMPLATED)
+def test_a_real_templated_feeds_items_are_not_one_story(shared_data: Path, path: str) -> None:
+    from monitor.feeds.parse import parse_feed
+
+    body = (shared_data / "feeds" / "realworld" / path).read_bytes()
+    parsed = parse_feed(body, {}, FeedSpec(url="https://f.test/feed", name="F"))
+    got = stories_of(list(parsed.articles))
+    # At most one pair of one feed's items in a story (two Real Python courses on
+    # Python's built-in types), not the whole feed as before.
+    assert len(got) - len(set(got)) <= 1, got
