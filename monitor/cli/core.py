@@ -122,10 +122,27 @@ def once(
         f"{plural(poll.new_matches, 'new match')}; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
+    if poll.backlog_matches:
+        err.print(f"{plural(poll.backlog_matches, 'new match')} not alerted: published before "
+                  f"poll.backlog ({_duration(monitor.settings.poll.backlog_s)}) on its "
+                  "feed's first poll; `news-monitor rules apply --rule RULE --alert` queues "
+                  "them", markup=False)
+    if poll.story_matches:
+        err.print(f"{plural(poll.story_matches, 'new match')} not alerted: a later article of "
+                  "a story the rule already alerted (alert_per: story); see `news-monitor "
+                  "matches --by story`", markup=False)
     if delivery.pending:
         err.print(f"{plural(delivery.pending, 'alert')} still pending: "
                   f"--max-time {max_time} ran out; "
                   "the next `once` (or the daemon) sends them", markup=False)
+
+
+def _duration(seconds: int) -> str:
+    """``86400`` -> ``1d``; the largest unit that divides it (as the config writes it)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @app.command()

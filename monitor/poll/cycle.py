@@ -64,6 +64,9 @@ class PollReport:
     new_articles: int = 0
     new_matches: int = 0
     new_alerts: int = 0
+    #: New matches stored without an alert (see IngestOutcome).
+    backlog_matches: int = 0
+    story_matches: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     #: Feeds another process held a lease on, so this pass could not poll them.
     held: list[FeedLease] = field(default_factory=list)
@@ -74,6 +77,8 @@ class PollReport:
         self.new_articles += outcome.new_articles
         self.new_matches += outcome.new_matches
         self.new_alerts += outcome.new_alerts
+        self.backlog_matches += outcome.backlog_matches
+        self.story_matches += outcome.story_matches
         self.deferred += outcome.deferred is not None
         if outcome.error:
             self.failed += 1

@@ -74,6 +74,9 @@ class IngestOutcome:
     new_articles: int = 0
     new_matches: int = 0
     new_alerts: int = 0
+    #: New matches not alerted: backlog on the feed's first poll, or an alerted story.
+    backlog_matches: int = 0
+    story_matches: int = 0
     #: The hash of the body parsed (None: nothing parsed).
     body_hash: str | None = None
     ttl_s: int | None = None
@@ -152,6 +155,8 @@ class Ingesting:
             new_items=len(unseen),
             new_matches=saved.new_matches,
             new_alerts=saved.new_alerts,
+            backlog_matches=saved.backlog_matches,
+            story_matches=saved.story_matches,
             body_hash=body_hash,
             ttl_s=parsed.ttl_s,
             rules=tuple(m.rule for _, ms in items for m in ms),

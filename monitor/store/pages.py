@@ -113,7 +113,7 @@ class PageQueries:
             found = [(r.article_id, ms, True) for r, ms in items if ms]
             if not found:
                 return (0, 0)
-            return _insert_matches_bulk(conn, found, routes, items[0][0].now)
+            return _insert_matches_bulk(conn, found, routes, items[0][0].now)[:2]
 
         return self._tx("recording pages", work)  # type: ignore[no-any-return]
 

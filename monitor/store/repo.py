@@ -83,6 +83,11 @@ class SaveResult:
     duplicate_articles: int
     new_matches: int
     new_alerts: int
+    #: New matches of rules that notify, stored without an alert: their articles were
+    #: older than ``poll.backlog`` on the feed's first poll.
+    backlog_matches: int = 0
+    #: New matches stored without an alert because their story had alerted the rule.
+    story_matches: int = 0
 
 
 @dataclass(frozen=True)
@@ -453,7 +458,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
                 at = stories.not_before(now)  # time in the order stories are assigned
             # In batches: a few statements per batch instead of four per article
             # (about 5x faster on a first ingest, see bench/ingest.py).
-            totals = [0, 0, 0, 0]
+            totals = [0] * 6
             for chunk in _chunks(ordered):
                 counts = _save_batch(conn, feed_id, chunk, routes, at, quiet, stories,
                                      prepared or {})
@@ -512,7 +517,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
         """
 
         def work(conn: Connection) -> tuple[int, int]:
-            new_matches, _ = _insert_matches_bulk(
+            new_matches, *_ = _insert_matches_bulk(
                 conn, [(aid, ms, False) for aid, ms in items], {}, now)
             if not routes:
                 return new_matches, 0
@@ -781,7 +786,7 @@ def _build_stmt(conn: Connection, name: str) -> Any:
     if name == "match":
         return (_insert(conn, match)
                 .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])
-                .returning(match.c.id, match.c.rule, match.c.alerted_at))
+                .returning(match.c.id, match.c.rule, match.c.alerted_at, match.c.article_id))
     assert name == "alert", name
     return (_insert(conn, alert)
             .on_conflict_do_nothing(index_elements=[alert.c.match_id, alert.c.recipient,
@@ -837,8 +842,8 @@ def _save_batch(
     conn: Connection, feed_id: int, items: Sequence[tuple[Article, Sequence[Match]]],
     routes: Mapping[str, Sequence[Route]], now: datetime, quiet: Collection[str] = (),
     stories: StoryCache | None = None, prepared: Mapping[str, Prepared] | None = None,
-) -> tuple[int, int, int, int]:
-    """Store a batch of one feed's articles; (new, duplicate, new_matches, new_alerts)."""
+) -> tuple[int, ...]:
+    """Store a batch of one feed's articles: the fields of SaveResult, in order."""
     seen = set(conn.scalars(_stmt(conn, "seen_keys"),
                             {"feed_id": feed_id, "keys": [a.key for a, _ in items]}))
     todo: list[tuple[Article, Sequence[Match]]] = []
@@ -847,7 +852,7 @@ def _save_batch(
             seen.add(art.key)
             todo.append((art, matches))
     if not todo:
-        return (0, len(items), 0, 0)
+        return (0, len(items), 0, 0, 0, 0)
     rows = conn.execute(_stmt(conn, "article"),
                         [_article_values(feed_id, a, now) for a, _ in todo])
     new_ids = {r.key: r.id for r in rows}
@@ -876,27 +881,30 @@ def _save_batch(
             story_of.update(conn.execute(select(article.c.id, article.c.story_id).where(
                 article.c.id.in_([i for i, _, _ in copies]), article.c.story_id.is_not(None))
             ).all())
-    new_matches, new_alerts = _insert_matches_bulk(
+    new_matches, new_alerts, backlog, folded = _insert_matches_bulk(
         conn, fresh + copies, routes, now, stories.policy if stories else None, story_of)
     if stories is not None and stories.policy.spikes:
         new_alerts += queue_spike_alerts(conn, stories.policy.spikes, routes,
                                          [i for i, _, alert_it in fresh + copies if alert_it], now)
-    return (len(fresh), len(items) - len(fresh), new_matches, new_alerts)
+    return (len(fresh), len(items) - len(fresh), new_matches, new_alerts, backlog, folded)
 
 
 def _insert_matches_bulk(
     conn: Connection, items: Sequence[tuple[int, Sequence[Match], bool]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
     policy: StoryPolicy | None = None, story_of: Mapping[int, int] | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int, int]:
     """Insert the matches of many (article_id, matches, alert?) at once, and the alert
-    rows of the new ones to alert (those get ``alerted_at``).
+    rows of the new ones to alert (those get ``alerted_at``): (new matches, new alert
+    rows, new matches of notifying rules not alerted as backlog, and as story updates).
 
     With a story ``policy``, a rule alerting per story alerts on the first match in
     each story only; later ones are stored as matches (held for the digest with
     ``story_updates: digest``).
     """
     spikes = policy.spikes if policy is not None else {}  # alerted per episode instead
+    silent = {(article_id, m.rule) for article_id, matches, alert_it in items if not alert_it
+              for m in matches if routes.get(m.rule) and m.rule not in spikes}
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
                "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now,
                "alerted_at": (now if alert_it and routes.get(m.rule) and m.rule not in spikes
@@ -904,23 +912,25 @@ def _insert_matches_bulk(
               for article_id, matches, alert_it in items
               for m in {m.rule: m for m in matches}.values()]
     if not values:
-        return (0, 0)
+        return (0, 0, 0, 0)
     created = conn.execute(_stmt(conn, "match"), values).all()
-    to_alert = [(match_id, rule) for match_id, rule, alerted in created if alerted is not None]
+    to_alert = [(match_id, rule, article_id)
+                for match_id, rule, alerted, article_id in created if alerted is not None]
+    backlog = sum(1 for _, rule, alerted, article_id in created
+                  if alerted is None and (article_id, rule) in silent)
     if policy is not None and to_alert:
-        art_of = dict(conn.execute(select(match.c.id, match.c.article_id).where(
-            match.c.id.in_([m for m, _ in to_alert]))).all())
         statuses = story_alert_status(policy, conn, [
-            (m, (story_of or {}).get(art_of[m]), r) for m, r in to_alert],
-            [m for m, _, _ in created], now)
+            (m, (story_of or {}).get(a), r) for m, r, a in to_alert],
+            [m for m, *_ in created], now)
     else:
         statuses = [("pending", now)] * len(to_alert)
+    folded = statuses.count(None)
     alerts = [{**_alert_values(match_id, route, now), "status": st[0], "next_attempt_at": st[1]}
-              for (match_id, rule), st in zip(to_alert, statuses, strict=True) if st is not None
-              for route in dict.fromkeys(routes.get(rule, ()))]
+              for (match_id, rule, _), st in zip(to_alert, statuses, strict=True)
+              if st is not None for route in dict.fromkeys(routes.get(rule, ()))]
     if not alerts:
-        return (len(created), 0)
-    return (len(created), len(conn.execute(_stmt(conn, "alert"), alerts).all()))
+        return (len(created), 0, backlog, folded)
+    return (len(created), len(conn.execute(_stmt(conn, "alert"), alerts).all()), backlog, folded)
 
 
 def _hit_values(h: Hit) -> dict[str, Any]:

@@ -39,7 +39,11 @@ def test_backlog_is_matched_silently_then_alerted_once_on_request(
             assert result.returncode == 0, result.stderr
             return result.stdout + result.stderr
 
-        assert "2 new matches; alerts sent 0," in run("once")
+        first = run("once")
+        assert "2 new matches; alerts sent 0," in first
+        # It says why, and what to do.
+        assert ("2 new matches not alerted: published before poll.backlog (1d) on its "
+                "feed's first poll; `news-monitor rules apply --rule RULE --alert`") in first
         assert "0 new matches, 0 alerts queued" in run("rules", "apply", "--rule", "zoom")
         assert "0 new matches, 2 alerts queued" in run(
             "rules", "apply", "--rule", "zoom", "--since", "1d", "--alert")

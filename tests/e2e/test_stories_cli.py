@@ -87,6 +87,9 @@ def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
         run = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
         assert run.returncode == 0, run.stderr
         titles = sorted(r.json["title"].split("]")[0] + "]" for r in hook.delivered)
+    # The four later copies of the `tiktok` story: matches without alerts, said so.
+    assert ("4 new matches not alerted: a later article of a story the rule already "
+            "alerted (alert_per: story)") in run.stderr
 
     # alert_per: story (default): one alert; alert_per: article: five; the German-only
     # rule nothing (the feeds are English); lang:en finds the English floods story.
