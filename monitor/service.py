@@ -206,13 +206,15 @@ class Monitor(Polling):
             log.exception("config.reload_failed")
 
     def close(self) -> None:
-        """Release this process's leases (the next run polls every feed at once), then
-        the database and the parse pool."""
+        """Store the poll outcomes still buffered, release this process's leases (the
+        next run polls the feeds it did not finish at once), then close the database
+        and the parse pool."""
         self._halt.set()
         if self._outboard is not None:  # it stops, records what it sent, frees its rows
             self._outboard.stop(self.settings.delivery.timeout_s + 5)
         record_before_exit(self.store, self._sends, self.clock())
         try:
+            self.record_buffered()
             self.store.release_leases(self.owner)
         except StoreUnavailable as e:  # the database is gone: the leases expire on their own
             log.warning("service.leases_not_released owner=%s error=%s", self.owner, e)

@@ -307,16 +307,41 @@ class Polling(Ingesting):
 
     async def _store_records(self, records: Records) -> None:
         """Write what ``records`` holds, forgetting each part once it is stored. The
-        parts are copied here, on the event loop, which alone changes them."""
+        parts are copied here, on the event loop, which alone adds to them."""
         if items := list(records.items):
-            await asyncio.to_thread(self.store.record_fetches, items)
-            del records.items[: len(items)]  # newer ones were appended after these
+            await asyncio.to_thread(self._record_fetches, records, items)
         if release := set(records.release):
             await asyncio.to_thread(self.store.release_feeds, self.owner, release)
             records.release -= release
         if records.release_all:
             await asyncio.to_thread(self.store.release_feeds, self.owner)
             records.release_all = False
+
+    def _record_fetches(self, records: Records, items: list[FetchRecord]) -> None:
+        """Store ``items`` and forget them in the same worker thread: a flush that an
+        interrupt stops waiting for still commits, and ``record_buffered`` must not
+        write it twice (a failure would count twice)."""
+        self.store.record_fetches(items)
+        del records.items[: len(items)]  # newer ones were appended after these
+
+    def record_buffered(self) -> None:
+        """On the way out (``close``, before the leases go back): store the outcomes a
+        stopped pass still holds, in one transaction. An interrupted ``once`` is
+        cancelled before the pass's last flush; without this, every feed it finished
+        since the last batch would be released as never polled. ``StoreUnavailable``
+        is raised (the outcomes are dropped, their leases expire)."""
+        items = list(self._records.items)
+        if not items:
+            return
+        self._records.items.clear()
+        try:
+            self.store.record_fetches(items)
+        except StoreUnavailable:
+            log.warning("poll.records_dropped feeds=%d: the database is unavailable; the "
+                        "next run polls them again", len(items))
+            raise
+        except Exception:  # close() still releases the leases: the next run polls them
+            log.exception("poll.record_failed feeds=%d", len(items))
 
     def _start_parse_pool(self) -> None:
         """Start the parse processes now: spawning one and importing the parser takes

@@ -17,7 +17,7 @@ import pytest
 from clirun import cli
 from daemon import start_daemon, stop_daemon
 from feedserver import FeedServer
-from receivers import WebhookReceiver
+from receivers import HungServer, WebhookReceiver
 
 CONFIG = """
 database: sqlite:///state/monitor.db
@@ -160,6 +160,72 @@ def test_an_interrupted_once_does_not_block_the_next(
         again = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
         assert again.returncode == 0, again.stderr
         assert polled(again.stderr) == 6, again.stderr
+
+
+@pytest.mark.parametrize(("backend", "sig"), [
+    ("sqlite_url", signal.SIGINT),
+    pytest.param("pg_url", signal.SIGINT, marks=pytest.mark.postgres),
+    ("sqlite_url", signal.SIGTERM),
+])
+def test_an_interrupted_once_records_the_feeds_it_finished(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str, sig: int
+) -> None:
+    # Outcomes wait in a buffer for their batch: the interrupt must write them before it
+    # gives the leases back, or status says "not polled yet" beside stored articles.
+    db_url = str(request.getfixturevalue(backend))
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        good = feeds.add("/good.xml", farm_feed(0), content_type="application/rss+xml",
+                         etag='"v1"')
+        html = feeds.add("/page.html", "<html><body>not a feed</body></html>",
+                         content_type="text/html")
+        missing = feeds.url("/missing.xml")  # 404
+        with HungServer() as hung:
+            hanging = f"http://127.0.0.1:{hung.port}/feed.xml"
+            config = write_config(tmp_path, [good, html, missing, hanging], hook)
+            log = tmp_path / "once.log"
+            proc = start_once(config, log, db_url)
+            try:
+                deadline = time.monotonic() + 60
+                while log.read_text().count("feed.polled") < 3 or not hung.connections:
+                    assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                    time.sleep(0.05)
+                proc.send_signal(sig)
+                proc.wait(timeout=30)  # not the 60 s the hanging feed may take
+            finally:
+                proc.kill()
+        assert proc.returncode == 130, log.read_text()
+        rows = status_rows(config, tmp_path, db_url)
+        assert rows[good]["last_status"] == 200 and rows[good]["health"] == "ok", rows[good]
+        assert rows[good]["articles"] == ITEMS and rows[good]["last_polled_at"]
+        assert rows[missing]["last_status"] == 404 and rows[missing]["error_count"] == 1
+        assert rows[html]["last_error"] and rows[html]["error_count"] == 1, rows[html]
+        for url in (good, html, missing):  # polled: not due again, not held
+            assert rows[url]["next_poll"] != "due now" and rows[url]["lease_owner"] is None
+        assert rows[hanging]["health"] == "new: not polled yet", rows[hanging]
+        assert rows[hanging]["next_poll"] == "due now" and rows[hanging]["lease_owner"] is None
+        # The next run polls the feed left unfinished (refused now) and revalidates the
+        # finished one with the ETag the interrupted run stored; no alert twice.
+        again = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
+        assert again.returncode == 0, again.stderr
+        assert feeds.requests_to("/good.xml")[-1].headers.get("if-none-match") == '"v1"'
+        assert status_rows(config, tmp_path, db_url)[hanging]["last_polled_at"]
+        assert len(hook.delivered) == ITEMS, again.stderr
+
+
+def start_once(config: Path, log: Path, db_url: str) -> subprocess.Popen[bytes]:
+    """`news-monitor --log-level INFO once`, its stderr written to ``log``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["MONITOR_DATABASE_URL"] = db_url
+    with log.open("w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--log-level", "INFO", "once", "-c", str(config)],
+            cwd=config.parent, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def status_rows(config: Path, tmp_path: Path, db_url: str) -> dict[str, dict[str, object]]:
+    status = cli("status", "-c", str(config), "--format", "json", cwd=tmp_path, db_url=db_url)
+    assert status.returncode == 0, status.stderr
+    return {r["url"]: r for r in json.loads(status.stdout)}
 
 
 def test_after_kill_9_once_and_status_say_who_holds_the_feeds(tmp_path: Path) -> None:
