@@ -55,7 +55,8 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     if not _state.get("log_level_set"):
         logging.getLogger().setLevel(logging.INFO)
     monitor = open_monitor(config, wait_for_database=True)  # a database restarting too
-    monitor.reloader = lambda: load_settings(config)
+    # Checked as at start: a recipient URL apprise cannot use refuses the reload.
+    monitor.reloader = lambda: load_settings(config, url_check=apprise_refusal)
     err.print(
         f"news-monitor {__version__}: watching {plural(len(monitor.settings.feeds), 'feed')} "
         f"with {plural(len(monitor.settings.rules), 'rule')} (Ctrl-C to stop)"

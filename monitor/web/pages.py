@@ -41,6 +41,9 @@ STATIC = Path(__file__).parent / "static"
 MAX_EXPORT = 10_000
 #: How often the live stream looks for new matches.
 EVENTS_EVERY_S = 1.0
+#: At most this many matches in one update of the live list (a larger burst shows its
+#: newest; the matches page has every one).
+EVENTS_BURST = 2000
 
 
 def _state(request: web.Request) -> WebState:
@@ -112,13 +115,21 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     item = request.app[TEMPLATES].filters["match_item"]
     while not state.closing.is_set():
-        page = await state.run(state.store.match_page, MatchFilter(after_id=after),
-                                       None, 50)
-        for m in reversed(page.items):  # oldest first, so the newest ends on top
+        # Every match since the last update, a page at a time (newest first): a burst
+        # (a first poll, `rules apply`) is more than one page.
+        found, cursor = [], None
+        while len(found) < EVENTS_BURST:
+            page = await state.run(state.store.match_page, MatchFilter(after_id=after),
+                                   cursor, 100)
+            found += page.items
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        for m in reversed(found):  # oldest first, so the newest ends on top
             html = str(item(m)).replace("\n", " ")
             await response.write(f"id: {m.id}\nevent: match\ndata: {html}\n\n".encode())
             after = max(after, m.id)
-        if not page.items:
+        if not found:
             await response.write(b": keep-alive\n\n")
         try:
             await asyncio.wait_for(state.closing.wait(), EVENTS_EVERY_S)

@@ -49,6 +49,14 @@ def test_sighup_applies_new_rules_and_refuses_a_broken_file(tmp_path: Path) -> N
             wait_until(lambda: "config.reload_refused" in log.read_text(), "the refusal")
             assert proc.poll() is None
 
+            # A recipient URL apprise cannot use: refused too, as `check` and `run` do.
+            config.write_text(CONFIG.format(feed=url, hook=hook.json_url(), extra="").replace(
+                f'hook: ["{hook.json_url()}"]', f'hook: ["{hook.json_url()}", "mailto://nobody"]'))
+            proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: log.read_text().count("config.reload_refused") == 2,
+                       "the second refusal")
+            assert "apprise cannot use 'mailto://nobody'" in log.read_text()
+
             # A good file with a new rule: the next new article is matched by it.
             config.write_text(CONFIG.format(
                 feed=url, hook=hook.json_url(),

@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -230,3 +231,25 @@ def test_admin_retries_the_ticked_alerts(site: Site) -> None:
                                    form={"csrf": csrf, "id": str(dead)})
     assert (status, headers["Location"]) == (303, "/alerts")
     assert dead in [a.id for a in site.monitor.store.list_alerts(status="pending")]
+
+
+def test_a_burst_of_matches_arrives_whole_over_server_sent_events(site: Site, cookie: str) -> None:
+    """More new matches than one page between two updates: every one is sent."""
+    overview = _page(site, "/", cookie)
+    after = re.search(r'data-events="/events\?after=(\d+)"', overview).group(1)  # type: ignore[union-attr]
+    items = b"".join(b"<item><title>Rain burst %d</title><link>https://news.example/b%d</link>"
+                     b"<guid>b%d</guid></item>" % (i, i, i) for i in range(130))
+    site.feeds.add("/world.xml", site.feeds.routes["/world.xml"].body.replace(
+        b"</channel>", items + b"</channel>"), headers={"Content-Type": "application/rss+xml"})
+    asyncio.run(site.monitor.poll(all_feeds=True))
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=20)
+    conn.request("GET", f"/events?after={after}", headers={"Cookie": cookie})
+    response = conn.getresponse()
+    titles: set[str] = set()
+    deadline = time.monotonic() + 30  # keep-alive lines would wait forever
+    while len(titles) < 130 and time.monotonic() < deadline:
+        line = response.readline()
+        assert line, "stream ended"
+        titles.update(re.findall(r"Rain burst \d+", line.decode()))
+    conn.close()
+    assert titles == {f"Rain burst {i}" for i in range(130)}
