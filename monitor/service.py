@@ -39,7 +39,6 @@ from monitor.loop import every, interruptible
 from monitor.observe import Observer
 from monitor.poll.cycle import Polling, PollReport, Records
 from monitor.redact import register_secrets
-from monitor.rules.compile import RuleSet, compile_rules
 from monitor.store.health import retry_delay_s
 from monitor.store.repo import Store
 from monitor.store.stories import StoryPolicy
@@ -51,6 +50,7 @@ if TYPE_CHECKING:  # imported where used: `once` with nothing to fetch never loa
 
     from monitor.alerts.outboard import DeliveryProcess
     from monitor.feeds.parse import ParseResult
+    from monitor.rules.match import RuleSet
     from monitor.websub.subscriber import WebSubscriber
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,8 @@ class Monitor(Polling):
         before anything changes, and each article is matched by one whole RuleSet,
         old or new, never a mix. The database and the parse pool stay as they are.
         """
+        from monitor.rules.compile import compile_rules
+
         register_secrets(settings.secrets)
         rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
         notifier = Notifier(settings.recipients)

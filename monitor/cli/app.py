@@ -160,11 +160,12 @@ def report_problems(config: Path, problems: Iterable[str]) -> None:
 
 def open_monitor(config: Path, *, wait_for_database: bool = False) -> Any:
     from monitor.feeds.fetch import import_client_soon
-    from monitor.service import Monitor
 
     settings = load(config, check_recipients=True)
-    if settings.feeds:  # it polls next: aiohttp's import beside opening the database
+    if settings.feeds:  # it polls next: aiohttp's import beside the store's
         import_client_soon()
+    from monitor.service import Monitor
+
     for warning in settings.warnings:
         log.warning("config.warning %s", warning)
     try:

@@ -127,18 +127,19 @@ def _check_queries(parts: Parts, doc: Document) -> list[Problem]:
     """Compile the rules as the run will (it reuses that RuleSet: rules are compiled once
     per start), unless the record says they compile (the run then compiles them on first
     use); when that fails, each query alone, so each bad one gets a caret."""
-    try:
-        from monitor.config import rulecheck
-        from monitor.rules.compile import compile_query, compile_rules
-    except ImportError as e:  # the rule compiler is optional for loading alone
-        log.debug("config.queries_unchecked reason=%s", e)
-        return []
+    from monitor.config import rulecheck
+
     specs = [rule.spec() for _, rule in parts.rules]
     texts = [*(t for s in specs for t in (s.name, s.query, *s.feeds, *s.tags, *s.languages)),
              *(t for name, aliases in parts.entities.items() for t in (name, *aliases))]
     digest = (None if rulecheck.holds_secret(texts, doc.secrets)
               else rulecheck.rules_digest(specs, parts.entities))
     if digest is not None and rulecheck.known_valid(digest):
+        return []  # the compiler is not even imported
+    try:
+        from monitor.rules.compile import compile_query, compile_rules
+    except ImportError as e:  # the rule compiler is optional for loading alone
+        log.debug("config.queries_unchecked reason=%s", e)
         return []
     try:
         compile_rules(specs, parts.entities)

@@ -17,11 +17,14 @@ import hashlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import monitor
 from monitor.article import RuleSpec
 from monitor.cache import read_json, write_json
-from monitor.rules.compile import RuleSet, compile_rules
+
+if TYPE_CHECKING:
+    from monitor.rules.match import RuleSet
 
 _FILE = "valid-rules.json"
 #: Digests kept (the newest): a few configs checked in turn keep theirs.
@@ -81,6 +84,13 @@ def remember_valid(digest: str) -> None:
 def rules_for_run(rules: Sequence[RuleSpec], entities: Mapping[str, Sequence[str]]) -> RuleSet:
     """The RuleSet of a run: compiled on first use when loading the config found these
     rules in the record, else compiled now (at once when loading just compiled them)."""
+    from monitor.rules.match import RuleSet  # the compiler itself only when it compiles
+
+    def build() -> RuleSet:
+        from monitor.rules.compile import compile_rules
+
+        return compile_rules(rules, entities)
+
     if _vouched and rules_digest(rules, entities) in _vouched:
-        return RuleSet.deferred(lambda: compile_rules(rules, entities))
-    return compile_rules(rules, entities)
+        return RuleSet.deferred(build)
+    return build()

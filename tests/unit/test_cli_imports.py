@@ -45,13 +45,14 @@ def test_help_and_version_load_no_heavy_library(argv: list[str]) -> None:
     assert not any(line.endswith("| monitor.article") for line in done.stderr.splitlines())
 
 
-def imported_by(argv: list[str], cwd: Path, *, modules: bool = False) -> set[str]:
+def imported_by(argv: list[str], cwd: Path, *, modules: bool = False,
+                env: dict[str, str] | None = None) -> set[str]:
     """The top-level packages a real CLI process imported (from -X importtime), or
     with ``modules`` every module by its full name."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "monitor", *argv],
                           capture_output=True, text=True, check=False, cwd=cwd,
-                          env={k: v for k, v in os.environ.items()
-                               if not k.startswith("MONITOR_")})
+                          env={**{k: v for k, v in os.environ.items()
+                                  if not k.startswith("MONITOR_")}, **(env or {})})
     assert done.returncode == 0, done.stderr[-2000:]
     names = {line.split("|")[-1].strip()
              for line in done.stderr.splitlines() if line.startswith("import time:")}
@@ -79,3 +80,18 @@ def test_commands_load_only_what_they_use(tmp_path: Path) -> None:
     assert status & {"monitor.rules.compile", "monitor.opml", "monitor.feeds.parse"} == set()
     # `check` validates the database URL without SQLAlchemy: it opens no database.
     assert "sqlalchemy" not in imported_by(["check", "-c", str(config)], tmp_path)
+
+
+def test_a_once_whose_rules_compiled_before_loads_no_rule_compiler(tmp_path: Path) -> None:
+    """A cron `once` that fetches nothing new matches nothing: once a start has compiled
+    its rules (and recorded that they compile), later starts leave the compiler (its
+    parser and tables) unloaded until an article arrives."""
+    config = tmp_path / "rules.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'm.db'}\nfeeds: []\n"
+                      "rules:\n  - name: tiktok-ban\n    query: 'ban* NEAR/5 TikTok'\n")
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = imported_by(["db", "upgrade", "-c", str(config)], tmp_path, modules=True, env=cache)
+    assert "monitor.rules.compile" in first  # the probe sees a compile when there is one
+    again = imported_by(["once", "-c", str(config)], tmp_path, modules=True, env=cache)
+    assert "monitor.service" in again
+    assert again & {"monitor.rules.compile", "monitor.rules.query"} == set()
