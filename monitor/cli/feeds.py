@@ -27,6 +27,7 @@ from monitor.cli.app import (
     out,
     plural,
 )
+from monitor.feeds.identify import FeedRef, ambiguity, choose_feed
 from monitor.redact import mask_url, redact
 
 feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds.",
@@ -112,31 +113,43 @@ def export(
 @feeds_app.command("enable")
 def enable(
     url: Annotated[str, typer.Argument(
-        help="The feed's URL: as `status` shows it, or as the config writes it.")],
+        help="The feed: its URL as `status` shows it or as the config writes it "
+             "(with its ${VAR}), or its name.")],
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
-    """Poll a feed again that was disabled (e.g. after HTTP 410 Gone); due at once."""
+    """Poll a feed again that was disabled (e.g. after HTTP 410 Gone); due at once.
+
+    A URL shown with *** may fit two feeds (two tokens): then nothing is enabled, and
+    the candidates are listed with how to name one."""
     settings, database = load_for_database(config)
     store = open_database(database)
     try:
-        feed = _configured_feed(url, settings)
-        found = store.enable_feed(feed.url if feed else url, datetime.now(UTC))
+        choice = choose_feed(url, _expanded(url), _feed_refs(settings, store.feed_statuses()))
+        if choice.ambiguous:
+            raise fail(ambiguity(url, choice.candidates))
+        found = store.enable_feed(choice.url or url, datetime.now(UTC))
     finally:
         store.close()
     if not found:
         raise fail(f"no feed with URL {redact(url)} (see `news-monitor status`)")
-    out.print(f"enabled: {mask_url(feed.shown_url) if feed else redact(url)}", markup=False)
+    shown = choice.candidates[0].shown if choice.candidates else redact(url)
+    out.print(f"enabled: {shown}", markup=False)
 
 
-def _configured_feed(url: str, settings: Any) -> Any:
-    """The configured feed ``url`` names: its URL, its URL as shown (``***`` for what
-    came from the environment), or as the config writes it (``${FEED_TOKEN}``)."""
+def _expanded(text: str) -> str:
+    """``text`` with its ``${VAR}`` parts from the environment (as the config would)."""
     import os
 
     from monitor.config.source import interpolate
 
-    expanded = interpolate(url, os.environ)[0]
-    for f in settings.feeds if settings is not None else ():
-        if url in (f.url, f.shown_url, mask_url(f.shown_url)) or expanded == f.url:
-            return f
-    return None
+    return interpolate(text, os.environ)[0]
+
+
+def _feed_refs(settings: Any, stored: list[Any]) -> list[FeedRef]:
+    """The configured feeds (if there is a config) and the stored ones, as named."""
+    refs = [FeedRef(f.url, f.name or mask_url(f.shown_url), mask_url(f.shown_url), True,
+                    also=(f.shown_url,))
+            for f in (settings.feeds if settings is not None else ())]
+    refs += [FeedRef(s.url, s.name, s.display_url, s.active,
+                     also=(s.shown_url,) if s.shown_url else ()) for s in stored]
+    return refs

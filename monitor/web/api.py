@@ -18,7 +18,8 @@ from aiohttp import web
 from monitor.apply import ApplyResult, apply_rules
 from monitor.errors import ConfigError, QueryError
 from monitor.feeds.health import feed_state, health, next_poll
-from monitor.redact import redact
+from monitor.feeds.identify import FeedRef, ambiguity, choose_feed
+from monitor.redact import mask_url, redact
 from monitor.store.stories import StoryRecord
 from monitor.store.views import MatchView, Page
 from monitor.web import params
@@ -236,15 +237,21 @@ async def retry_dead(request: web.Request) -> web.Response:
 
 def feed_url(state: WebState, url: object, name: object) -> str:
     """The configured URL of a feed given by URL or by name (a URL with a secret in it
-    is shown redacted, so pages and scripts may name the feed instead)."""
-    if isinstance(name, str) and name:
-        for f in state.settings.feeds:
-            if (f.name or f.url) == name:
-                return f.url
+    is shown redacted, so pages and scripts may name the feed instead). A name or a URL
+    as shown (``***``) that fits two feeds is refused (409) with the candidates."""
+    given = name if isinstance(name, str) and name else url
+    if not isinstance(given, str) or not given:
+        raise bad_request("name the feed: {\"url\": ...} or {\"name\": ...}")
+    refs = [FeedRef(f.url, f.name or mask_url(f.shown_url), mask_url(f.shown_url), True,
+                    also=(f.shown_url,)) for f in state.settings.feeds]
+    choice = choose_feed(given, given, refs)
+    if choice.ambiguous:
+        raise ProblemError(409, "Conflict", ambiguity(given, choice.candidates))
+    if choice.url is not None:
+        return choice.url
+    if given is name:
         raise ProblemError(404, "Not Found", f"no configured feed named {name!r}")
-    if isinstance(url, str) and url:
-        return url
-    raise bad_request("name the feed: {\"url\": ...} or {\"name\": ...}")
+    return given
 
 
 async def feed_action(state: WebState, url: str, action: str) -> None:

@@ -117,7 +117,8 @@ _TEST_BODY = {"required": True, "content": {"application/json": {"schema": _obj(
 
 
 def _op(summary: str, schema: str, parameters: list[Any] | None = None,
-        body: dict[str, Any] | None = None, admin: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] | None = None, admin: bool = False,
+        conflict: bool = False) -> dict[str, Any]:
     problem = {"description": "a problem document",
                "content": {"application/problem+json": {"schema": _ref("Problem")}}}
     op: dict[str, Any] = {
@@ -126,6 +127,8 @@ def _op(summary: str, schema: str, parameters: list[Any] | None = None,
         "responses": {"200": {"description": "OK", "content": {
             "application/json": {"schema": _ref(schema)}}},
             "400": problem, "401": problem, "403": problem, "404": problem}}
+    if conflict:  # e.g. a feed URL shown as *** that fits two feeds
+        op["responses"]["409"] = problem
     if body:
         op["requestBody"] = body
     return op
@@ -139,9 +142,9 @@ PATHS: dict[str, Any] = {
     "/feeds": {"get": _op("Feeds and their health", "FeedPage",
                           [_param("errors", "1: only feeds with errors")])},
     "/feeds/enable": {"post": _op("Poll a disabled feed again", "Done", body=_URL_BODY,
-                                  admin=True)},
+                                  admin=True, conflict=True)},
     "/feeds/poll": {"post": _op("Poll a feed at the next tick", "Done", body=_URL_BODY,
-                                admin=True)},
+                                admin=True, conflict=True)},
     "/feeds/poll-failing": {"post": _op("Poll every failing feed at the next tick", "Done",
                                         admin=True)},
     "/stories": {"get": _op("Stories (one event across outlets), newest first", "StoryPage",

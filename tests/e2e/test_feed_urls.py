@@ -117,3 +117,38 @@ def test_check_says_nothing_of_sqlite_paths_for_another_database(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert "database: postgresql://postgres@127.0.0.1:5432/test\n" in done.stdout
     assert "SQLite" not in done.stdout
+
+
+def test_enable_refuses_a_shown_url_that_fits_two_feeds(tmp_path: Path) -> None:
+    """Two tokens, one shown form: `feeds enable` picks neither, lists both by name and
+    says how to name one; the name and the ${VAR} form each pick theirs."""
+    with FeedServer() as server:
+        for token in ("AlphaT0ken111", "BetaT0ken2222"):
+            server.add(f"/private/{token}/feed.xml", FEED)
+        written = f"{server.base_url}/private/${{%s}}/feed.xml"
+        config = tmp_path / "monitor.yaml"
+        config.write_text("database: sqlite:///state.db\nfeeds:\n"
+                          f"  - {{url: '{written % 'TOKEN_A'}', name: Alpha}}\n"
+                          f"  - {{url: '{written % 'TOKEN_B'}', name: Beta}}\n")
+        env = {"TOKEN_A": "AlphaT0ken111", "TOKEN_B": "BetaT0ken2222"}
+        assert cli("once", "-c", str(config), cwd=tmp_path, env=env).returncode == 0
+        shown = f"{server.base_url}/private/***/feed.xml"
+        refused = cli("feeds", "enable", shown, "-c", str(config), cwd=tmp_path, env=env)
+        by_name = cli("feeds", "enable", "Beta", "-c", str(config), cwd=tmp_path, env=env)
+        as_written = cli("feeds", "enable", written % "TOKEN_A", "-c", str(config),
+                         cwd=tmp_path, env=env)
+        # Without the config (the database alone), the stored rows are as ambiguous.
+        bare = cli("feeds", "enable", shown, cwd=tmp_path, env=env,
+                   db_url=f"sqlite:///{tmp_path / 'state.db'}")
+    for done in (refused, bare):
+        assert done.returncode == 1, done.stdout
+        assert "could be any of 2 feeds" in done.stderr, done.stderr
+        assert "Alpha" in done.stderr and "Beta" in done.stderr
+        assert "feed's name" in done.stderr and "${VAR}" in done.stderr
+        assert "enabled" not in done.stdout
+    for done in (by_name, as_written):
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"enabled: {shown}"
+    for done in (refused, bare, by_name, as_written):
+        assert "AlphaT0ken111" not in done.stdout + done.stderr
+        assert "BetaT0ken2222" not in done.stdout + done.stderr
