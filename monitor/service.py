@@ -32,6 +32,7 @@ from monitor.alerts.policy import RuleDelivery, retry_policy
 from monitor.alerts.sendpool import SendPool
 from monitor.article import FeedSpec, FetchResult, Route
 from monitor.config import Settings
+from monitor.config.restart import keep_fixed, needs_restart
 from monitor.errors import ConfigError, StoreUnavailable
 from monitor.feeds.fetch import HostSlots
 from monitor.fulltext.runner import FullTextRunner
@@ -170,19 +171,25 @@ class Monitor(Polling):
 
         Everything is built first, then swapped in one step: a bad config raises
         before anything changes, and each article is matched by one whole RuleSet,
-        old or new, never a mix. The database and the parse pool stay as they are.
+        old or new, never a mix. What was built once at start (the database, the
+        listeners, the parse pool: monitor.config.restart) stays as it is, and a change
+        to it is logged as ``config.reload_needs_restart``.
         """
         from monitor.rules.compile import compile_rules
 
         register_secrets(settings.secrets)
+        changes = needs_restart(self.settings, settings)
+        settings = keep_fixed(self.settings, settings)
         rules = compile_rules(settings.rule_specs(), settings.entity_aliases())
         notifier = Notifier(settings.recipients)
         routes = {r.name: notifier.routes_for(settings.rule_notify(r)) for r in settings.rules}
         delivery, retry = RuleDelivery.from_settings(settings), retry_policy(settings)
-        if settings.database != self.settings.database:
-            log.warning("config.reload_database_ignored: restart to change the database")
-        if settings.websub != self.settings.websub:
-            log.warning("config.reload_websub_ignored: restart to change websub")
+        for change in changes:
+            values = (f" running={change.running} configured={change.configured}"
+                      if change.running is not None else "")
+            log.warning("config.reload_needs_restart key=%s%s: not applied, the running "
+                        "daemon keeps it; restart news-monitor to apply it",
+                        change.key, values)
         self.store.sync_feeds(
             feed_specs(settings), self.clock(), default_interval_s=settings.poll.interval_s
         )
