@@ -34,14 +34,17 @@ class CompiledRule:
     feeds: frozenset[str]
     #: Feed tags the rule is limited to (empty: all feeds).
     tags: frozenset[str]
-    #: Languages the rule is limited to (empty: any; an unknown language is outside).
+    #: Languages the rule is limited to (empty: any). An article whose language is
+    #: unknown (too short or unclear to tell, no feed language) is inside: a scope
+    #: written to leave out foreign-language press must not drop it (docs/stories.md).
     languages: frozenset[str] = frozenset()
 
     def in_scope(self, article: Article) -> bool:
         feeds = self.feeds
         if feeds and article.feed_name not in feeds and article.feed_url not in feeds:
             return False
-        if self.languages and article.language not in self.languages:
+        language = article.language
+        if self.languages and language is not None and language not in self.languages:
             return False
         return not self.tags or any(t in self.tags for t in article.feed_tags)
 

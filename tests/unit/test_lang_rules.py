@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from monitor.article import Article, RuleSpec
+from monitor.article import Article, FeedSpec, RuleSpec
+from monitor.feeds.parse import parse_feed
 from monitor.rules.compile import compile_rules
+from monitor.stories.ingest import with_languages
 
 BASE = Article("https://f.test/rss", "F", (), "k", None, None, None,
                title="TikTok ban debated", summary="Lawmakers weigh a ban.")
@@ -20,10 +23,14 @@ BASE = Article("https://f.test/rss", "F", (), "k", None, None, None,
         (RuleSpec("r", "lang:de AND tiktok"), "de", True),
         (RuleSpec("r", "lang:de AND tiktok"), "en", False),
         (RuleSpec("r", "tiktok AND NOT lang:en"), "en", False),
-        # languages: scope; unknown language is outside a scoped rule
+        # lang: matches a known language only; unknown is not en (nor anything else)
+        (RuleSpec("r", "lang:en AND tiktok"), None, False),
+        (RuleSpec("r", "tiktok AND NOT lang:fr"), None, True),
+        # languages: scope; an unknown language is inside (it may well be English:
+        # leaving out foreign press must not drop what could not be told)
         (RuleSpec("r", "tiktok", languages=("en", "de")), "de", True),
         (RuleSpec("r", "tiktok", languages=("en", "de")), "fr", False),
-        (RuleSpec("r", "tiktok", languages=("en",)), None, False),
+        (RuleSpec("r", "tiktok", languages=("en",)), None, True),
         # no scope: any language, also unknown
         (RuleSpec("r", "tiktok"), None, True),
     ],
@@ -42,3 +49,23 @@ def test_rule_sets_say_whether_ingest_must_detect_the_language(
     specs: list[RuleSpec], needs: bool
 ) -> None:
     assert compile_rules(specs, {}).needs_language is needs
+
+
+def test_short_headlines_of_a_real_feed_are_not_dropped_by_a_language_scope(
+    shared_data: Path,
+) -> None:
+    """USGS earthquake entries ("M 1.9 - 79km WSW of Cantwell, Alaska") say too little
+    for a detector: their language is unknown, not Luxembourgish or Latin, so a rule
+    scoped to English still sees every one of them; `lang:en` sees none."""
+    body = (shared_data / "feeds/realworld/rometools_rome/"
+            "usgs-gov-earthquakes-all-hour-atom.xml").read_bytes()
+    parsed = parse_feed(body, {}, FeedSpec(url="https://usgs.test/all_hour.atom", name="USGS"))
+    articles = with_languages(parsed.articles, parsed.language)
+    assert len(articles) == 6 and parsed.language is None
+    assert [a.language for a in articles] == [None] * 6
+    scoped = compile_rules([RuleSpec("quakes", "M", languages=("en",))], {})
+    assert all(scoped.match(a) for a in articles)
+    asked = compile_rules([RuleSpec("quakes", "lang:en AND M")], {})
+    assert not any(asked.match(a) for a in articles)
+    # The same entries in a feed that declares English are English.
+    assert {a.language for a in with_languages(parsed.articles, "en-US")} == {"en"}
