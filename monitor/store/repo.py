@@ -778,11 +778,11 @@ def _build_stmt(conn: Connection, name: str) -> Any:
     if name == "article":
         return (_insert(conn, article)
                 .on_conflict_do_nothing(index_elements=[article.c.canonical_url])
-                .returning(article.c.id, article.c.key, sort_by_parameter_order=True))
+                .returning(article.c.id, article.c.key))
     if name == "source":
         return (_insert(conn, article_source)
                 .on_conflict_do_nothing(index_elements=[src.feed_id, src.key])
-                .returning(src.key, sort_by_parameter_order=True))
+                .returning(src.key))
     if name == "match":
         return (_insert(conn, match)
                 .on_conflict_do_nothing(index_elements=[match.c.rule, match.c.article_id])

@@ -240,6 +240,29 @@ def test_unseen_and_save_dedupe_within_a_feed(store: Store) -> None:
     assert len(store.list_alerts()) == 2 and len(store.list_matches()) == 2
 
 
+def test_a_batch_of_articles_is_saved_in_a_few_statements(store: Store) -> None:
+    """A first poll stores 50 items a feed: a few INSERTs for the batch, not one per
+    article. (SQLite cannot return the rows of a multi-row INSERT in parameter order, so
+    a RETURNING that asks for that order is sent one row at a time; rows are matched to
+    their articles by key instead.) A copy of a story in the same batch (same canonical
+    URL under another key) is still stored once, with both keys as its sources."""
+    from sqlalchemy import event
+
+    fid = feed_ids(store)[FEED_A.url]
+    items = [(art(f"k{i}"), [hit_match("zoom")]) for i in range(40)]
+    items.append((art("k-copy", canonical="https://news.example/k7"), [hit_match("zoom")]))
+    inserts: list[str] = []
+    event.listen(store._engine, "before_cursor_execute",
+                 lambda _conn, _cur, sql, *_: inserts.append(sql) if sql.lstrip().upper()
+                 .startswith("INSERT") else None)
+    result = store.save_articles(fid, items, {"zoom": [MAIL]}, T0)
+    assert (result.new_articles, result.duplicate_articles, result.new_matches,
+            result.new_alerts) == (40, 1, 40, 40)
+    assert len(inserts) <= 8, inserts[:3]  # article, source, match, alert (and retries)
+    assert store.unseen_articles(fid, [art("k-copy"), art("k7"), art("k40")]) == [art("k40")]
+    assert len(list(store.stored_articles())) == 40 and len(store.list_alerts()) == 40
+
+
 def test_same_canonical_url_across_feeds_is_stored_and_alerted_once(store: Store) -> None:
     ids = feed_ids(store)
     shared = "https://news.example/story"
