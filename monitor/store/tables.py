@@ -41,6 +41,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     or_,
 )
 
@@ -221,6 +222,9 @@ match = Table(
     # When alert rows were queued for it; NULL: never (a backlog item on a feed's first
     # poll, or ``rules apply`` without ``--alert``), so ``rules apply --alert`` may.
     Column("alerted_at", UTCDateTime, nullable=True),
+    # Found in a feed's first-poll backlog (an old item, stored without an alert): not
+    # news now, so a spike rule does not count its story as arriving now.
+    Column("backlog", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("rule", "article_id", name="uq_match_rule_article_id"),
     ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_match_article_id"),
     Index("ix_match_article_id", "article_id"),

@@ -142,3 +142,26 @@ def test_saves_whose_clocks_run_out_of_lock_order_keep_one_episode(db_url: str) 
     assert alerts == [0, 0, 2, 0, 0, 0] and spike_alerts(db_url) == 2
     (spike,) = {a.spike for a in claimed if a.spike is not None}
     assert spike.count == 3  # what had arrived when it fired, not what came after
+
+
+def test_a_new_feeds_backlog_does_not_count_as_a_spike(db_url: str) -> None:
+    """A first poll stores old items as backlog (no alerts): their stories are first
+    seen now but are not news now, so the next new story is no spike of them all."""
+    store, feed_id = open_store(db_url)
+    try:
+        backlog = [story(n) for n in range(1, 11)]
+        first = store.save_articles(feed_id, [(a, [Match("surge", (), "s")]) for a in backlog],
+                                    ROUTES, T0, quiet={a.key for a in backlog})
+        later = store.save_articles(feed_id, [(story(11), [Match("surge", (), "s")])], ROUTES,
+                                    T0 + timedelta(minutes=5))
+        # two more new stories reach min_stories (3) of real arrivals: that is a spike
+        more = [store.save_articles(feed_id, [(story(n), [Match("surge", (), "s")])], ROUTES,
+                                    T0 + timedelta(minutes=5 + n)).new_alerts
+                for n in (12, 13)]
+        claimed = store.claim_due_alerts(T0 + HOUR, owner="t", limit=100)
+    finally:
+        store.close()
+    assert first.new_alerts == 0 and later.new_alerts == 0
+    assert more == [0, 2]
+    spike = next(a.spike for a in claimed if a.spike is not None)
+    assert spike.count == 3  # the three new stories, not the backlog's ten
