@@ -86,6 +86,9 @@ class FullTextRunner:
         #: Pages fetched, waiting for the writer (``_store``), and the writer's task.
         self._queue: list[tuple[PageJob, PageResult, asyncio.Future[None]]] = []
         self._writer: asyncio.Future[None] | None = None
+        #: New matches the pages' texts added, since the start (a poll pass reports
+        #: the ones found while it ran, so `once` counts them with the feed items').
+        self.new_matches = 0
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -210,6 +213,7 @@ class FullTextRunner:
                      job.url, result.status, record.status, len(record.text.split()),
                      record.error, len(matches))
         new_matches, new_alerts = self.store.record_pages(items, self._routes())
+        self.new_matches += new_matches  # one writer at a time (_write): no race
         log.info("pages.stored pages=%d new_matches=%d new_alerts=%d", len(items),
                  new_matches, new_alerts)
         return new_alerts

@@ -158,6 +158,7 @@ class Polling(Ingesting):
         """
         poll = self.settings.poll
         report = PollReport()
+        page_matches = self.fulltext.new_matches
         batch = max(20, 2 * poll.concurrency)
         records = self._records
         disruptions = self.store.health.disruptions
@@ -213,6 +214,8 @@ class Polling(Ingesting):
         await self.fulltext.resume()  # retries due, and pages a dead replica left
         if finish_pages if finish_pages is not None else self._stop_event is None:
             await self.fulltext.aclose()
+        # Matches of article pages (teaser items' full text) are new matches too.
+        report.new_matches += self.fulltext.new_matches - page_matches
         if report.feeds:
             log.info("poll.done feeds=%d new_articles=%d new_matches=%d failed=%d deferred=%d",
                      report.feeds, report.new_articles, report.new_matches, report.failed,

@@ -50,9 +50,14 @@ def test_once_alerts_body_matches_and_status_shows_page_failures(tmp_path: Path,
                             content_type="application/rss+xml"),
             plain=server.add("/p.xml", rss(base, "/other"), content_type="application/rss+xml"),
             hook=hook.json_url("/hook")))
+        runs = []
         for _ in range(2):  # the second run neither refetches nor re-alerts
             done = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
             assert done.returncode == 0, done.stderr
+            runs.append(done.stderr)
+        # The summary counts the match found in the page's text with the items' three.
+        assert "3 new articles, 4 new matches;" in runs[0], runs[0]
+        assert "0 new articles, 0 new matches;" in runs[1], runs[1]
         assert sorted(r.json["title"] for r in hook.delivered) == sorted([
             "[zoom] Zoom item /zoom", "[zoom] Zoom item /pdf", "[zoom] Zoom item /other",
             "[partner] Zoom item /zoom"])
