@@ -127,6 +127,19 @@ def _is_http(url: str) -> bool:
         return False
 
 
+def feed_key(url: str) -> str:
+    """Two outlines are one feed when their keys are equal: scheme and host in any case,
+    with or without a trailing slash. The path and query keep their case, as servers
+    do: ``/Feed`` and ``/feed`` may be two feeds."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rstrip("/")
+    return parts._replace(scheme=parts.scheme.lower(),
+                          netloc=parts.netloc.lower()).geturl().rstrip("/")
+
+
 def _clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 

@@ -35,27 +35,44 @@ feeds_app = typer.Typer(help="Import and export OPML; re-enable disabled feeds."
 app.add_typer(feeds_app, name="feeds")
 
 
-def import_entries(data: bytes, extra_tags: list[str]) -> list[dict[str, Any]]:
-    """The config entries for an OPML document: one per distinct URL, names unique."""
-    from monitor.opml import read_opml
+def import_entries(data: bytes, extra_tags: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The config entries for an OPML document (one per distinct URL, names unique), and
+    a line for each kind of outline left out or changed, so nothing goes silently."""
+    from monitor.opml import feed_key, read_opml
 
+    document = read_opml(data)
     entries: list[dict[str, Any]] = []
-    urls: set[str] = set()
+    urls: dict[str, str] = {}
     names: set[str] = set()
-    for feed in read_opml(data).feeds:
-        key = feed.url.strip().rstrip("/").lower()
+    duplicates: list[str] = []
+    unnamed: list[str] = []
+    for feed in document.feeds:
+        key = feed_key(feed.url)
         if key in urls:
+            duplicates.append(f"{feed.url} (as {urls[key]})")
             continue
-        urls.add(key)
+        urls[key] = feed.url
         entry: dict[str, Any] = {"url": feed.url}
         if feed.title and feed.title not in names:
             names.add(feed.title)
             entry["name"] = feed.title
+        elif feed.title:
+            unnamed.append(f"{feed.url} ({feed.title!r})")
         tags = list(dict.fromkeys([*feed.tags, *extra_tags]))
         if tags:
             entry["tags"] = tags
         entries.append(entry)
-    return entries
+    notes = []
+    if document.skipped:
+        notes.append(f"left out {plural(len(document.skipped), 'outline')} whose xmlUrl is "
+                     "not an http(s) URL: " + ", ".join(repr(u) for u in document.skipped))
+    if duplicates:
+        notes.append(f"left out {plural(len(duplicates), 'duplicate')} of a feed listed "
+                     "before: " + ", ".join(duplicates))
+    if unnamed:
+        notes.append(f"{plural(len(unnamed), 'feed')} named by URL (an earlier feed has "
+                     "the same title): " + ", ".join(unnamed))
+    return entries, notes
 
 
 @feeds_app.command("import")
@@ -71,7 +88,9 @@ def import_(
         data = file.read_bytes()
     except OSError as e:
         raise fail(f"{file}: cannot read: {e.strerror or e}") from None
-    entries = import_entries(data, tag)
+    entries, notes = import_entries(data, tag)
+    for note in notes:  # URLs as the file writes them, as the entries print them
+        err.print(note, markup=False)
     if not entries:
         raise fail(f"{file}: no feeds (outlines with xmlUrl) found")
     sys.stdout.write(f"# {len(entries)} feeds from {file.name}; or keep the file and write\n"

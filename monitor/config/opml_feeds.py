@@ -27,9 +27,10 @@ def expand_opml(
     entry it came from (for error positions), and the problems found."""
     if not any(f.opml for f in settings.feeds):
         return settings, list(enumerate(settings.feeds)), []
-    from monitor.opml import read_opml  # its HTML/XML parsers only for a config that has one
+    # its HTML/XML parsers only for a config that has one
+    from monitor.opml import feed_key, read_opml
 
-    urls = {_key(f.url) for f in settings.feeds if f.url}
+    urls = {feed_key(f.url) for f in settings.feeds if f.url}
     names = {f.name for f in settings.feeds if f.name}
     expanded: list[tuple[int, FeedSettings]] = []
     problems: list[Problem] = []
@@ -50,9 +51,9 @@ def expand_opml(
                                     doc.position(loc)))
             continue
         for feed in document.feeds:
-            if _key(feed.url) in urls:
+            if feed_key(feed.url) in urls:
                 continue
-            urls.add(_key(feed.url))
+            urls.add(feed_key(feed.url))
             name = feed.title if feed.title and feed.title not in names else None
             if name:
                 names.add(name)
@@ -63,7 +64,3 @@ def expand_opml(
         log.info("config.opml_loaded path=%s feeds=%d skipped=%d", path,
                  len(document.feeds), len(document.skipped))
     return settings.model_copy(update={"feeds": [f for _, f in expanded]}), expanded, problems
-
-
-def _key(url: str) -> str:
-    return url.strip().rstrip("/").lower()
