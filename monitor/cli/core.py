@@ -123,6 +123,11 @@ def once(
         f"{plural(poll.new_matches, 'new match')}; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
+    if delivery.held:
+        err.print(f"{plural(delivery.held, 'alert')} held for a digest (mode: digest, quiet "
+                  "hours or max_per_hour): sent when its window ends, by the daemon or a "
+                  "later `once`; `news-monitor alerts list --status held` lists them",
+                  markup=False)
     if poll.backlog_matches:
         err.print(f"{plural(poll.backlog_matches, 'new match')} not alerted: published before "
                   f"poll.backlog ({_duration(monitor.settings.poll.backlog_s)}) on its "
