@@ -35,7 +35,7 @@ def list_alerts(
     config: ConfigOpt = DEFAULT_CONFIG,
     status: Annotated[str | None, typer.Option(
         "--status", help=f"Only alerts with this status: {', '.join(ALERT_STATUSES)}.")] = None,
-    fmt: Annotated[AlertFormat, typer.Option("--format", help="table or jsonl.")] = (
+    fmt: Annotated[AlertFormat, typer.Option("--format", "-f", help="table or jsonl.")] = (
         AlertFormat.table),
 ) -> None:
     """Outbox rows, newest first: who, what, how often tried, the last error."""

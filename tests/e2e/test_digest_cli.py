@@ -41,10 +41,10 @@ def test_once_says_how_many_alerts_wait_for_the_digest(tmp_path: Path, db_url: s
             mail=smtp.mailto_url()))
         first = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
         again = cli("once", "-c", str(config), cwd=tmp_path, db_url=db_url)
-        held = cli("alerts", "list", "--status", "held", "--format", "jsonl", "-c", str(config),
+        held = cli("alerts", "list", "--status", "held", "-f", "jsonl", "-c", str(config),
                    cwd=tmp_path, db_url=db_url)
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
-    assert held.returncode == 0, held.stderr
+    assert held.returncode == 0, held.stderr  # -f as every other listing command takes it
     assert smtp.messages == []  # the day's window has not ended
     assert "2 new matches; alerts sent 0" in first.stderr
     assert "2 alerts held for a digest" in first.stderr, first.stderr
