@@ -436,6 +436,16 @@ class RuleSettings(_Settings):
     #: of stories matching ``spike.query`` (needs ``stories: {enabled: true}``).
     spike: SpikeRuleSettings | None = None
 
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        from monitor.rules.query import language_code_problem
+
+        problems = [p for p in map(language_code_problem, value) if p]
+        if problems:  # a code no article carries would make the rule match nothing
+            raise ValueError("; ".join(problems))
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _query_of_spike(cls, value: Any) -> Any:

@@ -15,6 +15,7 @@ errors found later (unknown entity) can still point at the spot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -182,7 +183,10 @@ class _Parser:
             if self.peek().kind not in ("WORD", "PHRASE", "ENTITY", "REGEX", "LPAREN", "FIELD"):
                 raise QueryError(f"{tok.value}: needs a term, phrase or (group) right after it",
                                  tok.column)
-            return Field(tok.value, self.parse_primary(), tok.column)
+            child = self.parse_primary()
+            if tok.value == "lang":
+                _check_languages(child)
+            return Field(tok.value, child, tok.column)
         if kind == "LPAREN":
             if self.peek().kind == "RPAREN":
                 raise QueryError("empty parentheses", tok.column)
@@ -192,6 +196,35 @@ class _Parser:
             self.take()
             return node
         raise _unexpected(tok)
+
+
+#: An article's language as detection gives it: an ISO 639-1 code, no region.
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+
+
+def language_code_problem(code: str) -> str | None:
+    """Why ``code`` (``languages:``, ``lang:``) can never be an article's language, or
+    None when it can: ``en-US`` or ``english`` would silently match nothing."""
+    text = code.strip().lower()
+    if _LANGUAGE_CODE.fullmatch(text):
+        return None
+    primary = re.split(r"[-_]", text)[0]
+    if _LANGUAGE_CODE.fullmatch(primary):
+        return f"'{code}': an article's language has no region; write '{primary}'"
+    return f"'{code}' is not a language code: write ISO 639-1, two letters such as en, de, fr"
+
+
+def _check_languages(node: Node) -> None:
+    """``lang:`` takes language codes (alone, or in a group with AND, OR, NOT)."""
+    if isinstance(node, (Term, Phrase)):
+        problem = language_code_problem(node.text)
+        if problem:
+            raise QueryError(f"lang: {problem}", node.column)
+    elif isinstance(node, (And, Or)):
+        for item in node.children:
+            _check_languages(item)
+    elif isinstance(node, Not):
+        _check_languages(node.child)
 
 
 def _unexpected(tok: Token) -> QueryError:
