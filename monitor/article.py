@@ -270,10 +270,16 @@ class DigestItem:
     summary: str = ""
     updated: datetime | None = None
     content: str = ""
-    #: The evidence; offsets point into ``title``, ``summary`` and ``content``.
+    #: The evidence; offsets point into the text of its field (``title``, ``summary``,
+    #: ``content``, ``fulltext``, ``author``, ...), as in an alert.
     hits: tuple[Hit, ...] = ()
     #: The other outlets of its story (its other matches in the digest are folded in).
     also_reported_by: tuple[str, ...] = ()
+    #: The text of its page (teaser items), and its authors and categories: the fields
+    #: a hit may point into besides the three above.
+    full_text: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,12 @@ def also_reported(outlets: Sequence[str], shown: int = 2) -> str:
 
 def digest_item_view(item: DigestItem) -> AlertView:
     """The view of one match listed in a digest."""
-    texts = {"title": item.title, "summary": item.summary, "content": item.content}
+    more = {"fulltext": item.full_text, "author": "\n".join(item.authors),
+            "category": "\n".join(item.categories), "url": item.link or "", "feed": item.feed}
+    # A field whose text is gone (a page pruned) shows its hit words alone, not offsets
+    # into nothing.
+    texts = {"title": item.title, "summary": item.summary, "content": item.content,
+             **{f: text for f, text in more.items() if text}}
     return build_view(
         item.rule, texts, item.hits, link=item.link, feed=one_line(item.feed),
         when=describe_when(item.published, item.updated, item.matched_at),

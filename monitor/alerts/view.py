@@ -119,7 +119,7 @@ def _excerpts(
     ``seen`` (the terms already visible) is updated.
     """
     hits = [h for h in hits if h.end > shown]
-    if text is None:  # the field's text is not at hand (a digest): the hit words alone
+    if text is None:  # the field's text is not at hand (a page pruned): the hit words alone
         new = [h for h in hits if h.term not in seen]
         seen.update(h.term for h in new)
         words = dict.fromkeys(h.text for h in new)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import sqlite
 
 from monitor.article import DigestItem, DigestToSend, Hit
+from monitor.store.pages import article_full_text
 from monitor.store.stories import story_refs
 from monitor.store.tables import alert, article, digest, feed, lease_free, match
 
@@ -145,11 +146,12 @@ class OutboxQueries:
 
 def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
     head = conn.execute(select(digest).where(digest.c.id == r.digest_id)).one()
-    items = conn.execute(
+    # The page text too: a teaser's evidence is often in it (the excerpt shows it).
+    items = conn.execute(article_full_text(
         select(match.c.rule, match.c.terms, match.c.snippet, match.c.matched_at, match.c.hits,
                article.c.title, article.c.link, article.c.canonical_url, article.c.published,
                article.c.updated, article.c.summary, article.c.content, article.c.story_id,
-               feed.c.name.label("feed_name"))
+               article.c.authors, article.c.categories, feed.c.name.label("feed_name"))
         .select_from(alert)
         .join(match, match.c.id == alert.c.match_id)
         .join(article, article.c.id == match.c.article_id)
@@ -160,7 +162,7 @@ def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
         .order_by(func.coalesce(article.c.published, article.c.updated,
                                 match.c.matched_at).desc(),
                   match.c.id.desc())
-        .limit(max_items)).all()
+        .limit(max_items))).all()
     kept = _one_per_story(conn, items)
     return DigestToSend(
         id=r.id, digest_id=r.digest_id, rule=head.rule, recipient=r.recipient,
@@ -171,7 +173,9 @@ def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
                                matched_at=_aware(i.matched_at), terms=tuple(i.terms),
                                snippet=i.snippet, summary=i.summary,
                                updated=_aware(i.updated), content=i.content,
-                               hits=tuple(Hit(**h) for h in i.hits), also_reported_by=also)
+                               hits=tuple(Hit(**h) for h in i.hits), also_reported_by=also,
+                               full_text=i.full_text or "", authors=tuple(i.authors or ()),
+                               categories=tuple(i.categories or ()))
                     for i, also in kept),
         total=int(head.match_count), folded=len(items) - len(kept))
 

@@ -19,6 +19,7 @@ from monitor.alerts.drain import DeliveryReport, claim_digests, deliver_due
 from monitor.alerts.notifier import Notifier
 from monitor.alerts.policy import RetryPolicy, RuleDelivery
 from monitor.article import Article, FeedSpec, Hit, Match
+from monitor.store.pages import PageRecord
 from monitor.store.repo import Store
 
 T0 = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
@@ -308,3 +309,40 @@ def test_digest_sorts_and_labels_by_published_else_updated(store: Store) -> None
     assert "Atom Feed · published 2026-11-26 08:00 UTC" in body
     assert "Atom Feed · updated 2026-11-25 09:00 UTC" in body
     assert "10:15" not in body  # the fetch/match time is never shown as a date
+
+
+PAGE = ("A federal appeals court on Monday refused to give the company more time, leaving "
+        "the divestiture deadline of January 19 in place before the Supreme Court rules.")
+
+
+def test_a_digest_shows_the_full_text_around_a_teasers_hits(store: Store) -> None:
+    """A teaser matched by its page: the digest quotes the page around the hits, as the
+    alert would, not the bare hit words."""
+    rules = RuleDelivery(policies={"divest": RulePolicy(mode="digest",
+                                                        schedule=Schedule.every(3600))})
+    with WebhookReceiver() as hook:
+        notifier = Notifier({"team": [hook.json_url()]})
+        routes = {"divest": notifier.routes_for(["team"])}
+        store.sync_feeds([FEED], T0)
+        (feed,) = store.claim_due_feeds(T0, owner="setup", include_not_due=True)
+        teaser = Article(feed_url=FEED.url, feed_name=FEED.name, feed_tags=(), key="t1",
+                         guid="t1", link="https://news.example/court",
+                         canonical_url="https://news.example/court", title="Court rules",
+                         summary="A court ruled on Monday.", published=T0)
+        store.save_articles(feed.id, [(teaser, [])], routes, T0, pages={"t1"})
+        (job,) = store.claim_new_pages(feed.id, ["t1"], T0, lease_s=120)
+        start = PAGE.index("divestiture deadline")
+        hits = (Hit("divestiture", "fulltext", start, start + 11, "divestiture"),
+                Hit("deadline", "fulltext", start + 12, start + 20, "deadline"))
+        page = PageRecord(job.article_id, T0, "done", text=PAGE, http_status=200)
+        assert store.record_pages([(page, [Match("divest", hits, "s")])], routes) == (1, 1)
+        assert deliver_due(store, notifier, T0, owner="w", rules=rules).held == 1
+        eleven = datetime(2026, 11, 26, 11, tzinfo=UTC)
+        assert claim_digests(store, rules, eleven) == 1
+        assert deliver_due(store, notifier, eleven, owner="w", rules=rules).sent == 1
+        (msg,) = hook.delivered
+    assert msg.json["title"] == "[divest] 1 new match"
+    body = msg.json["message"]
+    assert ("In the full article (from its page): A federal appeals court on Monday refused "
+            "to give the company more time, leaving the «divestiture» «deadline» of January "
+            "19 in place") in body, body
