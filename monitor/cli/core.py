@@ -123,6 +123,15 @@ def once(
         f"{plural(poll.new_matches, 'new match')}; "
         f"alerts sent {delivery.sent}, failed {delivery.failed}, dead {delivery.dead}"
     )
+    if poll.unread_pages:
+        failed = sum(n for (status, _), n in poll.unread_pages.items() if status == "failed")
+        retry = poll.unread_pages.total() - failed
+        reasons = ", ".join(f"{error} ({n})" for (_, error), n in
+                            sorted(poll.unread_pages.items(), key=lambda x: -x[1])[:3])
+        err.print(f"{plural(failed + retry, 'article page')} not read ({failed} failed, "
+                  f"{retry} to retry in a later run): {redact(reasons)}; those items were "
+                  "matched on the feed's text alone; `news-monitor status` shows each "
+                  "feed's page failures", markup=False)
     if delivery.held:
         err.print(f"{plural(delivery.held, 'alert')} held for a digest (mode: digest, quiet "
                   "hours or max_per_hour): sent when its window ends, by the daemon or a "

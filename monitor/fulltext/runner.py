@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -89,6 +90,8 @@ class FullTextRunner:
         #: New matches the pages' texts added, since the start (a poll pass reports
         #: the ones found while it ran, so `once` counts them with the feed items').
         self.new_matches = 0
+        #: Pages not read, by (``failed`` or ``wanted`` again for a retry, the error).
+        self.unread: Counter[tuple[str, str]] = Counter()
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -209,6 +212,8 @@ class FullTextRunner:
             if record.status == "done":
                 matches = self._match(replace(job.article, full_text=record.text))
             items.append((record, matches))
+            if record.status != "done":
+                self.unread[record.status, record.error or "no text"] += 1
             log.info("page.fetched url=%s status=%s outcome=%s words=%d error=%s matches=%d",
                      job.url, result.status, record.status, len(record.text.split()),
                      record.error, len(matches))

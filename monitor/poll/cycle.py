@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +70,9 @@ class PollReport:
     errors: dict[str, str] = field(default_factory=dict)
     #: Feeds another process held a lease on, so this pass could not poll them.
     held: list[FeedLease] = field(default_factory=list)
+    #: Article pages (full text) not read in this pass: (``failed`` for good, or
+    #: ``wanted`` again for a retry; the error) -> how many.
+    unread_pages: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, url: str, outcome: IngestOutcome) -> None:
         """Count one polled feed's outcome."""
@@ -158,7 +161,7 @@ class Polling(Ingesting):
         """
         poll = self.settings.poll
         report = PollReport()
-        page_matches = self.fulltext.new_matches
+        page_matches, unread = self.fulltext.new_matches, Counter(self.fulltext.unread)
         batch = max(20, 2 * poll.concurrency)
         records = self._records
         disruptions = self.store.health.disruptions
@@ -216,6 +219,7 @@ class Polling(Ingesting):
             await self.fulltext.aclose()
         # Matches of article pages (teaser items' full text) are new matches too.
         report.new_matches += self.fulltext.new_matches - page_matches
+        report.unread_pages = self.fulltext.unread - unread
         if report.feeds:
             log.info("poll.done feeds=%d new_articles=%d new_matches=%d failed=%d deferred=%d",
                      report.feeds, report.new_articles, report.new_matches, report.failed,

@@ -58,6 +58,11 @@ def test_once_alerts_body_matches_and_status_shows_page_failures(tmp_path: Path,
         # The summary counts the match found in the page's text with the items' three.
         assert "3 new articles, 4 new matches;" in runs[0], runs[0]
         assert "0 new articles, 0 new matches;" in runs[1], runs[1]
+        # The page that could not be read is named, with why, once.
+        assert ("1 article page not read (1 failed, 0 to retry in a later run): not HTML: "
+                "content-type 'application/pdf' (1); those items were matched on the feed's "
+                "text alone") in runs[0], runs[0]
+        assert "not read" not in runs[1]
         assert sorted(r.json["title"] for r in hook.delivered) == sorted([
             "[zoom] Zoom item /zoom", "[zoom] Zoom item /pdf", "[zoom] Zoom item /other",
             "[partner] Zoom item /zoom"])
