@@ -118,10 +118,10 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
         doc.values.pop(("database",), None)
     secrets = _secrets(doc)
     register_secrets(secrets)
-    settings, found = _validate(doc, Path(path).parent, url_check, queries)
+    settings, found, noted = _validate(doc, Path(path).parent, url_check, queries)
     # A value whose ${VAR} failed is already reported; its other errors only repeat that.
     problems = doc.problems + [p for p in found if p.path not in doc.tainted]
-    warnings = [str(w) for w in sorted(config_warnings(doc), key=_file_order)]
+    warnings = [str(w) for w in sorted(config_warnings(doc) + noted, key=_file_order)]
     if problems:
         problems.sort(key=_file_order)
         return ConfigReport(None, [str(p) for p in problems], warnings)
@@ -135,23 +135,25 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
     return ConfigReport(settings, [], warnings)
 
 
-def _validate(doc: Document, base: Path, url_check: UrlCheck | None,
-              queries: bool = True) -> tuple[Settings | None, list[Problem]]:
-    """The settings (None when the models refuse them) and every problem found."""
+def _validate(doc: Document, base: Path, url_check: UrlCheck | None, queries: bool = True,
+              ) -> tuple[Settings | None, list[Problem], list[Problem]]:
+    """The settings (None when the models refuse them), every problem found, and the
+    warnings that need more than the document (an OPML file's outlines left out)."""
     settings: Settings | None = None
     found: list[Problem] = []
+    warnings: list[Problem] = []
     feed_origins = None
     try:
         settings = Settings.model_validate(doc.data, by_alias=True, by_name=False)
     except ValidationError as e:
         found += [_problem(err, doc) for err in e.errors()]
     if settings is not None:  # feeds: [{opml: file}] -> one entry per feed in the file
-        settings, feed_origins, opml_problems = expand_opml(settings, base, doc)
+        settings, feed_origins, opml_problems, warnings = expand_opml(settings, base, doc)
         found += opml_problems
     found += check_references(_parts(settings, doc.data, feed_origins), doc, queries=queries)
     if url_check is not None:
         found += _recipient_url_problems(doc, url_check)
-    return settings, found
+    return settings, found, warnings
 
 
 def _secrets(doc: Document) -> set[str]:

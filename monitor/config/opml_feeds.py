@@ -6,7 +6,9 @@ and the entry's ``interval``. A URL already configured explicitly, or earlier in
 any OPML file, is skipped (the first one wins), and a title already used by an
 earlier feed is dropped (the feed is then named by its URL), so a big real-world
 export never trips the duplicate checks. Problems (missing file, no feeds) are
-reported at the ``opml`` key, like every other config problem.
+reported at the ``opml`` key, like every other config problem; outlines left out
+because their ``xmlUrl`` is not an http(s) URL (a typo, a Liferea ``vfolder``) are
+warnings there, so no feed of the file goes without a word.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ log = logging.getLogger(__name__)
 
 def expand_opml(
     settings: Settings, base: Path, doc: Document
-) -> tuple[Settings, list[tuple[int, FeedSettings]], list[Problem]]:
+) -> tuple[Settings, list[tuple[int, FeedSettings]], list[Problem], list[Problem]]:
     """Settings with OPML entries expanded, each feed with the index of the config
-    entry it came from (for error positions), and the problems found."""
+    entry it came from (for error positions), the problems and the warnings found."""
     if not any(f.opml for f in settings.feeds):
-        return settings, list(enumerate(settings.feeds)), []
+        return settings, list(enumerate(settings.feeds)), [], []
     # its HTML/XML parsers only for a config that has one
     from monitor.opml import feed_key, read_opml
 
@@ -34,6 +36,7 @@ def expand_opml(
     names = {f.name for f in settings.feeds if f.name}
     expanded: list[tuple[int, FeedSettings]] = []
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for i, entry in enumerate(settings.feeds):
         if entry.opml is None:
             expanded.append((i, entry))
@@ -50,6 +53,11 @@ def expand_opml(
             problems.append(Problem(loc, f"{path}: no feeds (outlines with xmlUrl) found",
                                     doc.position(loc)))
             continue
+        if document.skipped:
+            warnings.append(Problem(loc, f"{path}: left out {len(document.skipped)} "
+                                    "outline(s) whose xmlUrl is not an http(s) URL: "
+                                    + ", ".join(repr(u) for u in document.skipped),
+                                    doc.position(loc)))
         for feed in document.feeds:
             if feed_key(feed.url) in urls:
                 continue
@@ -63,4 +71,5 @@ def expand_opml(
                                              full_text=entry.full_text)))
         log.info("config.opml_loaded path=%s feeds=%d skipped=%d", path,
                  len(document.feeds), len(document.skipped))
-    return settings.model_copy(update={"feeds": [f for _, f in expanded]}), expanded, problems
+    return (settings.model_copy(update={"feeds": [f for _, f in expanded]}), expanded,
+            problems, warnings)

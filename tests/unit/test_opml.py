@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_settings
+from monitor.config.load import inspect_config
 from monitor.errors import ConfigError
 from monitor.opml import ExportFeed, read_opml, write_opml
 
@@ -148,3 +149,22 @@ def test_config_opml_problems_have_positions(
     with pytest.raises(ConfigError) as e:
         load_settings(config, env={})
     assert expected.format(base=config.parent) in e.value.problems
+
+
+def test_config_opml_warns_of_the_outlines_it_leaves_out(tmp_path: Path) -> None:
+    """A typo'd or non-http xmlUrl is no feed: check says so instead of dropping it."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "list.opml").write_text(
+        '<opml><body><outline text="Australia">'
+        '<outline text="Good" xmlUrl="https://good.test/rss"/>'
+        '<outline text="Typo" xmlUrl="hhttps://typo.test/rss"/></outline>'
+        '<outline text="Unread" type="vfolder" xmlUrl="vfolder"/></body></opml>',
+        encoding="utf-8")
+    config = write_config(tmp_path, "  - {opml: list.opml}\n")
+    report = inspect_config(config, env={})
+    assert report.settings is not None and [f.url for f in report.settings.feeds] == [
+        "https://good.test/rss"]
+    (warning,) = report.warnings
+    assert warning.startswith(f"feeds[0].opml: {config.parent}/list.opml: left out 2 "
+                              "outline(s) whose xmlUrl is not an http(s) URL: "
+                              "'hhttps://typo.test/rss', 'vfolder' (line 3, column 12)")
