@@ -49,6 +49,9 @@ def apply_rules(store: Store, settings: Settings, *, since: datetime,
         raise ConfigError(f"unknown rule(s): {', '.join(sorted(unknown))}")
     ruleset = compile_rules(specs, settings.entity_aliases())
     routes: dict[str, Any] = {}
+    # With stories, a rule alerting per story alerts each story once, as at ingest.
+    per_story = ({r.name for r in settings.rules if r.alert_per == "story"}
+                 if settings.stories.enabled else set())
     if alert:
         notifier = Notifier(settings.recipients)
         # A spike rule alerts per episode as stories arrive, never per stored match.
@@ -62,9 +65,9 @@ def apply_rules(store: Store, settings: Settings, *, since: datetime,
         if matches:
             batch.append((article_id, matches))
         if len(batch) >= BATCH:
-            m, a = store.add_matches(batch, routes, clock())
+            m, a = store.add_matches(batch, routes, clock(), per_story=per_story)
             new_matches, new_alerts, batch = new_matches + m, new_alerts + a, []
     if batch:
-        m, a = store.add_matches(batch, routes, clock())
+        m, a = store.add_matches(batch, routes, clock(), per_story=per_story)
         new_matches, new_alerts = new_matches + m, new_alerts + a
     return ApplyResult(scanned, new_matches, new_alerts)

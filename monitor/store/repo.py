@@ -46,6 +46,7 @@ from monitor.store.stories import (
     StoryCache,
     StoryPolicy,
     StoryQueries,
+    alerted_pairs,
     story_alert_status,
     story_refs,
 )
@@ -505,14 +506,17 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
 
     def add_matches(
         self, items: Sequence[tuple[int, Sequence[Match]]],
-        routes: Mapping[str, Sequence[Route]], now: datetime,
+        routes: Mapping[str, Sequence[Route]], now: datetime, *,
+        per_story: Collection[str] = (),
     ) -> tuple[int, int]:
         """Record matches of already stored articles (a rule applied after the fact).
 
         Existing (rule, article) matches keep their evidence. With ``routes``, alert
         rows are written for every given match that never had any (new, a backlog
         item, or recorded by an earlier apply without alerts), once; without, the
-        matches are stored silently.
+        matches are stored silently. A rule in ``per_story`` (``alert_per: story``)
+        alerts a story once, as at ingest: only its first match in a story never
+        alerted for that rule.
         Returns (new_matches, new_alerts).
         """
 
@@ -522,7 +526,7 @@ class Store(OutboxQueries, StoryQueries, PageQueries, WebSubQueries, ViewQueries
             if not routes:
                 return new_matches, 0
             pairs = [(m.rule, aid) for aid, ms in items for m in ms]
-            return new_matches, _alert_unalerted(conn, pairs, routes, now)
+            return new_matches, _alert_unalerted(conn, pairs, routes, now, per_story)
 
         return self._tx("recording matches", work)
 
@@ -961,19 +965,32 @@ def _alert_values(match_id: int, route: Route, now: datetime) -> dict[str, Any]:
 
 def _alert_unalerted(
     conn: Connection, pairs: Sequence[tuple[str, int]],
-    routes: Mapping[str, Sequence[Route]], now: datetime,
+    routes: Mapping[str, Sequence[Route]], now: datetime, per_story: Collection[str] = (),
 ) -> int:
     """Queue alerts for the (rule, article_id) matches that never had any; how many rows.
 
-    Each such match gets ``alerted_at``, so asking again queues nothing more."""
+    Each such match gets ``alerted_at``, so asking again queues nothing more. For a rule
+    in ``per_story``, a match in a story the rule alerted already (before, or earlier in
+    these rows) is left as it is: stored, not alerted."""
     wanted = [(rule, aid) for rule, aid in dict.fromkeys(pairs) if routes.get(rule)]
-    rows: list[tuple[int, str]] = []
+    found: list[Any] = []
     for chunk in _chunks(wanted):
-        rows += conn.execute(
-            select(match.c.id, match.c.rule)
+        found += conn.execute(
+            select(match.c.id, match.c.rule, article.c.story_id)
+            .join(article, article.c.id == match.c.article_id)
             .where(tuple_(match.c.rule, match.c.article_id).in_(list(chunk)),
                    match.c.alerted_at.is_(None))
-            .with_for_update()).all()
+            .order_by(match.c.id)
+            .with_for_update(of=match)).all()
+    told = alerted_pairs(conn, [(r.story_id, r.rule) for r in found
+                                if r.story_id is not None and r.rule in per_story], [])
+    rows: list[tuple[int, str]] = []
+    for r in found:
+        if r.story_id is not None and r.rule in per_story:
+            if (r.story_id, r.rule) in told:
+                continue
+            told.add((r.story_id, r.rule))
+        rows.append((r.id, r.rule))
     if not rows:
         return 0
     for chunk in _chunks([mid for mid, _ in rows]):

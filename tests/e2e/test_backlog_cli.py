@@ -51,3 +51,56 @@ def test_backlog_is_matched_silently_then_alerted_once_on_request(
         assert "alerts sent 2," in run("once")
         assert sorted(r.json["title"] for r in hook.delivered) == [
             "[zoom] Zoom in 2016", "[zoom] Zoom in 2019"]
+
+
+STORIES = """
+database: sqlite:///state/monitor.db
+poll: {{interval: 15m, timeout: 5s}}
+stories: {{enabled: true}}
+feeds:
+  - {{url: "{wire}", name: Wire}}
+  - {{url: "{post}", name: Post}}
+recipients:
+  hook: ["{hook}"]
+rules:
+  - {{name: shooting, query: '"Fort Lauderdale"', notify: [hook]}}
+  - {{name: each, query: '"Fort Lauderdale"', notify: [hook], alert_per: article}}
+"""
+SUMMARY = ("Five people were killed and eight wounded when a gunman opened fire in the "
+           "baggage claim of Fort Lauderdale airport in Florida on Friday, officials said.")
+
+
+def story_feed(host: str, *titles: str) -> str:
+    items = "".join(f"<item><title>{t}</title><link>https://{host}/{i}</link><guid>{i}</guid>"
+                    f"<pubDate>Fri, 06 Jan 2017 2{i}:00:00 GMT</pubDate>"
+                    f"<description>{SUMMARY}</description></item>"
+                    for i, t in enumerate(titles))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+
+
+def test_rules_apply_alert_alerts_a_story_once_for_a_rule_alerting_per_story(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The backlog of one event covered three times: `rules apply --alert` (what `once`
+    advises) sends the per-story rule's alert once, as a live poll would."""
+    with FeedServer() as feeds, WebhookReceiver() as hook:
+        config = tmp_path / "monitor.yaml"
+        config.write_text(STORIES.format(
+            wire=feeds.add("/w.xml", story_feed("wire.test", "Gunman kills five at Fort Lauderdale airport",
+                                                "Fort Lauderdale airport shooting: five dead")),
+            post=feeds.add("/p.xml", story_feed("post.test", "Five killed in Fort Lauderdale airport attack")),
+            hook=hook.json_url()))
+
+        def run(*args: str) -> str:
+            result = cli(*args, "-c", str(config), cwd=tmp_path, db_url=db_url)
+            assert result.returncode == 0, result.stderr
+            return result.stdout + result.stderr
+
+        assert "6 new matches not alerted" in run("once")
+        stories = run("stories", "list", "-f", "jsonl")
+        assert stories.count('"id"') == 1, stories  # one event, one story
+        assert "4 alerts queued" in run("rules", "apply", "--since", "10000d", "--alert")
+        assert "0 alerts queued" in run("rules", "apply", "--since", "10000d", "--alert")
+        assert "alerts sent 4," in run("once")
+    titles = sorted(r.json["title"].split("]")[0] + "]" for r in hook.delivered)
+    assert titles == ["[each]"] * 3 + ["[shooting]"]
