@@ -71,11 +71,12 @@ SUMMARY = ("Five people were killed and eight wounded when a gunman opened fire 
 
 
 def story_feed(host: str, *titles: str) -> str:
-    items = "".join(f"<item><title>{t}</title><link>https://{host}/{i}</link><guid>{i}</guid>"
-                    f"<pubDate>Fri, 06 Jan 2017 2{i}:00:00 GMT</pubDate>"
+    items = "".join(f"<item><title>{t}</title><link>https://{host}/{i}</link>"
+                    f"<guid>{i}</guid><pubDate>Fri, 06 Jan 2017 2{i}:00:00 GMT</pubDate>"
                     f"<description>{SUMMARY}</description></item>"
                     for i, t in enumerate(titles))
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>'
+            f"{items}</channel></rss>")
 
 
 def test_rules_apply_alert_alerts_a_story_once_for_a_rule_alerting_per_story(
@@ -86,9 +87,11 @@ def test_rules_apply_alert_alerts_a_story_once_for_a_rule_alerting_per_story(
     with FeedServer() as feeds, WebhookReceiver() as hook:
         config = tmp_path / "monitor.yaml"
         config.write_text(STORIES.format(
-            wire=feeds.add("/w.xml", story_feed("wire.test", "Gunman kills five at Fort Lauderdale airport",
-                                                "Fort Lauderdale airport shooting: five dead")),
-            post=feeds.add("/p.xml", story_feed("post.test", "Five killed in Fort Lauderdale airport attack")),
+            wire=feeds.add("/w.xml", story_feed(
+                "wire.test", "Gunman kills five at Fort Lauderdale airport",
+                "Fort Lauderdale airport shooting: five dead")),
+            post=feeds.add("/p.xml", story_feed(
+                "post.test", "Five killed in Fort Lauderdale airport attack")),
             hook=hook.json_url()))
 
         def run(*args: str) -> str:
