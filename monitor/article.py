@@ -275,6 +275,8 @@ class DigestItem:
     hits: tuple[Hit, ...] = ()
     #: The other outlets of its story (its other matches in the digest are folded in).
     also_reported_by: tuple[str, ...] = ()
+    #: How many other matches of its story this digest folds under it (not listed).
+    folded: int = 0
     #: The text of its page (teaser items), and its authors and categories: the fields
     #: a hit may point into besides the three above.
     full_text: str = ""

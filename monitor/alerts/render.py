@@ -222,7 +222,8 @@ def _html_page(items: Sequence[str], tail: str = "") -> str:
 
 def render_digest(digest: DigestToSend) -> RenderedAlert:
     """One message listing a digest's matches, newest first, then "and N more"."""
-    pairs = [(digest_item_view(i), also_reported(i.also_reported_by)) for i in digest.items]
+    pairs = [(digest_item_view(i), also_reported(i.also_reported_by, folded=i.folded))
+             for i in digest.items]
     more = digest.more_count
     title = one_line(f"[{digest.rule}] {digest.total} new match{'es' if digest.total != 1 else ''}")
     tail = f"… and {more} more" if more else ""
@@ -237,16 +238,19 @@ def render_digest(digest: DigestToSend) -> RenderedAlert:
     return RenderedAlert(title=title, text=text, markdown=markdown, html=html_body)
 
 
-def also_reported(outlets: Sequence[str], shown: int = 2) -> str:
-    """``also reported by BBC, Guardian and 3 more`` ("" for none)."""
+def also_reported(outlets: Sequence[str], shown: int = 2, *, folded: int = 0) -> str:
+    """``also reported by BBC, Guardian and 3 more`` ("" for none), and how many more
+    matches of the story the digest counts under this one (``; 8 more matches of this
+    story``), so the items add up to the count in the title."""
     names = [one_line(o) for o in outlets]
+    more = f"{folded} more match{'es' if folded != 1 else ''} of this story" if folded else ""
     if not names:
-        return ""
+        return more
     if len(names) <= shown + 1:
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
     else:
         listed = ", ".join(names[:shown]) + f" and {len(names) - shown} more"
-    return f"also reported by {listed}"
+    return f"also reported by {listed}" + (f"; {more}" if more else "")
 
 
 def digest_item_view(item: DigestItem) -> AlertView:

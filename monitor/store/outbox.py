@@ -10,6 +10,7 @@ the held rows for the next tick: nothing lost, nothing repeated.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -175,22 +176,26 @@ def _digest_to_send(conn: Connection, r: Any, max_items: int) -> DigestToSend:
                                updated=_aware(i.updated), content=i.content,
                                hits=tuple(Hit(**h) for h in i.hits), also_reported_by=also,
                                full_text=i.full_text or "", authors=tuple(i.authors or ()),
-                               categories=tuple(i.categories or ()))
-                    for i, also in kept),
+                               categories=tuple(i.categories or ()), folded=folded)
+                    for i, also, folded in kept),
         total=int(head.match_count), folded=len(items) - len(kept))
 
 
-def _one_per_story(conn: Connection, items: Sequence[Any]) -> list[tuple[Any, tuple[str, ...]]]:
+def _one_per_story(conn: Connection, items: Sequence[Any],
+                   ) -> list[tuple[Any, tuple[str, ...], int]]:
     """The newest match of each story, with the story's other outlets ("also reported
-    by ..."); matches without a story stand alone."""
+    by ...") and how many of the story's other matches it stands for; matches without
+    a story stand alone."""
     refs = story_refs(conn, {i.story_id for i in items if i.story_id is not None})
+    folded = Counter(i.story_id for i in items if i.story_id is not None)
     out, seen = [], set()
     for i in items:
         if i.story_id is not None and i.story_id in seen:
             continue
         seen.add(i.story_id)
         ref = refs.get(i.story_id) if i.story_id is not None else None
-        out.append((i, tuple(o for o in ref.outlets if o != i.feed_name) if ref else ()))
+        out.append((i, tuple(o for o in ref.outlets if o != i.feed_name) if ref else (),
+                    folded[i.story_id] - 1 if i.story_id is not None else 0))
     return out
 
 

@@ -182,4 +182,8 @@ def test_a_story_digest_names_the_other_outlets(db_url: str) -> None:
     assert sent.items[0].feed == "c" and sent.items[0].also_reported_by == ("a", "b")
     from monitor.alerts.render import render_digest
 
-    assert "also reported by a and b" in render_digest(sent).text
+    # The title counts 2 matches and one item is listed: the item says where the other is.
+    rendered = render_digest(sent)
+    assert rendered.title == "[tiktok] 2 new matches"
+    assert "also reported by a and b; 1 more match of this story" in rendered.text
+    assert "also reported by a and b; 1 more match of this story" in rendered.html
