@@ -858,7 +858,7 @@ def _save_batch(
     if not todo:
         return (0, len(items), 0, 0, 0, 0)
     rows = conn.execute(_stmt(conn, "article"),
-                        [_article_values(feed_id, a, now) for a, _ in todo])
+                        [_article_values(feed_id, a, now, a.key in quiet) for a, _ in todo])
     new_ids = {r.key: r.id for r in rows}
     # Not inserted: the same story is stored already, via another link or feed.
     known = [a.canonical_url for a, _ in todo if a.key not in new_ids]
@@ -886,8 +886,7 @@ def _save_batch(
                 article.c.id.in_([i for i, _, _ in copies]), article.c.story_id.is_not(None))
             ).all())
     new_matches, new_alerts, backlog, folded = _insert_matches_bulk(
-        conn, fresh + copies, routes, now, stories.policy if stories else None, story_of,
-        backlog_items=True)
+        conn, fresh + copies, routes, now, stories.policy if stories else None, story_of)
     if stories is not None and stories.policy.spikes:
         new_alerts += queue_spike_alerts(conn, stories.policy.spikes, routes,
                                          [i for i, _, alert_it in fresh + copies if alert_it], now)
@@ -898,7 +897,6 @@ def _insert_matches_bulk(
     conn: Connection, items: Sequence[tuple[int, Sequence[Match], bool]],
     routes: Mapping[str, Sequence[Route]], now: datetime,
     policy: StoryPolicy | None = None, story_of: Mapping[int, int] | None = None,
-    *, backlog_items: bool = False,
 ) -> tuple[int, int, int, int]:
     """Insert the matches of many (article_id, matches, alert?) at once, and the alert
     rows of the new ones to alert (those get ``alerted_at``): (new matches, new alert
@@ -907,8 +905,6 @@ def _insert_matches_bulk(
     With a story ``policy``, a rule alerting per story alerts on the first match in
     each story only; later ones are stored as matches (held for the digest with
     ``story_updates: digest``).
-    ``backlog_items``: an item not to alert is a feed's first-poll backlog (recorded on
-    its matches), not a match recorded silently on purpose (``rules apply``).
     """
     spikes = policy.spikes if policy is not None else {}  # alerted per episode instead
     silent = {(article_id, m.rule) for article_id, matches, alert_it in items if not alert_it
@@ -916,8 +912,7 @@ def _insert_matches_bulk(
     values = [{"rule": m.rule, "article_id": article_id, "terms": list(m.terms),
                "hits": [_hit_values(h) for h in m.hits], "snippet": m.snippet, "matched_at": now,
                "alerted_at": (now if alert_it and routes.get(m.rule) and m.rule not in spikes
-                              else None),
-               "backlog": backlog_items and not alert_it}
+                              else None)}
               for article_id, matches, alert_it in items
               for m in {m.rule: m for m in matches}.values()]
     if not values:
@@ -948,13 +943,14 @@ def _hit_values(h: Hit) -> dict[str, Any]:
     return {"term": h.term, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
 
 
-def _article_values(feed_id: int, art: Article, now: datetime) -> dict[str, Any]:
+def _article_values(feed_id: int, art: Article, now: datetime,
+                    backlog: bool = False) -> dict[str, Any]:
     return {
         "canonical_url": art.canonical_url, "key": art.key, "guid": art.guid, "link": art.link,
         "title": art.title, "summary": art.summary, "content": art.content,
         "authors": list(art.authors), "categories": list(art.categories),
         "published": art.published, "updated": art.updated, "first_feed_id": feed_id,
-        "fetched_at": now, "language": art.language,
+        "fetched_at": now, "language": art.language, "backlog": backlog,
     }
 
 

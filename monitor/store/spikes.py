@@ -53,14 +53,15 @@ def queue_spike_alerts(
 def _rule_stories(conn: Connection, rule: str, since: datetime) -> list[Any]:
     """(story id, first_seen, first match id) of the rule's stories first seen after ``since``.
 
-    A match from a feed's first-poll backlog (old items, stored without alerts) does not
-    count: those stories are first seen now but are not news now, and counting them made
-    the first new story after adding feeds a "spike" of the whole backlog."""
+    A match on an article of a feed's first-poll backlog (old items, stored without
+    alerts; also matched later by ``rules apply``) does not count: those stories are
+    first seen then but are not news then, and counting them made the first new story
+    after adding feeds a "spike" of the whole backlog."""
     return list(conn.execute(
         select(story.c.id, story.c.first_seen, func.min(match.c.id).label("first_match"))
         .join(article, article.c.story_id == story.c.id)
         .join(match, match.c.article_id == article.c.id)
-        .where(match.c.rule == rule, story.c.first_seen > since, match.c.backlog.is_(False))
+        .where(match.c.rule == rule, story.c.first_seen > since, article.c.backlog.is_(False))
         .group_by(story.c.id, story.c.first_seen)).all())
 
 

@@ -182,6 +182,10 @@ article = Table(
     Column("story_sig", LargeBinary, nullable=True),
     # ISO 639-1 language code (None: unknown).
     Column("language", Text, nullable=True),
+    # Stored from a feed's first-poll backlog (an old item, stored without alerts): not
+    # news then, so spike rules do not count its story as arriving (any rule's match,
+    # also one recorded later by ``rules apply``).
+    Column("backlog", Boolean, nullable=False, default=False, server_default=false()),
     # NULLs are distinct on both backends: articles without a URL never collide.
     UniqueConstraint("canonical_url", name="uq_article_canonical_url"),
     ForeignKeyConstraint(["first_feed_id"], ["feed.id"], name="fk_article_first_feed_id"),
@@ -222,9 +226,6 @@ match = Table(
     # When alert rows were queued for it; NULL: never (a backlog item on a feed's first
     # poll, or ``rules apply`` without ``--alert``), so ``rules apply --alert`` may.
     Column("alerted_at", UTCDateTime, nullable=True),
-    # Found in a feed's first-poll backlog (an old item, stored without an alert): not
-    # news now, so a spike rule does not count its story as arriving now.
-    Column("backlog", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("rule", "article_id", name="uq_match_rule_article_id"),
     ForeignKeyConstraint(["article_id"], ["article.id"], name="fk_match_article_id"),
     Index("ix_match_article_id", "article_id"),

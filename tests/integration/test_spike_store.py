@@ -150,8 +150,13 @@ def test_a_new_feeds_backlog_does_not_count_as_a_spike(db_url: str) -> None:
     store, feed_id = open_store(db_url)
     try:
         backlog = [story(n) for n in range(1, 11)]
-        first = store.save_articles(feed_id, [(a, [Match("surge", (), "s")]) for a in backlog],
-                                    ROUTES, T0, quiet={a.key for a in backlog})
+        # five matched at ingest, five only later by `rules apply` (a rule added after)
+        first = store.save_articles(
+            feed_id, [(a, [Match("surge", (), "s")] if n <= 5 else []) for n, a in
+                      enumerate(backlog, 1)], ROUTES, T0, quiet={a.key for a in backlog})
+        applied = [(aid, [Match("surge", (), "s")]) for aid, a in
+                   store.stored_articles_with_ids() if a.key in {"k6", "k7", "k8", "k9", "k10"}]
+        assert store.add_matches(applied, {}, T0 + timedelta(minutes=1)) == (5, 0)
         later = store.save_articles(feed_id, [(story(11), [Match("surge", (), "s")])], ROUTES,
                                     T0 + timedelta(minutes=5))
         # two more new stories reach min_stories (3) of real arrivals: that is a spike
