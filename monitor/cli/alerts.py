@@ -51,8 +51,9 @@ def list_alerts(
         for row in rows:
             sys.stdout.write(json.dumps({k: row[k] for k in JSONL_KEYS}, ensure_ascii=False) + "\n")
         return
+    # The article's title says which alert a row is (a digest row has none: "-").
     print_table(rows, ["id", "kind", "rule", "recipient", "status", "attempts", "created_at",
-                       "sent_at", "last_error"])
+                       "sent_at", "title", "last_error"])
 
 
 def _row(r: Any) -> dict[str, Any]:

@@ -49,5 +49,8 @@ def test_once_says_how_many_alerts_wait_for_the_digest(tmp_path: Path, db_url: s
     assert "2 new matches; alerts sent 0" in first.stderr
     assert "2 alerts held for a digest" in first.stderr, first.stderr
     assert "held for a digest" not in again.stderr  # held once, not counted again
+    table = cli("alerts", "list", "-c", str(config), cwd=tmp_path, db_url=db_url,
+                env={"COLUMNS": "200"})
+    assert "Senators weigh a TikTok ban" in table.stdout  # which article a row is
     rows = [json.loads(line) for line in held.stdout.splitlines()]
     assert sorted(r["url"] for r in rows) == ["https://wire.test/tiktok", "https://wire.test/vote"]
