@@ -400,10 +400,19 @@ def upgrade_engine(engine: Engine, url: str) -> None:
         if at_head(engine):
             return
     from alembic import command
+    from alembic.util.exc import CommandError
 
     with store_errors(url, "migrating the database"), _ALEMBIC_LOCK:
         with engine.connect() as conn, conn.begin():
-            command.upgrade(alembic_config(conn), "head")
+            try:
+                command.upgrade(alembic_config(conn), "head")
+            except CommandError as e:  # stamped by a version of news-monitor newer than this
+                stamped = conn.exec_driver_sql("SELECT version_num FROM alembic_version"
+                                               ).scalars().all()
+                raise StoreError(
+                    f"the database schema is at revision {', '.join(stamped) or '?'}, which "
+                    "this version of news-monitor does not know (a newer version migrated "
+                    "it): run that version or a newer one") from e
     log.info("store.migrated url=%s", redact_url(url))
 
 

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
 
+from monitor.errors import StoreError
 from monitor.store import db
 from monitor.store.tables import feed, metadata, story
 
@@ -159,3 +160,21 @@ def test_the_search_index_is_rewritten_only_when_the_indexed_text_changes(
             assert found(conn, "zoom") == [] and found(conn, "other") == [1]
     finally:
         engine.dispose()
+
+
+def test_a_schema_from_a_newer_version_is_refused_in_words(db_url: str) -> None:
+    """Rolled back to an older release: the database names a revision this code does not
+    have. The command says so instead of an Alembic traceback."""
+    db.upgrade(db_url)
+    engine = db.make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError) as caught:
+        db.upgrade(db_url)
+    assert str(caught.value) == (
+        "the database schema is at revision 0099_from_the_future, which this version of "
+        "news-monitor does not know (a newer version migrated it): run that version or a "
+        "newer one")
