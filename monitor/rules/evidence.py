@@ -10,7 +10,8 @@ checked once so snippets of plainly spaced text skip whitespace collapsing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from monitor.article import Hit, Match
 from monitor.rules.evaluate import (
@@ -25,6 +26,9 @@ from monitor.rules.evaluate import (
     leaf_evidence,
 )
 from monitor.rules.snippet import make_snippet, snippet_one
+
+if TYPE_CHECKING:
+    from monitor.rules.match import CompiledRule
 
 
 def positive_leaves(root: Evaluator) -> tuple[Evaluator, ...] | None:
@@ -53,12 +57,43 @@ def match_for(ctx: ScanContext, rule: str, root: Evaluator,
 
     ``leaves``: ``positive_leaves(root)``, when the caller has it at hand.
     """
+    done = ctx.explained.get(root)
+    if done is None:
+        done = ctx.explained[root] = _root_explained(ctx, root, leaves)
+    return _match(rule, done[0], done[1])
+
+
+def matches_for(ctx: ScanContext, rules: Sequence[CompiledRule],
+                leaves: Sequence[tuple[Evaluator, ...] | None], indices: Iterable[int]
+                ) -> list[Match]:
+    """``match_for`` of each rule in ``indices`` (all known to match), in one loop.
+
+    A rule set calls this once per article: ~6 matches per article at 10,000 rules,
+    where the calls and lookups of ``match_for`` per match were a fifth of its cost.
+    Rules with the same root (a shared leaf) share its Hits and snippet.
+    """
+    explained = ctx.explained
+    out: list[Match] = []
+    for i in indices:
+        rule = rules[i]
+        root = rule.root
+        done = explained.get(root)
+        if done is None:
+            done = explained[root] = _root_explained(ctx, root, leaves[i])
+        match: Match = _new(Match)
+        attrs = match.__dict__  # as Match.__init__ fills it (see _hit_of)
+        attrs["rule"] = rule.name
+        attrs["hits"] = done[0]
+        attrs["snippet"] = done[1]
+        out.append(match)
+    return out
+
+
+def _root_explained(ctx: ScanContext, root: Evaluator, leaves: tuple[Evaluator, ...] | None
+                    ) -> tuple[tuple[Hit, ...], str]:
     if root.__class__ is LiteralLeaf:
         # Most matches: one literal, so its evidence is the leaf's own, as shared.
-        done = ctx.explained.get(root)
-        if done is None:
-            done = ctx.explained[root] = _leaf_explained(ctx, root)
-        return _match(rule, done[0], done[1])
+        return _leaf_explained(ctx, root)  # type: ignore[arg-type]
     keys: list[HitKey] = []
     if leaves is not None:
         cached = ctx.leaf_evidence
@@ -69,15 +104,19 @@ def match_for(ctx: ScanContext, rule: str, root: Evaluator,
             keys += part
     else:
         root.evidence(ctx, keys)
-    hits, snippet = _explained(ctx, keys)
-    return _match(rule, hits, snippet)
+    return _explained(ctx, keys)
 
 
 def _leaf_explained(ctx: ScanContext, leaf: LiteralLeaf) -> tuple[tuple[Hit, ...], str]:
     """Evidence of a one-literal rule. Its literal was found once in most matches: then
     the Hit comes straight from that span, with no hit keys to build and sort."""
-    found, fields = ctx.found, leaf.fields
-    spans = [span for lid in leaf.lit_ids for span in found.get(lid, ()) if span[0] in fields]
+    found, fields, lids = ctx.found, leaf.fields, leaf.lit_ids
+    if len(lids) == 1:  # a word or phrase: its spans are found's list, unless none
+        spans = found.get(lids[0], ())
+        if len(spans) == 1 and spans[0][0] in fields:
+            f, s, e = spans[0]
+            return _one_hit(ctx, leaf.label, f, s, e)
+    spans = [span for lid in lids for span in found.get(lid, ()) if span[0] in fields]
     if len(spans) != 1:
         return _explained(ctx, leaf_evidence(leaf, ctx))
     f, s, e = spans[0]
@@ -108,7 +147,18 @@ def _one_hit(ctx: ScanContext, label: str, f: str, s: int, e: int
     if folded.offsets is not None:
         s, e = folded.span(s, e)
     text = ctx.texts[f]
-    return (_hit_of(label, f, s, e, text[s:e]),), _snippet_one(ctx, f, s, e)
+    hit: Hit = _new(Hit)  # _hit_of, inlined
+    attrs = hit.__dict__
+    attrs["term"] = label
+    attrs["field"] = f
+    attrs["start"] = s
+    attrs["end"] = e
+    attrs["text"] = text[s:e]
+    snippets = ctx.snippets  # _snippet_one, inlined
+    snippet = snippets.get((f, s, e))
+    if snippet is None:
+        snippet = snippets[(f, s, e)] = snippet_one(text, s, e, plain=ctx.plain_spacing(f))
+    return (hit,), snippet
 
 
 def _snippet_one(ctx: ScanContext, f: str, s: int, e: int) -> str:
@@ -171,19 +221,29 @@ def _hit(ctx: ScanContext, key: HitKey) -> Hit:
 
 # Hits and Matches are frozen dataclasses, whose ``__init__`` sets each field through
 # ``object.__setattr__``: ~10k instructions per object under callgrind, 12 objects per
-# article at 10,000 rules. These fill the instance ``__dict__`` in one call, as
-# unpickling does (~5.6k; 0.28 against 0.48 us). The result is the same object: equal,
-# hashable, frozen (test_match_cases checks them against the constructors).
+# article at 10,000 rules. These fill the instance ``__dict__`` directly, in field
+# order as ``__init__`` does, so the dict keeps sharing its keys with the class's other
+# instances (96 bytes; ``__dict__.update(**fields)`` made a 184-byte one). The result
+# is the same object: equal, hashable, frozen (test_match_cases checks them against
+# the constructors).
 _new = object.__new__
 
 
 def _hit_of(term: str, field: str, start: int, end: int, text: str) -> Hit:
     hit: Hit = _new(Hit)
-    hit.__dict__.update(term=term, field=field, start=start, end=end, text=text)
+    attrs = hit.__dict__
+    attrs["term"] = term
+    attrs["field"] = field
+    attrs["start"] = start
+    attrs["end"] = end
+    attrs["text"] = text
     return hit
 
 
 def _match(rule: str, hits: tuple[Hit, ...], snippet: str) -> Match:
     match: Match = _new(Match)
-    match.__dict__.update(rule=rule, hits=hits, snippet=snippet)
+    attrs = match.__dict__
+    attrs["rule"] = rule
+    attrs["hits"] = hits
+    attrs["snippet"] = snippet
     return match

@@ -13,15 +13,18 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from monitor.article import Article, Match
 from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
-from monitor.rules.evidence import match_for, positive_leaves
+from monitor.rules.evidence import matches_for, positive_leaves
 from monitor.rules.scan import scan_field, scan_substrings
 from monitor.rules.verdict import Verdict, plan_of
 
 log = logging.getLogger(__name__)
+#: For ``map(triggers.get, found, _NOTHING)``: a literal no rule is indexed under.
+_NOTHING = repeat(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +70,10 @@ class RuleSet:
         self._substrings = substrings
         self._triggers = triggers
         self._unindexed = tuple(unindexed)
+        self._unindexed_set = frozenset(self._unindexed)
         self._scan_fields = tuple(scan_fields)
         self._scoped = tuple(bool(r.feeds or r.tags or r.languages) for r in self._rules)
+        self._any_scoped = any(self._scoped)
         # Verdicts as set tests on the literals found (see ``verdict``): a rule that is
         # one literal in every scanned field needs none (its literal made it a candidate).
         scanned = frozenset(self._scan_fields)
@@ -120,8 +125,7 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def candidates(self, ctx: ScanContext) -> list[int]:
-        """Scan the article once and return the indices of the rules worth evaluating."""
+    def _scan(self, ctx: ScanContext) -> None:
         if not ctx.scanned:
             ctx.scanned = True
             if self._automaton is not None:
@@ -130,20 +134,28 @@ class RuleSet:
             if self._substrings is not None:
                 for name in self._scan_fields:
                     scan_substrings(ctx, self._substrings, name)
-        triggers = self._triggers
-        chosen: set[int] = set(self._unindexed)
-        for lid in ctx.found:
-            rules = triggers.get(lid)
-            if rules:
-                chosen.update(rules)
-        return sorted(chosen)
+
+    def candidates(self, ctx: ScanContext) -> list[int]:
+        """Scan the article once and return the indices of the rules worth evaluating."""
+        self._scan(ctx)
+        # The rules indexed under each literal found, united in C (a Python loop over
+        # the ~16 literals found per article cost more at 10,000 rules).
+        return sorted(self._unindexed_set.union(*map(self._triggers.get, ctx.found, _NOTHING)))
 
     def matching(self, ctx: ScanContext) -> list[int]:
         """Indices of the rules that match the article of ``ctx``, in rule order."""
-        article = ctx.article
         keys = ctx.found.keys()
-        rules, scoped, verdicts = self._rules, self._scoped, self._verdicts
+        verdicts = self._verdicts
         out: list[int] = []
+        if not self._any_scoped:
+            for i in self.candidates(ctx):
+                v = verdicts[i]
+                if v is None or (keys >= v if v.__class__ is frozenset
+                                 else v.passes(keys, ctx)):  # type: ignore[union-attr]
+                    out.append(i)
+            return out
+        article = ctx.article
+        rules, scoped = self._rules, self._scoped
         for i in self.candidates(ctx):
             if scoped[i] and not rules[i].in_scope(article):
                 continue
@@ -156,9 +168,7 @@ class RuleSet:
     def match(self, article: Article) -> list[Match]:
         """Every rule that matches the article, in rule order, with its evidence."""
         ctx = ScanContext(article)
-        rules, leaves = self._rules, self._leaves
-        return [match_for(ctx, rules[i].name, rules[i].root, leaves[i])
-                for i in self.matching(ctx)]
+        return matches_for(ctx, self._rules, self._leaves, self.matching(ctx))
 
 
 class _DeferredRuleSet(RuleSet):

@@ -432,3 +432,18 @@ def test_evidence_objects_are_the_dataclasses_they_stand_for() -> None:
     assert repr(match) == repr(Match("r", (hit,), "a «ban»"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         match.rule = "other"  # type: ignore[misc]
+
+
+def test_matched_objects_are_filled_as_their_constructors_fill_them() -> None:
+    """``matches_for`` and the one-hit path fill Match and Hit dicts inline: the same
+    fields, in field order, equal to (and as hashable as) the constructors' objects."""
+    specs = [RuleSpec("one", "ban"), RuleSpec("two", "ban AND tiktok"),
+             RuleSpec("ent", "@TikTok"), RuleSpec("again", "ban")]
+    art = article("TikTok ban", "A ban on tiktok")
+    for m in compile_rules(specs, ENTITIES).match(art):
+        hits = tuple(Hit(h.term, h.field, h.start, h.end, h.text) for h in m.hits)
+        built = Match(m.rule, hits, m.snippet)
+        assert m == built and hash(m) == hash(built)
+        assert list(vars(m)) == list(vars(built))
+        assert [list(vars(h)) for h in m.hits] == [list(vars(h)) for h in hits]
+        assert all(type(h) is Hit for h in m.hits) and type(m) is Match
