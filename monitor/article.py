@@ -133,6 +133,11 @@ class Article:
 
     def field_text(self, name: str) -> str:
         """The text of one searchable field (see FIELDS); lists joined by newlines."""
+        # The default fields first: the matcher asks for them on every article.
+        if name in ("title", "summary", "content"):
+            return str(getattr(self, name))
+        if name == "fulltext":
+            return self.full_text
         if name == "author":
             return "\n".join(self.authors)
         if name == "category":
@@ -145,10 +150,6 @@ class Article:
             return "\n".join(self.feed_tags)
         if name == "lang":
             return self.language or ""
-        if name in ("title", "summary", "content"):
-            return str(getattr(self, name))
-        if name == "fulltext":
-            return self.full_text
         raise KeyError(name)
 
 

@@ -248,8 +248,11 @@ def _build_automaton(by_key: dict[str, list[_Entry]], substring: bool) -> Any:
             payload: tuple[Any, ...] = (len(key), tuple(lid for lid, _, _ in entries))
         else:
             lid, prefix, forms = entries[0]
-            simple = lid if len(entries) == 1 and not prefix and forms is None else -1
-            payload = (len(key), key[0].isalnum(), key[-1].isalnum(), simple, tuple(entries))
+            first_w, last_w = key[0].isalnum(), key[-1].isalnum()
+            # The short path of the scan: one plain literal, a word character at each end.
+            simple = (lid if len(entries) == 1 and not prefix and forms is None
+                      and first_w and last_w else -1)
+            payload = (len(key), simple, first_w, last_w, tuple(entries))
         automaton.add_word(key, payload)
     automaton.make_automaton()
     return automaton

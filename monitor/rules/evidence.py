@@ -155,9 +155,10 @@ def _one_hit(ctx: ScanContext, label: str, f: str, s: int, e: int
     attrs["end"] = e
     attrs["text"] = text[s:e]
     snippets = ctx.snippets  # _snippet_one, inlined
-    snippet = snippets.get((f, s, e))
+    key = (f, s, e)
+    snippet = snippets.get(key)
     if snippet is None:
-        snippet = snippets[(f, s, e)] = snippet_one(text, s, e, plain=ctx.plain_spacing(f))
+        snippet = snippets[key] = snippet_one(text, s, e, plain=ctx.plain_spacing(f))
     return (hit,), snippet
 
 

@@ -19,10 +19,10 @@ from typing import Any
 from monitor.rules.evaluate import ScanContext, Span
 from monitor.rules.normalize import ASCII_WORD_BYTES, boundary_ok, case_key, word_end
 
-#: Automaton payload per key: (key length, first char is a word char, last char is a
-#: word char, the literal id when the key is one plain whole-word literal (else -1),
-#: ((literal id, is prefix, case forms), ...)).
-Payload = tuple[int, bool, bool, int, tuple[tuple[int, bool, frozenset[str] | None], ...]]
+#: Automaton payload per key: (key length, the literal id when the key is one plain
+#: literal whose first and last characters are word characters (else -1), first char
+#: is a word char, last char is a word char, ((literal id, is prefix, case forms), ...)).
+Payload = tuple[int, int, bool, bool, tuple[tuple[int, bool, frozenset[str] | None], ...]]
 #: Payload in the substring automaton (regex keys): (key length, (literal id, ...)).
 SubstringPayload = tuple[int, tuple[int, ...]]
 
@@ -52,26 +52,30 @@ def _scan_ascii(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
     """
     word = text.encode("ascii").translate(ASCII_WORD_BYTES) + b"\0"
     found = ctx.found  # ``_add``, inlined
-    for end, (klen, first_w, last_w, lid, entries) in automaton.iter(text):
+    for end, (klen, lid, first_w, last_w, entries) in automaton.iter(text):
+        if lid >= 0:
+            # One plain literal with a word character at each end (most hits): whole
+            # word or nothing, so one test covers both edges.
+            before = end - klen
+            if word[before] or word[end + 1]:
+                continue
+            occ = found.get(lid)
+            if occ is None:
+                found[lid] = [(name, before + 1, end + 1)]
+            else:
+                occ.append((name, before + 1, end + 1))
+            continue
         start = end - klen + 1
         if first_w and word[start - 1]:
             continue
-        whole = not (last_w and word[end + 1])
-        if lid < 0:
-            _add_entries(ctx, name, text, start, end, whole, entries)
-        elif whole:
-            occ = found.get(lid)
-            if occ is None:
-                found[lid] = [(name, start, end + 1)]
-            else:
-                occ.append((name, start, end + 1))
+        _add_entries(ctx, name, text, start, end, not (last_w and word[end + 1]), entries)
 
 
 def _scan_any(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
     """``scan_field`` on any text: boundaries by ``boundary_ok`` (CJK needs none)."""
     last = len(text) - 1
     found = ctx.found
-    for end, (klen, first_w, last_w, lid, entries) in automaton.iter(text):
+    for end, (klen, lid, first_w, last_w, entries) in automaton.iter(text):
         start = end - klen + 1
         if (first_w and start and text[start - 1].isalnum()
                 and not boundary_ok(text, start - 1, start)):
@@ -106,8 +110,14 @@ def _add_entries(ctx: ScanContext, name: str, text: str, start: int, end: int, w
         else:
             span = (name, start, end + 1)
             if forms is not None:
-                o_start, o_end = ctx.folded[name].span(start, end + 1)
-                if case_key(ctx.text(name)[o_start:o_end]) not in forms:
+                folded = ctx.folded[name]
+                o_start, o_end = (start, end + 1) if folded.offsets is None else folded.span(
+                    start, end + 1)
+                written = ctx.texts[name][o_start:o_end]
+                # An ASCII form is its own case_key (no separators, spaced as folded),
+                # so text written as a form needs no case_key (test_normalize_ascii).
+                if not (written in forms and written.isascii()) and case_key(
+                        written) not in forms:
                     continue
         _add(found, lid, span)
 

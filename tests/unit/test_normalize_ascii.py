@@ -54,3 +54,23 @@ def test_space_runs_collapse_to_their_first_space(text: str) -> None:
     kept = [i for i, c in enumerate(text) if c != " " or i == 0 or text[i - 1] != " "]
     assert folded.text == re.sub(" {2,}", " ", text)
     assert (folded.offsets if folded.offsets is not None else list(range(len(text)))) == kept
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(min_size=1, max_size=12), st.text(max_size=12),
+       st.sampled_from(["alias", "upper", "key", "other"]))
+def test_an_ascii_alias_form_is_its_own_case_key(alias: str, other: str, pick: str) -> None:
+    """The scan accepts a capitalised-alias hit written exactly as one of its forms,
+    when ASCII, without computing case_key: the same answer as case_key's."""
+    from monitor.rules.compile import _alias_spec
+
+    forms = _alias_spec(alias).forms
+    if forms is None or not normalize.fold_term(alias):
+        return
+    for form in forms:
+        if form.isascii():
+            assert normalize.case_key(form) == form
+    written = {"alias": alias, "upper": alias.upper(), "key": normalize.case_key(alias),
+               "other": other}[pick]
+    shortcut = (written in forms and written.isascii()) or normalize.case_key(written) in forms
+    assert shortcut == (normalize.case_key(written) in forms)

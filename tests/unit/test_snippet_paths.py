@@ -63,6 +63,12 @@ def test_plain_spacing_agrees_with_its_definition(text: str) -> None:
     assert snippet.plain_spacing(text) == expected
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_plain_spacing_ascii_path_agrees_with_its_definition(text: str) -> None:
+    expected = all(c == " " or not c.isspace() for c in text) and "  " not in text
+    assert snippet.plain_spacing(text) == expected
+
+
 @settings(max_examples=3000, deadline=None)
 @given(cases())
 def test_joined_plain_path_equals_marked_pieces(case: tuple[str, list[tuple[int, int]], int, int]
