@@ -32,6 +32,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 class ScanContext:
     """Everything known about one article while rules are evaluated."""
 
+    # One per article: slots spare it an instance dict.
+    __slots__ = ("_regex", "_words", "article", "plain", "explained", "folded", "found",
+                 "hits", "leaf_evidence", "scanned", "snippets", "texts")
+
     def __init__(self, article: Article) -> None:
         self.article = article
         self.texts: dict[str, str] = {}
@@ -40,8 +44,9 @@ class ScanContext:
         self.found: dict[int, list[Span]] = {}
         #: Set once the automata have run (a second scan would repeat every span).
         self.scanned = False
-        self._words: dict[str, bytes | list[int]] = {}
-        self._regex: dict[int, list[Span]] = {}
+        # Made on first use (NEAR rules, regexes): most articles need neither.
+        self._words: dict[str, bytes | list[int]] | None = None
+        self._regex: dict[int, list[Span]] | None = None
         #: Snippets by (field, spans), or (field, start, end) for a one-hit snippet.
         self.snippets: dict[tuple[Any, ...], str] = {}
         #: Hits shared by the rules that fire on the same words.
@@ -50,7 +55,8 @@ class ScanContext:
         self.leaf_evidence: dict[Evaluator, list[HitKey]] = {}
         #: (hits, snippet) per distinct evidence: rules firing on the same words share it.
         self.explained: dict[Any, tuple[tuple[Hit, ...], str]] = {}
-        self._plain: dict[str, bool] = {}
+        #: Per field: whether its text has no whitespace but single spaces.
+        self.plain: dict[str, bool] = {}
 
     def text(self, name: str) -> str:
         t = self.texts.get(name)
@@ -61,17 +67,22 @@ class ScanContext:
     def fold(self, name: str) -> Folded:
         f = self.folded.get(name)
         if f is None:
-            f = self.folded[name] = fold(self.text(name))
+            t = self.texts.get(name)  # ``text``, inlined: four fields per article
+            if t is None:
+                t = self.texts[name] = self.article.field_text(name)
+            f = self.folded[name] = fold(t)
         return f
 
     def plain_spacing(self, name: str) -> bool:
         """True when a field's text has no whitespace but single spaces (see snippet)."""
-        p = self._plain.get(name)
+        p = self.plain.get(name)
         if p is None:
-            p = self._plain[name] = plain_spacing(self.text(name))
+            p = self.plain[name] = plain_spacing(self.text(name))
         return p
 
     def word_positions(self, name: str) -> bytes | list[int]:
+        if self._words is None:
+            self._words = {}
         w = self._words.get(name)
         if w is None:
             w = self._words[name] = word_positions(self.fold(name).text)
@@ -79,6 +90,8 @@ class ScanContext:
 
     def regex_spans(self, key: int, pattern: Any, fields: Sequence[str]) -> list[Span]:
         """Hits of a compiled RE2 pattern in the folded fields (computed once per leaf)."""
+        if self._regex is None:
+            self._regex = {}
         spans = self._regex.get(key)
         if spans is None:
             spans = []

@@ -72,14 +72,24 @@ def matches_for(ctx: ScanContext, rules: Sequence[CompiledRule],
     where the calls and lookups of ``match_for`` per match were a fifth of its cost.
     Rules with the same root (a shared leaf) share its Hits and snippet.
     """
-    explained = ctx.explained
+    explained, found = ctx.explained, ctx.found
     out: list[Match] = []
     for i in indices:
         rule = rules[i]
         root = rule.root
         done = explained.get(root)
         if done is None:
-            done = explained[root] = _root_explained(ctx, root, leaves[i])
+            if root.__class__ is LiteralLeaf:
+                lids = root.lit_ids  # type: ignore[attr-defined]
+                spans = found.get(lids[0], ()) if len(lids) == 1 else ()
+                if len(spans) == 1 and spans[0][0] in root.fields:  # type: ignore[attr-defined]
+                    # _leaf_explained's one-hit case, inlined
+                    f, s, e = spans[0]
+                    done = explained[root] = _one_hit(ctx, root.label, f, s, e)  # type: ignore[attr-defined]
+                else:
+                    done = explained[root] = _leaf_explained(ctx, root)  # type: ignore[arg-type]
+            else:
+                done = explained[root] = _root_explained(ctx, root, leaves[i])
         match: Match = _new(Match)
         attrs = match.__dict__  # as Match.__init__ fills it (see _hit_of)
         attrs["rule"] = rule.name
@@ -158,7 +168,10 @@ def _one_hit(ctx: ScanContext, label: str, f: str, s: int, e: int
     key = (f, s, e)
     snippet = snippets.get(key)
     if snippet is None:
-        snippet = snippets[key] = snippet_one(text, s, e, plain=ctx.plain_spacing(f))
+        plain = ctx.plain.get(f)
+        if plain is None:
+            plain = ctx.plain_spacing(f)
+        snippet = snippets[key] = snippet_one(text, s, e, plain=plain)
     return (hit,), snippet
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from monitor.article import Article, Match
 from monitor.rules.evaluate import Evaluator, LiteralLeaf, ScanContext
 from monitor.rules.evidence import matches_for, positive_leaves
-from monitor.rules.scan import scan_field, scan_substrings
+from monitor.rules.scan import scan_fields, scan_substrings
 from monitor.rules.verdict import Verdict, plan_of
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,7 @@ class RuleSet:
         if not ctx.scanned:
             ctx.scanned = True
             if self._automaton is not None:
-                for name in self._scan_fields:
-                    scan_field(ctx, self._automaton, name)
+                scan_fields(ctx, self._automaton, self._scan_fields)
             if self._substrings is not None:
                 for name in self._scan_fields:
                     scan_substrings(ctx, self._substrings, name)
@@ -150,9 +149,23 @@ class RuleSet:
         if not self._any_scoped:
             for i in self.candidates(ctx):
                 v = verdicts[i]
-                if v is None or (keys >= v if v.__class__ is frozenset
-                                 else v.passes(keys, ctx)):  # type: ignore[union-attr]
+                if v is None:
                     out.append(i)
+                elif v.__class__ is frozenset:
+                    if keys >= v:
+                        out.append(i)
+                # Plan.passes, its set tests inlined (six Plans per article at 10,000 rules)
+                elif keys >= v.required and not (  # type: ignore[union-attr]
+                        v.absent and not keys.isdisjoint(v.absent)):  # type: ignore[union-attr]
+                    for group in v.groups:  # type: ignore[union-attr]
+                        if keys.isdisjoint(group):
+                            break
+                    else:
+                        for ev in v.rest:  # type: ignore[union-attr]
+                            if not ev.test(ctx):
+                                break
+                        else:
+                            out.append(i)
             return out
         article = ctx.article
         rules, scoped = self._rules, self._scoped

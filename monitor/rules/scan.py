@@ -43,6 +43,17 @@ def scan_field(ctx: ScanContext, automaton: Any, name: str) -> None:
         _scan_any(ctx, automaton, name, text)
 
 
+def scan_fields(ctx: ScanContext, automaton: Any, names: tuple[str, ...]) -> None:
+    """``scan_field`` for each of ``names``, in one call (empty fields cost a lookup)."""
+    for name in names:
+        text = ctx.fold(name).text
+        if text:
+            if text.isascii():
+                _scan_ascii(ctx, automaton, name, text)
+            else:
+                _scan_any(ctx, automaton, name, text)
+
+
 def _scan_ascii(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
     """``scan_field`` on ASCII text (most text), where no CJK exemption applies.
 
@@ -68,7 +79,23 @@ def _scan_ascii(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
         start = end - klen + 1
         if first_w and word[start - 1]:
             continue
-        _add_entries(ctx, name, text, start, end, not (last_w and word[end + 1]), entries)
+        # ``_add_entries``, inlined; a ``ban*`` hit ends at the next 0 of the word map
+        # (``word_end``: the trailing 0 is there if the word runs to the end).
+        whole = not (last_w and word[end + 1])
+        for elid, prefix, forms in entries:
+            if prefix:
+                span = (name, start, end + 1 if whole else word.find(0, end + 1))
+            elif not whole:
+                continue
+            else:
+                span = (name, start, end + 1)
+                if forms is not None and not _written_as(ctx, name, start, end + 1, forms):
+                    continue
+            occ = found.get(elid)
+            if occ is None:
+                found[elid] = [span]
+            else:
+                occ.append(span)
 
 
 def _scan_any(ctx: ScanContext, automaton: Any, name: str, text: str) -> None:
@@ -109,17 +136,20 @@ def _add_entries(ctx: ScanContext, name: str, text: str, start: int, end: int, w
             continue
         else:
             span = (name, start, end + 1)
-            if forms is not None:
-                folded = ctx.folded[name]
-                o_start, o_end = (start, end + 1) if folded.offsets is None else folded.span(
-                    start, end + 1)
-                written = ctx.texts[name][o_start:o_end]
-                # An ASCII form is its own case_key (no separators, spaced as folded),
-                # so text written as a form needs no case_key (test_normalize_ascii).
-                if not (written in forms and written.isascii()) and case_key(
-                        written) not in forms:
-                    continue
+            if forms is not None and not _written_as(ctx, name, start, end + 1, forms):
+                continue
         _add(found, lid, span)
+
+
+def _written_as(ctx: ScanContext, name: str, start: int, end: int, forms: frozenset[str]
+                ) -> bool:
+    """Whether the original text of folded [start, end) is one of an alias's forms."""
+    folded = ctx.folded[name]
+    o_start, o_end = (start, end) if folded.offsets is None else folded.span(start, end)
+    written = ctx.texts[name][o_start:o_end]
+    # An ASCII form is its own case_key (no separators, spaced as folded), so text
+    # written as a form needs no case_key (test_normalize_ascii).
+    return (written in forms and written.isascii()) or case_key(written) in forms
 
 
 def scan_substrings(ctx: ScanContext, automaton: Any, name: str) -> None:

@@ -74,3 +74,16 @@ def test_an_ascii_alias_form_is_its_own_case_key(alias: str, other: str, pick: s
                "other": other}[pick]
     shortcut = (written in forms and written.isascii()) or normalize.case_key(written) in forms
     assert shortcut == (normalize.case_key(written) in forms)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_folded_is_filled_as_its_constructor_fills_it(text: str) -> None:
+    import dataclasses
+
+    got = normalize.fold(text)
+    built = normalize.Folded(got.text, got.offsets, got.original_length)
+    assert got == built and list(vars(got)) == list(vars(built))
+    assert [f.name for f in dataclasses.fields(normalize.Folded)] == [
+        "text", "offsets", "original_length"]
+    assert got.span(0, len(got.text)) == built.span(0, len(built.text))
