@@ -80,14 +80,14 @@ def matches_for(ctx: ScanContext, rules: Sequence[CompiledRule],
         done = explained.get(root)
         if done is None:
             if root.__class__ is LiteralLeaf:
-                lids = root.lit_ids  # type: ignore[attr-defined]
+                lids = root.lit_ids
                 spans = found.get(lids[0], ()) if len(lids) == 1 else ()
-                if len(spans) == 1 and spans[0][0] in root.fields:  # type: ignore[attr-defined]
+                if len(spans) == 1 and spans[0][0] in root.fields:
                     # _leaf_explained's one-hit case, inlined
                     f, s, e = spans[0]
-                    done = explained[root] = _one_hit(ctx, root.label, f, s, e)  # type: ignore[attr-defined]
+                    done = explained[root] = _one_hit(ctx, root.label, f, s, e)
                 else:
-                    done = explained[root] = _leaf_explained(ctx, root)  # type: ignore[arg-type]
+                    done = explained[root] = _leaf_explained(ctx, root)
             else:
                 done = explained[root] = _root_explained(ctx, root, leaves[i])
         match: Match = _new(Match)
@@ -103,7 +103,7 @@ def _root_explained(ctx: ScanContext, root: Evaluator, leaves: tuple[Evaluator, 
                     ) -> tuple[tuple[Hit, ...], str]:
     if root.__class__ is LiteralLeaf:
         # Most matches: one literal, so its evidence is the leaf's own, as shared.
-        return _leaf_explained(ctx, root)  # type: ignore[arg-type]
+        return _leaf_explained(ctx, root)
     keys: list[HitKey] = []
     if leaves is not None:
         cached = ctx.leaf_evidence
