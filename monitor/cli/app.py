@@ -10,6 +10,7 @@ tests/unit/test_cli_imports.py guards this.
 from __future__ import annotations
 
 import csv
+import difflib
 import gc
 import json
 import logging
@@ -329,3 +330,17 @@ def plural(n: int, noun: str) -> str:
     if n == 1:
         return f"{n} {noun}"
     return f"{n} {noun}es" if noun.endswith(("ch", "sh", "s", "x")) else f"{n} {noun}s"
+
+
+def refuse_unknown_rule(rule: str, settings: Any, store: Any) -> None:
+    """Exit 2 with the closest names when ``rule`` is neither configured nor ever matched
+    (a typo in ``--rule`` must not look like "nothing matched")."""
+    known = {r.name for r in settings.rules} if settings else set()
+    if rule in known:
+        return
+    known |= store.matched_rules()
+    if rule not in known:
+        close = difflib.get_close_matches(rule, sorted(known), n=3, cutoff=0.6)
+        hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+                else f" (rules: {', '.join(sorted(known)) or 'none'})")
+        raise fail(f"unknown rule '{rule}': not in the config and never matched{hint}", 2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from monitor.cli.app import (
     out,
     plural,
     print_table,
+    refuse_unknown_rule,
     report_problems,
     since_cutoff,
     write_rows,
@@ -312,11 +312,8 @@ def matches(
     store = open_database(database)
     try:
         rows = [match_row(m) for m in store.list_matches(rule=rule, since=cutoff)]
-        configured = {r.name for r in settings.rules} if settings else set()
-        if rule is not None and not rows and rule not in configured:
-            known = configured | store.matched_rules()
-            if rule not in known:
-                raise fail(unknown_rule_message(rule, known), 2)
+        if rule is not None and not rows:
+            refuse_unknown_rule(rule, settings, store)
     finally:
         store.close()
     if by == "story":
@@ -325,13 +322,6 @@ def matches(
     write_rows(rows, format.value,
                ["rule", "title", "feed", "published", "lang", "story", "terms", "url"],
                csv_columns=list(MATCH_KEYS))
-
-
-def unknown_rule_message(rule: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(rule, sorted(known), n=3, cutoff=0.6)
-    hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
-            else f" (rules: {', '.join(sorted(known)) or 'none'})")
-    return f"unknown rule '{rule}': not in the config and never matched{hint}"
 
 
 #: The keys of a `matches` row, in order (the csv header, also when there are no rows).

@@ -18,6 +18,7 @@ from monitor.cli.app import (
     open_database,
     open_store,
     print_table,
+    refuse_unknown_rule,
     since_cutoff,
     write_rows,
 )
@@ -53,11 +54,13 @@ def list_(
                                              help="Only stories a rule matched.")] = None,
     format: Annotated[StoryFormat, typer.Option("--format", "-f")] = StoryFormat.table,
 ) -> None:
-    """Stories, newest first."""
+    """Stories, newest first. An unknown --rule exits 2 with the closest names."""
     settings, database = load_for_database(config)
     store = open_database(database)
     try:
         rows = [story_row(s) for s in store.list_stories(since=since_cutoff(since), rule=rule)]
+        if rule is not None and not rows:
+            refuse_unknown_rule(rule, settings, store)
     finally:
         store.close()
     if not rows and settings is not None and not settings.stories.enabled:

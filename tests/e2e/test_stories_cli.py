@@ -119,6 +119,9 @@ def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
     every = cli("stories", "list", "-c", str(config), "--format", "jsonl",
                 cwd=tmp_path, db_url=db_url)
     assert len(every.stdout.splitlines()) == 2  # the floods story is its own
+    typo = cli("stories", "list", "-c", str(config), "--rule", "tiktk", cwd=tmp_path,
+               db_url=db_url)  # a typo must not read as "no story matched"
+    assert typo.returncode == 2 and "did you mean 'tiktok'" in typo.stderr, typo.stderr
 
     shown = cli("stories", "show", str(story["id"]), "-c", str(config),
                 cwd=tmp_path, db_url=db_url)
