@@ -241,21 +241,7 @@ def snippet_one(text: str, s: int, e: int, width: int = 200, plain: bool = False
     n = len(text)
     if not 0 <= s < e <= n:
         return make_snippet(text, [(s, e)], width, plain)
-    # _window(text, (s, e), width), inlined (a snippet is built for most matches)
-    slack = width - (e - s)
-    start = s - slack // 3 if slack > 0 else s
-    end = start + width if start + width > e else e
-    if end > n:
-        end = n
-    if end - width < start:
-        start = end - width
-    if start < 0:
-        start = 0
-    if start > 0:
-        start = text.find(" ", start, s) + 1 or start
-    if end < n:
-        space = text.rfind(" ", e, end)
-        end = space if space != -1 else end
+    start, end = _window(text, (s, e), width)
     before, hit, after = text[start:s], text[s:e], text[e:end]
     if not (plain or plain_spacing(text[start:end])):
         return _one_tidied(before, hit, after, start == 0, end >= n)
