@@ -34,7 +34,7 @@ class ApplyResult:
     new_alerts: int
 
 
-def apply_rules(store: Store, settings: Settings, *, since: datetime,
+def apply_rules(store: Store, settings: Settings, *, since: datetime | None,
                 clock: Callable[[], datetime], rules: Sequence[str] = (),
                 alert: bool = False) -> ApplyResult:
     """Match the named rules (none named: every rule) against the articles fetched

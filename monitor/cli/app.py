@@ -224,10 +224,13 @@ def open_database(url: str) -> Any:
         raise fail(str(e)) from None
 
 
-def since_cutoff(since: str) -> datetime:
-    """`--since 7d` as an aware UTC datetime, or print why not and exit 1."""
+def since_cutoff(since: str) -> datetime | None:
+    """`--since 7d` as an aware UTC datetime (`all`: None, no limit, as the API's
+    ``since=all``), or print why not and exit 1."""
     from monitor.config import parse_duration
 
+    if since.strip().lower() == "all":
+        return None
     try:
         return datetime.now(UTC) - timedelta(seconds=parse_duration(since))
     except ValueError as e:

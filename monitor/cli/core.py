@@ -293,7 +293,7 @@ def matches(
     config: ConfigOpt = DEFAULT_CONFIG,
     rule: Annotated[str | None, typer.Option("--rule", "-r", help="Only this rule.")] = None,
     since: Annotated[
-        str, typer.Option(help="Only matches newer than this (90s, 15m, 2h, 7d).")
+        str, typer.Option(help="Only matches newer than this (90s, 15m, 2h, 7d; all: every one).")
     ] = "7d",
     format: Annotated[MatchFormat, typer.Option("--format", "-f")] = MatchFormat.table,
     by: Annotated[str | None, typer.Option(

@@ -102,7 +102,8 @@ def test_rule(
     stored: Annotated[
         bool, typer.Option("--stored", help="Back-test against the stored articles.")
     ] = False,
-    since: Annotated[str, typer.Option(help="With --stored: articles fetched since.")] = "30d",
+    since: Annotated[str, typer.Option(
+        help="With --stored: articles fetched since (all: every one).")] = "30d",
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.table,
     full_text: Annotated[bool, typer.Option(
         "--full-text", help="With --url/--file: fetch the article pages as the daemon would "
@@ -231,7 +232,7 @@ def add_full_texts(articles: tuple[Article, ...], settings: Any, url: str | None
     return [a for a, _ in done]
 
 
-def articles_from_store(database: str, since: datetime) -> Iterator[Article]:
+def articles_from_store(database: str, since: datetime | None) -> Iterator[Article]:
     store = open_database(database)
     try:
         yield from store.stored_articles(since=since)
@@ -243,7 +244,8 @@ def articles_from_store(database: str, since: datetime) -> Iterator[Article]:
 def rules_apply(
     config: ConfigOpt = DEFAULT_CONFIG,
     rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this rule.")] = None,
-    since: Annotated[str, typer.Option(help="Articles fetched since (90s, 15m, 2h, 7d).")] = "7d",
+    since: Annotated[str, typer.Option(
+        help="Articles fetched since (90s, 15m, 2h, 7d; all: every one).")] = "7d",
     alert: Annotated[
         bool, typer.Option("--alert", help="Queue alerts for these rules' matches that never "
                            "had one (new, backlog, or recorded without --alert), once.")

@@ -49,7 +49,8 @@ def story_row(s: Any) -> dict[str, Any]:
 @stories_app.command("list")
 def list_(
     config: ConfigOpt = DEFAULT_CONFIG,
-    since: Annotated[str, typer.Option(help="Stories seen within this (2h, 7d).")] = "7d",
+    since: Annotated[str, typer.Option(
+        help="Stories seen within this (2h, 7d; all: every one).")] = "7d",
     rule: Annotated[str | None, typer.Option("--rule", "-r",
                                              help="Only stories a rule matched.")] = None,
     format: Annotated[StoryFormat, typer.Option("--format", "-f")] = StoryFormat.table,
@@ -85,9 +86,11 @@ def show(
     s = found[0]
     print(f"story {s.id}: {s.title}\nfirst seen {iso(s.first_seen)}, last seen "
           f"{iso(s.last_seen)}, {len(s.articles)} article(s)")
-    print_table([{"feed": a.feed, "fetched_at": iso(a.fetched_at), "lang": a.language,
-                  "title": a.title, "rules": list(a.rules), "url": a.url}
-                 for a in s.articles], ["feed", "fetched_at", "lang", "title", "rules", "url"])
+    # Published is the feed's date (else its updated date); seen is when we fetched it.
+    print_table([{"feed": a.feed, "published": iso(a.published), "seen": iso(a.fetched_at),
+                  "lang": a.language, "title": a.title, "rules": list(a.rules), "url": a.url}
+                 for a in s.articles],
+                ["feed", "published", "seen", "lang", "title", "rules", "url"])
 
 
 def by_story(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

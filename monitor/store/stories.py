@@ -241,6 +241,9 @@ class StoryArticle:
     language: str | None
     #: Rules that matched it.
     rules: tuple[str, ...]
+    #: The entry's published date, else its updated date (None: the feed gave neither;
+    #: ``fetched_at`` is when we saw it, never shown as a publication date).
+    published: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +296,8 @@ def story_records(conn: Connection, stories: Sequence[Any]) -> list[StoryRecord]
     ids = [s.id for s in stories]
     arts = conn.execute(
         select(article.c.id, article.c.story_id, article.c.title, article.c.link,
-               article.c.fetched_at, article.c.language, feed.c.name.label("feed"))
+               article.c.fetched_at, article.c.language, feed.c.name.label("feed"),
+               func.coalesce(article.c.published, article.c.updated).label("published"))
         .join(feed, feed.c.id == article.c.first_feed_id)
         .where(article.c.story_id.in_(ids)).order_by(article.c.id)).all() if ids else []
     rules: dict[int, list[str]] = {}
@@ -304,6 +308,6 @@ def story_records(conn: Connection, stories: Sequence[Any]) -> list[StoryRecord]
     for a in arts:
         by_story.setdefault(a.story_id, []).append(StoryArticle(
             a.id, a.title, a.link, a.feed, a.fetched_at, a.language,
-            tuple(rules.get(a.id, ()))))
+            tuple(rules.get(a.id, ())), a.published))
     return [StoryRecord(s.id, s.title, s.first_seen, s.last_seen,
                         tuple(by_story.get(s.id, ()))) for s in stories]

@@ -98,6 +98,7 @@ def story_json(s: StoryRecord) -> dict[str, Any]:
     return {"id": s.id, "title": s.title, "first_seen": _iso(s.first_seen),
             "last_seen": _iso(s.last_seen), "feeds": s.feeds, "rules": s.rules,
             "articles": [{"id": a.id, "title": a.title, "url": a.url, "feed": a.feed,
+                          "published": _iso(a.published),
                           "fetched_at": _iso(a.fetched_at), "language": a.language,
                           "rules": list(a.rules)} for a in s.articles]}
 

@@ -39,6 +39,7 @@ SCHEMAS: dict[str, Any] = {
                    "evidence": {"type": "array", "items": _ref("Hit")}}),
     "StoryArticle": _obj({"id": {"type": "integer"}, "title": {"type": "string"},
                           "url": _STR_OR_NULL, "feed": {"type": "string"},
+                          "published": _TIME,
                           "fetched_at": {"type": "string", "format": "date-time"},
                           "language": _STR_OR_NULL, "rules": _STRINGS}),
     "Story": _obj({"id": {"type": "integer"}, "title": {"type": "string"},

@@ -7,6 +7,8 @@ and in PostgreSQL (the ``db_url`` fixture runs both).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 from clirun import cli
@@ -36,9 +38,11 @@ OTHER = ("Floods in Valencia leave thousands without power",
          "cutting electricity to thousands of homes; a TikTok video showed the damage.")
 
 
-def rss(name: str, items: list[tuple[str, str, str]]) -> str:
+def rss(name: str, items: list[tuple[str, str, str]], date: str = "") -> str:
+    """``date``: every item's pubDate (none when empty)."""
+    when = f"<pubDate>{date}</pubDate>" if date else ""
     body = "".join(f"<item><title>{t}</title><link>https://{name}.test/{slug}</link>"
-                   f"<guid>{name}-{slug}</guid><description>{d}</description></item>"
+                   f"<guid>{name}-{slug}</guid><description>{d}</description>{when}</item>"
                    for slug, t, d in items)
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>{name}</title><link>https://{name}.test/</link>"
@@ -71,6 +75,11 @@ rules:
 """
 
 
+#: Outlet1's item is dated (ten minutes ago: inside poll.backlog, so it alerts).
+_WHEN = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+PUBLISHED = format_datetime(_WHEN, usegmt=True)
+
+
 def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -78,7 +87,8 @@ def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
         urls = []
         for i, (title, desc) in enumerate(COPIES):
             items = [("tiktok", title, desc)] + ([("floods", *OTHER)] if i == 0 else [])
-            urls.append(server.add(f"/outlet{i}.xml", rss(f"outlet{i}", items),
+            urls.append(server.add(f"/outlet{i}.xml", rss(f"outlet{i}", items,
+                                                            PUBLISHED if i == 1 else ""),
                                    content_type="application/rss+xml"))
         feeds = "\n".join(f'  - {{url: "{u}", name: Outlet{i}}}' for i, u in enumerate(urls))
         config = tmp_path / "monitor.yaml"
@@ -127,6 +137,22 @@ def test_five_rewritten_copies_send_one_alert_and_store_five_matches(
                 cwd=tmp_path, db_url=db_url)
     assert shown.returncode == 0, shown.stderr
     assert all(f"Outlet{i}" in shown.stdout for i in range(5))
+    # The feed's date where it gave one, and the fetch time labelled as such (seen).
+    lines = shown.stdout.splitlines()
+    header = next(line for line in lines if "feed" in line)
+    assert "published" in header and "seen" in header and "fetched" not in header
+    shown_date = f"│ {_WHEN:%Y-%m-%d %H:%M} │"
+    assert shown_date in next(line for line in lines if "Outlet1" in line)
+    assert sum(shown_date in line for line in lines) == 1  # the undated four show none
+
+    # --since all: no limit, as the API's since=all (a duration was the only form).
+    everything = cli("stories", "list", "-c", str(config), "--since", "all", "--format",
+                     "jsonl", cwd=tmp_path, db_url=db_url)
+    assert everything.returncode == 0, everything.stderr
+    assert len(everything.stdout.splitlines()) == 2
+    all_matches = cli("matches", "-c", str(config), "--since", "all", "--format", "jsonl",
+                      cwd=tmp_path, db_url=db_url)
+    assert all_matches.returncode == 0 and len(all_matches.stdout.splitlines()) == 11
     missing = cli("stories", "show", "999999", "-c", str(config), cwd=tmp_path, db_url=db_url)
     assert missing.returncode == 1 and "no story 999999" in missing.stderr
 
