@@ -98,7 +98,7 @@ def mask_url(url: str) -> str:
     url = _USERINFO_RE.sub(lambda m: f"{m.group('head')}{m.group('user')}:{MASK}@", url, count=1)
     main, sep, query = url.partition("?")
     head, _, path = main.partition("://")
-    if scheme in ADDRESS_SCHEMES:
+    if scheme in ADDRESS_SCHEMES or _http_typo(scheme):
         # The host and path are an address (a feed URL is shown as written); only a
         # token used as the user name goes.
         m = _USER_ONLY_RE.match(main)
@@ -112,6 +112,23 @@ def mask_url(url: str) -> str:
     if sep:
         query = _QUERY_PAIR_RE.sub(_mask_query_pair, sep + query)[1:]
     return main + sep + query
+
+
+def _http_typo(scheme: str) -> bool:
+    """``htps``, ``htttp``, ``hhtps``: one edit away from http(s). Such a URL is a feed
+    address the user mistyped (an OPML outline, a config entry that is refused),
+    shown as written so the typo can be seen; no apprise scheme is that close."""
+    for word in ("http", "https"):
+        if scheme == word or abs(len(scheme) - len(word)) > 1:
+            continue
+        # One substitution, insertion, deletion or swap of neighbours.
+        i = 0
+        while i < min(len(scheme), len(word)) and scheme[i] == word[i]:
+            i += 1
+        a, b = scheme[i:], word[i:]
+        if a[1:] == b[1:] or a[1:] == b or a == b[1:] or (a[:2] == b[1::-1] and a[2:] == b[2:]):
+            return True
+    return False
 
 
 def _mask_query_pair(m: re.Match[str]) -> str:

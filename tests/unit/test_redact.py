@@ -82,6 +82,16 @@ def _no_registered_secrets() -> Iterator[None]:
             "failed json://u:p%40ss@host/x (Authorization: Bearer abcdefghij)",
             "failed json://u:***@host/x (Authorization: Bearer ***)",
         ),
+        # a mistyped feed scheme (an OPML outline left out) is an address, shown as written
+        (
+            "left out: 'htps://feeds.a.dj.com/rss/RSSMarketsMain.xml', 'htttp://x.org/Rss20Feed.xml'",
+            "left out: 'htps://feeds.a.dj.com/rss/RSSMarketsMain.xml', 'htttp://x.org/Rss20Feed.xml'",
+        ),
+        ("hhtps://a.org/AbcDef1234567890xyz/rss", "hhtps://a.org/AbcDef1234567890xyz/rss"),
+        ("thtp://a.org/AbcDef1234567890xyz/rss", "thtp://a.org/AbcDef1234567890xyz/rss"),
+        # ... its password still goes; a scheme two edits away is a token URL as before
+        ("htps://bob:hunter22@a.org/rss", "htps://bob:***@a.org/rss"),
+        ("hts://abcdefgh/ijklmnop", "hts://***/***"),
         # no URL at all
         ("nothing to hide here", "nothing to hide here"),
     ],
