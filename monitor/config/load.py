@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ def inspect_config(path: str | Path, env: Mapping[str, str] | None = None, *,
         problems.sort(key=_file_order)
         return ConfigReport(None, [str(p) for p in problems], warnings)
     assert settings is not None
-    update: dict[str, Any] = {"feeds": [_safe_name(f) for f in _shown_urls(settings.feeds, doc)]}
+    update: dict[str, Any] = {"feeds": _safe_names(_shown_urls(settings.feeds, doc), doc)}
     if not override:
         update["database"] = resolve_sqlite_path(settings.database, Path(path).parent)
     settings = settings.model_copy(update=update)
@@ -197,10 +198,29 @@ def _shown_urls(feeds: list[FeedSettings], doc: Document) -> list[FeedSettings]:
     return feeds
 
 
-def _safe_name(feed: FeedSettings) -> FeedSettings:
-    """A feed named by its URL is named by the URL as shown: its secrets masked."""
-    shown = mask_url(feed.shown_url)
-    return feed if feed.name or shown == feed.url else feed.model_copy(update={"name": shown})
+def _safe_names(feeds: list[FeedSettings], doc: Document) -> list[FeedSettings]:
+    """A feed named by its URL is named by the URL as shown: its secrets masked. Two
+    unnamed feeds whose URLs differ only in their ``${VAR}`` parts would then share a
+    name (and nothing could tell them apart in `status` or `feeds enable`): each is
+    named by its shown URL and its place in the config, ``... (feeds[3])``."""
+    entries = doc.data.get("feeds") if isinstance(doc.data, dict) else None
+    place = {str(entry.get("url", "")).strip(): i
+             for i, entry in enumerate(entries if isinstance(entries, list) else [])
+             if isinstance(entry, dict)}
+    out: list[FeedSettings] = []
+    masked: list[int] = []
+    for feed in feeds:
+        shown = mask_url(feed.shown_url)
+        if not feed.name and shown != feed.url:
+            masked.append(len(out))
+            feed = feed.model_copy(update={"name": shown})
+        out.append(feed)
+    taken = Counter(f.name for f in out)
+    for i in masked:
+        f = out[i]
+        if taken[f.name] > 1:
+            out[i] = f.model_copy(update={"name": f"{f.name} (feeds[{place.get(f.url, i)}])"})
+    return out
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:

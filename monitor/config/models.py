@@ -494,7 +494,7 @@ class TokenSettings(_Settings):
     role: Literal["admin", "read"] = "read"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     import ipaddress
 
     if host.lower() == "localhost":
@@ -531,7 +531,7 @@ class HttpSettings(_Settings):
 
     @model_validator(mode="after")
     def _tokens_off_loopback(self) -> HttpSettings:
-        if not self.tokens and not _is_loopback(self.host):
+        if not self.tokens and not is_loopback(self.host):
             raise PydanticCustomError(
                 "http_open", "refusing to listen on {h} without any token: add http.tokens "
                 "or listen on 127.0.0.1", {"h": self.listen})

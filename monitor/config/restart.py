@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.config.models import Settings
-from monitor.config.models import _is_loopback as is_loopback
+from monitor.config.models import is_loopback
 from monitor.errors import ConfigError
 from monitor.redact import redact
 

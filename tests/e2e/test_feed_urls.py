@@ -119,18 +119,28 @@ def test_check_says_nothing_of_sqlite_paths_for_another_database(tmp_path: Path)
     assert "SQLite" not in done.stdout
 
 
+#: The environment of serve_two_tokens's feeds.
+TWO_TOKENS = {"TOKEN_A": "AlphaT0ken111", "TOKEN_B": "BetaT0ken2222"}
+
+
+def serve_two_tokens(server: FeedServer) -> str:
+    """Two private feeds under one path but for the token; the URL as a config writes
+    it, with ``%s`` for the variable's name (TOKEN_A or TOKEN_B)."""
+    for token in TWO_TOKENS.values():
+        server.add(f"/private/{token}/feed.xml", FEED)
+    return f"{server.base_url}/private/${{%s}}/feed.xml"
+
+
 def test_enable_refuses_a_shown_url_that_fits_two_feeds(tmp_path: Path) -> None:
     """Two tokens, one shown form: `feeds enable` picks neither, lists both by name and
     says how to name one; the name and the ${VAR} form each pick theirs."""
     with FeedServer() as server:
-        for token in ("AlphaT0ken111", "BetaT0ken2222"):
-            server.add(f"/private/{token}/feed.xml", FEED)
-        written = f"{server.base_url}/private/${{%s}}/feed.xml"
+        written = serve_two_tokens(server)
         config = tmp_path / "monitor.yaml"
         config.write_text("database: sqlite:///state.db\nfeeds:\n"
                           f"  - {{url: '{written % 'TOKEN_A'}', name: Alpha}}\n"
                           f"  - {{url: '{written % 'TOKEN_B'}', name: Beta}}\n")
-        env = {"TOKEN_A": "AlphaT0ken111", "TOKEN_B": "BetaT0ken2222"}
+        env = TWO_TOKENS
         assert cli("once", "-c", str(config), cwd=tmp_path, env=env).returncode == 0
         shown = f"{server.base_url}/private/***/feed.xml"
         refused = cli("feeds", "enable", shown, "-c", str(config), cwd=tmp_path, env=env)
@@ -152,3 +162,28 @@ def test_enable_refuses_a_shown_url_that_fits_two_feeds(tmp_path: Path) -> None:
     for done in (refused, bare, by_name, as_written):
         assert "AlphaT0ken111" not in done.stdout + done.stderr
         assert "BetaT0ken2222" not in done.stdout + done.stderr
+
+
+def test_unnamed_feeds_differing_only_by_a_token_are_told_apart(tmp_path: Path) -> None:
+    """Two unnamed feeds whose URLs differ only in their ${VAR} part: each is named by its
+    shown URL and its place in the config, so `status` and `feeds enable` tell them apart."""
+    with FeedServer() as server:
+        written = serve_two_tokens(server)
+        config = tmp_path / "monitor.yaml"
+        config.write_text("database: sqlite:///state.db\nfeeds:\n"
+                          f"  - url: {server.base_url}/open.xml\n    name: Open\n"
+                          f"  - url: '{written % 'TOKEN_A'}'\n"
+                          f"  - url: '{written % 'TOKEN_B'}'\n")
+        env = TWO_TOKENS
+        assert cli("once", "-c", str(config), cwd=tmp_path, env=env).returncode == 0
+        status = cli("status", "-c", str(config), "--format", "json", cwd=tmp_path, env=env)
+        shown = f"{server.base_url}/private/***/feed.xml"
+        second = cli("feeds", "enable", f"{shown} (feeds[2])", "-c", str(config),
+                     cwd=tmp_path, env=env)
+    assert status.returncode == 0, status.stderr
+    names = sorted(row["name"] for row in json.loads(status.stdout))
+    assert names == ["Open", f"{shown} (feeds[1])", f"{shown} (feeds[2])"]
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == f"enabled: {shown}"
+    for output in (status.stdout, second.stdout, second.stderr):
+        assert "AlphaT0ken111" not in output and "BetaT0ken2222" not in output
