@@ -217,6 +217,8 @@ class StoryRef:
     articles: int
     #: Names of the feeds that carried it, first seen first.
     outlets: tuple[str, ...]
+    #: The link of its first article (the one ``title`` is of), or None.
+    link: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from monitor.alerts.view import (  # noqa: F401  (format_time, one_line, split_s
     one_line,
     split_snippet,
 )
-from monitor.article import AlertToSend
+from monitor.article import AlertToSend, StoryRef
 from monitor.rules.snippet import Piece
 from monitor.rules.snippet import joined as marked
 
@@ -290,18 +290,19 @@ def _context(kind: str, rule: str, matches: list[dict[str, Any]], more: int) -> 
             "evidence": {k: first.get(k, "") for k in _EVIDENCE_KEYS}}
 
 
+def _story_vars(s: StoryRef) -> dict[str, Any]:
+    return {"id": s.id, "title": s.title, "link": s.link, "articles": s.articles,
+            "outlets": list(s.outlets)}
+
+
 def alert_context(alert: AlertToSend) -> dict[str, Any]:
     """The template variables of one alert (see monitor.alerts.templates)."""
     a = alert.article
     one = _match_vars(alert_view(alert), a.published, a.updated, a.summary, alert.snippet)
-    s = alert.story
-    story = ({"id": s.id, "title": s.title, "articles": s.articles, "outlets": list(s.outlets)}
-             if s is not None else None)
     p = alert.spike
     spike = ({"count": p.count, "expected": p.expected, "window_s": p.window_s,
-              "stories": [{"id": x.id, "title": x.title, "articles": x.articles,
-                           "outlets": list(x.outlets)} for x in p.stories]}
-             if p is not None else None)
+              "stories": [_story_vars(x) for x in p.stories]} if p is not None else None)
+    story = _story_vars(alert.story) if alert.story is not None else None
     return {**_context("alert", alert.rule, [one], 0), "story": story, "spike": spike}
 
 

@@ -45,10 +45,15 @@ def render_spike(alert: AlertToSend) -> RenderedAlert:
     md = [md_escape(headline(alert.rule, spike))]
     items = []
     for s in shown:
-        line = f"{one_line(s.title)} — {s.articles} article(s): {_outlets(s)}"
-        text.append(f"- {line}")
-        md.append(f"- {md_escape(line)}")
-        items.append(f"<li>{html.escape(line)}</li>")
+        # Each story with its link (its first article's), to open from the message.
+        title, rest_of_line = one_line(s.title), f" — {s.articles} article(s): {_outlets(s)}"
+        safe = safe_link(s.link)
+        text.append(f"- {title}{rest_of_line}" + (f"\n  {s.link}" if s.link else ""))
+        md.append(f"- [{md_escape(title)}](<{safe}>){md_escape(rest_of_line)}" if safe
+                  else f"- {md_escape(title + rest_of_line)}")
+        anchor = (f'<a href="{html.escape(safe, quote=True)}">{html.escape(title)}</a>'
+                  if safe else html.escape(title))
+        items.append(f"<li>{anchor}{html.escape(rest_of_line)}</li>")
     if rest:
         text.append(f"and {rest} more")
         md.append(md_escape(f"and {rest} more"))

@@ -10,7 +10,7 @@ Variables: ``rule``, ``article`` (title, url, feed, published, when, summary,
 lead), ``evidence`` (terms, snippet, marked_title, excerpts), ``matches``
 (digests: the listed matches, newest first, each with the keys of ``article``
 and ``evidence``), ``more_count``, ``kind`` ("alert" or "digest"), ``story``
-(alerts: id, title, articles, outlets of the article's story, or None); see
+(alerts: id, title, link, articles, outlets of the article's story, or None); see
 docs/delivery.md. Filter ``md`` escapes text for Markdown.
 """
 

@@ -216,6 +216,9 @@ def test_a_surge_of_stories_sends_one_spike_alert_listing_them(
         assert message["title"].startswith("[tiktok-surge] spike: 5 stories in 1h")
         listed = [t for t, _ in SURGE if t in message["message"]]
         assert len(listed) == 5
+        # each listed story with its link, to open from the message
+        links = [f"https://site{i}.test/story" for i, (t, _) in enumerate(SURGE) if t in listed]
+        assert all(link in message["message"] for link in links), message["message"]
 
     matches = cli("matches", "-c", str(config), "--rule", "tiktok-surge", "--format", "jsonl",
                   cwd=tmp_path, db_url=db_url)
