@@ -145,10 +145,13 @@ def _clean(text: str) -> str:
 
 
 def _categories(value: str | None) -> list[str]:
-    """OPML 2.0 ``category="/News/World,/Tech"``: each path's last part, as a tag."""
+    """OPML 2.0 ``category="/News/World,/Tech"``: each path's last part, as a tag.
+
+    A tag holding a comma or slash is written percent-encoded (``/EU%2C trade``, see
+    write_opml): the two separators of the attribute cannot be in a part otherwise."""
     found = []
     for path in (value or "").split(","):
-        last = _clean(path.strip().strip("/").rsplit("/", 1)[-1])
+        last = _clean(_unescape_part(path.strip().strip("/").rsplit("/", 1)[-1]))
         if last:
             found.append(last)
     return found
@@ -216,8 +219,21 @@ def _feed_outline(f: ExportFeed) -> str:
     name = f.name or f.url
     attrs = [("type", "rss"), ("text", name), ("title", name), ("xmlUrl", f.url)]
     if len(f.tags) > 1:
-        attrs.append(("category", ",".join("/" + t.replace(",", " ") for t in f.tags)))
+        attrs.append(("category", ",".join("/" + _escape_part(t) for t in f.tags)))
     return "<outline " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs) + "/>"
+
+
+#: What a category part cannot hold as is: its escape character and two separators.
+_PART_ESCAPES = {"%": "%25", ",": "%2C", "/": "%2F"}
+_PART_ESCAPED = re.compile(r"%(25|2C|2F)", re.IGNORECASE)
+
+
+def _escape_part(tag: str) -> str:
+    return "".join(_PART_ESCAPES.get(c, c) for c in tag)
+
+
+def _unescape_part(part: str) -> str:
+    return _PART_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), part)
 
 
 def _text(value: str) -> str:

@@ -101,6 +101,13 @@ def test_write_then_read_round_trips() -> None:
     ]
 
 
+def test_tags_with_the_category_separators_round_trip() -> None:
+    """A comma or slash in a tag would split it in OPML's category attribute."""
+    tags = ("EU, trade", "world/politics", "100% renewables", "Россия", "plain")
+    doc = read_opml(write_opml([ExportFeed("https://a.test/", "A", tags)]).encode())
+    assert [f.tags for f in doc.feeds] == [tags]
+
+
 def write_config(tmp_path: Path, feeds_yaml: str) -> Path:
     config = tmp_path / "conf" / "monitor.yaml"
     config.parent.mkdir(exist_ok=True)
