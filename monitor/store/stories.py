@@ -105,9 +105,18 @@ class StoryCache:
                             .where(article.c.story_id.in_(touched),
                                    article.c.story_sig.is_not(None))
                             .order_by(article.c.id)).all()
+        # Each story's date: that of its first article with one (as StoryIndex.add keeps it).
+        dated = func.coalesce(article.c.published, article.c.updated)
+        dates: dict[int, datetime] = {}
+        for story_id, when in conn.execute(
+                select(article.c.story_id, dated).where(article.c.story_id.in_(touched),
+                                                        dated.is_not(None))
+                .order_by(article.c.id)):
+            dates.setdefault(story_id, when)
         for r in sorted(rows, key=lambda r: r.id):
             self.index.close(r.id)
-            self.index.open(r.id, r.first_seen, r.centroid, r.articles, r.terms)
+            self.index.open(r.id, r.first_seen, r.centroid, r.articles, r.terms,
+                            dates.get(r.id))
             self._saw(r.first_seen)
         open_ids = {r.id for r in rows}
         for story_id, sig in sigs:
@@ -132,7 +141,8 @@ class StoryCache:
         next_id: int | None = None
         ready = prepared or {}
         for article_id, art in sorted(items, key=lambda it: it[0]):
-            placement = self.index.place(ready.get(art.key) or story_text(art), now)
+            placement = self.index.place(ready.get(art.key) or story_text(art), now,
+                                         art.published or art.updated)
             story_id = placement.story
             if story_id is None:
                 if next_id is None:

@@ -67,6 +67,11 @@ class StorySettings:
     probe_stories: int = 64
     #: Of those, the ``rerank`` with the largest partial cosine get a full one.
     rerank: int = 8
+    #: A story joins only when it shares this many of the article's terms (fewer when
+    #: the article has fewer): on real feeds, a headline of two or three words ("maj
+    #: php", "Reading and Writing Files in Python") reached the cosine threshold
+    #: through one shared word and pulled unrelated articles, years apart, into one story.
+    min_shared_terms: int = 2
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ class Placement:
     #: The vector was weighed by the online IDF (no word list for the language): the
     #: article then counts in that IDF's document frequencies.
     online: bool = False
+    #: The article's date (published, else updated; None: the feed gave neither).
+    published: datetime | None = None
 
 
 @dataclass
@@ -129,6 +136,9 @@ class OpenStory:
     #: term -> how many of its articles weighed by the online IDF carry it (its share
     #: of that IDF's document frequency); ``""`` -> how many such articles it has.
     terms: dict[str, int] = field(default_factory=dict)
+    #: The date of its first article that has one (None: none has, yet): an article
+    #: dated more than the window away from it is other news (see ``StoryIndex``).
+    published: datetime | None = None
 
 
 def _heaviest_first(vector: Vector) -> list[tuple[str, float]]:
@@ -145,6 +155,12 @@ class StoryIndex:
     ``place`` decides (closing stories whose window has passed first); ``add``
     records the decision with the id the caller gave a new story. Between the
     two the caller stores the article; both run in arrival order.
+
+    A story is open for the window after it was first seen, and an article dated
+    (published, else updated) more than the window away from the story's date joins
+    it by no signal: a feed's first poll brings items years old, which all arrive
+    together, and on real feeds "PHP 5.3.0 released" (2009) and a 2016 PHP library
+    announcement made one story. Undated articles and stories are not held apart.
     """
 
     def __init__(self, settings: StorySettings | None = None) -> None:
@@ -177,21 +193,29 @@ class StoryIndex:
                 closed.append(story_id)
         return closed
 
-    def place(self, text: StoryText | Prepared, now: datetime) -> Placement:
-        """Where an article with this text goes (``prepare``d already, or not)."""
+    def place(self, text: StoryText | Prepared, now: datetime,
+              published: datetime | None = None) -> Placement:
+        """Where an article with this text goes (``prepare``d already, or not);
+        ``published``: its date (published, else updated), when the feed gave one."""
         self.expire(now)
         ready = text if isinstance(text, Prepared) else prepare(text)
         sig, vector, online = ready.signature, ready.vector, ready.vector is None
         if vector is None:
             vector = self._online_vector(ready.text)
         if sig is not None:
-            story, jaccard = self._duplicate_of(sig)
+            story, jaccard = self._duplicate_of(sig, published)
             if story is not None:
-                return Placement(story, "duplicate", jaccard, vector, sig, online)
-        story, cosine = self._most_similar(vector)
+                return Placement(story, "duplicate", jaccard, vector, sig, online, published)
+        story, cosine = self._most_similar(vector, published)
         if story is not None and cosine >= self.settings.threshold:
-            return Placement(story, "similar", cosine, vector, sig, online)
-        return Placement(None, "new", 0.0, vector, sig, online)
+            return Placement(story, "similar", cosine, vector, sig, online, published)
+        return Placement(None, "new", 0.0, vector, sig, online, published)
+
+    def _apart(self, story: OpenStory, published: datetime | None) -> bool:
+        """The article's date is more than the window away from the story's."""
+        if published is None or story.published is None:
+            return False
+        return abs((published - story.published).total_seconds()) > self.settings.window_s
 
     def add(self, story_id: int, placement: Placement, now: datetime) -> OpenStory:
         """Record an article in story ``story_id`` (opened now if new to the index)."""
@@ -199,6 +223,8 @@ class StoryIndex:
         if story is None:
             story = self.open(story_id, now, {})
         story.articles += 1
+        if story.published is None:
+            story.published = placement.published
         if placement.online:
             self._count_terms(story, {t: 1 for t in placement.vector}, 1)
         centroid = story.centroid
@@ -217,9 +243,10 @@ class StoryIndex:
         return story
 
     def open(self, story_id: int, first_seen: datetime, centroid: Vector,
-             articles: int = 0, terms: dict[str, int] | None = None) -> OpenStory:
+             articles: int = 0, terms: dict[str, int] | None = None,
+             published: datetime | None = None) -> OpenStory:
         """Put a story in the index (a new one, or one loaded from the store)."""
-        story = OpenStory(story_id, first_seen, {}, 0.0, articles)
+        story = OpenStory(story_id, first_seen, {}, 0.0, articles, published=published)
         self.stories[story_id] = story
         heapq.heappush(self._closing, (first_seen, story_id))
         self._set_centroid(story, dict(centroid))
@@ -262,7 +289,8 @@ class StoryIndex:
         return _unit({t: c * (log(n / (2 + df.get(t, 0))) + 1.0)
                       for t, c in text.term_counts().items()})
 
-    def _duplicate_of(self, sig: minhash.Signature) -> tuple[int | None, float]:
+    def _duplicate_of(self, sig: minhash.Signature,
+                      published: datetime | None = None) -> tuple[int | None, float]:
         best: tuple[float, int] | None = None
         seen: set[tuple[int, minhash.Signature]] = set()
         for key in minhash.bands(sig):
@@ -272,6 +300,8 @@ class StoryIndex:
                     continue
                 seen.add(entry)
                 story_id, other = entry
+                if published is not None and self._apart(self.stories[story_id], published):
+                    continue
                 score = minhash.similarity(sig, other)
                 # Ties go to the older story: the same answer in every process.
                 if best is None or (score, -story_id) > (best[0], -best[1]):
@@ -280,7 +310,8 @@ class StoryIndex:
             return None, 0.0
         return best[1], best[0]
 
-    def _most_similar(self, vector: Vector) -> tuple[int | None, float]:
+    def _most_similar(self, vector: Vector,
+                      published: datetime | None = None) -> tuple[int | None, float]:
         cfg = self.settings
         partial: dict[int, float] = {}
         common: list[tuple[str, float]] = []
@@ -298,6 +329,7 @@ class StoryIndex:
             for story_id, c in holders.items():
                 partial[story_id] = get(story_id, 0.0) + weight * c
         stories = self.stories
+        terms, shared = vector.keys(), min(cfg.min_shared_terms, len(vector))
         common_terms = [t for t, _ in common]
         common_weights = [w for _, w in common]
         # (partial cosine, -id) of every candidate, the loop in C: there may be
@@ -309,6 +341,8 @@ class StoryIndex:
         for _, neg_id in heapq.nlargest(cfg.rerank, scored):
             story = stories[-neg_id]
             centroid = story.centroid
+            if len(terms & centroid.keys()) < shared or self._apart(story, published):
+                continue
             # The same products summed in the same order as a generator would, in C.
             dot = partial[-neg_id] + sum(map(mul, common_weights,
                                              map(centroid.get, common_terms, repeat(0.0))))

@@ -4,6 +4,7 @@ replicas racing on PostgreSQL, and a restart that picks up the open stories."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,6 +104,32 @@ def test_a_window_closes_and_a_restart_keeps_the_open_stories(db_url: str) -> No
         store.close()
     assert (inside.new_alerts, later.new_alerts) == (0, 1)  # later coverage: a new story
     assert sorted(len(s.articles) for s in stories) == [1, 2]
+
+
+def test_a_copy_dated_years_later_is_other_news_also_after_a_restart(db_url: str) -> None:
+    """A first poll brings items years old at once: a copy dated seven years after the
+    story's first article is not that story, also in a process that reads the story
+    back (its date is its first dated article's, undated articles before it)."""
+    old = datetime(2009, 6, 30, 14, tzinfo=UTC)
+    store, ids = open_store(db_url, ["a", "b", "c", "d"])
+    store.save_articles(ids["a"], [(art("a", 1, COPY_A), matched("tiktok"))], ROUTES, T0)
+    store.save_articles(ids["b"], [(replace(art("b", 1, COPY_B), published=old), [])],
+                        ROUTES, T0)
+    store.close()
+    store, ids = open_store(db_url, ["a", "b", "c", "d"])
+    try:
+        years = store.save_articles(ids["c"], [(replace(art("c", 1, COPY_B),
+                                                        updated=old + timedelta(days=2557)),
+                                                matched("tiktok"))], ROUTES, T0)
+        days = store.save_articles(ids["d"], [(replace(art("d", 1, COPY_A),
+                                                       published=old + timedelta(hours=20)),
+                                               matched("tiktok"))], ROUTES, T0)
+        stories = store.list_stories()
+    finally:
+        store.close()
+    assert (years.new_alerts, days.new_alerts) == (1, 0)  # a new story; the same story
+    assert sorted(sorted(a.feed for a in s.articles) for s in stories) == [["a", "b", "d"],
+                                                                          ["c"]]
 
 
 @pytest.mark.postgres
