@@ -86,6 +86,8 @@ class Folded:
         if self.offsets is None:
             return start, end
         offs = self.offsets
+        if start >= len(offs):  # an empty range at the end (a text may fold to nothing)
+            return self.original_length, self.original_length
         o_start = offs[start]
         # Take the start of the next folded char so dropped combining marks
         # after the hit stay inside it ("cafe" + U+0301).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,17 @@ def test_an_ascii_alias_form_is_its_own_case_key(alias: str, other: str, pick: s
                "other": other}[pick]
     shortcut = (written in forms and written.isascii()) or normalize.case_key(written) in forms
     assert shortcut == (normalize.case_key(written) in forms)
+
+
+@pytest.mark.parametrize(("text", "span", "expected"), [
+    ("\xad", (0, 0), (1, 1)),        # a soft hyphen alone folds to nothing
+    ("a\xad", (1, 1), (2, 2)),       # an empty range at the end of the folded text
+    ("a\u0301b", (0, 1), (0, 2)),    # a dropped combining mark stays inside the hit
+])
+def test_span_maps_ranges_up_to_the_end_of_the_folded_text(
+        text: str, span: tuple[int, int], expected: tuple[int, int]) -> None:
+    """Found by hypothesis (below): span(0, 0) of a text folding to "" raised IndexError."""
+    assert normalize.fold(text).span(*span) == expected
 
 
 @settings(max_examples=300, deadline=None)
