@@ -44,8 +44,11 @@ log = logging.getLogger(__name__)
 #: out in the parse process (one is a few hundred microseconds; a round trip to the
 #: process about a tenth of that per article, plus a fixed cost).
 _PREPARE_ELSEWHERE = 2
-#: ... unless more feeds than this per parse process wait to be parsed: the parse
-#: processes are then the bottleneck, and an ingest thread would only wait behind them.
+#: ... unless more feeds than this per parse process wait to be parsed and stories
+#: are off: the parse processes are then the bottleneck, and an ingest thread would
+#: only wait behind them. With stories on the storing process is (placing stays in
+#: it), and working the features out here on a first ingest, where the queue is
+#: full, cost it a tenth of its CPU (bench/RESULTS.md, "Stories, ninth session").
 _QUEUED_PER_WORKER = 4
 
 
@@ -178,7 +181,7 @@ class Ingesting:
         done: tuple[list[Article], list[Prepared]] | None = None
         if pool is not None and len(unseen) >= _PREPARE_ELSEWHERE and (
                 warm is None or warm.done()) and (
-                self._parse_queued <= _QUEUED_PER_WORKER * self._parse_workers):
+                stories or self._parse_queued <= _QUEUED_PER_WORKER * self._parse_workers):
             try:
                 articles, ready = pool.submit(prepare_articles, unseen, declared, stories,
                                              doc).result()

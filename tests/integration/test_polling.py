@@ -387,12 +387,18 @@ def story_feed(items: list[tuple[str, str, str]]) -> str:
             "</channel></rss>")
 
 
-@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize(("workers", "queued"), [
+    (0, 0),  # no parse process: the thread works them out
+    (1, 0),
+    (1, 100),  # feeds waiting to be parsed: still there (the storing process is busier)
+])
 def test_story_features_worked_out_in_the_parse_process_decide_as_in_the_thread(
-    tmp_path: Any, server: FeedServer, workers: int, caplog: pytest.LogCaptureFixture,
+    tmp_path: Any, server: FeedServer, workers: int, queued: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With a parse process, the unseen articles' language and story features are
-    worked out there: the stored languages and stories are those of the thread path."""
+    worked out there, however many feeds wait to be parsed: the stored languages and
+    stories are those of the thread path."""
     from sqlalchemy import create_engine, text
 
     urls = [server.add("/a", story_feed(STORY_ITEMS[:1] + STORY_ITEMS[2:]),
@@ -420,6 +426,7 @@ def test_story_features_worked_out_in_the_parse_process_decide_as_in_the_thread(
                 return submit(fn, *args, **kwargs)
 
             pool.submit = counted  # type: ignore[method-assign]
+        m._parse_queued = queued  # each parse adds one and takes it away again
         assert asyncio.run(m.poll()).new_articles == 4
     finally:
         m.close()
