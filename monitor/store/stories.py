@@ -12,6 +12,7 @@ end with one story, and the outcome is the one a single process would reach.
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,9 +115,10 @@ class StoryCache:
                 .order_by(article.c.id)):
             dates.setdefault(story_id, when)
         for r in sorted(rows, key=lambda r: r.id):
+            centroid, terms = (unpack_story_state(bytes(r.packed)) if r.packed is not None
+                               else (r.centroid, r.terms))  # written before 0015
             self.index.close(r.id)
-            self.index.open(r.id, r.first_seen, r.centroid, r.articles, r.terms,
-                            dates.get(r.id))
+            self.index.open(r.id, r.first_seen, centroid, r.articles, terms, dates.get(r.id))
             self._saw(r.first_seen)
         open_ids = {r.id for r in rows}
         for story_id, sig in sigs:
@@ -162,11 +164,11 @@ class StoryCache:
         if created:
             conn.execute(insert(story), [
                 {"id": sid, "title": created[sid], "first_seen": now, "last_seen": now,
-                 "articles": s.articles, "centroid": s.centroid, "terms": s.terms}
+                 "articles": s.articles, "packed": pack_story_state(s.centroid, s.terms)}
                 for sid, s in touched if sid in created])
         conn.execute(_ARTICLE_UPDATE, arts)
         older = [{"b_id": sid, "articles": s.articles, "last_seen": now,
-                  "centroid": s.centroid, "terms": s.terms}
+                  "packed": pack_story_state(s.centroid, s.terms)}
                  for sid, s in touched if sid not in created]
         if older:
             conn.execute(_STORY_UPDATE, older)
@@ -178,7 +180,31 @@ _ARTICLE_UPDATE = (update(article).where(article.c.id == bindparam("b_id"))
                    .values(story_id=bindparam("story_id"), story_sig=bindparam("story_sig")))
 _STORY_UPDATE = (update(story).where(story.c.id == bindparam("b_id"))
                  .values(articles=bindparam("articles"), last_seen=bindparam("last_seen"),
-                         centroid=bindparam("centroid"), terms=bindparam("terms")))
+                         packed=bindparam("packed")))
+
+
+def pack_story_state(centroid: Mapping[str, float], terms: Mapping[str, int]) -> bytes:
+    """A story's centroid and term counts as ``story.packed``: their sizes (two
+    little-endian uint32), the weights (float64: exact, so a restart or another replica
+    decides the same) and the counts (int64), then the terms joined by NUL (words hold
+    none), in the dicts' order (a centroid's norm is summed in it). Encoding it costs
+    a tenth of JSON's float formatting."""
+    names = "\0".join([*centroid, *terms])
+    if names.count("\0") != max(len(centroid) + len(terms) - 1, 0):
+        raise ValueError("a story term holds NUL")
+    return struct.pack(f"<II{len(centroid)}d{len(terms)}q", len(centroid), len(terms),
+                       *centroid.values(), *terms.values()) + names.encode()
+
+
+def unpack_story_state(data: bytes) -> tuple[dict[str, float], dict[str, int]]:
+    """``pack_story_state``'s centroid and term counts, in their order."""
+    n_centroid, n_terms = struct.unpack_from("<II", data)
+    values = struct.unpack_from(f"<{n_centroid}d{n_terms}q", data, 8)
+    start = 8 + 8 * (n_centroid + n_terms)
+    names = data[start:].decode().split("\0") if n_centroid + n_terms else []
+    weights: tuple[float, ...] = values[:n_centroid]
+    counts: tuple[int, ...] = values[n_centroid:]
+    return dict(zip(names, weights)), dict(zip(names[n_centroid:], counts))
 
 
 def alerted_pairs(conn: Connection, pairs: Sequence[tuple[int, str]],

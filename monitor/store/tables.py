@@ -153,6 +153,10 @@ story = Table(
     # {term: how many of its articles carry it}: its share of the document frequency
     # the assignment's IDF counts over the open stories.
     Column("terms", JSON, nullable=False, default=dict),
+    # ``centroid`` and ``terms`` packed (monitor.store.stories.pack_story_state): what
+    # rows are written with since 0015, JSON being the largest cost of writing them.
+    # NULL: a row written before, read from the two columns above ({} otherwise).
+    Column("packed", LargeBinary, nullable=True),
     Index("ix_story_first_seen", "first_seen"),
 )
 

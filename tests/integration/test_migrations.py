@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -178,3 +179,25 @@ def test_a_schema_from_a_newer_version_is_refused_in_words(db_url: str) -> None:
         "the database schema is at revision 0099_from_the_future, which this version of "
         "news-monitor does not know (a newer version migrated it): run that version or a "
         "newer one")
+
+
+def test_downgrading_0015_writes_packed_stories_back_as_json(db_url: str) -> None:
+    from monitor.store.stories import pack_story_state
+
+    db.upgrade(db_url)
+    centroid, terms = {"valencia": 0.1 + 0.2, "flood": 1 / 3}, {"": 2, "valencia": 1}
+    engine = db.make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(story.insert().values(id=7, title="t", first_seen=NOW, last_seen=NOW,
+                                               packed=pack_story_state(centroid, terms)))
+        with engine.connect() as conn, conn.begin():
+            command.downgrade(db.alembic_config(conn), "0014_article_backlog")
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT centroid, terms FROM story")).one()
+    finally:
+        engine.dispose()
+    as_json = [json.loads(v) if isinstance(v, str) else v for v in row]
+    assert as_json == [centroid, terms] and list(as_json[0]) == list(centroid)
+    db.upgrade(db_url)
+    assert _diffs(db_url) == []

@@ -3,6 +3,7 @@ replicas racing on PostgreSQL, and a restart that picks up the open stories."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from monitor.article import Article, FeedSpec, Match, Route
 from monitor.store.repo import Store
-from monitor.store.stories import StoryPolicy
+from monitor.store.stories import StoryCache, StoryPolicy, unpack_story_state
 from monitor.stories.assign import StorySettings
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -130,6 +131,52 @@ def test_a_copy_dated_years_later_is_other_news_also_after_a_restart(db_url: str
     assert (years.new_alerts, days.new_alerts) == (1, 0)  # a new story; the same story
     assert sorted(sorted(a.feed for a in s.articles) for s in stories) == [["a", "b", "d"],
                                                                           ["c"]]
+
+
+def test_stories_written_before_0015_as_json_load_as_they_were(db_url: str) -> None:
+    """A story row written as JSON (``packed`` NULL, before 0015) is read back into the
+    same open story as its packed form, and the next copy joins it."""
+    policy = StoryPolicy(settings=StorySettings(), per_story={"tiktok": "none"})
+    store, ids = open_store(db_url, ["a", "b"], policy)
+    store.save_articles(ids["a"], [(art("a", 1, COPY_A), matched("tiktok")),
+                                   (art("a", 2, FLOODS), [])], ROUTES, T0)
+    store.close()
+
+    def loaded() -> dict[int, tuple]:
+        cache = StoryCache(policy)
+        with engine.connect() as conn:
+            cache.sync(conn, T0)
+        return {i: (list(s.centroid.items()), list(s.terms.items()), s.norm, s.articles)
+                for i, s in cache.index.stories.items()}
+
+    engine = create_engine(db_url)
+    try:
+        packed = loaded()
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT id, packed FROM story")).all()
+            for story_id, data in rows:
+                centroid, terms = unpack_story_state(bytes(data))
+                terms[""] = 1  # an article without a word list (counted in the IDF)
+                conn.execute(text("UPDATE story SET centroid = :c, terms = :t, packed = NULL"
+                                  " WHERE id = :i"), {"c": json.dumps(centroid),
+                                                       "t": json.dumps(terms), "i": story_id})
+        as_json = loaded()
+    finally:
+        engine.dispose()
+    assert len(rows) == 2 and count(db_url, "SELECT count(*) FROM story WHERE packed IS NULL") == 2
+    assert {i: (c, n, a) for i, (c, _, n, a) in as_json.items()} == {
+        i: (c, n, a) for i, (c, _, n, a) in packed.items()}
+    assert all(dict(t)[""] == 1 for _, t, _, _ in as_json.values())
+    store, ids = open_store(db_url, ["a", "b"], policy)
+    try:
+        copy = store.save_articles(ids["b"], [(art("b", 1, COPY_B), matched("tiktok"))],
+                                   ROUTES, T0 + timedelta(minutes=5))
+        stories = store.list_stories()
+    finally:
+        store.close()
+    assert copy.new_alerts == 0 and sorted(len(s.articles) for s in stories) == [1, 2]
+    # Written again, the row is packed.
+    assert count(db_url, "SELECT count(*) FROM story WHERE packed IS NULL") == 1
 
 
 @pytest.mark.postgres
