@@ -9,11 +9,26 @@ nothing heavy here.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
 #: How often a helper process checks that its parent is still there, in seconds.
 CHECK_S = 1.0
+
+
+def pool_worker(parent_pid: int) -> None:
+    """Initializer of a pool the parent shuts down itself (the parse processes).
+
+    Ctrl-C, ``timeout`` and a systemd stop signal the whole process group. A worker
+    that died of it mid-job broke the pool under the parent's orderly stop, which then
+    ended without releasing the pool's semaphores ("resource_tracker: There appear to
+    be 5 leaked semaphore objects"). It ignores both signals: the parent's shutdown
+    ends it after its job, and ``exit_with_parent`` when the parent is gone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    exit_with_parent(parent_pid)
 
 
 def exit_with_parent(parent_pid: int) -> None:

@@ -421,8 +421,8 @@ def _parse_pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from monitor.orphans import exit_with_parent
+    from monitor.orphans import pool_worker
 
     # spawn, not fork: the daemon has threads (database, resolver) a fork would copy.
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=exit_with_parent, initargs=(os.getpid(),))
+                               initializer=pool_worker, initargs=(os.getpid(),))

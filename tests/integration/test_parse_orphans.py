@@ -45,3 +45,40 @@ def test_the_parse_process_ends_when_its_daemon_is_killed() -> None:
         assert not _alive(worker), "the parse process outlived its killed daemon"
     finally:
         parent.kill()
+
+
+# A daemon's stop as Ctrl-C, `timeout` or systemd deliver it: to the whole process group.
+GROUP_STOP = """
+import os, signal, sys, threading, time
+from monitor.poll.cycle import _parse_pool
+stopped = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # the daemon's own stop handler
+pool = _parse_pool(1)
+print(pool.submit(os.getpid).result(timeout=60), flush=True)
+sys.stdin.readline()                       # the test has signalled the group
+time.sleep(0.5)
+# the worker got the signal too: it still parses, and the pool shuts down in order
+print(pool.submit(sum, [1, 2, 3]).result(timeout=30), flush=True)
+pool.shutdown(wait=True)
+print("stopped" if stopped.is_set() else "not signalled", flush=True)
+"""
+
+
+def test_a_stop_of_the_process_group_lets_the_parent_shut_its_parse_pool() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", GROUP_STOP], cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, start_new_session=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert parent.stdout is not None and parent.stdin is not None
+        worker = int(parent.stdout.readline())
+        os.killpg(parent.pid, signal.SIGTERM)
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        out, err = parent.communicate(timeout=60)
+    finally:
+        parent.kill()
+    assert parent.returncode == 0, err
+    assert out.split() == ["6", "stopped"], err
+    assert "leaked" not in err and "BrokenProcessPool" not in err
+    assert not _alive(worker)
