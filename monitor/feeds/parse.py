@@ -48,6 +48,7 @@ from monitor.feeds.defuse import (
     usable_charset,
     without_extensions,
 )
+from monitor.feeds.mojibake import repair
 
 log = logging.getLogger(__name__)
 
@@ -331,11 +332,13 @@ def entry_to_article(entry: Mapping[str, Any], feed: FeedSpec) -> Article | None
         guid=guid,
         link=link,
         canonical_url=canonical_url(link),
-        title=title,
-        summary=summary,
-        content=content,
-        authors=_authors(entry),
-        categories=_categories(entry),
+        # Double-encoded UTF-8 ("LehrstÃ¼ck") repaired in what is shown and matched;
+        # the key above keeps the text as written, so no stored item comes back as new.
+        title=repair(title),
+        summary=repair(summary),
+        content=repair(content),
+        authors=tuple(repair(a) for a in _authors(entry)),
+        categories=tuple(repair(c) for c in _categories(entry)),
         published=_utc(_raw(entry, "published_parsed")),
         updated=_utc(_raw(entry, "updated_parsed")),
     )
@@ -507,7 +510,7 @@ def _parse(
         log.warning("feed.unreadable url=%s error=%s", feed.url, e)
         return ParseResult(error=f"unreadable: the feed parser failed on it: {e}"[:300])
     channel = parsed.get("feed") or {}
-    title = _detail_text(channel, "title") or None
+    title = repair(_detail_text(channel, "title")) or None
     entries = parsed.get("entries") or []
     if not entries and not parsed.get("version"):
         return ParseResult(error=_not_a_feed(body, headers, parsed), title=title)
