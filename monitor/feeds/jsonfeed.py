@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.article import Article, FeedSpec
+from monitor.feeds.mojibake import repair
 from monitor.feeds.parse import (
     ParseResult,
     _absolute,
@@ -223,8 +224,11 @@ def item_to_article(
     date = _text(item.get("date_published")) or _text(item.get("date_modified"))
     return Article(
         feed.url, feed.name, feed.tags, entry_key(guid, raw_link, title, date, html or content),
-        guid, link, canonical_url(link), title, summary=summary, content=content,
-        authors=_authors(item) or feed_authors, categories=_tags(item),
+        # Double-encoded UTF-8 repaired as in RSS/Atom; the key keeps the text as written.
+        guid, link, canonical_url(link), repair(title), summary=repair(summary),
+        content=repair(content),
+        authors=tuple(repair(a) for a in _authors(item) or feed_authors),
+        categories=tuple(repair(t) for t in _tags(item)),
         published=published, updated=updated,
     )
 

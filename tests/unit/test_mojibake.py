@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -69,3 +70,15 @@ def test_the_double_encoded_real_world_feeds_read_as_meant(shared_data: Path) ->
         if found := MOJIBAKE.findall(text):
             left[path] = found[:5]
     assert left == {}
+
+
+def test_a_json_feed_item_is_repaired_too() -> None:
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "T",
+                       "items": [{"id": "1", "title": "itâ€™s LehrstÃ¼ck – 10",
+                                  "content_text": "Ã©tÃ© â€“ Ã  la plage",
+                                  "tags": ["CAFÃ‰"]}]}).encode()
+    (article,) = parse_feed(body, {"content-type": "application/feed+json"},
+                            FeedSpec(url="https://t.test/feed.json", name="T")).articles
+    assert (article.title, article.content) == ("it’s Lehrstück – 10", "été – à la plage")
+    assert article.categories == ("CAFÉ",)
+    assert article.key == "1"
