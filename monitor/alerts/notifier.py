@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,12 +50,25 @@ def _apprise() -> Any:
     return apprise
 
 
+#: The apprise records of the send running in this thread (see Notifier.send).
+_sending = threading.local()
+
+
 class _ForwardToRoot(logging.Handler):
-    """Passes apprise's records on to the root handlers at the level the user chose."""
+    """Passes apprise's records on to the root handlers at the level the user chose.
+
+    During a send they are held back: a failed send raises DeliveryError with them as
+    its reason, which the caller logs (``alert.failed ... error=...``), so forwarding
+    them too printed every failure twice; a send that succeeds lets them through."""
 
     def emit(self, record: logging.LogRecord) -> None:
         root = logging.getLogger()
-        if record.levelno >= root.getEffectiveLevel():
+        if record.levelno < root.getEffectiveLevel():
+            return
+        held: list[logging.LogRecord] | None = getattr(_sending, "records", None)
+        if held is not None:
+            held.append(record)
+        else:
             root.handle(record)
 
 
@@ -195,16 +209,25 @@ class Notifier:
         if not self._throttle and _paces(apobj):
             apobj = _fresh_apprise(target.url, self.asset())
         apprise = _apprise()
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s %(message)s") as captured:
-            try:
-                result = apobj.notify(body=body, title=title, body_format=body_format,
-                                      **_debug_logs_kwargs(apprise))
-            except Exception as e:  # apprise should not raise; never let one target stop the loop
-                raise DeliveryError(redact(f"{target.label}: {type(e).__name__}: {e}")) from None
-            text = captured.getvalue()
-        if not result:
+        _sending.records = []
+        try:
+            with apprise.LogCapture(level=logging.WARNING,
+                                    fmt="%(levelname)s %(message)s") as captured:
+                try:
+                    result = apobj.notify(body=body, title=title, body_format=body_format,
+                                          **_debug_logs_kwargs(apprise))
+                except Exception as e:  # apprise should not raise; never stop the loop
+                    reason = f"{target.label}: {type(e).__name__}: {e}"
+                    raise DeliveryError(redact(reason)) from None
+                text = captured.getvalue()
+        finally:
+            held, _sending.records = _sending.records, None
+        if not result:  # what apprise logged is this error's reason: not printed twice
             reason = _failure_reason(result, text)
             raise DeliveryError(redact(f"{target.label}: {reason}")[:MAX_ERROR_LEN])
+        root = logging.getLogger()
+        for record in held:
+            root.handle(record)
 
     def _target(self, route: Route) -> _Target:
         target = self._targets.get((route.recipient, route.target_key))
