@@ -260,9 +260,9 @@ def story_refs(conn: Connection, ids: set[int]) -> dict[int, StoryRef]:
             outlets[story_id].append(name)
     first = (select(article.c.story_id, func.min(article.c.id).label("first"))
              .where(article.c.story_id.in_(ids)).group_by(article.c.story_id).subquery())
-    links = dict(conn.execute(
+    links: dict[int, str | None] = {story_id: link for story_id, link in conn.execute(
         select(article.c.story_id, func.coalesce(article.c.link, article.c.canonical_url))
-        .join(first, first.c.first == article.c.id)).tuples().all())
+        .join(first, first.c.first == article.c.id))}
     return {r.id: StoryRef(r.id, r.title, r.articles, tuple(outlets.get(r.id, ())),
                            links.get(r.id))
             for r in conn.execute(select(story).where(story.c.id.in_(ids)))}
