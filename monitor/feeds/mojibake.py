@@ -15,31 +15,34 @@ none, and ftfy costs ~0.1 s to import and ~0.4 ms per call.
 
 from __future__ import annotations
 
+import functools
 import re
 
-#: windows-1252 (and latin-1, for the bytes windows-1252 leaves undefined) -> byte.
-_BYTE: dict[str, int] = {}
-for _b in range(0x80, 0x100):
-    _BYTE[chr(_b)] = _b
-    try:
-        _BYTE[bytes([_b]).decode("cp1252")] = _b
-    except UnicodeDecodeError:
-        pass
 
+@functools.cache
+def _run() -> re.Pattern[str]:
+    """A UTF-8 sequence written as windows-1252 characters: a lead and its continuations
+    (built on first use: compiling it is ~5 ms of start-up a process that parses no
+    non-ASCII text need not pay)."""
+    byte: dict[str, int] = {}  # windows-1252 (latin-1 where it has a gap) -> byte
+    for b in range(0x80, 0x100):
+        byte[chr(b)] = b
+        try:
+            byte[bytes([b]).decode("cp1252")] = b
+        except UnicodeDecodeError:
+            pass
 
-def _chars(low: int, high: int) -> str:
-    return "".join(re.escape(c) for c, b in _BYTE.items() if low <= b <= high)
+    def chars(low: int, high: int) -> str:
+        return "".join(re.escape(c) for c, b in byte.items() if low <= b <= high)
 
-
-_CONT = _chars(0x80, 0xBF)
-#: A UTF-8 sequence written as windows-1252 characters: a lead and its continuations.
-_RUN = re.compile(f"[{_chars(0xC2, 0xDF)}][{_CONT}]|[{_chars(0xE0, 0xEF)}][{_CONT}]{{2}}"
-                  f"|[{_chars(0xF0, 0xF4)}][{_CONT}]{{3}}")
+    cont = chars(0x80, 0xBF)
+    return re.compile(f"[{chars(0xC2, 0xDF)}][{cont}]|[{chars(0xE0, 0xEF)}][{cont}]{{2}}"
+                      f"|[{chars(0xF0, 0xF4)}][{cont}]{{3}}")
 
 
 def repair(text: str) -> str:
     """``text`` with double-encoded UTF-8 decoded (unchanged when it has none)."""
-    if text.isascii() or not _RUN.search(text):
+    if text.isascii() or not _run().search(text):
         return text
     from ftfy import fix_encoding  # only for the rare text that may need it
 

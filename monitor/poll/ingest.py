@@ -48,7 +48,7 @@ _PREPARE_ELSEWHERE = 2
 #: are off: the parse processes are then the bottleneck, and an ingest thread would
 #: only wait behind them. With stories on the storing process is (placing stays in
 #: it), and working the features out here on a first ingest, where the queue is
-#: full, cost it a tenth of its CPU (bench/RESULTS.md, "Stories, ninth session").
+#: full, cost it a tenth of its CPU (bench/RESULTS.md, "Stories, twelfth session").
 _QUEUED_PER_WORKER = 4
 
 

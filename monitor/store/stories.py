@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from monitor.article import Article, StoryRef
-from monitor.store.tables import article, match, story
+from monitor.store.tables import article, article_date, match, story
 from monitor.stories.assign import Prepared, StoryIndex, StorySettings
 from monitor.stories.ingest import story_text
 from monitor.stories.spike import SpikeSettings
@@ -107,11 +107,10 @@ class StoryCache:
                                    article.c.story_sig.is_not(None))
                             .order_by(article.c.id)).all()
         # Each story's date: that of its first article with one (as StoryIndex.add keeps it).
-        dated = func.coalesce(article.c.published, article.c.updated)
         dates: dict[int, datetime] = {}
         for story_id, when in conn.execute(
-                select(article.c.story_id, dated).where(article.c.story_id.in_(touched),
-                                                        dated.is_not(None))
+                select(article.c.story_id, article_date)
+                .where(article.c.story_id.in_(touched), article_date.is_not(None))
                 .order_by(article.c.id)):
             dates.setdefault(story_id, when)
         for r in sorted(rows, key=lambda r: r.id):
@@ -143,8 +142,7 @@ class StoryCache:
         next_id: int | None = None
         ready = prepared or {}
         for article_id, art in sorted(items, key=lambda it: it[0]):
-            placement = self.index.place(ready.get(art.key) or story_text(art), now,
-                                         art.published or art.updated)
+            placement = self.index.place(ready.get(art.key) or story_text(art), now, art.date)
             story_id = placement.story
             if story_id is None:
                 if next_id is None:
@@ -339,7 +337,7 @@ def story_records(conn: Connection, stories: Sequence[Any]) -> list[StoryRecord]
     arts = conn.execute(
         select(article.c.id, article.c.story_id, article.c.title, article.c.link,
                article.c.fetched_at, article.c.language, feed.c.name.label("feed"),
-               func.coalesce(article.c.published, article.c.updated).label("published"))
+               article_date.label("published"))
         .join(feed, feed.c.id == article.c.first_feed_id)
         .where(article.c.story_id.in_(ids)).order_by(article.c.id)).all() if ids else []
     rules: dict[int, list[str]] = {}

@@ -42,6 +42,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
     or_,
 )
 
@@ -197,6 +198,10 @@ article = Table(
     Index("ix_article_fetched_at", "fetched_at"),
     Index("ix_article_story_id", "story_id"),
 )
+
+#: An article's date as shown and sorted: published, else updated (``Article.date``);
+#: NULL when undated, never the fetch time.
+article_date = func.coalesce(article.c.published, article.c.updated)
 
 
 #: A feed that carried an article, under its per-feed key (guid/link/hash).

@@ -32,7 +32,7 @@ from monitor.article import Hit
 from monitor.errors import MonitorError
 from monitor.store.search import article_matches
 from monitor.store.stories import StoryRecord, story_records
-from monitor.store.tables import alert, article, digest, feed, match, story
+from monitor.store.tables import alert, article, article_date, digest, feed, match, story
 
 T = TypeVar("T")
 #: The most rows one page may ask for.
@@ -423,7 +423,7 @@ def _feed_ids(conn: Connection, where: MatchFilter) -> list[int] | None:
 
 _MATCH_COLUMNS = (match.c.id, match.c.rule, match.c.article_id, match.c.terms, match.c.hits,
                   match.c.snippet, match.c.matched_at, article.c.title, article.c.link,
-                  func.coalesce(article.c.published, article.c.updated).label("published"),
+                  article_date.label("published"),
                   article.c.story_id, article.c.language,
                   select(feed.c.name).where(feed.c.id == article.c.first_feed_id)
                   .scalar_subquery().label("feed_name"))
